@@ -1,0 +1,232 @@
+"""Validation of JWT access tokens (RFC 9068 §4), one named step per check.
+
+The steps run in a fixed order, cheapest and most structural first, and every failure
+is an ``InvalidToken`` whose description says which check refused the token without
+repeating any of its content:
+
+    parse -> algorithm -> typ -> header parameters -> key by kid -> signature
+    -> iss -> aud -> exp/nbf/iat -> required claims -> confirmation (cnf)
+
+Not done here: decrypting JWE access tokens (RFC 9068 §4 step 2; refused as malformed),
+and authorization decisions (scopes, roles), which belong to the caller.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from auth.errors import InvalidToken
+from auth.jws import CompactJws, Key, MalformedJws, parse_compact, signature_is_valid
+
+#: Access tokens longer than this are refused before any parsing. Keycloak tokens of a
+#: user in many groups reach a few KiB; 16 KiB is also h11's header-size limit.
+MAX_TOKEN_LENGTH = 16 * 1024
+#: Largest accepted NumericDate: 9999-12-31T23:59:59Z.
+MAX_NUMERIC_DATE = 253_402_300_799
+MAX_STRING_CLAIM = 1024
+
+_AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+# Header parameters that point at keys outside the issuer's JWKS (RFC 8725 §3.10).
+_EMBEDDED_KEY_HEADERS = ("jwk", "jku", "x5u", "x5c")
+# Keycloak's payload "typ" of tokens that are not access tokens ("ID", "Refresh", ...).
+_ACCESS_TOKEN_PAYLOAD_TYPES = frozenset({"bearer", "dpop"})
+_THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+class KeyResolver(Protocol):
+    async def key_for(self, kid: str | None, alg: str) -> Key: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenPolicy:
+    """What this resource server accepts."""
+
+    issuer: str
+    audience: str
+    algorithms: frozenset[str]
+    leeway: int = 30
+    accept_jwt_typ: bool = False
+    max_length: int = MAX_TOKEN_LENGTH
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedAccessToken:
+    claims: Mapping[str, Any]
+    kid: str | None
+    expires_at: float
+    #: ``cnf.jkt``: the RFC 7638 thumbprint of the DPoP key the token is bound to.
+    jkt: str | None
+
+
+def parse_token(token: str, *, max_length: int) -> CompactJws:
+    """Compact JWS of at most ``max_length`` characters with JSON-object header and
+    payload (RFC 9068 §2.1; RFC 7515 §7.1). JWE and JSON serialisations are refused."""
+    try:
+        return parse_compact(token, max_length=max_length)
+    except MalformedJws as exc:
+        raise InvalidToken(f"malformed access token: {exc}") from exc
+
+
+def check_algorithm(header: Mapping[str, Any], allowed: frozenset[str]) -> str:
+    """``alg`` is one of the allowed asymmetric algorithms (RFC 9068 §4 step 5; RFC 8725
+    §3.1). ``none`` and HMAC in any spelling are never in the allow-list."""
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in allowed:
+        raise InvalidToken("the token's signing algorithm is not accepted")
+    return alg
+
+
+def check_type(
+    header: Mapping[str, Any], claims: Mapping[str, Any], *, accept_jwt_typ: bool
+) -> None:
+    """Header ``typ`` is ``at+jwt`` (RFC 9068 §4 step 1; RFC 8725 §3.11), compared
+    case-insensitively as a media type. With the compatibility switch, ``JWT`` is also
+    accepted, but then a payload ``typ`` other than Keycloak's ``Bearer``/``DPoP``
+    (an ID or refresh token) is still refused."""
+    typ = header.get("typ")
+    if isinstance(typ, str) and typ.lower() in _AT_JWT_TYPES:
+        return
+    if accept_jwt_typ and isinstance(typ, str) and typ.lower() == "jwt":
+        payload_typ = claims.get("typ")
+        if payload_typ is None or (
+            isinstance(payload_typ, str) and payload_typ.lower() in _ACCESS_TOKEN_PAYLOAD_TYPES
+        ):
+            return
+        raise InvalidToken("the token is not an access token")
+    raise InvalidToken("the token is not an access token (typ must be at+jwt)")
+
+
+def check_header_parameters(header: Mapping[str, Any]) -> str | None:
+    """Refuse ``crit`` (no JWS extension is implemented, RFC 7515 §4.1.11) and keys
+    carried or referenced by the token (RFC 8725 §3.10); return ``kid`` if any.
+    A kid is only ever used as a dictionary key into the issuer's JWKS."""
+    if "crit" in header:
+        raise InvalidToken(
+            "the token uses a critical header extension this server does not implement"
+        )
+    if any(name in header for name in _EMBEDDED_KEY_HEADERS):
+        raise InvalidToken("the token names its own key; only the issuer's keys are used")
+    kid = header.get("kid")
+    if kid is not None and (not isinstance(kid, str) or not 0 < len(kid) <= 256):
+        raise InvalidToken("the token's key id is malformed")
+    return kid
+
+
+def check_signature(jws: CompactJws, alg: str, key: Key) -> None:
+    """The JWS signature verifies with the issuer's key (RFC 9068 §4 step 5)."""
+    if not signature_is_valid(jws, alg, key):
+        raise InvalidToken("the token's signature is invalid")
+
+
+def check_issuer(claims: Mapping[str, Any], issuer: str) -> None:
+    """``iss`` equals the configured issuer exactly (RFC 9068 §4 step 3)."""
+    if claims.get("iss") != issuer:
+        raise InvalidToken("the token was issued by another issuer")
+
+
+def check_audience(claims: Mapping[str, Any], audience: str) -> None:
+    """``aud`` is this API's identifier or an array containing it (RFC 9068 §4 step 4)."""
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        accepted = aud == audience
+    elif isinstance(aud, list) and aud and all(isinstance(item, str) for item in aud):
+        accepted = audience in aud
+    else:
+        raise InvalidToken("the token's audience is malformed")
+    if not accepted:
+        raise InvalidToken("the token is meant for another audience")
+
+
+def numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
+    """A NumericDate claim (RFC 7519 §2): a finite JSON number in [0, year 9999].
+    Booleans, strings, NaN and huge values are malformed, not coerced."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= MAX_NUMERIC_DATE
+    ):
+        raise InvalidToken(f"the token's {name} claim is not a valid date")
+    return float(value)
+
+
+def check_time_claims(claims: Mapping[str, Any], *, now: float, leeway: int) -> float:
+    """``exp`` is in the future (RFC 9068 §4 step 6), ``nbf`` and ``iat`` are not,
+    each within ``leeway`` seconds. Returns ``exp``."""
+    exp = numeric_date(claims, "exp")
+    iat = numeric_date(claims, "iat")
+    nbf = numeric_date(claims, "nbf")
+    if exp is None or iat is None:
+        raise InvalidToken("the token lacks exp or iat")
+    if exp <= now - leeway:
+        raise InvalidToken("the token has expired")
+    if nbf is not None and nbf > now + leeway:
+        raise InvalidToken("the token is not valid yet")
+    if iat > now + leeway:
+        raise InvalidToken("the token was issued in the future")
+    return exp
+
+
+def _non_empty_string(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_STRING_CLAIM
+
+
+def check_required_claims(claims: Mapping[str, Any]) -> None:
+    """``sub``, ``jti`` and ``client_id`` are non-empty strings (RFC 9068 §2.2). Keycloak
+    puts the client in ``azp``, which is accepted in place of ``client_id``; ``scope``,
+    when present, is a string. ``iss``, ``aud``, ``exp`` and ``iat`` were checked before."""
+    if not _non_empty_string(claims.get("sub")):
+        raise InvalidToken("the token lacks a valid sub claim")
+    if not _non_empty_string(claims.get("jti")):
+        raise InvalidToken("the token lacks a valid jti claim")
+    client_id = claims.get("client_id", claims.get("azp"))
+    if not _non_empty_string(client_id):
+        raise InvalidToken("the token lacks a valid client_id claim")
+    if "scope" in claims and not isinstance(claims["scope"], str):
+        raise InvalidToken("the token's scope claim is malformed")
+
+
+def confirmation_thumbprint(claims: Mapping[str, Any]) -> str | None:
+    """``cnf.jkt`` of a DPoP-bound token (RFC 9449 §6.1), or None when unbound. A token
+    bound by another confirmation method (mTLS ``x5t#S256``...) cannot be checked here
+    and is refused."""
+    cnf = claims.get("cnf")
+    if cnf is None:
+        return None
+    if not isinstance(cnf, dict) or "jkt" not in cnf:
+        raise InvalidToken("the token is bound to a key by a method this server does not support")
+    jkt = cnf["jkt"]
+    if not isinstance(jkt, str) or not _THUMBPRINT.fullmatch(jkt):
+        raise InvalidToken("the token's cnf.jkt is malformed")
+    return jkt
+
+
+async def verify_access_token(
+    token: str, *, policy: AccessTokenPolicy, keys: KeyResolver, now: float
+) -> VerifiedAccessToken:
+    """Run every RFC 9068 §4 check on ``token``, in order.
+
+    Raises:
+        InvalidToken: the first check that fails.
+        ServiceUnavailable: the issuer's keys cannot be obtained.
+    """
+    jws = parse_token(token, max_length=policy.max_length)
+    alg = check_algorithm(jws.header, policy.algorithms)
+    check_type(jws.header, jws.payload, accept_jwt_typ=policy.accept_jwt_typ)
+    kid = check_header_parameters(jws.header)
+    key = await keys.key_for(kid, alg)
+    check_signature(jws, alg, key)
+    claims = jws.payload
+    check_issuer(claims, policy.issuer)
+    check_audience(claims, policy.audience)
+    expires_at = check_time_claims(claims, now=now, leeway=policy.leeway)
+    check_required_claims(claims)
+    jkt = confirmation_thumbprint(claims)
+    return VerifiedAccessToken(claims=claims, kid=kid, expires_at=expires_at, jkt=jkt)

@@ -1,0 +1,84 @@
+"""Finding the access token in a request (RFC 6750 §2, RFC 9449 §7.1).
+
+Only the ``Authorization`` header is accepted, with the ``Bearer`` or ``DPoP`` scheme.
+Every value of a repeated header is read (not the first), so two ``Authorization`` or
+two ``DPoP`` headers are seen as what they are: an invalid request. A token in the
+query string is refused (RFC 6750 §2.3 is optional and leaks tokens into logs), and
+the form-body method (§2.2) is not read at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from auth.errors import InvalidRequest, MissingCredentials, Scheme
+
+# RFC 7235 token68.
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_SCHEMES: dict[str, Scheme] = {"bearer": "Bearer", "dpop": "DPoP"}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """What the verifier needs from an HTTP request, whatever the framework.
+
+    ``headers`` holds every header as (lower-case name, value), repeats included;
+    ``url`` is the absolute URL as the server received it; ``peer`` is the address of
+    the direct client (a proxy, when there is one).
+    """
+
+    method: str
+    url: str
+    headers: Sequence[tuple[str, str]]
+    query: str = ""
+    peer: str | None = None
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key == name]
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    scheme: Scheme
+    token: str
+    proofs: tuple[str, ...]
+
+
+def _token_in_query(query: str) -> bool:
+    return "access_token" in query and any(
+        name == "access_token" for name, _ in parse_qsl(query, keep_blank_values=True)
+    )
+
+
+def extract_credentials(request: HttpRequest) -> Credentials:
+    """The scheme, token and DPoP proofs of ``request``.
+
+    Raises:
+        MissingCredentials: no ``Authorization`` header of a supported scheme.
+        InvalidRequest: repeated ``Authorization``, malformed credentials, a token in
+            the query string, or the DPoP scheme without a ``DPoP`` header.
+    """
+    values = request.header_values("authorization")
+    proofs = tuple(request.header_values("dpop"))
+    in_query = _token_in_query(request.query)
+    if not values:
+        if in_query:
+            raise InvalidRequest("access tokens are not accepted in the query string")
+        raise MissingCredentials("the request carries no access token")
+    if len(values) > 1:
+        raise InvalidRequest("more than one Authorization header")
+    raw_scheme, _, token = values[0].strip().partition(" ")
+    scheme = _SCHEMES.get(raw_scheme.lower())
+    if scheme is None:
+        raise MissingCredentials("the authorization scheme is not Bearer or DPoP")
+    token = token.strip()
+    if not _TOKEN68.fullmatch(token):
+        raise InvalidRequest("the credentials are malformed", scheme=scheme)
+    if in_query:
+        raise InvalidRequest("the access token is sent by more than one method", scheme=scheme)
+    if scheme == "DPoP" and not proofs:
+        raise InvalidRequest("the DPoP scheme requires a DPoP proof header", scheme=scheme)
+    return Credentials(scheme=scheme, token=token, proofs=proofs)

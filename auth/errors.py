@@ -1,0 +1,128 @@
+"""Errors that carry RFC codes, and the ``WWW-Authenticate`` challenges they render to.
+
+Codes come from RFC 6750 §3.1 (``invalid_request``, ``invalid_token``,
+``insufficient_scope``) and RFC 9449 §7.1 / §8 (``invalid_dpop_proof``,
+``use_dpop_nonce``). Only a framework adapter turns these into HTTP responses; the
+rendering of challenges lives here so every adapter renders them the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar, Literal
+
+Scheme = Literal["Bearer", "DPoP"]
+
+# RFC 6750 §3: error_description and scope may only use these characters.
+_NOT_QUOTABLE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+
+
+class AuthError(Exception):
+    """Base of every authentication or authorization failure.
+
+    ``error`` is the RFC error code (``None`` when the request carried no credentials,
+    RFC 6750 §3.1: no code is sent then). ``scheme`` is the scheme the client used, so
+    the error is reported in the challenge of that scheme.
+    """
+
+    error: ClassVar[str | None] = None
+    status_code: ClassVar[int] = 401
+
+    def __init__(self, description: str, *, scheme: Scheme | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.scheme: Scheme | None = scheme
+
+    def with_scheme(self, scheme: Scheme) -> AuthError:
+        """Return this error attributed to ``scheme`` unless it already names one."""
+        if self.scheme is None:
+            self.scheme = scheme
+        return self
+
+
+class MissingCredentials(AuthError):
+    """The request carries no credentials of a supported scheme (RFC 6750 §3.1)."""
+
+
+class InvalidRequest(AuthError):
+    """Malformed request: duplicated headers, a token in the query, a DPoP scheme without proof."""
+
+    error = "invalid_request"
+    status_code = 400
+
+
+class InvalidToken(AuthError):
+    """The access token is expired, revoked, malformed or invalid for another reason."""
+
+    error = "invalid_token"
+
+
+class InvalidDpopProof(AuthError):
+    """The DPoP proof is missing, malformed, replayed or does not match the request."""
+
+    error = "invalid_dpop_proof"
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description, scheme="DPoP")
+
+
+class UseDpopNonce(AuthError):
+    """The proof lacks the server nonce, or carries a stale one (RFC 9449 §9)."""
+
+    error = "use_dpop_nonce"
+
+    def __init__(self, description: str, *, nonce: str) -> None:
+        super().__init__(description, scheme="DPoP")
+        self.nonce = nonce
+
+
+class InsufficientScope(AuthError):
+    """The principal is authenticated but lacks a required role or scope."""
+
+    error = "insufficient_scope"
+    status_code = 403
+
+    def __init__(self, description: str, *, scope: Sequence[str] = ()) -> None:
+        super().__init__(description)
+        self.scope = tuple(scope)
+
+
+class ServiceUnavailable(AuthError):
+    """A dependency of verification is unreachable: fail closed with 503, not 401 or 500.
+
+    Raised when signing keys were never loaded, when the issuer cannot be reached to
+    resolve a key id it has not been seen to publish, or when the replay store is down.
+    """
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    retry_after_seconds: ClassVar[int] = 5
+
+
+class ConfigurationError(Exception):
+    """The configuration is unsafe or incomplete; start-up must stop."""
+
+
+def _quoted(value: str) -> str:
+    return '"' + _NOT_QUOTABLE.sub("", value) + '"'
+
+
+def challenges(error: AuthError | None, *, realm: str, dpop_algorithms: Sequence[str]) -> list[str]:
+    """Render the ``WWW-Authenticate`` challenges for ``error`` (RFC 6750 §3, RFC 9449 §7.1).
+
+    Both schemes are always offered, so a client learns that DPoP is accepted and with
+    which algorithms. The error code is attached to the challenge of the scheme the
+    client used; each attribute appears once. Descriptions are written by this package
+    and never contain token content; characters RFC 6750 forbids are dropped anyway.
+    """
+    bearer = [f"realm={_quoted(realm)}"]
+    dpop = [f"realm={_quoted(realm)}"]
+    if error is not None and error.error is not None and error.status_code != 503:
+        target = dpop if error.scheme == "DPoP" else bearer
+        target.append(f"error={_quoted(error.error)}")
+        target.append(f"error_description={_quoted(error.description)}")
+        if isinstance(error, InsufficientScope) and error.scope:
+            target.append(f"scope={_quoted(' '.join(error.scope))}")
+    dpop.append(f"algs={_quoted(' '.join(dpop_algorithms))}")
+    return ["Bearer " + ", ".join(bearer), "DPoP " + ", ".join(dpop)]

@@ -1,0 +1,57 @@
+"""Building the authenticator that ``OIDC_MODE`` asks for, and refusing unsafe setups."""
+
+from __future__ import annotations
+
+import httpx
+
+from auth.errors import ConfigurationError
+from auth.jwks import JwksCache
+from auth.mock import DecodeOnlyAuthenticator, StaticIdentityAuthenticator
+from auth.replay import MemoryReplayStore, ReplayStore
+from auth.settings import AuthMode, AuthSettings
+from auth.verifier import Authenticator, TokenVerifier
+
+
+def create_authenticator(
+    settings: AuthSettings,
+    *,
+    production: bool,
+    http_client: httpx.AsyncClient,
+    replay: ReplayStore | None = None,
+) -> Authenticator:
+    """The authenticator for ``settings.mode``.
+
+    ``http_client`` is used for discovery and JWKS; its owner closes it.
+
+    Raises:
+        ConfigurationError: a development mode in production, or the issuer or
+            audience missing in ``verify`` mode.
+    """
+    if settings.mode is not AuthMode.VERIFY:
+        if production:
+            raise ConfigurationError(
+                f"OIDC_MODE={settings.mode.value} does not authenticate anyone and refuses "
+                "to run with APP_ENV=production; set OIDC_MODE=verify."
+            )
+        if settings.mode is AuthMode.DECODE_ONLY:
+            return DecodeOnlyAuthenticator(settings)
+        return StaticIdentityAuthenticator(settings)
+    if not settings.issuer_uri or not settings.audience:
+        raise ConfigurationError(
+            "OIDC_ISSUER_URI and OIDC_AUDIENCE must be set to verify access tokens "
+            "(or choose a development mode with OIDC_MODE=static)."
+        )
+    keys = JwksCache(
+        client=http_client,
+        issuer=settings.issuer_uri,
+        discovery_uri=settings.resolved_discovery_uri,
+        min_ttl=settings.jwks_min_ttl_seconds,
+        max_ttl=settings.jwks_max_ttl_seconds,
+        default_ttl=settings.jwks_default_ttl_seconds,
+        refetch_cooldown=settings.jwks_refetch_cooldown_seconds,
+    )
+    return TokenVerifier(
+        settings,
+        keys=keys,
+        replay=replay or MemoryReplayStore(max_entries=settings.replay_max_entries),
+    )

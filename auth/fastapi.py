@@ -1,0 +1,212 @@
+"""The FastAPI adapter: dependencies, WebSocket authentication, errors as responses.
+
+This is the only module that knows about HTTP status codes and headers. ``install``
+attaches an authenticator to an application; ``CurrentPrincipal``, ``require_roles``
+and ``require_scopes`` are the dependencies routes declare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Response, Security
+from fastapi.openapi.models import HTTPBase as HTTPBaseModel
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.responses import JSONResponse
+from fastapi.security.base import SecurityBase
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
+
+from auth.credentials import HttpRequest
+from auth.errors import (
+    AuthError,
+    InsufficientScope,
+    InvalidRequest,
+    MissingCredentials,
+    ServiceUnavailable,
+    UseDpopNonce,
+    challenges,
+)
+from auth.principal import Principal
+from auth.verifier import Authenticator
+
+#: ``Sec-WebSocket-Protocol`` entry carrying the access token (oidc-spa's convention).
+WEBSOCKET_TOKEN_PREFIX = "authorization_bearer_"  # noqa: S105 (a prefix, not a secret)
+PROBLEM_JSON = "application/problem+json"
+
+
+class _DeclaredScheme(SecurityBase):
+    """Declares a security scheme in OpenAPI; verification happens in ``current_principal``."""
+
+    def __init__(self, model: HTTPBaseModel, name: str) -> None:
+        self.model = model
+        self.scheme_name = name
+
+    async def __call__(self) -> None:
+        return None
+
+
+_bearer = _DeclaredScheme(
+    HTTPBearerModel(bearerFormat="JWT", description="OIDC access token (RFC 9068)"),
+    "Bearer",
+)
+_dpop = _DeclaredScheme(
+    HTTPBaseModel(
+        scheme="DPoP", description="DPoP-bound access token plus a DPoP proof header (RFC 9449)"
+    ),
+    "DPoP",
+)
+
+
+def install(app: FastAPI, authenticator: Authenticator) -> None:
+    """Attach ``authenticator`` to ``app`` and render ``AuthError`` as RFC responses."""
+    app.state.authenticator = authenticator
+    app.add_exception_handler(AuthError, _handle_auth_error)  # type: ignore[arg-type]
+
+
+def get_authenticator(connection: HTTPConnection) -> Authenticator:
+    authenticator: Authenticator = connection.app.state.authenticator
+    return authenticator
+
+
+def error_response(error: AuthError, authenticator: Authenticator) -> Response:
+    """An ``application/problem+json`` response with the RFC 6750 / 9449 challenges."""
+    settings = authenticator.settings
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(error.status_code).phrase,
+        "status": error.status_code,
+        "detail": error.description,
+    }
+    if error.error is not None:
+        body["error"] = error.error
+    response = JSONResponse(body, status_code=error.status_code, media_type=PROBLEM_JSON)
+    if error.status_code in (400, 401, 403):
+        for challenge in challenges(
+            error, realm=settings.realm, dpop_algorithms=settings.algorithms
+        ):
+            response.headers.append("WWW-Authenticate", challenge)
+    if isinstance(error, UseDpopNonce):
+        response.headers["DPoP-Nonce"] = error.nonce
+    if isinstance(error, ServiceUnavailable):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _handle_auth_error(request: Request, exc: AuthError) -> Response:
+    return error_response(exc, get_authenticator(request))
+
+
+def http_request(request: HTTPConnection, method: str) -> HttpRequest:
+    """The framework-agnostic view of a Starlette request or WebSocket upgrade."""
+    return HttpRequest(
+        method=method,
+        url=str(request.url),
+        headers=[
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
+        ],
+        query=request.scope.get("query_string", b"").decode("latin-1"),
+        peer=request.client.host if request.client else None,
+    )
+
+
+async def current_principal(
+    request: Request,
+    response: Response,
+    _bearer_declared: Annotated[None, Security(_bearer)],
+    _dpop_declared: Annotated[None, Security(_dpop)],
+) -> Principal:
+    """The authenticated caller of this request.
+
+    Raises:
+        AuthError: rendered by the installed handler as 400/401/403/503.
+    """
+    authenticator = get_authenticator(request)
+    principal = await authenticator.authenticate(http_request(request, request.method))
+    for name, value in authenticator.response_headers():
+        response.headers[name] = value
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that admits principals holding every one of ``roles`` (else 403)."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_roles(roles):
+            raise InsufficientScope(f"requires the role {', '.join(roles)}")
+        return principal
+
+    return dependency
+
+
+def require_scopes(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that admits tokens granted every one of ``scopes`` (else 403)."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_scopes(scopes):
+            raise InsufficientScope(f"requires the scope {' '.join(scopes)}", scope=scopes)
+        return principal
+
+    return dependency
+
+
+def offered_subprotocols(websocket: WebSocket) -> list[str]:
+    """Every protocol offered in ``Sec-WebSocket-Protocol``, across repeated headers."""
+    return [
+        item.strip()
+        for name, value in websocket.headers.raw
+        if name == b"sec-websocket-protocol"
+        for item in value.decode("latin-1").split(",")
+        if item.strip()
+    ]
+
+
+def websocket_token(websocket: WebSocket) -> str:
+    """The access token a browser put in ``Sec-WebSocket-Protocol``.
+
+    Raises:
+        MissingCredentials: no ``authorization_bearer_`` entry.
+        InvalidRequest: more than one.
+    """
+    tokens = [
+        item[len(WEBSOCKET_TOKEN_PREFIX) :]
+        for item in offered_subprotocols(websocket)
+        if item.startswith(WEBSOCKET_TOKEN_PREFIX)
+    ]
+    if not tokens:
+        raise MissingCredentials("no access token offered in Sec-WebSocket-Protocol")
+    if len(tokens) > 1:
+        raise InvalidRequest("more than one access token offered in Sec-WebSocket-Protocol")
+    return tokens[0]
+
+
+async def authenticate_websocket(websocket: WebSocket) -> tuple[Principal, str] | None:
+    """Authenticate a WebSocket upgrade before accepting it.
+
+    Returns the principal and the token, or None after refusing the upgrade: with an
+    HTTP 401/403/503 carrying the same challenges and body as HTTP routes when the
+    server supports the WebSocket denial-response extension (uvicorn does), else by
+    closing before accept with 1008 (which servers answer with HTTP 403).
+    """
+    authenticator = get_authenticator(websocket)
+    try:
+        token = websocket_token(websocket)
+        principal = await authenticator.authenticate_token(token)
+    except AuthError as error:
+        await refuse_websocket(websocket, error)
+        return None
+    return principal, token
+
+
+async def refuse_websocket(websocket: WebSocket, error: AuthError) -> None:
+    """Refuse a not yet accepted WebSocket with ``error``."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(error_response(error, get_authenticator(websocket)))
+    else:
+        await websocket.close(code=1008, reason=error.description[:120])

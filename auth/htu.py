@@ -1,0 +1,121 @@
+"""The request URL a DPoP proof's ``htu`` must match (RFC 9449 §4.3 step 9, §11.6).
+
+Both sides are compared after RFC 3986 §6.2.2 syntax-based and §6.2.3 scheme-based
+normalisation, with query and fragment removed. Written by hand: the one maintained
+Python package for RFC 3986 normalisation (``rfc3986``) has had no release since 2022,
+and the rules needed here fit in a page.
+
+The expected URL comes from, in order: the configured public URL of the API; the
+``Forwarded`` (RFC 7239) or ``X-Forwarded-Proto``/``-Host`` headers, but only when the
+direct peer is a configured trusted proxy; the request as the server received it.
+An untrusted client's forwarded headers never change what is expected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_FORWARDED_PAIR = re.compile(r'(?:^|;)\s*(proto|host)\s*=\s*("[^"]*"|[^;,\s]*)', re.IGNORECASE)
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _normalise_percent(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+
+def _remove_dot_segments(path: str) -> str:
+    # RFC 3986 §5.2.4.
+    output: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if len(output) > 1:
+                output.pop()
+        elif segment != ".":
+            output.append(segment)
+    if path.endswith(("/.", "/..")):
+        output.append("")
+    return "/".join(output)
+
+
+def normalise_url(url: str) -> str:
+    """Normalise an absolute http(s) URL and drop its query and fragment.
+
+    Raises:
+        ValueError: not an absolute http(s) URL, or with userinfo.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        raise ValueError("not an absolute http(s) URL without userinfo")
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = parts.port  # raises ValueError on a bad port
+    authority = host if port is None or str(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    path = _PERCENT.sub(_normalise_percent, parts.path) or "/"
+    return f"{scheme}://{authority}{_remove_dot_segments(path)}"
+
+
+def _forwarded_values(headers: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
+    proto = host = None
+    forwarded = [value for name, value in headers if name == "forwarded"]
+    if forwarded:
+        # The first element was added by the proxy nearest the client.
+        first = forwarded[0].split(",")[0]
+        for name, value in _FORWARDED_PAIR.findall(first):
+            if name.lower() == "proto":
+                proto = value.strip('"')
+            else:
+                host = value.strip('"')
+        return proto, host
+    for name, value in headers:
+        if name == "x-forwarded-proto" and proto is None:
+            proto = value.split(",")[0].strip()
+        elif name == "x-forwarded-host" and host is None:
+            host = value.split(",")[0].strip()
+    return proto, host
+
+
+def _is_trusted(peer: str | None, trusted: Sequence[IpNetwork]) -> bool:
+    if not peer or not trusted:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
+def expected_htu(
+    *,
+    request_url: str,
+    headers: Sequence[tuple[str, str]],
+    peer: str | None,
+    public_url: str | None,
+    trusted_proxies: Sequence[IpNetwork],
+) -> str:
+    """The normalised URL this request was addressed to, for comparison with ``htu``.
+
+    ``headers`` are (lower-case name, value) pairs; ``peer`` is the direct client address.
+
+    Raises:
+        ValueError: the resulting URL is not an absolute http(s) URL.
+    """
+    path = urlsplit(request_url).path or "/"
+    if public_url is not None:
+        base = urlsplit(public_url)
+        return normalise_url(f"{base.scheme}://{base.netloc}{base.path.rstrip('/')}{path}")
+    if _is_trusted(peer, trusted_proxies):
+        proto, host = _forwarded_values(headers)
+        if proto or host:
+            actual = urlsplit(request_url)
+            return normalise_url(f"{proto or actual.scheme}://{host or actual.netloc}{path}")
+    return normalise_url(request_url)

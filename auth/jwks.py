@@ -1,0 +1,298 @@
+"""The issuer's signing keys: fetch, filter, cache, rotate (RFC 7517; RFC 8725 §3.1).
+
+Keys come from the issuer's ``jwks_uri`` and nowhere else. The set is cached for the
+response's ``Cache-Control: max-age`` clamped to configured bounds, refreshed in the
+background before it goes stale, and kept when a refresh fails, so tokens signed by
+known keys keep validating while the identity provider is down.
+
+A token naming an unknown ``kid`` may trigger one refetch per cooldown: after a key
+rotation every new token carries the new kid, so it is picked up within seconds, yet a
+flood of random kids cannot become a flood of fetches. Unknown kids are remembered for
+the cooldown and refused without a lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from auth.discovery import FetchError, ProviderMetadata, fetch_json, fetch_provider_metadata
+from auth.errors import InvalidToken, ServiceUnavailable
+from auth.jws import Key, MalformedJws, import_public_key, key_fits_algorithm
+
+logger = logging.getLogger("auth.jwks")
+
+MAX_KID_LENGTH = 256
+_UNKNOWN_KIDS_REMEMBERED = 1024
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|=|$)", re.IGNORECASE)
+_RETRY_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeys:
+    """The usable signing keys of one JWKS document, indexed by ``kid``."""
+
+    by_kid: Mapping[str, tuple[Key, ...]]
+    without_kid: tuple[Key, ...] = ()
+    ignored: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return sum(len(keys) for keys in self.by_kid.values()) + len(self.without_kid)
+
+
+def _ignore_reason(jwk: Mapping[str, Any]) -> str | None:
+    if jwk.get("use", "sig") != "sig":
+        return "use is not sig"
+    key_ops = jwk.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        return "key_ops lacks verify"
+    if jwk.get("kty") == "oct":
+        return "symmetric key"
+    kid = jwk.get("kid")
+    if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
+        return "invalid kid"
+    if not isinstance(jwk.get("alg", ""), str):
+        return "invalid alg"
+    return None
+
+
+def select_signing_keys(document: Mapping[str, Any]) -> SigningKeys:
+    """Keep the keys a token may be verified with: asymmetric, ``use`` absent or ``sig``,
+    RSA of at least 2048 bits, public only, with a supported curve.
+
+    Raises:
+        FetchError: the document has no ``keys`` array.
+    """
+    entries = document.get("keys")
+    if not isinstance(entries, list):
+        raise FetchError("JWKS has no keys array")
+    by_kid: dict[str, list[Key]] = {}
+    without_kid: list[Key] = []
+    ignored: list[str] = []
+    for jwk in entries:
+        if not isinstance(jwk, dict):
+            ignored.append("?: not an object")
+            continue
+        label = str(jwk.get("kid", "?"))[:MAX_KID_LENGTH]
+        reason = _ignore_reason(jwk)
+        if reason is None:
+            try:
+                key = import_public_key(jwk)
+            except MalformedJws as exc:
+                reason = str(exc)
+            else:
+                if not any(key_fits_algorithm(key, alg) for alg in _algorithms_for(key)):
+                    reason = "no supported algorithm fits this key"
+        if reason is not None:
+            ignored.append(f"{label}: {reason}")
+            continue
+        kid = jwk.get("kid")
+        if kid is None:
+            without_kid.append(key)
+        else:
+            by_kid.setdefault(kid, []).append(key)
+    return SigningKeys(
+        by_kid={kid: tuple(keys) for kid, keys in by_kid.items()},
+        without_kid=tuple(without_kid),
+        ignored=tuple(ignored),
+    )
+
+
+def _algorithms_for(key: Key) -> tuple[str, ...]:
+    if key.alg is not None:
+        return (key.alg,)
+    return {
+        "RSA": ("RS256", "PS256"),
+        "EC": ("ES256", "ES384", "ES512"),
+        "OKP": ("EdDSA",),
+    }[key.key_type]
+
+
+def cache_lifetime(headers: httpx.Headers, *, minimum: int, maximum: int, default: int) -> int:
+    """Seconds to keep a JWKS: ``Cache-Control`` max-age within [minimum, maximum]."""
+    cache_control = headers.get("cache-control", "")
+    if _NO_CACHE.search(cache_control):
+        return minimum
+    match = _MAX_AGE.search(cache_control)
+    seconds = int(match.group(1)) if match else default
+    return max(minimum, min(maximum, seconds))
+
+
+class JwksCache:
+    """Signing keys of one issuer, kept fresh; the only source of verification keys."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        issuer: str,
+        discovery_uri: str,
+        min_ttl: int = 60,
+        max_ttl: int = 86_400,
+        default_ttl: int = 600,
+        refetch_cooldown: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._issuer = issuer
+        self._discovery_uri = discovery_uri
+        self._min_ttl, self._max_ttl, self._default_ttl = min_ttl, max_ttl, default_ttl
+        self._cooldown = refetch_cooldown
+        self._clock = clock
+        self._metadata: ProviderMetadata | None = None
+        self._keys: SigningKeys | None = None
+        self._expires_at = 0.0
+        self._last_attempt_at: float | None = None
+        self._last_success_at: float | None = None
+        self._last_error: str | None = None
+        self._failures = 0
+        self._unknown_kids: OrderedDict[str, float] = OrderedDict()
+        self._inflight: asyncio.Task[bool] | None = None
+        self._maintainer: asyncio.Task[None] | None = None
+
+    @property
+    def keys(self) -> SigningKeys | None:
+        return self._keys
+
+    async def start(self) -> None:
+        """Try a first load (failure is logged, not raised) and keep the set fresh."""
+        await self.refresh()
+        self._maintainer = asyncio.create_task(self._maintain(), name="jwks-maintainer")
+
+    async def aclose(self) -> None:
+        for task in (self._maintainer, self._inflight):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def status(self) -> dict[str, Any]:
+        now = self._clock()
+        return {
+            "keys_loaded": self._keys is not None,
+            "key_count": len(self._keys) if self._keys else 0,
+            "stale": self._keys is not None and now >= self._expires_at,
+            "issuer_reachable": self._last_attempt_at is not None and self._last_error is None,
+            "last_error": self._last_error,
+            "seconds_since_refresh": (
+                None if self._last_success_at is None else round(now - self._last_success_at, 1)
+            ),
+        }
+
+    async def refresh(self) -> bool:
+        """Fetch the keys now; concurrent callers share one fetch. True on success."""
+        if self._inflight is None:
+            self._inflight = asyncio.create_task(self._fetch(), name="jwks-fetch")
+            self._inflight.add_done_callback(self._clear_inflight)
+        return await asyncio.shield(self._inflight)
+
+    def _clear_inflight(self, _: asyncio.Task[bool]) -> None:
+        self._inflight = None
+
+    async def _fetch(self) -> bool:
+        self._last_attempt_at = self._clock()
+        try:
+            if self._metadata is None:
+                self._metadata = await fetch_provider_metadata(
+                    self._client, self._discovery_uri, expected_issuer=self._issuer
+                )
+            document, headers = await fetch_json(self._client, self._metadata.jwks_uri)
+            keys = select_signing_keys(document)
+        except FetchError as exc:
+            # Discovery is fetched again next time: the jwks_uri may have moved.
+            self._metadata = None
+            self._failures += 1
+            self._last_error = str(exc)
+            state = "keeping the cached keys" if self._keys else "no keys loaded"
+            logger.warning("signing key refresh failed (%s): %s", state, exc)
+            return False
+        ttl = cache_lifetime(
+            headers, minimum=self._min_ttl, maximum=self._max_ttl, default=self._default_ttl
+        )
+        now = self._clock()
+        self._keys, self._expires_at = keys, now + ttl
+        self._last_success_at, self._last_error, self._failures = now, None, 0
+        self._unknown_kids.clear()
+        for reason in keys.ignored:
+            logger.info("ignoring JWKS key %s", reason)
+        logger.info(
+            "loaded %d signing keys %s, next refresh in %ds", len(keys), list(keys.by_kid), ttl
+        )
+        return True
+
+    async def _maintain(self) -> None:
+        while True:
+            if self._keys is None or self._last_error is not None:
+                delay = _RETRY_BACKOFF[min(max(self._failures, 1), len(_RETRY_BACKOFF)) - 1]
+            else:
+                delay = self._expires_at - self._clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            await self.refresh()
+
+    def _may_refetch(self, now: float) -> bool:
+        return self._last_attempt_at is None or now - self._last_attempt_at >= self._cooldown
+
+    async def key_for(self, kid: str | None, alg: str) -> Key:
+        """The issuer's key for ``kid`` that fits ``alg``.
+
+        Raises:
+            InvalidToken: the kid is unknown to the issuer, or its key does not fit ``alg``.
+            ServiceUnavailable: no keys loaded yet, or the issuer is unreachable while
+                a kid it may just have published is asked for.
+        """
+        now = self._clock()
+        if self._keys is None and self._may_refetch(now):
+            await self.refresh()
+        if self._keys is None:
+            raise ServiceUnavailable("the issuer's signing keys are not available yet")
+        if kid is None:
+            return self._choose(self._keys.without_kid or _only_key(self._keys), alg)
+        candidates = self._keys.by_kid.get(kid)
+        if candidates is not None:
+            return self._choose(candidates, alg)
+        if self._unknown_kids.get(kid, 0.0) > now:
+            raise InvalidToken("the token's key id is not published by the issuer")
+        if self._may_refetch(now):
+            refreshed = await self.refresh()
+            candidates = self._keys.by_kid.get(kid)
+            if candidates is not None:
+                return self._choose(candidates, alg)
+            if not refreshed:
+                raise ServiceUnavailable("the issuer is unreachable and the token's key is unknown")
+            self._remember_unknown(kid, now)
+        elif self._last_error is not None:
+            raise ServiceUnavailable("the issuer is unreachable and the token's key is unknown")
+        raise InvalidToken("the token's key id is not published by the issuer")
+
+    def _remember_unknown(self, kid: str, now: float) -> None:
+        self._unknown_kids[kid] = now + self._cooldown
+        self._unknown_kids.move_to_end(kid)
+        while len(self._unknown_kids) > _UNKNOWN_KIDS_REMEMBERED:
+            self._unknown_kids.popitem(last=False)
+
+    @staticmethod
+    def _choose(candidates: tuple[Key, ...], alg: str) -> Key:
+        for key in candidates:
+            if key_fits_algorithm(key, alg):
+                return key
+        raise InvalidToken("the token's key does not fit its algorithm")
+
+
+def _only_key(keys: SigningKeys) -> tuple[Key, ...]:
+    # A token without kid is only resolvable when the issuer publishes a single key.
+    everything = [key for group in keys.by_kid.values() for key in group]
+    if len(everything) != 1:
+        raise InvalidToken("the token has no key id and the issuer publishes several keys")
+    return tuple(everything)

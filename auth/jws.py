@@ -1,0 +1,196 @@
+"""Strict parsing of compact JWS (RFC 7515 §7.1) and signature checks on joserfc.
+
+Parsing is written here rather than taken from joserfc because joserfc's parser is
+lenient where RFC 8725 asks for strictness: it accepts duplicate JSON members
+(RFC 7515 §5.2 lets us reject them), ``NaN``/``Infinity`` and non-canonical base64url
+(the unused low bits of the last character), and it caps protected headers at 512
+bytes, which a DPoP proof carrying an RSA ``jwk`` exceeds. The token is parsed once;
+keys and signature algorithms are joserfc's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
+from joserfc.jws import JWSRegistry
+
+Key = RSAKey | ECKey | OKPKey
+
+#: Asymmetric JWS algorithms this package can verify, with the key each one needs:
+#: (JWK ``kty``, allowed ``crv`` values or ``None`` for RSA). RFC 8725 §3.1-3.2.
+KEY_REQUIREMENTS: dict[str, tuple[str, frozenset[str] | None]] = {
+    "RS256": ("RSA", None),
+    "RS384": ("RSA", None),
+    "RS512": ("RSA", None),
+    "PS256": ("RSA", None),
+    "PS384": ("RSA", None),
+    "PS512": ("RSA", None),
+    "ES256": ("EC", frozenset({"P-256"})),
+    "ES384": ("EC", frozenset({"P-384"})),
+    "ES512": ("EC", frozenset({"P-521"})),
+    "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+    "Ed25519": ("OKP", frozenset({"Ed25519"})),
+}
+SUPPORTED_ALGORITHMS = tuple(KEY_REQUIREMENTS)
+MIN_RSA_BITS = 2048
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+# RFC 7517 §4 and RFC 7518 §6: members that only a private or symmetric key carries.
+PRIVATE_KEY_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+class MalformedJws(ValueError):
+    """The value is not a well-formed compact JWS; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJws:
+    """A parsed, not yet verified, compact JWS whose payload is a JSON object."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode unpadded base64url, refusing padding, foreign characters and non-canonical
+    encodings (RFC 7515 §2; RFC 4648 §3.5 lets a decoder reject non-zero pad bits)."""
+    if len(segment) % 4 == 1 or not _B64URL.fullmatch(segment):
+        raise MalformedJws("invalid base64url")
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except binascii.Error as exc:
+        raise MalformedJws("invalid base64url") from exc
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+        raise MalformedJws("non-canonical base64url")
+    return raw
+
+
+def b64url_encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise MalformedJws("duplicate JSON member")
+    return obj
+
+
+def _reject_constant(name: str) -> None:
+    raise MalformedJws(f"{name} is not JSON")
+
+
+_STRICT_JSON = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+)
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """Parse strict JSON (RFC 8259, no duplicate members, no NaN) that must be an object."""
+    try:
+        value = _STRICT_JSON.decode(raw.decode("utf-8"))
+    except MalformedJws:
+        raise
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, int digit limit
+        raise MalformedJws("invalid JSON") from exc
+    if not isinstance(value, dict):
+        raise MalformedJws("JSON value is not an object")
+    return value
+
+
+def parse_compact(value: str, *, max_length: int) -> CompactJws:
+    """Split and decode a compact JWS without verifying it (RFC 7515 §5.2 steps 1-7).
+
+    The length cap is applied before anything else is done with the value, so an
+    oversized value costs nothing to refuse. Does not check ``alg``, ``typ`` or the
+    signature: callers run those as their own named steps.
+
+    Raises:
+        MalformedJws: too long, not three base64url segments, not JSON objects.
+    """
+    if len(value) > max_length:
+        raise MalformedJws(f"longer than {max_length} characters")
+    if not value.isascii():
+        raise MalformedJws("not ASCII")
+    parts = value.split(".")
+    if len(parts) != 3:
+        # Five segments would be a JWE; anything else is not a JWS either.
+        raise MalformedJws("not a compact JWS (expected three segments)")
+    header_b64, payload_b64, signature_b64 = parts
+    header = json_object(b64url_decode(header_b64))
+    payload = json_object(b64url_decode(payload_b64))
+    signature = b64url_decode(signature_b64)
+    if not signature:
+        raise MalformedJws("empty signature")
+    return CompactJws(
+        header=header,
+        payload=payload,
+        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
+        signature=signature,
+    )
+
+
+def key_fits_algorithm(key: Key, alg: str) -> bool:
+    """True when ``key`` may verify ``alg`` (RFC 8725 §3.1): the key type and curve match,
+    an ``alg`` member on the key agrees, RSA keys have at least 2048 bits."""
+    requirement = KEY_REQUIREMENTS.get(alg)
+    if requirement is None:
+        return False
+    kty, curves = requirement
+    if key.key_type != kty:
+        return False
+    if curves is not None and key.curve_name not in curves:  # type: ignore[union-attr]
+        return False
+    if key.alg is not None and key.alg != alg:
+        return False
+    if isinstance(key, RSAKey):
+        public = key.public_key
+        if not isinstance(public, rsa.RSAPublicKey) or public.key_size < MIN_RSA_BITS:
+            return False
+    return True
+
+
+def import_public_key(jwk: dict[str, Any]) -> Key:
+    """Import a public JWK of type RSA, EC or OKP.
+
+    Raises:
+        MalformedJws: private or symmetric members present, unsupported ``kty``, bad values.
+    """
+    if PRIVATE_KEY_MEMBERS & jwk.keys():
+        raise MalformedJws("key contains private or symmetric key material")
+    kty = jwk.get("kty")
+    if kty not in ("RSA", "EC", "OKP"):
+        raise MalformedJws("unsupported key type")
+    if kty == "RSA":
+        # Checked before import: joserfc imports short RSA keys with only a warning.
+        modulus = jwk.get("n")
+        if not isinstance(modulus, str) or _rsa_bits(modulus) < MIN_RSA_BITS:
+            raise MalformedJws(f"RSA key shorter than {MIN_RSA_BITS} bits")
+    try:
+        key = JWKRegistry.import_key(jwk)
+    except Exception as exc:  # joserfc raises several types for bad key values
+        raise MalformedJws("invalid key") from exc
+    if key.is_private:
+        raise MalformedJws("key is private")
+    return key  # type: ignore[return-value]
+
+
+def _rsa_bits(modulus_b64: str) -> int:
+    return int.from_bytes(b64url_decode(modulus_b64), "big").bit_length()
+
+
+def signature_is_valid(jws: CompactJws, alg: str, key: Key) -> bool:
+    """Verify the signature with joserfc's implementation of ``alg``; never raises."""
+    try:
+        return bool(JWSRegistry.algorithms[alg].verify(jws.signing_input, jws.signature, key))
+    except Exception:  # a malformed signature must read as invalid, not crash
+        return False

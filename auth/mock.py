@@ -1,0 +1,118 @@
+"""Development modes that need no identity provider. Never for production.
+
+* ``decode_only``: the token's claims are read and its structure, ``exp`` and the
+  DPoP scheme binding are checked, but **the signature is not**: anyone can forge any
+  identity. For a front end that already logs in somewhere, while the API's real
+  issuer is not reachable.
+* ``static``: every request is the fixed identity from the ``OIDC_STATIC_*`` settings,
+  whatever it carries (nothing at all included).
+
+Both refuse to be created when the application is configured as production; see
+``auth.factory``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from auth.access_token import check_time_claims, parse_token
+from auth.credentials import HttpRequest, extract_credentials
+from auth.errors import InvalidToken
+from auth.principal import Principal, principal_from_claims
+from auth.settings import AuthMode, AuthSettings
+
+logger = logging.getLogger("auth.mock")
+
+BANNER = (
+    "\n" + "!" * 78 + "\n"
+    "!!  OIDC_MODE={mode}: requests are NOT authenticated. Development only.\n"
+    "!!  {what}\n" + "!" * 78
+)
+
+
+class _MockBase:
+    mode: AuthMode
+    what: str
+
+    def __init__(self, settings: AuthSettings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self._clock = clock
+
+    async def start(self) -> None:
+        logger.warning(BANNER.format(mode=self.mode.value, what=self.what))
+
+    async def aclose(self) -> None:
+        return None
+
+    def status(self) -> dict[str, Any]:
+        return {"mode": self.mode.value, "keys_loaded": False, "warning": "development mode"}
+
+    def is_ready(self) -> bool:
+        return True
+
+    def response_headers(self) -> list[tuple[str, str]]:
+        return []
+
+    async def verify_proof(
+        self, principal: Principal, *, token: str, proof: str, method: str, url: str
+    ) -> None:
+        return None
+
+
+class DecodeOnlyAuthenticator(_MockBase):
+    """Reads claims without checking the signature (``OIDC_MODE=decode_only``)."""
+
+    mode = AuthMode.DECODE_ONLY
+    what = "Token signatures are not checked: any forged token is accepted."
+
+    async def authenticate(self, request: HttpRequest) -> Principal:
+        credentials = extract_credentials(request)
+        principal = await self.authenticate_token(credentials.token)
+        if (credentials.scheme == "DPoP") != principal.dpop_bound:
+            raise InvalidToken(
+                "the token's DPoP binding does not match the scheme", scheme=credentials.scheme
+            )
+        return principal
+
+    async def authenticate_token(self, token: str) -> Principal:
+        claims = parse_token(token, max_length=16 * 1024).payload
+        check_time_claims(claims, now=self._clock(), leeway=self.settings.leeway_seconds)
+        subject, issuer = claims.get("sub"), claims.get("iss")
+        if not isinstance(subject, str) or not isinstance(issuer, str):
+            raise InvalidToken("the token lacks sub or iss")
+        cnf = claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        return principal_from_claims(
+            claims,
+            role_claims=self.settings.resolved_role_claims,
+            groups_claim=self.settings.groups_claim,
+            dpop_jkt=jkt if isinstance(jkt, str) else None,
+        )
+
+
+class StaticIdentityAuthenticator(_MockBase):
+    """Every request is one configured identity (``OIDC_MODE=static``)."""
+
+    mode = AuthMode.STATIC
+    what = "Every request, with or without a token, is the static development identity."
+
+    def __init__(self, settings: AuthSettings, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(settings, clock=clock)
+        self._principal = Principal(
+            subject=settings.static_subject,
+            issuer="urn:todo:static-development-identity",
+            client_id="development",
+            name=settings.static_name,
+            email=settings.static_email,
+            username=settings.static_subject,
+            roles=frozenset(settings.static_roles),
+        )
+
+    async def authenticate(self, request: HttpRequest) -> Principal:
+        return self._principal
+
+    async def authenticate_token(self, token: str) -> Principal:
+        return self._principal

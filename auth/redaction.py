@@ -1,0 +1,40 @@
+"""Keeping tokens and proofs out of log lines.
+
+uvicorn's access log prints the request line with its query string, so a client that
+sends ``?access_token=...`` would have its token written to the log even though the
+request is refused. This filter rewrites such values, and any JWT-shaped string, in
+every record of the loggers it is attached to.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_QUERY_SECRET = re.compile(r"(?i)((?:access_token|id_token|refresh_token|token|dpop)=)[^&\s\"]*")
+# Three base64url segments, the first starting like a JSON object ("eyJ" = '{"').
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+
+
+def redact(text: str) -> str:
+    """``text`` with token-like values replaced by ``[redacted]``."""
+    return _JWT.sub("[redacted-jwt]", _QUERY_SECRET.sub(r"\1[redacted]", text))
+
+
+class TokenRedactingFilter(logging.Filter):
+    """A logging filter that redacts tokens from a record's message and arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+def install_token_redaction(*logger_names: str) -> None:
+    """Attach the filter to the named loggers (default: uvicorn's access and error logs)."""
+    for name in logger_names or ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, TokenRedactingFilter) for existing in logger.filters):
+            logger.addFilter(TokenRedactingFilter())

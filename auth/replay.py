@@ -1,0 +1,85 @@
+"""DPoP proof replay detection (RFC 9449 §11.1).
+
+A proof is identified by its ``jti`` scoped to the key that signed it, and accepted
+once for as long as its ``iat`` could still pass the freshness check. The store's one
+operation is an atomic set-if-absent with expiry, which Redis' ``SET NX PX`` provides
+for deployments of several instances (``auth.replay_redis``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from auth.errors import ServiceUnavailable
+
+
+@runtime_checkable
+class ReplayStore(Protocol):
+    """Remembers proof identifiers; ``first_use`` is atomic across concurrent callers."""
+
+    async def first_use(self, key: str, *, ttl_seconds: float) -> bool:
+        """Record ``key`` for ``ttl_seconds``; True if it was not already recorded.
+
+        Raises:
+            ServiceUnavailable: the store cannot answer. Never read that as "not seen".
+        """
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def replay_key(jkt: str, jti: str) -> str:
+    """Store key for a proof: the jti scoped by the proof key's thumbprint, hashed so
+    its size is fixed whatever the client sent."""
+    return hashlib.sha256(f"{jkt}\x00{jti}".encode()).hexdigest()[:32]
+
+
+class MemoryReplayStore:
+    """In-process replay store for a single instance, bounded to ``max_entries``.
+
+    Entries are held in insertion order and swept from the front once expired. The
+    TTL is the same for every proof, so insertion order is expiry order to within the
+    freshness window. When every slot holds a live entry the store refuses new proofs
+    (503) rather than forget a live one: forgetting would re-open replay.
+
+    Memory: about 200 bytes per entry on CPython 3.11 (32-character key, float,
+    ordered-dict node), so the default cap of one million is about 200 MB at most.
+    ``first_use`` has no ``await`` inside, so it is atomic on the event loop.
+    """
+
+    def __init__(
+        self, *, max_entries: int = 1_000_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._entries: OrderedDict[str, float] = OrderedDict()
+        self._max_entries = max_entries
+        self._clock = clock
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def first_use(self, key: str, *, ttl_seconds: float) -> bool:
+        now = self._clock()
+        expiry = self._entries.get(key)
+        if expiry is not None and expiry > now:
+            return False
+        self._sweep(now)
+        if len(self._entries) >= self._max_entries:
+            raise ServiceUnavailable("the DPoP replay store is full")
+        self._entries[key] = now + ttl_seconds
+        self._entries.move_to_end(key)
+        return True
+
+    def _sweep(self, now: float) -> None:
+        entries = self._entries
+        while entries:
+            oldest_key = next(iter(entries))
+            if entries[oldest_key] > now:
+                return
+            del entries[oldest_key]
+
+    async def aclose(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,68 @@
+"""Cache of access tokens already verified, so a SPA's repeated token costs a lookup.
+
+Keyed by the SHA-256 of the token: fixed size per entry whatever the token's length,
+and an attacker cannot plant an entry without holding a token that verified. An entry
+lives until the token's ``exp`` (plus leeway) and is dropped as soon as the key that
+signed the token leaves the issuer's key set, so revoking a key takes effect at the
+next JWKS refresh rather than at token expiry. DPoP proofs are never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CachedToken(Generic[T]):
+    value: T
+    expires_at: float
+    kid: str | None
+
+
+class VerifiedTokenCache(Generic[T]):
+    """A bounded LRU map from token digest to what its verification produced.
+
+    Memory: about 600 bytes of bookkeeping per entry besides the cached value itself,
+    so the default 100,000 entries stay under 60 MB plus the values.
+    """
+
+    def __init__(self, *, max_entries: int = 100_000) -> None:
+        self._entries: OrderedDict[bytes, CachedToken[T]] = OrderedDict()
+        self._max_entries = max_entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def digest(token: str) -> bytes:
+        return hashlib.sha256(token.encode("ascii")).digest()
+
+    def get(self, digest: bytes, *, now: float) -> CachedToken[T] | None:
+        """The live entry for ``digest``; expired entries are dropped on sight."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry.expires_at <= now:
+            del self._entries[digest]
+            return None
+        self._entries.move_to_end(digest)
+        return entry
+
+    def put(self, digest: bytes, value: T, *, expires_at: float, kid: str | None) -> None:
+        if self._max_entries <= 0:
+            return
+        self._entries[digest] = CachedToken(value, expires_at, kid)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def discard(self, digest: bytes) -> None:
+        self._entries.pop(digest, None)
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,227 @@
+"""The request verifier: fixes the order of the steps and binds them to one request.
+
+    credentials -> access token (RFC 9068, cached) -> scheme binding -> DPoP proof (RFC 9449)
+
+A token under the ``Bearer`` scheme must not be DPoP-bound (RFC 9449 §7.2: accepting
+it would downgrade a sender-constrained token to a bearer one); a token under the
+``DPoP`` scheme must be, and must come with a valid proof on every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from auth.access_token import AccessTokenPolicy, verify_access_token
+from auth.credentials import HttpRequest, extract_credentials
+from auth.dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
+from auth.errors import AuthError, InvalidDpopProof, InvalidToken
+from auth.htu import expected_htu, normalise_url
+from auth.jwks import JwksCache
+from auth.nonce import DpopNonces
+from auth.principal import Principal, principal_from_claims
+from auth.replay import ReplayStore
+from auth.settings import AuthMode, AuthSettings
+from auth.token_cache import VerifiedTokenCache
+
+logger = logging.getLogger("auth.verifier")
+
+
+class Authenticator(Protocol):
+    """What a framework adapter calls; the real verifier and the mock modes implement it."""
+
+    mode: AuthMode
+    settings: AuthSettings
+
+    async def start(self) -> None: ...
+    async def aclose(self) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+    def is_ready(self) -> bool: ...
+    def response_headers(self) -> list[tuple[str, str]]: ...
+
+    async def authenticate(self, request: HttpRequest) -> Principal:
+        """The principal of a request.
+
+        Raises:
+            AuthError: any failure, carrying its RFC code.
+        """
+        ...
+
+    async def authenticate_token(self, token: str) -> Principal:
+        """The principal of a token received outside an Authorization header (a
+        WebSocket subprotocol). No proof is checked: see ``verify_proof``.
+
+        Raises:
+            AuthError: the token is not acceptable.
+        """
+        ...
+
+    async def verify_proof(
+        self, principal: Principal, *, token: str, proof: str, method: str, url: str
+    ) -> None:
+        """Check a DPoP proof for a principal whose token is DPoP-bound, outside an
+        HTTP request (an application-level proof over a WebSocket).
+
+        Raises:
+            AuthError: the proof is not acceptable.
+        """
+        ...
+
+
+class TokenVerifier:
+    """Offline verification of OIDC access tokens and DPoP proofs (``OIDC_MODE=verify``)."""
+
+    mode = AuthMode.VERIFY
+
+    def __init__(
+        self,
+        settings: AuthSettings,
+        *,
+        keys: JwksCache,
+        replay: ReplayStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if settings.issuer_uri is None or settings.audience is None:
+            raise ValueError("TokenVerifier needs an issuer and an audience")
+        self.settings = settings
+        self._keys = keys
+        self._replay = replay
+        self._clock = clock
+        algorithms = frozenset(settings.algorithms)
+        self._token_policy = AccessTokenPolicy(
+            issuer=settings.issuer_uri,
+            audience=settings.audience,
+            algorithms=algorithms,
+            leeway=settings.leeway_seconds,
+            accept_jwt_typ=settings.accept_jwt_typ,
+        )
+        self._dpop_policy = DpopPolicy(
+            algorithms=algorithms,
+            max_age=settings.dpop_max_age_seconds,
+            leeway=settings.leeway_seconds,
+        )
+        self._nonces: DpopNonces | None = None
+        if settings.dpop_nonce:
+            secret = settings.dpop_nonce_secret
+            self._nonces = DpopNonces(
+                secret=secret.get_secret_value().encode() if secret else None,
+                lifetime_seconds=settings.dpop_nonce_lifetime_seconds,
+            )
+        self._cache: VerifiedTokenCache[Principal] = VerifiedTokenCache(
+            max_entries=settings.token_cache_max_entries
+        )
+        self._proof_keys = ProofKeyCache()
+        self._role_claims = settings.resolved_role_claims
+
+    async def start(self) -> None:
+        await self._keys.start()
+
+    async def aclose(self) -> None:
+        await self._keys.aclose()
+        await self._replay.aclose()
+
+    def status(self) -> dict[str, Any]:
+        return {"mode": self.mode.value, "issuer": self.settings.issuer_uri, **self._keys.status()}
+
+    def is_ready(self) -> bool:
+        return self._keys.keys is not None
+
+    def response_headers(self) -> list[tuple[str, str]]:
+        # RFC 9449 §9: a fresh nonce may be handed out on any response.
+        return [("DPoP-Nonce", self._nonces.current())] if self._nonces else []
+
+    async def authenticate(self, request: HttpRequest) -> Principal:
+        credentials = extract_credentials(request)
+        try:
+            principal = await self._principal_for(credentials.token)
+        except AuthError as exc:
+            raise exc.with_scheme(credentials.scheme) from None
+        if credentials.scheme == "Bearer":
+            if principal.dpop_bound:
+                raise InvalidToken(
+                    "a DPoP-bound token must be sent with the DPoP scheme", scheme="Bearer"
+                )
+            return principal
+        if principal.dpop_jkt is None:
+            raise InvalidToken(
+                "the token is not DPoP-bound; send it with the Bearer scheme", scheme="DPoP"
+            )
+        try:
+            htu = expected_htu(
+                request_url=request.url,
+                headers=request.headers,
+                peer=request.peer,
+                public_url=self.settings.public_url,
+                trusted_proxies=self.settings.trusted_proxies,
+            )
+        except ValueError as exc:
+            raise InvalidDpopProof("the request URL cannot be determined") from exc
+        await verify_dpop_proof(
+            credentials.proofs,
+            method=request.method,
+            expected_htu=htu,
+            access_token=credentials.token,
+            expected_jkt=principal.dpop_jkt,
+            policy=self._dpop_policy,
+            replay=self._replay,
+            key_cache=self._proof_keys,
+            nonces=self._nonces,
+            now=self._clock(),
+        )
+        return principal
+
+    async def authenticate_token(self, token: str) -> Principal:
+        return await self._principal_for(token)
+
+    async def verify_proof(
+        self, principal: Principal, *, token: str, proof: str, method: str, url: str
+    ) -> None:
+        if principal.dpop_jkt is None:
+            raise InvalidToken("the token is not DPoP-bound", scheme="DPoP")
+        try:
+            htu = normalise_url(url)
+        except ValueError as exc:
+            raise InvalidDpopProof("the request URL cannot be determined") from exc
+        await verify_dpop_proof(
+            (proof,),
+            method=method,
+            expected_htu=htu,
+            access_token=token,
+            expected_jkt=principal.dpop_jkt,
+            policy=self._dpop_policy,
+            replay=self._replay,
+            key_cache=self._proof_keys,
+            nonces=self._nonces,
+            now=self._clock(),
+        )
+
+    async def _principal_for(self, token: str) -> Principal:
+        now = self._clock()
+        digest = self._cache.digest(token) if token.isascii() else b""
+        cached = self._cache.get(digest, now=now) if digest else None
+        if cached is not None:
+            keys = self._keys.keys
+            # A token whose signing key has left the issuer's JWKS is verified again
+            # (and refused), so removing a key takes effect at the next JWKS refresh.
+            if cached.kid is None or (keys is not None and cached.kid in keys.by_kid):
+                return cached.value
+            self._cache.discard(digest)
+        verified = await verify_access_token(
+            token, policy=self._token_policy, keys=self._keys, now=now
+        )
+        principal = principal_from_claims(
+            verified.claims,
+            role_claims=self._role_claims,
+            groups_claim=self.settings.groups_claim,
+            dpop_jkt=verified.jkt,
+        )
+        if digest:
+            self._cache.put(
+                digest,
+                principal,
+                expires_at=verified.expires_at + self.settings.leeway_seconds,
+                kid=verified.kid,
+            )
+        return principal
