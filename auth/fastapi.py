@@ -101,10 +101,14 @@ async def _handle_auth_error(request: Request, exc: AuthError) -> Response:
 
 
 def http_request(request: HTTPConnection, method: str) -> HttpRequest:
-    """The framework-agnostic view of a Starlette request or WebSocket upgrade."""
+    """The framework-agnostic view of a Starlette request or WebSocket upgrade. A
+    WebSocket's ``ws(s)://`` URL is given as the ``http(s)://`` URL of its upgrade."""
+    url = str(request.url)
+    if request.scope["type"] == "websocket":
+        url = "http" + url.removeprefix("ws")
     return HttpRequest(
         method=method,
-        url=str(request.url),
+        url=url,
         headers=[
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
         ],

@@ -57,7 +57,7 @@ class _MockBase:
         return []
 
     async def verify_proof(
-        self, principal: Principal, *, token: str, proof: str, method: str, url: str
+        self, principal: Principal, *, token: str, proof: str, request: HttpRequest
     ) -> None:
         return None
 

@@ -18,7 +18,7 @@ from auth.access_token import AccessTokenPolicy, verify_access_token
 from auth.credentials import HttpRequest, extract_credentials
 from auth.dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
 from auth.errors import AuthError, InvalidDpopProof, InvalidToken
-from auth.htu import expected_htu, normalise_url
+from auth.htu import expected_htu
 from auth.jwks import JwksCache
 from auth.nonce import DpopNonces
 from auth.principal import Principal, principal_from_claims
@@ -59,10 +59,11 @@ class Authenticator(Protocol):
         ...
 
     async def verify_proof(
-        self, principal: Principal, *, token: str, proof: str, method: str, url: str
+        self, principal: Principal, *, token: str, proof: str, request: HttpRequest
     ) -> None:
-        """Check a DPoP proof for a principal whose token is DPoP-bound, outside an
-        HTTP request (an application-level proof over a WebSocket).
+        """Check a DPoP proof made for ``request`` but received outside its headers (an
+        application-level proof in a WebSocket's first message: RFC 9449 has no place
+        for a proof in a browser's upgrade request). Same checks, same replay store.
 
         Raises:
             AuthError: the proof is not acceptable.
@@ -148,6 +149,22 @@ class TokenVerifier:
             raise InvalidToken(
                 "the token is not DPoP-bound; send it with the Bearer scheme", scheme="DPoP"
             )
+        await self._check_proof(principal, credentials.token, credentials.proofs, request)
+        return principal
+
+    async def authenticate_token(self, token: str) -> Principal:
+        return await self._principal_for(token)
+
+    async def verify_proof(
+        self, principal: Principal, *, token: str, proof: str, request: HttpRequest
+    ) -> None:
+        await self._check_proof(principal, token, (proof,), request)
+
+    async def _check_proof(
+        self, principal: Principal, token: str, proofs: tuple[str, ...], request: HttpRequest
+    ) -> None:
+        if principal.dpop_jkt is None:
+            raise InvalidToken("the token is not DPoP-bound", scheme="DPoP")
         try:
             htu = expected_htu(
                 request_url=request.url,
@@ -159,34 +176,8 @@ class TokenVerifier:
         except ValueError as exc:
             raise InvalidDpopProof("the request URL cannot be determined") from exc
         await verify_dpop_proof(
-            credentials.proofs,
+            proofs,
             method=request.method,
-            expected_htu=htu,
-            access_token=credentials.token,
-            expected_jkt=principal.dpop_jkt,
-            policy=self._dpop_policy,
-            replay=self._replay,
-            key_cache=self._proof_keys,
-            nonces=self._nonces,
-            now=self._clock(),
-        )
-        return principal
-
-    async def authenticate_token(self, token: str) -> Principal:
-        return await self._principal_for(token)
-
-    async def verify_proof(
-        self, principal: Principal, *, token: str, proof: str, method: str, url: str
-    ) -> None:
-        if principal.dpop_jkt is None:
-            raise InvalidToken("the token is not DPoP-bound", scheme="DPoP")
-        try:
-            htu = normalise_url(url)
-        except ValueError as exc:
-            raise InvalidDpopProof("the request URL cannot be determined") from exc
-        await verify_dpop_proof(
-            (proof,),
-            method=method,
             expected_htu=htu,
             access_token=token,
             expected_jkt=principal.dpop_jkt,

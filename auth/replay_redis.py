@@ -1,0 +1,34 @@
+"""A replay store shared by several instances: Redis ``SET key 1 NX PX ttl``.
+
+The one command is atomic, so exactly one instance wins when two receive the same
+proof at once. When Redis cannot answer, proofs are refused with 503: treating an
+error as "not seen before" would silently turn replay protection off.
+"""
+
+from __future__ import annotations
+
+import math
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from auth.errors import ServiceUnavailable
+
+
+class RedisReplayStore:
+    def __init__(self, redis: Redis, *, prefix: str = "dpop:jti:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def first_use(self, key: str, *, ttl_seconds: float) -> bool:
+        try:
+            created = await self._redis.set(
+                self._prefix + key, b"1", nx=True, px=max(1, math.ceil(ttl_seconds * 1000))
+            )
+        except (RedisError, OSError) as exc:
+            raise ServiceUnavailable("the DPoP replay store is unavailable") from exc
+        return bool(created)
+
+    async def aclose(self) -> None:
+        # The connection pool belongs to whoever created the client.
+        return None
