@@ -12,6 +12,25 @@ from auth.settings import AuthMode, AuthSettings
 from auth.verifier import Authenticator, TokenVerifier
 
 
+def check_settings(settings: AuthSettings, *, production: bool) -> None:
+    """Refuse unsafe or incomplete configurations with one clear sentence.
+
+    Raises:
+        ConfigurationError: a development mode in production, or the issuer or
+            audience missing in ``verify`` mode.
+    """
+    if settings.mode is not AuthMode.VERIFY and production:
+        raise ConfigurationError(
+            f"OIDC_MODE={settings.mode.value} does not authenticate anyone and refuses "
+            "to run with APP_ENV=production; set OIDC_MODE=verify."
+        )
+    if settings.mode is AuthMode.VERIFY and (not settings.issuer_uri or not settings.audience):
+        raise ConfigurationError(
+            "OIDC_ISSUER_URI and OIDC_AUDIENCE must be set to verify access tokens "
+            "(or choose a development mode with OIDC_MODE=static)."
+        )
+
+
 def create_authenticator(
     settings: AuthSettings,
     *,
@@ -27,23 +46,14 @@ def create_authenticator(
         ConfigurationError: a development mode in production, or the issuer or
             audience missing in ``verify`` mode.
     """
-    if settings.mode is not AuthMode.VERIFY:
-        if production:
-            raise ConfigurationError(
-                f"OIDC_MODE={settings.mode.value} does not authenticate anyone and refuses "
-                "to run with APP_ENV=production; set OIDC_MODE=verify."
-            )
-        if settings.mode is AuthMode.DECODE_ONLY:
-            return DecodeOnlyAuthenticator(settings)
+    check_settings(settings, production=production)
+    if settings.mode is AuthMode.DECODE_ONLY:
+        return DecodeOnlyAuthenticator(settings)
+    if settings.mode is AuthMode.STATIC:
         return StaticIdentityAuthenticator(settings)
-    if not settings.issuer_uri or not settings.audience:
-        raise ConfigurationError(
-            "OIDC_ISSUER_URI and OIDC_AUDIENCE must be set to verify access tokens "
-            "(or choose a development mode with OIDC_MODE=static)."
-        )
     keys = JwksCache(
         client=http_client,
-        issuer=settings.issuer_uri,
+        issuer=settings.issuer_uri or "",  # set: check_settings refused verify mode without it
         discovery_uri=settings.resolved_discovery_uri,
         min_ttl=settings.jwks_min_ttl_seconds,
         max_ttl=settings.jwks_max_ttl_seconds,

@@ -1,0 +1,1 @@
+"""The TODO API: per-user todos behind OIDC access tokens, with live updates."""

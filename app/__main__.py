@@ -1,0 +1,64 @@
+"""``python -m app``: serve the API with uvicorn, configured for this application.
+
+Compared with a bare ``uvicorn app.main:app``: proxy headers are not trusted (so a
+client's ``X-Forwarded-Proto`` cannot change the URL a DPoP proof is checked against;
+trust proxies with ``OIDC_TRUSTED_PROXIES`` instead), WebSocket heartbeats and message
+size are set, tokens are redacted from the access log, and on shutdown live sockets
+are closed with 1001 (Going Away) before uvicorn closes connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+
+import uvicorn
+
+from app.main import app
+from app.settings import AppSettings
+from auth import ConfigurationError, install_token_redaction
+from auth.factory import check_settings
+
+WS_MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class Server(uvicorn.Server):
+    async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+        app.state.live.close_all()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await app.state.live.wait_closed()
+        await super().shutdown(sockets)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings: AppSettings = app.state.settings
+    try:
+        check_settings(app.state.auth_settings, production=settings.production)
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    install_token_redaction()
+    config = uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        http=settings.api_http,
+        loop="uvloop",
+        ws="websockets-sansio",
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+        log_config=None,
+    )
+    Server(config).run()
+
+
+if __name__ == "__main__":
+    main()

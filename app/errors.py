@@ -1,0 +1,145 @@
+"""The one JSON error shape of the API: RFC 9457 problem details.
+
+    {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+     "detail": "The request is invalid.",
+     "errors": [{"field": "text", "location": "body", "message": "must not be blank"}]}
+
+Authentication errors use the same shape (rendered by ``auth.fastapi``) and add
+``error`` with the RFC 6750 / 9449 code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from auth.fastapi import PROBLEM_JSON
+
+logger = logging.getLogger("app.errors")
+
+
+class FieldError(Exception):
+    """A request value the route itself refuses (beyond what its schema checks): 422."""
+
+    def __init__(self, field: str, message: str, *, location: str = "body") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.location = field, message, location
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds ``MAX_REQUEST_BODY_BYTES``: 413."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(max_bytes)
+        self.max_bytes = max_bytes
+
+
+class PreconditionFailed(Exception):
+    """``If-Match`` names a version the resource no longer has: 412, nothing changed."""
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    errors: Sequence[dict[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = list(errors)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    errors = []
+    for error in exc.errors():
+        location, *path = [str(part) for part in error.get("loc", ())] or ["body"]
+        errors.append(
+            {
+                "field": ".".join(path) or location,
+                "location": location,
+                "message": str(error.get("msg", "is invalid")),
+            }
+        )
+    return errors
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    if any(error.get("type") == "json_invalid" for error in exc.errors()):
+        return problem(
+            400,
+            "The request body is not valid JSON.",
+            errors=[{"field": "body", "location": "body", "message": "invalid JSON"}],
+        )
+    return problem(422, "The request is invalid.", errors=_field_errors(exc))
+
+
+async def _field_error(_: Request, exc: FieldError) -> JSONResponse:
+    error = {"field": exc.field, "location": exc.location, "message": exc.message}
+    return problem(422, "The request is invalid.", errors=[error])
+
+
+async def _precondition_failed(_: Request, __: Exception) -> JSONResponse:
+    return problem(412, "The todo has changed since the version named in If-Match.")
+
+
+async def _body_too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+    return problem(413, f"The request body exceeds {exc.max_bytes} bytes.")
+
+
+async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem(exc.status_code, detail, headers=exc.headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # Connection refused, server gone, pool exhausted: retryable, and nothing was
+    # acknowledged (a write's response is only sent after its commit). Anything else
+    # from the database is a bug and answered as one.
+    unavailable = isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if not unavailable:
+        return await _unexpected(request, exc)
+    logger.warning("database unavailable: %s", exc.__class__.__name__)
+    return problem(503, "The database is unavailable; retry shortly.", headers={"Retry-After": "2"})
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem(500, "An unexpected error occurred.")
+
+
+Handler = Callable[[Request, Any], Awaitable[JSONResponse]]
+_HANDLERS: dict[type[Exception], Handler] = {
+    RequestValidationError: _validation_error,
+    FieldError: _field_error,
+    PreconditionFailed: _precondition_failed,
+    BodyTooLarge: _body_too_large,
+    StarletteHTTPException: _http_error,
+    DBAPIError: _database_error,
+    PoolTimeoutError: _database_error,
+    Exception: _unexpected,
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for exception_type, handler in _HANDLERS.items():
+        app.add_exception_handler(exception_type, handler)

@@ -1,0 +1,275 @@
+"""Live updates over a WebSocket: the protocol of ``/api/ws``.
+
+A browser cannot set headers on an upgrade, so the token travels in
+``Sec-WebSocket-Protocol`` (oidc-spa's convention): the client offers ``todo.v1`` and
+``authorization_bearer_<token>``; the server authenticates before accepting and selects
+``todo.v1``, never echoing the token. RFC 9449 has no place for a DPoP proof in the
+upgrade, so for a DPoP-bound token the first client message must be
+``{"type": "auth.dpop", "proof": <proof for GET on the socket's http(s) URL>}``
+(``LIVE_DPOP_PROOF=required``, the default); a stolen DPoP-bound token alone then
+opens no socket.
+
+Server messages: ``ready`` (with the user's current ``seq``), ``todo.created``,
+``todo.updated``, ``todo.deleted`` (with ``seq``), ``resync`` (events may have been
+missed: fetch the list again), ``auth.ok``, ``error``, ``pong``.
+Client messages: ``auth.dpop``, ``auth.refresh`` (``token``, plus ``proof`` when
+DPoP-bound) to extend the session, ``ping``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from app import crud
+from app.errors import problem
+from app.events import EventBroker, Subscription
+from app.settings import AppSettings
+from auth.errors import AuthError
+from auth.fastapi import authenticate_websocket, http_request, offered_subprotocols
+from auth.principal import Principal
+from auth.verifier import Authenticator
+
+PROTOCOL = "todo.v1"
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001  # the server is shutting down
+    BAD_MESSAGE = 4400  # a client message this protocol does not define
+    UNAUTHORIZED = 4401  # the token expired, or the DPoP proof is missing or invalid
+    FORBIDDEN = 4403  # a refreshed token belongs to someone else
+    SLOW_CONSUMER = 4429  # the client fell too far behind: reconnect and resync
+
+
+class LiveConnections:
+    """The open sockets of this process, so that shutdown can close them with 1001."""
+
+    def __init__(self) -> None:
+        self.shutting_down = asyncio.Event()
+        self._open = 0
+        self._all_closed = asyncio.Event()
+        self._all_closed.set()
+
+    def opened(self) -> None:
+        self._open += 1
+        self._all_closed.clear()
+
+    def closed(self) -> None:
+        self._open -= 1
+        if not self._open:
+            self._all_closed.set()
+
+    def close_all(self) -> None:
+        self.shutting_down.set()
+
+    async def wait_closed(self) -> None:
+        await self._all_closed.wait()
+
+
+@dataclass
+class _Session:
+    principal: Principal
+    token: str
+    user_id: uuid.UUID
+
+
+class _Close(Exception):
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason[:120]
+
+
+def _parse(text: str) -> dict[str, Any]:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise _Close(CloseCode.BAD_MESSAGE, "messages must be JSON objects") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise _Close(CloseCode.BAD_MESSAGE, "messages must be JSON objects with a type")
+    return message
+
+
+class LiveSocket:
+    """One accepted socket: sends the user's events, handles client messages, and
+    closes when the token expires, the client lags, or the server stops."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        *,
+        authenticator: Authenticator,
+        broker: EventBroker,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: AppSettings,
+        connections: LiveConnections,
+    ) -> None:
+        self.websocket = websocket
+        self.authenticator = authenticator
+        self.broker = broker
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.connections = connections
+
+    async def serve(self) -> None:
+        if PROTOCOL not in offered_subprotocols(self.websocket):
+            await self._refuse_protocol()
+            return
+        authenticated = await authenticate_websocket(self.websocket)
+        if authenticated is None:
+            return
+        principal, token = authenticated
+        async with self.sessionmaker() as db:
+            user = await crud.ensure_user(
+                db,
+                issuer=principal.issuer,
+                subject=principal.subject,
+                name=principal.name,
+                email=principal.email,
+            )
+        session = _Session(principal, token, user.id)
+        await self.websocket.accept(subprotocol=PROTOCOL)
+        self.connections.opened()
+        try:
+            await self._run(session)
+        except _Close as close:
+            await self._close(close.code, close.reason)
+        except (WebSocketDisconnect, OSError):
+            pass  # the client left (uvicorn reports a vanished peer as an OSError)
+        finally:
+            self.connections.closed()
+
+    async def _refuse_protocol(self) -> None:
+        if "websocket.http.response" in self.websocket.scope.get("extensions", {}):
+            await self.websocket.send_denial_response(
+                problem(400, f"offer the {PROTOCOL} subprotocol")
+            )
+        else:
+            await self.websocket.close(code=1002, reason=f"offer the {PROTOCOL} subprotocol")
+
+    async def _run(self, session: _Session) -> None:
+        if session.principal.dpop_bound and self.settings.live_dpop_proof == "required":
+            await self._expect_dpop_proof(session)
+        async with self.broker.subscribe(session.user_id) as subscription:
+            # Subscribed before reading seq: no event can fall between the two.
+            async with self.sessionmaker() as db:
+                seq = await crud.current_seq(db, owner_id=session.user_id)
+            await self._send(
+                {"type": "ready", "seq": seq, "expires_at": session.principal.expires_at}
+            )
+            tasks = {
+                asyncio.create_task(self._pump(subscription)),
+                asyncio.create_task(self._receive(session)),
+                asyncio.create_task(self._watch_expiry(session)),
+                asyncio.create_task(self._watch(subscription)),
+            }
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for task in done:
+                task.result()  # re-raises the _Close or disconnect that ended the session
+
+    async def _expect_dpop_proof(self, session: _Session) -> None:
+        try:
+            async with asyncio.timeout(self.settings.live_proof_timeout_seconds):
+                message = _parse(await self.websocket.receive_text())
+        except TimeoutError:
+            raise _Close(
+                CloseCode.UNAUTHORIZED, "a DPoP-bound token needs an auth.dpop message"
+            ) from None
+        if message["type"] != "auth.dpop" or not isinstance(message.get("proof"), str):
+            raise _Close(
+                CloseCode.UNAUTHORIZED, "a DPoP-bound token needs an auth.dpop message first"
+            )
+        await self._verify_proof(session.principal, session.token, message["proof"])
+
+    async def _verify_proof(self, principal: Principal, token: str, proof: str) -> None:
+        try:
+            await self.authenticator.verify_proof(
+                principal, token=token, proof=proof, request=http_request(self.websocket, "GET")
+            )
+        except AuthError as error:
+            raise _Close(CloseCode.UNAUTHORIZED, error.description) from None
+
+    async def _pump(self, subscription: Subscription) -> None:
+        while True:
+            await self.websocket.send_text(await subscription.queue.get())
+
+    async def _watch(self, subscription: Subscription) -> None:
+        overflow = asyncio.create_task(subscription.overflowed.wait())
+        shutdown = asyncio.create_task(self.connections.shutting_down.wait())
+        try:
+            done, _ = await asyncio.wait({overflow, shutdown}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            overflow.cancel()
+            shutdown.cancel()
+        if shutdown in done:
+            raise _Close(CloseCode.GOING_AWAY, "server shutting down")
+        raise _Close(CloseCode.SLOW_CONSUMER, "too many events queued; reconnect and resync")
+
+    async def _watch_expiry(self, session: _Session) -> None:
+        # Re-read on every wake-up: auth.refresh moves the deadline.
+        while True:
+            expires_at = session.principal.expires_at
+            if expires_at is None:
+                await asyncio.sleep(3600)
+                continue
+            remaining = expires_at - time.time()
+            if remaining <= 0:
+                raise _Close(CloseCode.UNAUTHORIZED, "access token expired")
+            await asyncio.sleep(min(remaining, 60))
+
+    async def _receive(self, session: _Session) -> None:
+        while True:
+            message = _parse(await self.websocket.receive_text())
+            kind = message["type"]
+            if kind == "ping":
+                await self._send({"type": "pong"})
+            elif kind == "auth.refresh":
+                await self._refresh(session, message)
+            else:
+                raise _Close(CloseCode.BAD_MESSAGE, f"unsupported message type {kind[:40]!r}")
+
+    async def _refresh(self, session: _Session, message: dict[str, Any]) -> None:
+        token, proof = message.get("token"), message.get("proof")
+        if not isinstance(token, str):
+            raise _Close(CloseCode.BAD_MESSAGE, "auth.refresh needs a token")
+        try:
+            principal = await self.authenticator.authenticate_token(token)
+        except AuthError as error:
+            # The session keeps its current token until that expires.
+            await self._send({"type": "error", "error": error.error, "detail": error.description})
+            return
+        if (principal.issuer, principal.subject) != (
+            session.principal.issuer,
+            session.principal.subject,
+        ):
+            raise _Close(CloseCode.FORBIDDEN, "the new token belongs to another user")
+        if principal.dpop_bound and self.settings.live_dpop_proof == "required":
+            if not isinstance(proof, str):
+                raise _Close(CloseCode.UNAUTHORIZED, "a DPoP-bound token needs a proof")
+            await self._verify_proof(principal, token, proof)
+        session.principal, session.token = principal, token
+        await self._send({"type": "auth.ok", "expires_at": principal.expires_at})
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.websocket.send_text(json.dumps(message))
+
+    async def _close(self, code: CloseCode, reason: str) -> None:
+        if self.websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):  # the peer may be gone already
+                async with asyncio.timeout(5):
+                    await self.websocket.close(code=code, reason=reason)

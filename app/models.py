@@ -1,0 +1,157 @@
+"""Tables and the API's schemas for them.
+
+``User`` is created on first sight of an (issuer, subject) pair. ``Todo`` ids are
+UUIDv7: unguessable (74 random bits) yet ordered by creation time, so "newest first"
+and cursor pagination are one index range scan on (owner_id, id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ConfigDict, StrictBool, StrictStr, field_validator
+from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+from uuid6 import uuid7
+
+# Constraint names are derived, so migrations and models agree on them on every backend.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    issuer: str = Field(max_length=255)
+    subject: str = Field(max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    #: Sequence number of the last live event for this user (monotonic across instances,
+    #: incremented in the same transaction as the change it describes).
+    event_seq: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TodoBase(SQLModel):
+    text: str
+    done: bool = False
+
+
+class Todo(TodoBase, table=True):
+    __tablename__ = "todos"
+    __table_args__ = (
+        Index(None, "owner_id", "id"),
+        Index(None, "owner_id", "done", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    text: str = Field(max_length=10_000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    version: int = Field(default=1)
+
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class TodoCreate(SQLModel):
+    """Body of ``POST /api/todos``."""
+
+    model_config = _STRICT  # type: ignore[assignment]
+
+    text: StrictStr
+
+
+class TodoUpdate(SQLModel):
+    """Body of ``PATCH /api/todos/{id}``: every field optional, at least one present."""
+
+    model_config = _STRICT  # type: ignore[assignment]
+
+    text: StrictStr | None = None
+    done: StrictBool | None = None
+
+    @field_validator("text", "done", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Validators run only for fields present in the body: omitting a field is
+        # fine, sending null is not.
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class TodoPublic(SQLModel):
+    id: uuid.UUID
+    text: str
+    done: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+
+class TodoPage(SQLModel):
+    items: list[TodoPublic]
+    next_cursor: str | None
+
+
+class AdminStats(SQLModel):
+    users: int
+    todos: int
+    todos_done: int
+
+
+class Me(SQLModel):
+    subject: str
+    issuer: str
+    name: str | None
+    email: str | None
+    username: str | None
+    roles: list[str]
+    groups: list[str]
+    client_id: str | None
+    scopes: list[str]
+    dpop_bound: bool
+    token_expires_at: float | None
+
+
+def todo_public(todo: Todo) -> dict[str, Any]:
+    return TodoPublic.model_validate(todo, from_attributes=True).model_dump(mode="json")

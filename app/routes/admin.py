@@ -1,0 +1,18 @@
+"""``/api/admin``: views for holders of the admin role."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app import crud
+from app.db import SessionDep
+from app.deps import AdminPrincipal
+from app.models import AdminStats
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+@router.get("/stats")
+async def read_stats(_: AdminPrincipal, session: SessionDep) -> AdminStats:
+    """Counts of users and todos (requires the admin role, TODO_ADMIN_ROLE)."""
+    return await crud.admin_stats(session)

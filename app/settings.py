@@ -1,0 +1,73 @@
+"""Application configuration, read from the environment (names as documented in the README)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from fastapi import Depends
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from starlette.requests import HTTPConnection
+
+
+class AppSettings(BaseSettings):
+    """Everything the application reads besides the ``OIDC_*`` settings of ``auth``."""
+
+    model_config = SettingsConfigDict(env_prefix="", frozen=True, extra="ignore")
+
+    #: ``production`` forbids the development auth modes.
+    app_env: Literal["development", "production"] = "development"
+    #: SQLite by default (a file in the working directory); PostgreSQL with
+    #: ``postgresql+psycopg://user:password@host/db``.
+    database_url: str = "sqlite:///./todo.db"
+    #: Apply pending Alembic migrations at start-up (turn off when deployments migrate
+    #: as a separate step).
+    db_migrate_on_start: bool = True
+    #: Redis for the DPoP replay store and live-event fan-out across instances.
+    redis_url: str | None = None
+    #: Origins allowed by CORS (JSON list or space/comma separated).
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+
+    todo_admin_role: str = "todo-admin"
+    todo_text_max_length: int = Field(default=500, ge=1, le=10_000)
+    max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    page_size_default: int = Field(default=20, ge=1)
+    page_size_max: int = Field(default=100, ge=1)
+
+    #: Live updates: events queued per socket before a slow client is dropped.
+    live_send_queue_size: int = Field(default=256, ge=1)
+    #: Live updates: whether a DPoP-bound token must be followed by a DPoP proof in the
+    #: socket's first message (``required``), or the upgrade alone suffices (``skip``).
+    live_dpop_proof: Literal["required", "skip"] = "required"
+    live_proof_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    #: ``python -m app`` only: where to listen and how.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_http: Literal["httptools", "h11"] = "httptools"
+    ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
+    ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped.startswith("["):
+                return tuple(json.loads(stripped))
+            return tuple(item for item in stripped.replace(",", " ").split() if item)
+        return value
+
+    @property
+    def production(self) -> bool:
+        return self.app_env == "production"
+
+
+def get_settings(connection: HTTPConnection) -> AppSettings:
+    """The settings the running application was created with."""
+    settings: AppSettings = connection.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[AppSettings, Depends(get_settings)]
