@@ -42,6 +42,9 @@ SUPPORTED_ALGORITHMS = tuple(KEY_REQUIREMENTS)
 MIN_RSA_BITS = 2048
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+# A JSON escape of a UTF-16 surrogate (high or low); rare, so only then is the value
+# checked for unpaired ones.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # RFC 7517 §4 and RFC 7518 §6: members that only a private or symmetric key carries.
 PRIVATE_KEY_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
@@ -95,13 +98,24 @@ _STRICT_JSON = json.JSONDecoder(
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
-    """Parse strict JSON (RFC 8259, no duplicate members, no NaN) that must be an object."""
+    """Parse strict JSON (RFC 8259, no duplicate members, no NaN, no unpaired surrogate
+    escapes per RFC 7493 §2.1) that must be an object."""
     try:
-        value = _STRICT_JSON.decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        value = _STRICT_JSON.decode(text)
     except MalformedJws:
         raise
-    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, int digit limit
+    # ValueError: UnicodeDecodeError, JSONDecodeError, int digit limit. RecursionError:
+    # deeply nested arrays, which a 16 KiB token can hold thousands of.
+    except (ValueError, RecursionError) as exc:
         raise MalformedJws("invalid JSON") from exc
+    if _SURROGATE_ESCAPE.search(text):
+        # "\ud800" parses to a str that cannot be encoded as UTF-8, which breaks
+        # whatever later hashes or stores it. Only a pair may form a character.
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise MalformedJws("unpaired surrogate in JSON string") from exc
     if not isinstance(value, dict):
         raise MalformedJws("JSON value is not an object")
     return value
