@@ -36,7 +36,11 @@ async def fetch_json(client: httpx.AsyncClient, url: str) -> tuple[dict[str, Any
         FetchError: transport failure, non-200 status, oversized or non-object body.
     """
     try:
-        async with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+        # Explicit, whatever the client's default: a redirect would let the answering
+        # server choose where keys come from.
+        async with client.stream(
+            "GET", url, headers={"Accept": "application/json"}, follow_redirects=False
+        ) as response:
             if response.status_code != 200:
                 raise FetchError(f"GET {url} answered {response.status_code}")
             body = bytearray()
@@ -49,7 +53,7 @@ async def fetch_json(client: httpx.AsyncClient, url: str) -> tuple[dict[str, Any
         raise FetchError(f"GET {url} failed: {exc.__class__.__name__}") from exc
     try:
         document = json.loads(bytes(body))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested arrays
         raise FetchError(f"GET {url} did not return JSON") from exc
     if not isinstance(document, dict):
         raise FetchError(f"GET {url} did not return a JSON object")
