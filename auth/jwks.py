@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +141,7 @@ class JwksCache:
         max_ttl: int = 86_400,
         default_ttl: int = 600,
         refetch_cooldown: float = 10.0,
+        retry_backoff: Sequence[float] = _RETRY_BACKOFF,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
@@ -148,6 +149,8 @@ class JwksCache:
         self._discovery_uri = discovery_uri
         self._min_ttl, self._max_ttl, self._default_ttl = min_ttl, max_ttl, default_ttl
         self._cooldown = refetch_cooldown
+        #: Seconds between background retries after the n-th consecutive failure.
+        self._retry_backoff = tuple(retry_backoff) or _RETRY_BACKOFF
         self._clock = clock
         self._metadata: ProviderMetadata | None = None
         self._keys: SigningKeys | None = None
@@ -233,12 +236,16 @@ class JwksCache:
     async def _maintain(self) -> None:
         while True:
             if self._keys is None or self._last_error is not None:
-                delay = _RETRY_BACKOFF[min(max(self._failures, 1), len(_RETRY_BACKOFF)) - 1]
+                # After a failure: wait out the backoff, then retry (whatever the clock
+                # says about expiry, the last attempt failed and must be repeated).
+                backoff = self._retry_backoff
+                await asyncio.sleep(backoff[min(max(self._failures, 1), len(backoff)) - 1])
             else:
                 delay = self._expires_at - self._clock()
-            if delay > 0:
-                await asyncio.sleep(delay)
-                continue
+                if delay > 0:
+                    # Re-checked after the sleep: a lookup may have refreshed meanwhile.
+                    await asyncio.sleep(delay)
+                    continue
             await self.refresh()
 
     def _may_refetch(self, now: float) -> bool:
