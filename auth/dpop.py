@@ -101,7 +101,7 @@ def parse_proof(values: Sequence[str], *, max_length: int) -> CompactJws:
 
 def check_proof_type(header: Mapping[str, Any]) -> None:
     """``typ`` is ``dpop+jwt`` (§4.3 step 4; compared case-insensitively, as media
-    types are), so no other kind of signed JWT can pass as a proof (§11.4 era attacks)."""
+    types are), so no other kind of signed JWT can pass as a proof (§11.5)."""
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() != "dpop+jwt":
         raise InvalidDpopProof("the proof's typ is not dpop+jwt")
@@ -156,7 +156,8 @@ def check_method(htm: str, method: str) -> None:
 
 def check_target_uri(htu: str, expected_htu: str) -> None:
     """``htu`` equals the request URL without query and fragment, both normalised
-    (§4.3 step 9, §11.6). ``expected_htu`` is already normalised."""
+    (§4.3 step 9 and the paragraph after the steps). ``expected_htu`` is already
+    normalised."""
     try:
         normalised = normalise_url(htu)
     except ValueError as exc:
@@ -194,7 +195,12 @@ def access_token_hash(access_token: str) -> str:
 def check_token_hash(claims: Mapping[str, Any], access_token: str) -> None:
     """``ath`` matches the presented access token (§4.3 step 12, §7.1)."""
     ath = claims.get("ath")
-    if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
+    # compare_digest raises TypeError on a non-ASCII str: such an ath is simply wrong.
+    if (
+        not isinstance(ath, str)
+        or not ath.isascii()
+        or not hmac.compare_digest(ath, access_token_hash(access_token))
+    ):
         raise InvalidDpopProof("the proof's ath does not match the access token")
 
 
