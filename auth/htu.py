@@ -1,4 +1,4 @@
-"""The request URL a DPoP proof's ``htu`` must match (RFC 9449 §4.3 step 9, §11.6).
+"""The request URL a DPoP proof's ``htu`` must match (RFC 9449 §4.3 step 9).
 
 Both sides are compared after RFC 3986 §6.2.2 syntax-based and §6.2.3 scheme-based
 normalisation, with query and fragment removed. Written by hand: the one maintained
@@ -7,8 +7,9 @@ and the rules needed here fit in a page.
 
 The expected URL comes from, in order: the configured public URL of the API; the
 ``Forwarded`` (RFC 7239) or ``X-Forwarded-Proto``/``-Host`` headers, but only when the
-direct peer is a configured trusted proxy; the request as the server received it.
-An untrusted client's forwarded headers never change what is expected.
+direct peer is a configured trusted proxy, and then only the element that proxy
+appended; the request as the server received it. An untrusted client's forwarded
+headers never change what is expected.
 """
 
 from __future__ import annotations
@@ -64,24 +65,27 @@ def normalise_url(url: str) -> str:
     return f"{scheme}://{authority}{_remove_dot_segments(path)}"
 
 
+def _last_element(headers: Sequence[tuple[str, str]], header: str) -> str | None:
+    # Proxies append to what they received (RFC 7239 §4; the X-Forwarded-* habit), and
+    # only our direct peer is known to be trusted: the last element is the one it
+    # added. Earlier ones may have been written by the client.
+    values = [value for name, value in headers if name == header]
+    if not values:
+        return None
+    return ",".join(values).split(",")[-1].strip()
+
+
 def _forwarded_values(headers: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
     proto = host = None
-    forwarded = [value for name, value in headers if name == "forwarded"]
-    if forwarded:
-        # The first element was added by the proxy nearest the client.
-        first = forwarded[0].split(",")[0]
-        for name, value in _FORWARDED_PAIR.findall(first):
+    forwarded = _last_element(headers, "forwarded")
+    if forwarded is not None:
+        for name, value in _FORWARDED_PAIR.findall(forwarded):
             if name.lower() == "proto":
                 proto = value.strip('"')
             else:
                 host = value.strip('"')
         return proto, host
-    for name, value in headers:
-        if name == "x-forwarded-proto" and proto is None:
-            proto = value.split(",")[0].strip()
-        elif name == "x-forwarded-host" and host is None:
-            host = value.split(",")[0].strip()
-    return proto, host
+    return _last_element(headers, "x-forwarded-proto"), _last_element(headers, "x-forwarded-host")
 
 
 def _is_trusted(peer: str | None, trusted: Sequence[IpNetwork]) -> bool:
