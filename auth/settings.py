@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -29,9 +30,18 @@ class AuthMode(StrEnum):
 
 
 def _split_words(value: object) -> object:
-    if isinstance(value, str) and not value.lstrip().startswith("["):
+    """``"a b"``, ``"a,b"`` or a JSON array: list-valued variables are not JSON-decoded
+    by pydantic-settings (``NoDecode``), so the array form is decoded here."""
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            return json.loads(value)  # a JSONDecodeError is a ValueError: a clear refusal
         return tuple(word for word in value.replace(",", " ").split() if word)
     return value
+
+
+def _pointer_token(value: str) -> str:
+    # RFC 6901 §3: "~" and "/" inside a reference token.
+    return value.replace("~", "~0").replace("/", "~1")
 
 
 class AuthSettings(BaseSettings):
@@ -56,7 +66,8 @@ class AuthSettings(BaseSettings):
     #: Accept header ``typ: JWT`` from providers that cannot emit ``at+jwt``.
     accept_jwt_typ: bool = False
     #: JSON Pointers (RFC 6901) to arrays of role names. ``{audience}`` is replaced by
-    #: the configured audience. Keycloak's realm and client roles by default.
+    #: the configured audience (escaped as a reference token). Keycloak's realm and
+    #: client roles by default.
     role_claims: Annotated[tuple[str, ...], NoDecode] = (
         "/realm_access/roles",
         "/resource_access/{audience}/roles",
@@ -138,5 +149,5 @@ class AuthSettings(BaseSettings):
 
     @property
     def resolved_role_claims(self) -> tuple[str, ...]:
-        audience = self.audience or ""
+        audience = _pointer_token(self.audience or "")
         return tuple(pointer.replace("{audience}", audience) for pointer in self.role_claims)
