@@ -1,0 +1,205 @@
+/**
+ * The live feed: WebSocket `/api/ws`.
+ *
+ * Browsers cannot set headers on the upgrade request, so (as oidc-spa's docs do)
+ * the access token rides in `Sec-WebSocket-Protocol`: we offer `todo.v1` and
+ * `authorization_bearer_<token>`; the server must select `todo.v1`.
+ *
+ * DPoP does not cover the upgrade request. When the token is DPoP-bound, the
+ * first client message is an application-level proof `{"type":"auth.dpop"}`
+ * with htm GET and htu = the socket URL in http(s) form.
+ *
+ * Close code 4401 means the token expired: reconnect with a fresh one. While
+ * open, renewed tokens are pushed with `{"type":"auth.refresh"}`; since oidc-spa
+ * renews the access token only when asked for it close to expiry, we ask
+ * shortly before the token in use expires.
+ */
+import type { Todo } from "./api";
+
+export type LiveMessage =
+    | { type: "ready"; seq: number }
+    | { type: "todo.created" | "todo.updated"; todo: Todo; seq: number }
+    | { type: "todo.deleted"; todo: Partial<Todo> & { id: string }; seq: number };
+
+export type LiveStatus = "connecting" | "open" | "closed" | "stopped";
+
+export type LiveOptions = {
+    /** http(s) URL of the API, e.g. http://127.0.0.1:8000 */
+    apiUrl: string;
+    getAccessToken: () => Promise<string>;
+    /** Force a token renewal (after a 4401 for the token we still hold). */
+    renewAccessToken: () => Promise<string>;
+    subscribeToTokenChange: (onToken: (accessToken: string) => void) => () => void;
+    /** Milliseconds (server clock) before the current access token expires; undefined if unknown. */
+    msUntilAccessTokenExpiry: () => Promise<number | undefined>;
+    /** undefined: not DPoP-bound or proofs not available. */
+    mintDpopProof: (params: { htu: string; accessToken: string }) => Promise<string | undefined>;
+    isDpopBound: (accessToken: string) => boolean;
+    onMessage: (message: LiveMessage) => void;
+    /** The list may have missed events (first ready, reconnect, or a seq gap): re-fetch it. */
+    onResync: (reason: string) => void;
+    onStatus: (status: LiveStatus, detail: string) => void;
+    onError: (message: string) => void;
+};
+
+export const SUBPROTOCOL = "todo.v1";
+export const CLOSE_TOKEN_EXPIRED = 4401;
+
+/** oidc-spa's getTokens() renews when fewer than 30 s are left; ask a bit after that point. */
+const REFRESH_BEFORE_EXPIRY_MS = 25_000;
+
+export function startLive(options: LiveOptions): { stop: () => void } {
+    const httpUrl = `${options.apiUrl}/api/ws`;
+    const wsUrl = httpUrl.replace(/^http/, "ws");
+
+    let socket: WebSocket | undefined;
+    let stopped = false;
+    let lastSeq: number | undefined;
+    let attempt = 0;
+    let retryTimer: number | undefined;
+    let refreshTimer: number | undefined;
+    let usedToken: string | undefined;
+
+    /** Extend the open socket with a renewed token (at most once per token). */
+    function pushToken(accessToken: string): void {
+        if (socket?.readyState !== WebSocket.OPEN || accessToken === usedToken) return;
+        usedToken = accessToken;
+        socket.send(JSON.stringify({ type: "auth.refresh", token: accessToken }));
+        void armTokenRefresh();
+    }
+
+    async function armTokenRefresh(): Promise<void> {
+        window.clearTimeout(refreshTimer);
+        const ms = await options.msUntilAccessTokenExpiry().catch(() => undefined);
+        // Unknown or effectively never (the mock token): nothing to refresh.
+        if (ms === undefined || ms > 86_400_000 || stopped) return;
+        refreshTimer = window.setTimeout(() => {
+            options.getAccessToken().then(pushToken, error => options.onError(`WebSocket: token renewal failed: ${String(error)}`));
+        }, Math.max(1_000, ms - REFRESH_BEFORE_EXPIRY_MS));
+    }
+
+    const unsubscribe = options.subscribeToTokenChange(pushToken);
+
+    async function connect(forceRenew: boolean): Promise<void> {
+        if (stopped) return;
+        options.onStatus("connecting", wsUrl);
+
+        let proof: string | undefined;
+        try {
+            let token = await options.getAccessToken();
+            if (forceRenew && token === usedToken) token = await options.renewAccessToken();
+            usedToken = token;
+            if (options.isDpopBound(usedToken)) {
+                proof = await options.mintDpopProof({ htu: httpUrl, accessToken: usedToken });
+                if (proof === undefined) {
+                    options.onError("WebSocket: token is DPoP-bound but no proof could be minted");
+                }
+            }
+        } catch (error) {
+            options.onError(`WebSocket: could not get an access token: ${String(error)}`);
+            scheduleReconnect(false);
+            return;
+        }
+        if (stopped) return;
+
+        const ws = new WebSocket(wsUrl, [SUBPROTOCOL, `authorization_bearer_${usedToken}`]);
+        socket = ws;
+        let openedAt: number | undefined;
+
+        ws.addEventListener("open", () => {
+            openedAt = Date.now();
+            if (ws.protocol !== SUBPROTOCOL) {
+                options.onError(`WebSocket: server selected subprotocol "${ws.protocol}", expected "${SUBPROTOCOL}"`);
+                ws.close(1002, "subprotocol");
+                return;
+            }
+            if (proof !== undefined) {
+                ws.send(JSON.stringify({ type: "auth.dpop", proof }));
+            }
+            options.onStatus("open", wsUrl);
+            void armTokenRefresh();
+        });
+
+        ws.addEventListener("message", event => {
+            let message: LiveMessage;
+            try {
+                message = parseMessage(event.data);
+            } catch (error) {
+                options.onError(`WebSocket: unexpected message ${String(event.data).slice(0, 200)} (${String(error)})`);
+                return;
+            }
+            const previous = lastSeq;
+            lastSeq = message.seq;
+            options.onMessage(message);
+            if (message.type === "ready") {
+                attempt = 0; // the server accepted us: reset the back-off
+                // First connection or reconnect: we cannot know what happened meanwhile.
+                if (previous !== message.seq) options.onResync(`ready seq=${message.seq}, last seen ${previous ?? "none"}`);
+            } else if (previous !== undefined && message.seq !== previous + 1) {
+                options.onResync(`seq jumped from ${previous} to ${message.seq}`);
+            }
+        });
+
+        ws.addEventListener("close", event => {
+            if (socket === ws) socket = undefined;
+            window.clearTimeout(refreshTimer);
+            const detail = `code ${event.code}${event.reason ? ` (${event.reason})` : ""}`;
+            if (stopped) {
+                options.onStatus("stopped", detail);
+                return;
+            }
+            options.onStatus("closed", detail);
+            if (event.code === CLOSE_TOKEN_EXPIRED) {
+                // Expected: reconnect with a fresh token, at once unless it keeps happening.
+                if (openedAt !== undefined && Date.now() - openedAt > 5_000) {
+                    void connect(true);
+                } else {
+                    options.onError(`WebSocket closed with ${detail} right after opening`);
+                    scheduleReconnect(true, true);
+                }
+                return;
+            }
+            if (openedAt === undefined) {
+                options.onError(`WebSocket ${wsUrl} refused or unreachable before open (${detail})`);
+            } else if (event.code !== 1000) {
+                options.onError(`WebSocket closed by server: ${detail}`);
+            }
+            scheduleReconnect(true);
+        });
+    }
+
+    function scheduleReconnect(countAttempt: boolean, forceRenew = false): void {
+        if (stopped) return;
+        if (countAttempt) attempt += 1;
+        const delayMs = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
+        retryTimer = window.setTimeout(() => void connect(forceRenew), delayMs);
+    }
+
+    void connect(false);
+
+    return {
+        stop: () => {
+            stopped = true;
+            unsubscribe();
+            window.clearTimeout(retryTimer);
+            window.clearTimeout(refreshTimer);
+            socket?.close(1000, "client stop");
+        }
+    };
+}
+
+function parseMessage(data: unknown): LiveMessage {
+    if (typeof data !== "string") throw new Error("not a text frame");
+    const value: unknown = JSON.parse(data);
+    if (typeof value !== "object" || value === null) throw new Error("not an object");
+    const { type, seq, todo } = value as { type?: unknown; seq?: unknown; todo?: unknown };
+    if (typeof seq !== "number" || !Number.isInteger(seq)) throw new Error("missing integer seq");
+    if (type === "ready") return { type, seq };
+    if (type === "todo.created" || type === "todo.updated" || type === "todo.deleted") {
+        if (typeof todo !== "object" || todo === null || typeof (todo as { id?: unknown }).id !== "string") {
+            throw new Error("missing todo.id");
+        }
+        return value as LiveMessage;
+    }
+    throw new Error(`unknown type ${String(type)}`);
+}
