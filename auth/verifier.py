@@ -109,6 +109,7 @@ class TokenVerifier:
             self._nonces = DpopNonces(
                 secret=secret.get_secret_value().encode() if secret else None,
                 lifetime_seconds=settings.dpop_nonce_lifetime_seconds,
+                clock=clock,
             )
         self._cache: VerifiedTokenCache[Principal] = VerifiedTokenCache(
             max_entries=settings.token_cache_max_entries
