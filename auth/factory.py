@@ -60,8 +60,6 @@ def create_authenticator(
         default_ttl=settings.jwks_default_ttl_seconds,
         refetch_cooldown=settings.jwks_refetch_cooldown_seconds,
     )
-    return TokenVerifier(
-        settings,
-        keys=keys,
-        replay=replay or MemoryReplayStore(max_entries=settings.replay_max_entries),
-    )
+    if replay is None:  # not "replay or ...": an empty MemoryReplayStore is falsy
+        replay = MemoryReplayStore(max_entries=settings.replay_max_entries)
+    return TokenVerifier(settings, keys=keys, replay=replay)
