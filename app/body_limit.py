@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import BodyTooLarge, problem
+from app.errors import problem
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 class BodySizeLimit:
-    """Answer 413 when ``Content-Length`` exceeds the limit, and stop reading a chunked
-    body as soon as it does (a pure ASGI middleware: it sees the body as it streams)."""
+    """Answer 413 when ``Content-Length`` exceeds the limit, and stop reading a streamed
+    body as soon as it does. A pure ASGI middleware: it sees the body as it arrives.
+
+    Once the limit is crossed, whatever the application then answers (FastAPI turns a
+    failed body read into a 400) is replaced by the 413.
+    """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -24,18 +34,31 @@ class BodySizeLimit:
                 await self._reject(scope, receive, send)
                 return
         received = 0
+        too_large = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                    too_large = True
+                    raise _BodyTooLarge
             return message
 
-        # Raised inside the application, BodyTooLarge is answered by its handler (413).
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal rejected
+            if not too_large:
+                await send(message)
+            elif not rejected:
+                rejected = True
+                await self._reject(scope, receive, send)
+
+        with contextlib.suppress(_BodyTooLarge):
+            await self.app(scope, limited_receive, guarded_send)
+        if too_large and not rejected:
+            await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(413, f"The request body exceeds {self.max_bytes} bytes.")

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.errors import PreconditionFailed
@@ -28,7 +28,7 @@ async def ensure_user(
     """The user row for (issuer, subject), created on first sight and refreshed when the
     token's name or email changed."""
     query = select(User).where(col(User.issuer) == issuer, col(User.subject) == subject)
-    user: User | None = (await session.execute(query)).scalar_one_or_none()
+    user = (await session.exec(query)).first()
     if user is None:
         user = User(issuer=issuer, subject=subject, name=name, email=email)
         session.add(user)
@@ -37,8 +37,7 @@ async def ensure_user(
         except IntegrityError:
             # Another request created it first.
             await session.rollback()
-            existing: User = (await session.execute(query)).scalar_one()
-            return existing
+            return (await session.exec(query)).one()
         return user
     if (user.name, user.email) != (name, email):
         user.name, user.email, user.updated_at = name, email, utcnow()
@@ -49,7 +48,7 @@ async def ensure_user(
 async def _next_seq(session: AsyncSession, owner_id: uuid.UUID) -> int:
     # Row-locks the owner until commit, so seq order is commit order for that user.
     bump = update(User).where(col(User.id) == owner_id).values(event_seq=col(User.event_seq) + 1)
-    seq: int = (await session.execute(bump.returning(col(User.event_seq)))).scalar_one()
+    seq: int = (await session.exec(bump.returning(col(User.event_seq)))).scalar_one()
     return seq
 
 
@@ -73,9 +72,8 @@ async def list_todos(
         query = query.where(col(Todo.done) == done)
     if before is not None:
         query = query.where(col(Todo.id) < before)
-    rows = list(
-        (await session.execute(query.order_by(col(Todo.id).desc()).limit(limit + 1))).scalars()
-    )
+    query = query.order_by(col(Todo.id).desc()).limit(limit + 1)
+    rows = list((await session.exec(query)).all())
     next_before = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_before
 
@@ -84,7 +82,7 @@ async def get_todo(
     session: AsyncSession, *, owner_id: uuid.UUID, todo_id: uuid.UUID
 ) -> Todo | None:
     query = select(Todo).where(col(Todo.id) == todo_id, col(Todo.owner_id) == owner_id)
-    return (await session.execute(query)).scalar_one_or_none()
+    return (await session.exec(query)).first()
 
 
 async def create_todo(
@@ -102,7 +100,7 @@ async def _current_version(
     session: AsyncSession, owner_id: uuid.UUID, todo_id: uuid.UUID
 ) -> int | None:
     query = select(col(Todo.version)).where(col(Todo.id) == todo_id, col(Todo.owner_id) == owner_id)
-    return (await session.execute(query)).scalar_one_or_none()
+    return (await session.exec(query)).first()
 
 
 async def update_todo(
@@ -129,7 +127,7 @@ async def update_todo(
     )
     if if_match is not None:
         statement = statement.where(col(Todo.version).in_(list(if_match)))
-    todo = (await session.execute(statement)).scalar_one_or_none()
+    todo: Todo | None = (await session.exec(statement)).scalar_one_or_none()
     if todo is None:
         await session.rollback()
         if if_match is not None and await _current_version(session, owner_id, todo_id) is not None:
@@ -159,7 +157,7 @@ async def delete_todo(
     )
     if if_match is not None:
         statement = statement.where(col(Todo.version).in_(list(if_match)))
-    deleted = (await session.execute(statement)).scalar_one_or_none()
+    deleted: uuid.UUID | None = (await session.exec(statement)).scalar_one_or_none()
     if deleted is None:
         await session.rollback()
         if if_match is not None and await _current_version(session, owner_id, todo_id) is not None:
@@ -171,17 +169,13 @@ async def delete_todo(
 
 
 async def admin_stats(session: AsyncSession) -> AdminStats:
-    users = (await session.execute(select(func.count()).select_from(User))).scalar_one()
-    todos = (await session.execute(select(func.count()).select_from(Todo))).scalar_one()
-    done = (
-        await session.execute(select(func.count()).select_from(Todo).where(col(Todo.done)))
-    ).scalar_one()
+    users = (await session.exec(select(func.count()).select_from(User))).one()
+    todos = (await session.exec(select(func.count()).select_from(Todo))).one()
+    done = (await session.exec(select(func.count()).select_from(Todo).where(col(Todo.done)))).one()
     return AdminStats(users=users, todos=todos, todos_done=done)
 
 
 async def current_seq(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
     """The owner's last live-event sequence number."""
-    seq: int = (
-        await session.execute(select(col(User.event_seq)).where(col(User.id) == owner_id))
-    ).scalar_one()
-    return seq
+    query = select(User.event_seq).where(col(User.id) == owner_id)
+    return (await session.exec(query)).one()

@@ -35,14 +35,6 @@ class FieldError(Exception):
         self.field, self.message, self.location = field, message, location
 
 
-class BodyTooLarge(Exception):
-    """The request body exceeds ``MAX_REQUEST_BODY_BYTES``: 413."""
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(max_bytes)
-        self.max_bytes = max_bytes
-
-
 class PreconditionFailed(Exception):
     """``If-Match`` names a version the resource no longer has: 412, nothing changed."""
 
@@ -100,10 +92,6 @@ async def _precondition_failed(_: Request, __: Exception) -> JSONResponse:
     return problem(412, "The todo has changed since the version named in If-Match.")
 
 
-async def _body_too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
-    return problem(413, f"The request body exceeds {exc.max_bytes} bytes.")
-
-
 async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     return problem(exc.status_code, detail, headers=exc.headers)
@@ -132,7 +120,6 @@ _HANDLERS: dict[type[Exception], Handler] = {
     RequestValidationError: _validation_error,
     FieldError: _field_error,
     PreconditionFailed: _precondition_failed,
-    BodyTooLarge: _body_too_large,
     StarletteHTTPException: _http_error,
     DBAPIError: _database_error,
     PoolTimeoutError: _database_error,

@@ -16,6 +16,7 @@ from fastapi.openapi.models import HTTPBase as HTTPBaseModel
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.responses import JSONResponse
 from fastapi.security.base import SecurityBase
+from starlette.datastructures import URL
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
@@ -25,6 +26,7 @@ from auth.errors import (
     InsufficientScope,
     InvalidRequest,
     MissingCredentials,
+    Scheme,
     ServiceUnavailable,
     UseDpopNonce,
     challenges,
@@ -100,10 +102,20 @@ async def _handle_auth_error(request: Request, exc: AuthError) -> Response:
     return error_response(exc, get_authenticator(request))
 
 
+def _url_as_sent(connection: HTTPConnection) -> URL:
+    # Starlette builds request.url from the percent-DECODED scope["path"], but a DPoP
+    # proof's htu is the URL the client sent ("/todos/caf%C3%A9", not "/todos/café";
+    # "/a%2Fb" is not "/a/b"): rebuild it from the raw path where the server gives one.
+    raw_path = connection.scope.get("raw_path")
+    if not raw_path:
+        return connection.url
+    return connection.url.replace(path=raw_path.decode("latin-1").partition("?")[0])
+
+
 def http_request(request: HTTPConnection, method: str) -> HttpRequest:
     """The framework-agnostic view of a Starlette request or WebSocket upgrade. A
     WebSocket's ``ws(s)://`` URL is given as the ``http(s)://`` URL of its upgrade."""
-    url = str(request.url)
+    url = str(_url_as_sent(request))
     if request.scope["type"] == "websocket":
         url = "http" + url.removeprefix("ws")
     return HttpRequest(
@@ -138,12 +150,20 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+def _scheme_of(principal: Principal) -> Scheme:
+    # RFC 9449 §7.2: the error goes in the challenge of the scheme the client used; a
+    # DPoP-bound principal can only have authenticated with the DPoP scheme.
+    return "DPoP" if principal.dpop_bound else "Bearer"
+
+
 def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits principals holding every one of ``roles`` (else 403)."""
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.has_roles(roles):
-            raise InsufficientScope(f"requires the role {', '.join(roles)}")
+            raise InsufficientScope(f"requires the role {', '.join(roles)}").with_scheme(
+                _scheme_of(principal)
+            )
         return principal
 
     return dependency
@@ -154,7 +174,9 @@ def require_scopes(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.has_scopes(scopes):
-            raise InsufficientScope(f"requires the scope {' '.join(scopes)}", scope=scopes)
+            raise InsufficientScope(
+                f"requires the scope {' '.join(scopes)}", scope=scopes
+            ).with_scheme(_scheme_of(principal))
         return principal
 
     return dependency

@@ -1,0 +1,101 @@
+"""Liveness, readiness (and recovery when the identity provider comes back), OpenAPI, CORS."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from auth.testing import TestIssuer
+from tests.app.conftest import Api, app_settings, auth_settings, running_app
+from tests.services import free_port, serve_in_thread
+
+ORIGIN = "http://localhost:5173"
+
+
+async def test_healthz_answers_without_authentication(api: Api) -> None:
+    response = await api.client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_database_and_keys(api: Api) -> None:
+    response = await api.client.get("/readyz")
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert checks["database"]["ok"] is True
+    assert checks["auth"]["ok"] is True
+    assert checks["auth"]["keys_loaded"] is True
+
+
+async def test_idp_down_at_start_is_not_ready_and_503_then_recovers(database_url: str) -> None:
+    port = free_port()
+    issuer = TestIssuer(f"http://127.0.0.1:{port}/realms/todo")
+    settings = auth_settings(issuer, jwks_refetch_cooldown_seconds=1)
+    async with running_app(app_settings(database_url), settings) as client:
+        headers = {"Authorization": f"Bearer {issuer.token('alice')}"}
+        not_ready = await client.get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["checks"]["auth"]["keys_loaded"] is False
+        unavailable = await client.get("/api/todos", headers=headers)
+        assert unavailable.status_code == 503
+        assert unavailable.headers["retry-after"]
+        with serve_in_thread(issuer.asgi_app(), port):
+            # No restart: the verifier retries in the background and on demand.
+            for _ in range(100):
+                response = await client.get("/api/todos", headers=headers)
+                if response.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert response.status_code == 200
+            assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_openapi_declares_bearer_and_dpop_schemes(api: Api) -> None:
+    spec = (await api.client.get("/openapi.json")).json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["Bearer"]["type"] == "http"
+    assert schemes["Bearer"]["scheme"] == "bearer"
+    assert schemes["DPoP"]["scheme"] == "DPoP"
+    security = spec["paths"]["/api/todos"]["get"]["security"]
+    assert {"Bearer": []} in security
+    assert {"DPoP": []} in security
+    assert (await api.client.get("/docs")).status_code == 200
+
+
+@pytest.fixture
+async def cors_client(database_url: str, issuer: TestIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    settings = app_settings(database_url, cors_origins=(ORIGIN,))
+    async with running_app(settings, auth_settings(issuer)) as client:
+        yield client
+
+
+async def test_cors_preflight_allows_authorization_and_dpop(cors_client: httpx.AsyncClient) -> None:
+    response = await cors_client.options(
+        "/api/todos",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, dpop, if-match, content-type",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    allowed = response.headers["access-control-allow-headers"].lower()
+    for header in ("authorization", "dpop", "if-match"):
+        assert header in allowed
+
+
+async def test_cors_exposes_auth_and_concurrency_headers(cors_client: httpx.AsyncClient) -> None:
+    response = await cors_client.get("/api/todos", headers={"Origin": ORIGIN})
+    exposed = response.headers["access-control-expose-headers"].lower()
+    for header in ("www-authenticate", "dpop-nonce", "etag", "location"):
+        assert header in exposed
+
+
+async def test_cors_refuses_unknown_origins(cors_client: httpx.AsyncClient) -> None:
+    headers = {"Origin": "https://evil.test", "Access-Control-Request-Method": "GET"}
+    response = await cors_client.options("/api/todos", headers=headers)
+    assert "access-control-allow-origin" not in response.headers

@@ -1,0 +1,48 @@
+"""A user row per (issuer, subject), refreshed when the token's name or email change."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from app.models import User
+from tests.app.conftest import Api
+
+
+async def _users(api: Api) -> list[User]:
+    application = api.client._transport.app  # type: ignore[attr-defined]
+    async with application.state.sessionmaker() as session:
+        return list((await session.exec(select(User))).all())
+
+
+async def test_user_is_created_on_first_sight_and_refreshed_on_change(api: Api) -> None:
+    token = api.issuer.token("dana", name="Dana Old", email="old@example.test")
+    assert (
+        await api.client.get("/api/todos", headers={"Authorization": f"Bearer {token}"})
+    ).status_code == 200
+    [user] = await _users(api)
+    assert (user.subject, user.issuer, user.name, user.email) == (
+        "dana",
+        api.issuer.issuer,
+        "Dana Old",
+        "old@example.test",
+    )
+    token = api.issuer.token("dana", name="Dana New", email="new@example.test")
+    assert (
+        await api.client.get("/api/todos", headers={"Authorization": f"Bearer {token}"})
+    ).status_code == 200
+    [user] = await _users(api)
+    assert (user.name, user.email) == ("Dana New", "new@example.test")
+
+
+async def test_concurrent_first_requests_create_one_user(api: Api) -> None:
+    import asyncio
+
+    token = api.issuer.token("erin")
+    responses = await asyncio.gather(
+        *[
+            api.client.get("/api/todos", headers={"Authorization": f"Bearer {token}"})
+            for _ in range(8)
+        ]
+    )
+    assert {response.status_code for response in responses} == {200}
+    assert [user.subject for user in await _users(api)] == ["erin"]

@@ -1,0 +1,23 @@
+"""Session-wide servers shared by the tiers that need them (started on first use)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.services import PostgresServer, RedisServer, postgres_server, redis_server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (marker ``pg``)."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    """A real Redis server for the session (marker ``redis``)."""
+    with redis_server() as server:
+        yield server

@@ -1,0 +1,302 @@
+"""Real servers for the tests: PostgreSQL, Redis, the API under uvicorn, a test issuer.
+
+Every server listens on a free loopback port and is stopped by its context manager.
+When a server cannot start, the error says why and what to install: a tier that cannot
+run fails loudly, it is never skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from auth.testing import TestIssuer
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+class ServiceUnavailableForTests(RuntimeError):
+    """A server a test tier needs could not be started. The message says how to fix it."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(
+    check: Callable[[], bool], *, timeout: float, what: str, log: Path | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(0.05)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise ServiceUnavailableForTests(f"{what} did not become ready within {timeout}s\n{tail}")
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _require(executable: str, package: str) -> str:
+    path = shutil.which(executable) or (
+        str(PG_BIN / executable) if (PG_BIN / executable).exists() else None
+    )
+    if path is None:
+        raise ServiceUnavailableForTests(
+            f"{executable} is not installed: run `make system-deps` (apt-get install {package})"
+        )
+    return path
+
+
+def _stop(
+    process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 10
+) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# -- PostgreSQL ----------------------------------------------------------------------
+
+
+@dataclass
+class PostgresServer:
+    port: int
+    data_dir: Path
+    log: Path
+    _run_as: list[str]
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def pg_ctl(self, *args: str) -> None:
+        subprocess.run(
+            [
+                *self._run_as,
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log),
+                "-w",
+                *args,
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        self.pg_ctl(
+            "-o",
+            f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self.pg_ctl("-m", mode, "stop")
+
+    def create_database(self, name: str) -> str:
+        with contextlib.closing(self._connect()) as connection:
+            connection.autocommit = True
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def _connect(self):  # type: ignore[no-untyped-def]
+        import psycopg
+
+        return psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres")
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster (Debian's postgresql package) on a free port."""
+    initdb = _require("initdb", "postgresql")
+    workdir = Path(tempfile.mkdtemp(prefix="todo-pg-"))
+    data_dir, log = workdir / "data", workdir / "postgres.log"
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        run_as = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(workdir, "postgres")
+    subprocess.run(
+        [*run_as, initdb, "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    server = PostgresServer(free_port(), data_dir, log, run_as)
+    try:
+        server.start()
+    except subprocess.CalledProcessError as exc:
+        raise ServiceUnavailableForTests(
+            f"PostgreSQL did not start: {exc.stderr!r}\n{log.read_text()[-2000:]}"
+        ) from exc
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.stop("immediate")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- Redis ---------------------------------------------------------------------------
+
+
+@dataclass
+class RedisServer:
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        executable = _require("redis-server", "redis-server")
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    executable,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(lambda: port_is_open(self.port), timeout=10, what="redis-server", log=self.log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process, sig=signal.SIGKILL)
+            self.process = None
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server (Debian's redis-server package) on a free port, no persistence."""
+    server = RedisServer(free_port(), Path(tempfile.mkdtemp(prefix="todo-redis-")) / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- The API and the test issuer -----------------------------------------------------
+
+
+@dataclass
+class ApiProcess:
+    base_url: str
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        _stop(self.process, sig=sig)
+
+
+@contextlib.contextmanager
+def api_process(
+    env: Mapping[str, str], *, port: int | None = None, workdir: Path | None = None
+) -> Iterator[ApiProcess]:
+    """``python -m app`` in a subprocess: the real server, as users run it."""
+    port = port or free_port()
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="todo-api-"))
+    log = workdir / f"api-{port}.log"
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{workdir / 'todo.db'}",
+        **env,
+    }
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app"],
+            cwd=workdir,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    api = ApiProcess(f"http://127.0.0.1:{port}", port, log, process)
+    try:
+        wait_until(
+            lambda: (
+                process.poll() is None
+                and httpx.get(f"{api.base_url}/healthz", timeout=1).status_code == 200
+            ),
+            timeout=30,
+            what="the API (python -m app)",
+            log=log,
+        )
+        yield api
+    finally:
+        api.stop()
+
+
+class _ThreadedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the main thread owns signals
+        return None
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: object, port: int) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port, from a background thread."""
+    server = _ThreadedServer(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=10, what="a threaded uvicorn server")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def issuer_server(realm: str = "todo") -> Iterator[TestIssuer]:
+    """A test issuer (discovery + JWKS) over real HTTP on a free loopback port."""
+    port = free_port()
+    issuer = TestIssuer(f"http://127.0.0.1:{port}/realms/{realm}")
+    with serve_in_thread(issuer.asgi_app(), port):
+        yield issuer
