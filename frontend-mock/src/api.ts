@@ -29,7 +29,8 @@ export type Me = {
     client_id: string | null;
     scopes: string[];
     dpop_bound: boolean;
-    token_expires_at: number;
+    /** null when the API runs without real tokens (mock auth). */
+    token_expires_at: number | null;
 };
 
 export type Problem = {

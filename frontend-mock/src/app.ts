@@ -152,12 +152,18 @@ function renderLiveStatus(): void {
 }
 
 function appendLiveEvent(message: LiveMessage): void {
-    const summary = message.type === "ready" ? "" : ` ${message.todo.id}${message.todo.text !== undefined ? ` “${message.todo.text}”` : ""}`;
+    const summary =
+        "todo" in message
+            ? ` ${message.todo.id}${message.todo.text !== undefined ? ` “${message.todo.text}”` : ""}`
+            : message.type === "error"
+              ? ` ${message.error ?? ""} ${message.detail ?? ""}`
+              : "";
+    const seq = "seq" in message ? message.seq : undefined;
     liveList.prepend(
         h(
             "li",
-            { "data-testid": "live-event", "data-type": message.type, "data-seq": message.seq },
-            `${new Date().toLocaleTimeString()} #${message.seq} ${message.type}${summary}`
+            { "data-testid": "live-event", "data-type": message.type, "data-seq": seq },
+            `${new Date().toLocaleTimeString()}${seq === undefined ? "" : ` #${seq}`} ${message.type}${summary}`
         )
     );
     while (liveList.children.length > MAX_EVENTS) liveList.lastElementChild?.remove();
@@ -239,8 +245,9 @@ function renderLoggedIn(oidc: Oidc.LoggedIn): void {
     );
     document.body.dataset.state = "ready";
 
+    let live: { stop: () => void } | undefined;
     const logout = () => {
-        live.stop();
+        live?.stop();
         void oidc.logout({ redirectTo: "home" });
     };
 
@@ -250,34 +257,40 @@ function renderLoggedIn(oidc: Oidc.LoggedIn): void {
         clientBox.dataset.dpopBound = String(bound);
     });
 
-    void guarded("GET /api/me", async () => {
+    // The socket starts once /api/me has answered: by then oidc-spa holds the API's
+    // DPoP nonce (if it uses them), which the socket's first proof must carry.
+    const meLoaded = guarded("GET /api/me", async () => {
         renderMe((await api.me()).data);
     });
     void loadTodos(false);
 
-    const live = startLive({
-        apiUrl: config.apiUrl,
-        getAccessToken,
-        renewAccessToken: async () => (await oidc.renewTokens(), getAccessToken()),
-        subscribeToTokenChange: onToken => oidc.subscribeToTokensChange(t => onToken(t.accessToken)).unsubscribeFromTokensChange,
-        msUntilAccessTokenExpiry: async () => {
-            const tokens = await oidc.getTokens();
-            return tokens.accessTokenExpirationTime - tokens.getServerDateNow();
-        },
-        mintDpopProof,
-        isDpopBound,
-        onMessage: message => {
-            appendLiveEvent(message);
-            if (message.type === "todo.deleted") dropTodo(message.todo.id);
-            else if (message.type !== "ready") upsertTodo(message.todo, null);
-        },
-        onResync: () => void loadTodos(false),
-        onStatus: (status, detail) => {
-            state.liveStatus = status;
-            state.liveDetail = detail;
-            renderLiveStatus();
-        },
-        onError: message => showError(new Error(message), "Live feed")
+    void meLoaded.then(() => {
+        live = startLive({
+            apiUrl: config.apiUrl,
+            getAccessToken,
+            renewAccessToken: async () => (await oidc.renewTokens(), getAccessToken()),
+            subscribeToTokenChange: onToken => oidc.subscribeToTokensChange(t => onToken(t.accessToken)).unsubscribeFromTokensChange,
+            msUntilAccessTokenExpiry: async () => {
+                const tokens = await oidc.getTokens();
+                return tokens.accessTokenExpirationTime - tokens.getServerDateNow();
+            },
+            mintDpopProof,
+            isDpopBound,
+            refreshDpopNonce: () => api.me(),
+            onMessage: message => {
+                appendLiveEvent(message);
+                if (message.type === "todo.deleted") dropTodo(message.todo.id);
+                else if (message.type === "todo.created" || message.type === "todo.updated") upsertTodo(message.todo, null);
+                else if (message.type === "error") showError(new Error(`${message.error ?? "error"}: ${message.detail ?? ""}`), "Live feed refused a message");
+            },
+            onResync: () => void loadTodos(false),
+            onStatus: (status, detail) => {
+                state.liveStatus = status;
+                state.liveDetail = detail;
+                renderLiveStatus();
+            },
+            onError: message => showError(new Error(message), "Live feed")
+        });
     });
 }
 

@@ -10,7 +10,8 @@
  * with htm GET and htu = the socket URL in http(s) form.
  *
  * Close code 4401 means the token expired: reconnect with a fresh one. While
- * open, renewed tokens are pushed with `{"type":"auth.refresh"}`; since oidc-spa
+ * open, renewed tokens are pushed with `{"type":"auth.refresh"}` (with a fresh
+ * proof when DPoP-bound); since oidc-spa
  * renews the access token only when asked for it close to expiry, we ask
  * shortly before the token in use expires.
  */
@@ -19,7 +20,13 @@ import type { Todo } from "./api";
 export type LiveMessage =
     | { type: "ready"; seq: number }
     | { type: "todo.created" | "todo.updated"; todo: Todo; seq: number }
-    | { type: "todo.deleted"; todo: Partial<Todo> & { id: string }; seq: number };
+    | { type: "todo.deleted"; todo: Partial<Todo> & { id: string }; seq: number }
+    /** The server may have dropped events for us: re-fetch. */
+    | { type: "resync" }
+    /** An auth.refresh was accepted. */
+    | { type: "auth.ok"; expires_at?: number }
+    /** A client message was refused; the socket stays open. */
+    | { type: "error"; error?: string; detail?: string };
 
 export type LiveStatus = "connecting" | "open" | "closed" | "stopped";
 
@@ -35,6 +42,12 @@ export type LiveOptions = {
     /** undefined: not DPoP-bound or proofs not available. */
     mintDpopProof: (params: { htu: string; accessToken: string }) => Promise<string | undefined>;
     isDpopBound: (accessToken: string) => boolean;
+    /**
+     * One cheap API request before a reconnect with a DPoP-bound token: if the API
+     * demands DPoP nonces, oidc-spa learns the current one from its answer, and the
+     * next proof carries it (a socket has no other way to receive a nonce).
+     */
+    refreshDpopNonce: () => Promise<unknown>;
     onMessage: (message: LiveMessage) => void;
     /** The list may have missed events (first ready, reconnect, or a seq gap): re-fetch it. */
     onResync: (reason: string) => void;
@@ -59,13 +72,25 @@ export function startLive(options: LiveOptions): { stop: () => void } {
     let retryTimer: number | undefined;
     let refreshTimer: number | undefined;
     let usedToken: string | undefined;
+    let isReconnect = false;
 
     /** Extend the open socket with a renewed token (at most once per token). */
-    function pushToken(accessToken: string): void {
-        if (socket?.readyState !== WebSocket.OPEN || accessToken === usedToken) return;
+    async function pushToken(accessToken: string): Promise<void> {
+        const ws = socket;
+        if (ws?.readyState !== WebSocket.OPEN || accessToken === usedToken) return;
         usedToken = accessToken;
-        socket.send(JSON.stringify({ type: "auth.refresh", token: accessToken }));
+        const proof = await proofFor(accessToken);
+        if (ws.readyState !== WebSocket.OPEN) return;
+        ws.send(JSON.stringify({ type: "auth.refresh", token: accessToken, ...(proof === undefined ? {} : { proof }) }));
         void armTokenRefresh();
+    }
+
+    /** A proof for the socket's URL when the token is DPoP-bound, else undefined. */
+    async function proofFor(accessToken: string): Promise<string | undefined> {
+        if (!options.isDpopBound(accessToken)) return undefined;
+        const proof = await options.mintDpopProof({ htu: httpUrl, accessToken });
+        if (proof === undefined) options.onError("WebSocket: token is DPoP-bound but no proof could be minted");
+        return proof;
     }
 
     async function armTokenRefresh(): Promise<void> {
@@ -74,11 +99,16 @@ export function startLive(options: LiveOptions): { stop: () => void } {
         // Unknown or effectively never (the mock token): nothing to refresh.
         if (ms === undefined || ms > 86_400_000 || stopped) return;
         refreshTimer = window.setTimeout(() => {
-            options.getAccessToken().then(pushToken, error => options.onError(`WebSocket: token renewal failed: ${String(error)}`));
+            options
+                .getAccessToken()
+                .then(pushToken)
+                .catch(error => options.onError(`WebSocket: token renewal failed: ${String(error)}`));
         }, Math.max(1_000, ms - REFRESH_BEFORE_EXPIRY_MS));
     }
 
-    const unsubscribe = options.subscribeToTokenChange(pushToken);
+    const unsubscribe = options.subscribeToTokenChange(accessToken => {
+        pushToken(accessToken).catch(error => options.onError(`WebSocket: auth.refresh failed: ${String(error)}`));
+    });
 
     async function connect(forceRenew: boolean): Promise<void> {
         if (stopped) return;
@@ -89,15 +119,12 @@ export function startLive(options: LiveOptions): { stop: () => void } {
             let token = await options.getAccessToken();
             if (forceRenew && token === usedToken) token = await options.renewAccessToken();
             usedToken = token;
-            if (options.isDpopBound(usedToken)) {
-                proof = await options.mintDpopProof({ htu: httpUrl, accessToken: usedToken });
-                if (proof === undefined) {
-                    options.onError("WebSocket: token is DPoP-bound but no proof could be minted");
-                }
-            }
+            if (isReconnect && options.isDpopBound(token)) await options.refreshDpopNonce();
+            isReconnect = true;
+            proof = await proofFor(token);
         } catch (error) {
-            options.onError(`WebSocket: could not get an access token: ${String(error)}`);
-            scheduleReconnect(false);
+            options.onError(`WebSocket: could not prepare the connection: ${String(error)}`);
+            scheduleReconnect(true);
             return;
         }
         if (stopped) return;
@@ -121,16 +148,22 @@ export function startLive(options: LiveOptions): { stop: () => void } {
         });
 
         ws.addEventListener("message", event => {
-            let message: LiveMessage;
+            let message: LiveMessage | undefined;
             try {
                 message = parseMessage(event.data);
             } catch (error) {
                 options.onError(`WebSocket: unexpected message ${String(event.data).slice(0, 200)} (${String(error)})`);
                 return;
             }
+            if (message === undefined) return;
+            options.onMessage(message);
+            if (message.type === "resync") {
+                options.onResync("server asked for a resync");
+                return;
+            }
+            if (!("seq" in message)) return;
             const previous = lastSeq;
             lastSeq = message.seq;
-            options.onMessage(message);
             if (message.type === "ready") {
                 attempt = 0; // the server accepted us: reset the back-off
                 // First connection or reconnect: we cannot know what happened meanwhile.
@@ -188,18 +221,29 @@ export function startLive(options: LiveOptions): { stop: () => void } {
     };
 }
 
-function parseMessage(data: unknown): LiveMessage {
+/** Validates the shape we rely on; undefined for messages we do not use (e.g. pong). */
+function parseMessage(data: unknown): LiveMessage | undefined {
     if (typeof data !== "string") throw new Error("not a text frame");
     const value: unknown = JSON.parse(data);
     if (typeof value !== "object" || value === null) throw new Error("not an object");
     const { type, seq, todo } = value as { type?: unknown; seq?: unknown; todo?: unknown };
-    if (typeof seq !== "number" || !Number.isInteger(seq)) throw new Error("missing integer seq");
-    if (type === "ready") return { type, seq };
-    if (type === "todo.created" || type === "todo.updated" || type === "todo.deleted") {
-        if (typeof todo !== "object" || todo === null || typeof (todo as { id?: unknown }).id !== "string") {
-            throw new Error("missing todo.id");
-        }
-        return value as LiveMessage;
+    switch (type) {
+        case "resync":
+        case "auth.ok":
+        case "error":
+            return value as LiveMessage;
+        case "pong":
+            return undefined;
+        case "ready":
+        case "todo.created":
+        case "todo.updated":
+        case "todo.deleted":
+            if (typeof seq !== "number" || !Number.isInteger(seq)) throw new Error("missing integer seq");
+            if (type !== "ready" && (typeof todo !== "object" || todo === null || typeof (todo as { id?: unknown }).id !== "string")) {
+                throw new Error("missing todo.id");
+            }
+            return value as LiveMessage;
+        default:
+            throw new Error(`unknown type ${String(type)}`);
     }
-    throw new Error(`unknown type ${String(type)}`);
 }

@@ -19,9 +19,12 @@ export function renderMe(me: Me | undefined): void {
         ...row("Client", "user-client-id", me.client_id ?? ""),
         ...row("Scopes", "user-scopes", me.scopes.join(" ")),
         ...row("DPoP-bound token", "dpop-bound", me.dpop_bound ? "yes" : "no", { "data-value": String(me.dpop_bound) }),
-        ...row("Token expires", "token-expires-at", new Date(me.token_expires_at * 1000).toISOString(), {
-            "data-value": String(me.token_expires_at)
-        }),
+        ...row(
+            "Token expires",
+            "token-expires-at",
+            me.token_expires_at === null ? "" : new Date(me.token_expires_at * 1000).toISOString(),
+            { "data-value": String(me.token_expires_at) }
+        ),
         ...row("Issuer", "user-issuer", me.issuer)
     );
 }
