@@ -1,0 +1,319 @@
+"""RFC 9068 §4 access-token validation, step by step (auth.access_token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from auth.access_token import (
+    MAX_NUMERIC_DATE,
+    AccessTokenPolicy,
+    check_audience,
+    check_required_claims,
+    check_time_claims,
+    check_type,
+    confirmation_thumbprint,
+    numeric_date,
+    verify_access_token,
+)
+from auth.errors import InvalidToken, ServiceUnavailable
+from auth.jws import SUPPORTED_ALGORITHMS, Key
+from auth.testing import DpopKey, TestIssuer, sign_compact
+from tests.auth.fakes import T0
+
+NOW = T0
+
+
+class RecordingKeys:
+    """A key resolver over the test issuer's keys that records every lookup."""
+
+    def __init__(self, issuer: TestIssuer) -> None:
+        self.issuer = issuer
+        self.lookups: list[tuple[str | None, str]] = []
+
+    async def key_for(self, kid: str | None, alg: str) -> Key:
+        self.lookups.append((kid, alg))
+        if kid not in self.issuer.keys:
+            raise InvalidToken("the token's key id is not published by the issuer")
+        return self.issuer.keys[kid][1]
+
+
+class UnavailableKeys:
+    async def key_for(self, kid: str | None, alg: str) -> Key:
+        raise ServiceUnavailable("down")
+
+
+@pytest.fixture
+def keys(issuer_template: TestIssuer) -> RecordingKeys:
+    return RecordingKeys(issuer_template)
+
+
+@pytest.fixture
+def policy(issuer_template: TestIssuer) -> AccessTokenPolicy:
+    return AccessTokenPolicy(
+        issuer=issuer_template.issuer,
+        audience=issuer_template.audience,
+        algorithms=frozenset(SUPPORTED_ALGORITHMS),
+        leeway=30,
+    )
+
+
+def _token(issuer: TestIssuer, *, header: dict[str, Any] | None = None, **claims: Any) -> str:
+    timing = {"iat": int(NOW), "exp": int(NOW) + 300}
+    return issuer.token(header=header, **(timing | claims))
+
+
+async def _verify(token: str, policy: AccessTokenPolicy, keys: Any, now: float = NOW) -> Any:
+    return await verify_access_token(token, policy=policy, keys=keys, now=now)
+
+
+async def test_a_valid_token_yields_its_claims(
+    issuer_template: TestIssuer, policy: AccessTokenPolicy, keys: RecordingKeys
+) -> None:
+    verified = await _verify(_token(issuer_template), policy, keys)
+    assert verified.claims["sub"] == "alice"
+    assert verified.kid == issuer_template.current_kid["RS256"]
+    assert verified.expires_at == NOW + 300
+    assert verified.jkt is None
+    assert keys.lookups == [(verified.kid, "RS256")]
+
+
+async def test_an_es256_token_verifies_with_its_key(
+    issuer_template: TestIssuer, policy: AccessTokenPolicy, keys: RecordingKeys
+) -> None:
+    token = issuer_template.token(alg="ES256", iat=int(NOW), exp=int(NOW) + 60)
+    assert (await _verify(token, policy, keys)).claims["sub"] == "alice"
+
+
+async def test_a_dpop_bound_token_carries_its_thumbprint(
+    issuer_template: TestIssuer, policy: AccessTokenPolicy, keys: RecordingKeys
+) -> None:
+    holder = DpopKey()
+    token = issuer_template.token(dpop_key=holder, iat=int(NOW), exp=int(NOW) + 60)
+    assert (await _verify(token, policy, keys)).jkt == holder.jkt
+
+
+class TestType:
+    @pytest.mark.parametrize(
+        "typ", ["at+jwt", "application/at+jwt", "AT+JWT", "Application/At+Jwt"]
+    )
+    def test_at_jwt_in_either_media_type_form_is_accepted(self, typ: str) -> None:
+        # RFC 9068 §4 step 1 (and §2.1); media types compare case-insensitively.
+        check_type({"typ": typ}, {}, accept_jwt_typ=False)
+
+    @pytest.mark.parametrize("typ", ["JWT", "jwt", None, "dpop+jwt", "at+jwt ", 1, ["at+jwt"]])
+    def test_other_types_are_refused(self, typ: object) -> None:
+        header = {} if typ is None else {"typ": typ}
+        with pytest.raises(InvalidToken, match="not an access token"):
+            check_type(header, {}, accept_jwt_typ=False)
+
+    @pytest.mark.parametrize("payload_typ", [None, "Bearer", "DPoP", "bearer"])
+    def test_the_compatibility_switch_accepts_jwt_access_tokens(
+        self, payload_typ: str | None
+    ) -> None:
+        claims = {} if payload_typ is None else {"typ": payload_typ}
+        check_type({"typ": "JWT"}, claims, accept_jwt_typ=True)
+
+    @pytest.mark.parametrize("payload_typ", ["ID", "Refresh", "Offline", "Logout", 7])
+    def test_the_compatibility_switch_still_refuses_other_keycloak_tokens(
+        self, payload_typ: object
+    ) -> None:
+        with pytest.raises(InvalidToken, match="not an access token"):
+            check_type({"typ": "JWT"}, {"typ": payload_typ}, accept_jwt_typ=True)
+
+    def test_the_compatibility_switch_does_not_accept_a_missing_typ(self) -> None:
+        with pytest.raises(InvalidToken):
+            check_type({}, {"typ": "Bearer"}, accept_jwt_typ=True)
+
+
+class TestAudience:
+    @pytest.mark.parametrize("aud", ["todo-api", ["account", "todo-api"], ["todo-api"]])
+    def test_our_audience_alone_or_in_an_array_is_accepted(self, aud: object) -> None:
+        check_audience({"aud": aud}, "todo-api")
+
+    @pytest.mark.parametrize("aud", ["account", ["account", "other"], "todo-api-2", "TODO-API"])
+    def test_another_audience_is_refused(self, aud: object) -> None:
+        with pytest.raises(InvalidToken, match="another audience"):
+            check_audience({"aud": aud}, "todo-api")
+
+    @pytest.mark.parametrize("aud", [None, [], ["todo-api", 1], 1, {"todo-api": True}])
+    def test_a_malformed_audience_is_refused(self, aud: object) -> None:
+        with pytest.raises(InvalidToken, match="malformed"):
+            check_audience({} if aud is None else {"aud": aud}, "todo-api")
+
+
+class TestTimeClaims:
+    @pytest.mark.parametrize(
+        "value",
+        [
+            True,
+            False,
+            "1750000000",
+            float("nan"),
+            float("inf"),
+            -1,
+            MAX_NUMERIC_DATE + 1,
+            10**30,
+            10**400,
+            [1],
+            {"t": 1},
+        ],
+        ids=[
+            "true",
+            "false",
+            "string",
+            "nan",
+            "inf",
+            "negative",
+            "year-10000",
+            "huge-int",
+            "int-beyond-float",
+            "array",
+            "object",
+        ],
+    )
+    def test_a_numeric_date_must_be_a_finite_number_in_range(self, value: object) -> None:
+        with pytest.raises(InvalidToken, match="not a valid date"):
+            numeric_date({"exp": value}, "exp")
+
+    def test_fractional_numeric_dates_are_accepted(self) -> None:
+        assert numeric_date({"exp": 1.5}, "exp") == 1.5
+        assert numeric_date({}, "exp") is None
+
+    @pytest.mark.parametrize("missing", ["exp", "iat"])
+    def test_exp_and_iat_are_required(self, missing: str) -> None:
+        claims = {"exp": NOW + 60, "iat": NOW}
+        del claims[missing]
+        with pytest.raises(InvalidToken, match="lacks exp or iat"):
+            check_time_claims(claims, now=NOW, leeway=30)
+
+    def test_an_expired_token_is_accepted_within_the_leeway_only(self) -> None:
+        claims = {"exp": NOW - 29, "iat": NOW - 300}
+        assert check_time_claims(claims, now=NOW, leeway=30) == NOW - 29
+        with pytest.raises(InvalidToken, match="expired"):
+            check_time_claims({**claims, "exp": NOW - 30}, now=NOW, leeway=30)
+        with pytest.raises(InvalidToken, match="expired"):
+            check_time_claims(claims, now=NOW, leeway=0)
+
+    def test_nbf_in_the_future_beyond_the_leeway_is_refused(self) -> None:
+        claims = {"exp": NOW + 300, "iat": NOW, "nbf": NOW + 30}
+        check_time_claims(claims, now=NOW, leeway=30)
+        with pytest.raises(InvalidToken, match="not valid yet"):
+            check_time_claims({**claims, "nbf": NOW + 31}, now=NOW, leeway=30)
+
+    def test_iat_in_the_future_beyond_the_leeway_is_refused(self) -> None:
+        check_time_claims({"exp": NOW + 300, "iat": NOW + 30}, now=NOW, leeway=30)
+        with pytest.raises(InvalidToken, match="issued in the future"):
+            check_time_claims({"exp": NOW + 300, "iat": NOW + 31}, now=NOW, leeway=30)
+
+
+class TestRequiredClaims:
+    BASE: dict[str, Any] = {"sub": "alice", "jti": "j-1", "client_id": "spa"}  # noqa: RUF012
+
+    def test_azp_stands_in_for_client_id(self) -> None:
+        check_required_claims({"sub": "alice", "jti": "j-1", "azp": "spa"})
+
+    @pytest.mark.parametrize("name", ["sub", "jti", "client_id"])
+    @pytest.mark.parametrize("value", [None, "", 42, "x" * 1025, ["alice"]])
+    def test_sub_jti_and_client_id_are_non_empty_strings(self, name: str, value: object) -> None:
+        claims = {**self.BASE, name: value}
+        if value is None:
+            del claims[name]
+        with pytest.raises(InvalidToken, match=f"valid {name}"):
+            check_required_claims(claims)
+
+    def test_scope_must_be_a_string(self) -> None:
+        check_required_claims({**self.BASE, "scope": "openid todo"})
+        with pytest.raises(InvalidToken, match="scope"):
+            check_required_claims({**self.BASE, "scope": ["openid"]})
+
+
+class TestConfirmation:
+    def test_an_unbound_token_has_no_thumbprint(self) -> None:
+        assert confirmation_thumbprint({}) is None
+
+    def test_a_jkt_is_returned(self) -> None:
+        jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"  # RFC 9449 §6.1, Figure 9
+        assert confirmation_thumbprint({"cnf": {"jkt": jkt}}) == jkt
+
+    @pytest.mark.parametrize(
+        "cnf",
+        [
+            {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+            {},
+            {"jwk": {"kty": "EC"}},
+            "jkt",
+            ["jkt"],
+        ],
+        ids=["mtls", "empty", "jwk", "string", "array"],
+    )
+    def test_other_confirmation_methods_are_refused(self, cnf: object) -> None:
+        # RFC 7800 / RFC 8705 bindings cannot be checked here; accepting them would
+        # turn a sender-constrained token into a bearer one.
+        with pytest.raises(InvalidToken, match="does not support"):
+            confirmation_thumbprint({"cnf": cnf})
+
+    @pytest.mark.parametrize(
+        "jkt", ["", "short", "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I=", 5]
+    )
+    def test_a_malformed_jkt_is_refused(self, jkt: object) -> None:
+        with pytest.raises(InvalidToken, match="malformed"):
+            confirmation_thumbprint({"cnf": {"jkt": jkt}})
+
+
+class TestOrderOfChecks:
+    async def test_the_key_is_not_looked_up_for_a_disallowed_algorithm(
+        self, issuer_template: TestIssuer, keys: RecordingKeys
+    ) -> None:
+        policy = AccessTokenPolicy(
+            issuer=issuer_template.issuer, audience="todo-api", algorithms=frozenset({"ES256"})
+        )
+        with pytest.raises(InvalidToken, match="algorithm is not accepted"):
+            await _verify(_token(issuer_template), policy, keys)
+        assert keys.lookups == []
+
+    @pytest.mark.parametrize(
+        "header",
+        [{"typ": "JWT"}, {"crit": ["exp"]}, {"jku": "https://evil.example/jwks"}, {"kid": 5}],
+        ids=["typ", "crit", "jku", "kid"],
+    )
+    async def test_header_checks_run_before_the_key_lookup(
+        self,
+        issuer_template: TestIssuer,
+        policy: AccessTokenPolicy,
+        keys: RecordingKeys,
+        header: dict[str, Any],
+    ) -> None:
+        with pytest.raises(InvalidToken):
+            await _verify(_token(issuer_template, header=header), policy, keys)
+        assert keys.lookups == []
+
+    async def test_the_signature_is_checked_before_any_claim(
+        self, issuer_template: TestIssuer, policy: AccessTokenPolicy, keys: RecordingKeys
+    ) -> None:
+        token = _token(issuer_template, iss="https://evil.example", exp=1)
+        other_signature = _token(issuer_template).rsplit(".", 1)[1]
+        forged = token.rsplit(".", 1)[0] + "." + other_signature
+        with pytest.raises(InvalidToken, match="signature"):
+            await _verify(forged, policy, keys)
+
+    async def test_an_unavailable_key_source_is_service_unavailable(
+        self, issuer_template: TestIssuer, policy: AccessTokenPolicy
+    ) -> None:
+        with pytest.raises(ServiceUnavailable):
+            await _verify(_token(issuer_template), policy, UnavailableKeys())
+
+    async def test_descriptions_never_repeat_token_content(
+        self, issuer_template: TestIssuer, policy: AccessTokenPolicy, keys: RecordingKeys
+    ) -> None:
+        marker = "INJECTED<script>"
+        for claims in ({"iss": marker}, {"aud": marker}, {"sub": ""}, {"exp": marker}):
+            with pytest.raises(InvalidToken) as caught:
+                await _verify(_token(issuer_template, **claims), policy, keys)
+            assert marker not in caught.value.description
+        _, key = issuer_template.keys[issuer_template.current_kid["RS256"]]
+        token = sign_compact({"alg": marker, "typ": "at+jwt"}, {}, key, "RS256")
+        with pytest.raises(InvalidToken) as caught:
+            await _verify(token, policy, keys)
+        assert marker not in caught.value.description

@@ -1,0 +1,1231 @@
+"""Adversarial suite: known JWT and DPoP attacks against the real verifier.
+
+Every test names the section it enforces: RFC 8725 (JWT BCP), RFC 9068 §4 (validating
+JWT access tokens), RFC 9449 §4.3 / §7 / §9 / §11 (DPoP), RFC 7515 / 7519 (JWS, JWT).
+The identity provider is a mock transport that records every URL it is asked for, so
+tests can prove that nothing named inside a token is ever fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from joserfc.jwk import OctKey, RSAKey
+
+from auth.access_token import MAX_TOKEN_LENGTH, AccessTokenPolicy, verify_access_token
+from auth.credentials import HttpRequest
+from auth.dpop import access_token_hash
+from auth.errors import AuthError, InvalidDpopProof, InvalidToken, UseDpopNonce
+from auth.jwks import JwksCache
+from auth.jws import SUPPORTED_ALGORITHMS, b64url_encode
+from auth.nonce import DpopNonces
+from auth.principal import Principal
+from auth.testing import DpopKey, TestIssuer, sign_compact
+from auth.verifier import TokenVerifier
+from tests.auth.fakes import API_URL, FakeClock, IdpTransport, http_request
+from tests.auth.vectors import RFC9449_FIGURE_13_PROOF, RFC9449_JKT
+
+Mint = Callable[..., str]
+Prove = Callable[..., str]
+MakeVerifier = Callable[..., TokenVerifier]
+
+# Order of the P-256 group: r = s = n is as invalid as r = s = 0.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+@pytest.fixture(scope="module")
+def attacker_rsa() -> RSAKey:
+    return RSAKey.generate_key(2048)
+
+
+def _bearer(token: str, **kwargs: Any) -> HttpRequest:
+    return http_request(authorization=[f"Bearer {token}"], **kwargs)
+
+
+def _dpop(token: str, *proofs: str, **kwargs: Any) -> HttpRequest:
+    return http_request(authorization=[f"DPoP {token}"], proofs=list(proofs), **kwargs)
+
+
+async def _refused(
+    verifier: TokenVerifier, request: HttpRequest, error: type[AuthError] = InvalidToken
+) -> AuthError:
+    with pytest.raises(error) as caught:
+        await verifier.authenticate(request)
+    return caught.value
+
+
+def _policy(issuer: TestIssuer) -> AccessTokenPolicy:
+    return AccessTokenPolicy(
+        issuer=issuer.issuer, audience=issuer.audience, algorithms=frozenset(SUPPORTED_ALGORITHMS)
+    )
+
+
+def _issuer_key(issuer: TestIssuer, alg: str = "RS256") -> tuple[str, Any]:
+    kid = issuer.current_kid[alg]
+    return kid, issuer.keys[kid][1]
+
+
+def _claims(issuer: TestIssuer, clock: FakeClock, **overrides: Any) -> dict[str, Any]:
+    return issuer.claims(iat=int(clock.now), exp=int(clock.now) + 300, **overrides)
+
+
+def _sign_raw(issuer: TestIssuer, header: bytes, payload: bytes, alg: str = "RS256") -> str:
+    _, key = _issuer_key(issuer, alg)
+    return sign_compact(header, payload, key, alg)
+
+
+def _segment(value: dict[str, Any]) -> str:
+    return b64url_encode(json.dumps(value).encode())
+
+
+def _json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _raw_json(raw_members: str, members: dict[str, Any]) -> bytes:
+    """A JSON object text: hand-written ``raw_members`` (duplicates, NaN...) first."""
+    return ("{" + raw_members + "," + json.dumps(members)[1:]).encode()
+
+
+def _hmac_token(header: dict[str, Any], payload: dict[str, Any], secret: bytes) -> str:
+    signing_input = f"{_segment(header)}.{_segment(payload)}"
+    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+    mac = hmac.new(secret, signing_input.encode(), digest[header["alg"]]).digest()
+    return f"{signing_input}.{b64url_encode(mac)}"
+
+
+# --- alg "none" --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+@pytest.mark.parametrize("signature", ["", b64url_encode(b"sig")], ids=["unsigned", "signed"])
+async def test_alg_none_in_any_case_is_refused(
+    *,
+    verifier: TokenVerifier,
+    issuer: TestIssuer,
+    clock: FakeClock,
+    transport: IdpTransport,
+    alg: str,
+    signature: str,
+) -> None:
+    """RFC 8725 §2.1 / §3.1 (allow-list, case-sensitive names); RFC 9068 §4 step 5."""
+    kid, _ = _issuer_key(issuer)
+    header = {"alg": alg, "typ": "at+jwt", "kid": kid}
+    payload = _claims(issuer, clock)
+    token = f"{_segment(header)}.{_segment(payload)}.{signature}"
+    await _refused(verifier, _bearer(token))
+    assert transport.urls == []  # refused before any key was even looked up
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+async def test_a_proof_with_alg_none_is_refused(
+    verifier: TokenVerifier, mint: Mint, dpop_key: DpopKey, clock: FakeClock, alg: str
+) -> None:
+    """RFC 9449 §4.3 step 5 and §11.6: "none" MUST NOT be allowed."""
+    token = mint(dpop_key=dpop_key)
+    header = {"typ": "dpop+jwt", "alg": alg, "jwk": dpop_key.public_jwk}
+    payload = {
+        "jti": "j",
+        "htm": "GET",
+        "htu": API_URL,
+        "iat": clock.now,
+        "ath": access_token_hash(token),
+    }
+    proof = f"{_segment(header)}.{_segment(payload)}."
+    await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+
+
+# --- HMAC keyed with the public key ------------------------------------------------------
+
+
+def _public_key_secrets(key: Any) -> dict[str, bytes]:
+    public = key.get_op_key("verify")
+    return {
+        "spki-pem": public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "pkcs1-pem": public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
+        ),
+        "jwk-json": json.dumps(key.as_dict(private=False)).encode(),
+        "jwk-json-compact": json.dumps(key.as_dict(private=False), separators=(",", ":")).encode(),
+    }
+
+
+@pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])
+async def test_hmac_keyed_with_the_issuers_public_key_is_refused(
+    verifier: TokenVerifier, issuer: TestIssuer, clock: FakeClock, alg: str
+) -> None:
+    """RFC 8725 §2.1 (RS256 -> HS256 with the public key as secret) and §3.1."""
+    kid, key = _issuer_key(issuer)
+    for secret in _public_key_secrets(key).values():
+        token = _hmac_token(
+            {"alg": alg, "typ": "at+jwt", "kid": kid}, _claims(issuer, clock), secret
+        )
+        await _refused(verifier, _bearer(token))
+
+
+async def test_a_proof_mac_keyed_with_its_own_jwk_is_refused(
+    verifier: TokenVerifier, mint: Mint, rsa_dpop_key: DpopKey, clock: FakeClock
+) -> None:
+    """RFC 9449 §4.2 (alg MUST NOT be a MAC) and §4.3 step 5."""
+    token = mint(dpop_key=rsa_dpop_key)
+    header = {"typ": "dpop+jwt", "alg": "HS256", "jwk": rsa_dpop_key.public_jwk}
+    payload = {
+        "jti": "j",
+        "htm": "GET",
+        "htu": API_URL,
+        "iat": clock.now,
+        "ath": access_token_hash(token),
+    }
+    for secret in _public_key_secrets(rsa_dpop_key.key).values():
+        await _refused(
+            verifier, _dpop(token, _hmac_token(header, payload, secret)), InvalidDpopProof
+        )
+
+
+# --- keys named by the token -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"jku": "https://evil.example/jwks.json"},
+        {"x5u": "https://evil.example/cert.pem"},
+        {"x5c": ["MIIBszCCAVmgAwIBAgIUevil"]},
+        {"jku": "https://issuer.test/realms/todo/protocol/openid-connect/certs"},
+    ],
+    ids=["jku", "x5u", "x5c", "jku-pointing-at-the-real-issuer"],
+)
+async def test_keys_referenced_by_the_token_are_never_fetched(
+    *,
+    verifier: TokenVerifier,
+    issuer: TestIssuer,
+    clock: FakeClock,
+    transport: IdpTransport,
+    attacker_rsa: RSAKey,
+    header: dict[str, Any],
+) -> None:
+    """RFC 8725 §2.9 / §3.10 (no blind jku/x5u: SSRF); RFC 9068 §4 step 5 (only the
+    issuer's keys)."""
+    await verifier.start()  # keys loaded: any further request would be the token's doing
+    loaded = list(transport.urls)
+    token = sign_compact(
+        {"alg": "RS256", "typ": "at+jwt", "kid": "attacker", **header},
+        _claims(issuer, clock),
+        attacker_rsa,
+        "RS256",
+    )
+    await _refused(verifier, _bearer(token))
+    assert transport.urls == loaded
+    assert transport.unexpected == []
+    await verifier.aclose()
+
+
+async def test_an_embedded_jwk_is_never_used(
+    verifier: TokenVerifier,
+    issuer: TestIssuer,
+    clock: FakeClock,
+    transport: IdpTransport,
+    attacker_rsa: RSAKey,
+) -> None:
+    """RFC 8725 §3.10; RFC 9068 §4 step 5: a token signed by the key it carries."""
+    kid, _ = _issuer_key(issuer)
+    for header_kid in (kid, None):
+        header: dict[str, Any] = {
+            "alg": "RS256",
+            "typ": "at+jwt",
+            "jwk": dict(attacker_rsa.as_dict(private=False)),
+        }
+        if header_kid:
+            header["kid"] = header_kid
+        token = sign_compact(header, _claims(issuer, clock), attacker_rsa, "RS256")
+        await _refused(verifier, _bearer(token))
+    assert transport.unexpected == []
+
+
+async def test_a_jku_in_a_proof_header_is_never_followed(
+    verifier: TokenVerifier,
+    mint: Mint,
+    prove: Prove,
+    dpop_key: DpopKey,
+    transport: IdpTransport,
+) -> None:
+    """RFC 9449 §4.3 step 6: the proof verifies with its jwk; other key references are
+    extension parameters (§4.2) and are never dereferenced (RFC 8725 §3.10)."""
+    token = mint(dpop_key=dpop_key)
+    proof = prove(
+        dpop_key,
+        access_token=token,
+        header={"jku": "https://evil.example/k", "x5u": "https://evil.example/c"},
+    )
+    await verifier.authenticate(_dpop(token, proof))
+    assert transport.unexpected == []
+
+
+# --- kid injection -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kid",
+    [
+        "../../../../../../dev/null",
+        "/etc/passwd",
+        "' OR '1'='1' --",
+        "x'; DROP TABLE keys; --",
+        "k" * 256,
+        "k" * 257,
+        "k" * 10_000,
+        "",
+        "\u0000",
+        42,
+        True,
+        ["kid"],
+        {"$ne": None},
+    ],
+    ids=[
+        "traversal",
+        "absolute-path",
+        "sql",
+        "sql-drop",
+        "longest-allowed",
+        "too-long",
+        "huge",
+        "empty",
+        "nul",
+        "int",
+        "bool",
+        "array",
+        "object",
+    ],
+)
+async def test_kid_injection_is_only_ever_a_dictionary_miss(
+    verifier: TokenVerifier,
+    issuer: TestIssuer,
+    clock: FakeClock,
+    transport: IdpTransport,
+    kid: object,
+) -> None:
+    """RFC 8725 §2.9 / §3.10: the kid is untrusted input; here it is only ever a key
+    into the issuer's JWKS, and a miss costs at most one refetch per cooldown."""
+    await verifier.start()
+    clock.advance(60)  # past the refetch cooldown
+    _, key = _issuer_key(issuer)
+    for _ in range(3):
+        token = sign_compact(
+            {"alg": "RS256", "typ": "at+jwt", "kid": kid}, _claims(issuer, clock), key, "RS256"
+        )
+        await _refused(verifier, _bearer(token))
+    assert issuer.jwks_requests <= 2
+    assert transport.unexpected == []
+    await verifier.aclose()
+
+
+# --- signature malleability --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        b"\x00" * 64,
+        P256_ORDER.to_bytes(32, "big") * 2,
+        b"\x00" * 32 + b"\x01" * 32,
+    ],
+    ids=["r=s=0", "r=s=n", "r=0"],
+)
+async def test_a_psychic_ecdsa_signature_is_refused(
+    verifier: TokenVerifier, issuer: TestIssuer, clock: FakeClock, signature: bytes
+) -> None:
+    """CVE-2022-21449 ("psychic signatures"); RFC 8725 §3.3: every signature is
+    actually verified; r and s must lie in [1, n-1]."""
+    kid, _ = _issuer_key(issuer, "ES256")
+    header = b64url_encode(json.dumps({"alg": "ES256", "typ": "at+jwt", "kid": kid}).encode())
+    payload = b64url_encode(json.dumps(_claims(issuer, clock)).encode())
+    await _refused(verifier, _bearer(f"{header}.{payload}.{b64url_encode(signature)}"))
+
+
+@pytest.mark.parametrize(
+    ("alg", "change"),
+    [
+        ("ES256", lambda sig: sig[:-1]),
+        ("ES256", lambda sig: sig + b"\x00"),
+        ("ES256", lambda sig: sig + sig),
+        ("ES256", lambda sig: b"\x00" + sig[:32] + b"\x00" + sig[32:]),
+        ("RS256", lambda sig: sig[:-1]),
+        ("RS256", lambda sig: sig + b"\x00"),
+        ("RS256", lambda sig: b"\x00" + sig),
+    ],
+    ids=[
+        "es-short",
+        "es-long",
+        "es-doubled",
+        "es-padded-halves",
+        "rs-short",
+        "rs-long",
+        "rs-leading-zero",
+    ],
+)
+async def test_a_signature_of_the_wrong_length_is_refused(
+    verifier: TokenVerifier, mint: Mint, alg: str, change: Callable[[bytes], bytes]
+) -> None:
+    """RFC 7518 §3.4 (ES256 signatures are exactly 64 bytes, R || S) and §3.3 (RSA
+    signatures are the modulus length); RFC 8725 §3.3."""
+    token = mint(alg=alg)
+    signing_input, signature = token.rsplit(".", 1)
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    await _refused(verifier, _bearer(f"{signing_input}.{b64url_encode(change(raw))}"))
+
+
+async def test_non_canonical_base64url_is_refused(verifier: TokenVerifier, mint: Mint) -> None:
+    """RFC 7515 §2 / RFC 4648 §3.5: a last character with unused bits set decodes to the
+    same signature in lenient decoders; accepting it would make tokens malleable (and
+    break caching by token value)."""
+    for alg in ("RS256", "ES256"):
+        token = mint(alg=alg)
+        signing_input, signature = token.rsplit(".", 1)
+        assert len(signature) % 4 == 2  # the last character carries 4 unused bits
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        tweaked = signature[:-1] + alphabet[alphabet.index(signature[-1]) | 0b0001]
+        assert tweaked != signature
+        lenient = base64.urlsafe_b64decode(tweaked + "==")
+        assert lenient == base64.urlsafe_b64decode(signature + "==")
+        error = await _refused(verifier, _bearer(f"{signing_input}.{tweaked}"))
+        assert "non-canonical" in error.description
+        await verifier.authenticate(_bearer(token))  # the canonical form still passes
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: ".".join(part + "=" * (-len(part) % 4) for part in t.split(".")),
+        lambda t: t.split(".")[0] + "==." + ".".join(t.split(".")[1:]),
+        lambda t: t.replace("-", "+").replace("_", "/") if ("-" in t or "_" in t) else t + "+",
+        lambda t: t[:20] + " " + t[20:],
+        lambda t: t[:20] + "\n" + t[20:],
+        lambda t: t[:20] + "\t" + t[20:],
+        lambda t: t + "\n",
+        lambda t: " " + t,
+        lambda t: t.replace(".", ". ", 1),
+    ],
+    ids=[
+        "padding",
+        "padding-in-header",
+        "standard-alphabet",
+        "space",
+        "newline",
+        "tab",
+        "trailing-newline",
+        "leading-space",
+        "space-after-dot",
+    ],
+)
+async def test_base64url_variants_are_refused(
+    jwks: JwksCache, issuer: TestIssuer, clock: FakeClock, mangle: Callable[[str], str]
+) -> None:
+    """RFC 7515 §2 and §7.1: unpadded base64url with no whitespace or other characters."""
+    token = issuer.token(iat=int(clock.now), exp=int(clock.now) + 300)
+    mangled = mangle(token)
+    assert mangled != token
+    with pytest.raises(InvalidToken, match="malformed"):
+        await verify_access_token(mangled, policy=_policy(issuer), keys=jwks, now=clock.now)
+
+
+# --- duplicate members -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "payload"),
+    [
+        ('"alg":"none"', None),
+        ('"typ":"JWT"', None),
+        ('"kid":"other"', None),
+        (None, '"sub":"admin"'),
+        (None, '"aud":"other-api"'),
+        (None, '"exp":1'),
+        (None, '"cnf":{"jkt":"x"},"cnf":null'),
+    ],
+    ids=[
+        "header-alg",
+        "header-typ",
+        "header-kid",
+        "payload-sub",
+        "payload-aud",
+        "payload-exp",
+        "payload-cnf",
+    ],
+)
+async def test_duplicate_json_members_are_refused(
+    verifier: TokenVerifier,
+    issuer: TestIssuer,
+    clock: FakeClock,
+    header: str | None,
+    payload: str | None,
+) -> None:
+    """RFC 7515 §4 / RFC 7519 §4: duplicate names MUST be rejected or the last one used.
+    Parsers disagree on which one wins (Python keeps the last: the valid one here), so
+    they are rejected outright."""
+    kid, _ = _issuer_key(issuer)
+    header_members = {"alg": "RS256", "typ": "at+jwt", "kid": kid}
+    claims = _claims(issuer, clock)
+    raw_header = _raw_json(header, header_members) if header else _json(header_members)
+    raw_payload = _raw_json(payload, claims) if payload else _json(claims)
+    token = _sign_raw(issuer, raw_header, raw_payload)
+    error = await _refused(verifier, _bearer(token))
+    assert "duplicate" in error.description
+
+
+async def test_duplicate_members_in_a_proof_are_refused(
+    verifier: TokenVerifier, mint: Mint, dpop_key: DpopKey, clock: FakeClock
+) -> None:
+    """RFC 7515 §4 / RFC 7519 §4, for proofs: one htu for the signer, another for us."""
+    token = mint(dpop_key=dpop_key)
+    header = json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": dpop_key.public_jwk})
+    payload = _raw_json(
+        '"htu":"https://evil.example/x"',
+        {
+            "jti": "j",
+            "htm": "GET",
+            "htu": API_URL,
+            "iat": clock.now,
+            "ath": access_token_hash(token),
+        },
+    )
+    proof = sign_compact(header.encode(), payload, dpop_key.key, "ES256")
+    error = await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+    assert "duplicate" in error.description
+
+
+# --- numeric dates -----------------------------------------------------------------------
+
+HOSTILE_NUMBERS = {
+    "nan": "NaN",
+    "infinity": "Infinity",
+    "minus-infinity": "-Infinity",
+    "1e400": "1e400",
+    "-1e400": "-1e400",
+    "huge-int": "1" + "0" * 400,
+    "int-beyond-digit-limit": "9" * 5000,
+    "negative": "-1",
+    "true": "true",
+    "false": "false",
+    "string": '"1750000300"',
+    "array": "[1750000300]",
+    "object": '{"t":1750000300}',
+}
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize("literal", HOSTILE_NUMBERS.values(), ids=HOSTILE_NUMBERS.keys())
+async def test_hostile_numeric_dates_are_refused_never_a_crash(
+    verifier: TokenVerifier, issuer: TestIssuer, clock: FakeClock, claim: str, literal: str
+) -> None:
+    """RFC 7519 §2 (NumericDate is a JSON number) and §4.1.4-4.1.6; RFC 8259 §6 has no
+    NaN or Infinity; bool is an int in Python and must not pass as a date."""
+    kid, _ = _issuer_key(issuer)
+    claims = {name: value for name, value in _claims(issuer, clock).items() if name != claim}
+    token = _sign_raw(
+        issuer,
+        json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": kid}).encode(),
+        _raw_json(f'"{claim}":{literal}', claims),
+    )
+    await _refused(verifier, _bearer(token))
+
+
+@pytest.mark.parametrize("literal", HOSTILE_NUMBERS.values(), ids=HOSTILE_NUMBERS.keys())
+async def test_hostile_proof_iat_is_refused_never_a_crash(
+    verifier: TokenVerifier, mint: Mint, dpop_key: DpopKey, literal: str
+) -> None:
+    """RFC 9449 §4.2 (iat is a NumericDate) and §4.3 step 11."""
+    token = mint(dpop_key=dpop_key)
+    header = json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": dpop_key.public_jwk})
+    payload = _raw_json(
+        f'"iat":{literal}',
+        {"jti": "j", "htm": "GET", "htu": API_URL, "ath": access_token_hash(token)},
+    )
+    proof = sign_compact(header.encode(), payload, dpop_key.key, "ES256")
+    await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+
+
+async def test_deeply_nested_json_is_refused_never_a_crash(
+    verifier: TokenVerifier, issuer: TestIssuer, clock: FakeClock, mint: Mint, dpop_key: DpopKey
+) -> None:
+    """RFC 8725 §3.4 spirit (validate inputs): thousands of nested arrays fit in a token
+    and a proof; the parser's recursion limit must read as malformed, not as a 500."""
+    kid, _ = _issuer_key(issuer)
+    nested = "[" * 4000 + "]" * 4000
+    raw = _raw_json(f'"x":{nested}', _claims(issuer, clock))
+    header = json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": kid}).encode()
+    await _refused(verifier, _bearer(_sign_raw(issuer, header, raw)))
+    token = mint(dpop_key=dpop_key)
+    proof_header = _raw_json(
+        '"x":' + "[" * 2500 + "]" * 2500,
+        {"typ": "dpop+jwt", "alg": "ES256", "jwk": dpop_key.public_jwk},
+    )
+    proof = sign_compact(proof_header, b"{}", dpop_key.key, "ES256")
+    await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+
+
+async def test_a_lone_surrogate_in_a_proof_jti_is_refused_never_a_crash(
+    verifier: TokenVerifier, mint: Mint, dpop_key: DpopKey, clock: FakeClock
+) -> None:
+    """RFC 8725 §3.7 (UTF-8 only) / RFC 7493 §2.1: "\\ud800" is not a character; it
+    used to pass every check and then crash the replay store's hashing."""
+    token = mint(dpop_key=dpop_key)
+    header = json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": dpop_key.public_jwk})
+    payload = _raw_json(
+        '"jti":"\\ud800"',
+        {"htm": "GET", "htu": API_URL, "iat": clock.now, "ath": access_token_hash(token)},
+    )
+    proof = sign_compact(header.encode(), payload, dpop_key.key, "ES256")
+    await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+
+
+# --- serialisations and size -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn",
+        "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aXY.Y2lwaGVy.dGFn",
+    ],
+    ids=["jwe-rsa-oaep", "jwe-dir"],
+)
+async def test_jwe_access_tokens_are_refused(verifier: TokenVerifier, token: str) -> None:
+    """RFC 9068 §4 step 2 (decryption is not supported here) and RFC 8725 §2.3
+    (a JWE must never pass for a verified JWS)."""
+    error = await _refused(verifier, _bearer(token))
+    assert "three segments" in error.description
+
+
+async def test_json_serialisations_are_refused(
+    verifier: TokenVerifier, jwks: JwksCache, issuer: TestIssuer, clock: FakeClock
+) -> None:
+    """RFC 7519 §7.2: JWTs use the compact serialisation; accepting the JSON one invites
+    format confusion (draft-ietf-oauth-rfc8725bis "JWT Format Confusion")."""
+    header, payload, signature = issuer.token(iat=int(clock.now), exp=int(clock.now) + 60).split(
+        "."
+    )
+    flattened = json.dumps({"protected": header, "payload": payload, "signature": signature})
+    general = json.dumps(
+        {"payload": payload, "signatures": [{"protected": header, "signature": signature}]}
+    )
+    for value in (flattened, general):
+        with pytest.raises(InvalidToken, match="malformed"):
+            await verify_access_token(value, policy=_policy(issuer), keys=jwks, now=clock.now)
+        # As an Authorization header value it is not even token68.
+        with pytest.raises(AuthError):
+            await verifier.authenticate(_bearer(value))
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["." * (20 * 1024), "!" * (20 * 1024), "eyJ" + "A" * (20 * 1024) + ".e30.c2ln"],
+    ids=["dots", "not-base64", "huge-header"],
+)
+async def test_an_oversized_token_is_refused_before_parsing(
+    jwks: JwksCache, issuer: TestIssuer, transport: IdpTransport, token: str
+) -> None:
+    """No RFC sets the cap (h11's 16 KiB header limit does): the length is checked first,
+    so a 20 KiB value costs nothing. A value of dots or invalid base64 would have failed
+    parsing with another message: seeing the size error proves no parse happened."""
+    with pytest.raises(InvalidToken, match=f"longer than {MAX_TOKEN_LENGTH}"):
+        await verify_access_token(token, policy=_policy(issuer), keys=jwks, now=0)
+    assert transport.urls == []
+
+
+async def test_a_valid_token_padded_past_the_cap_is_refused(
+    verifier: TokenVerifier, mint: Mint
+) -> None:
+    """The cap applies to the token as presented, however well-formed its claims."""
+    token = mint(padding="x" * MAX_TOKEN_LENGTH)
+    error = await _refused(verifier, _bearer(token))
+    assert "longer than" in error.description
+
+
+# --- token type confusion ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typ", ["JWT", None, "dpop+jwt", "id_token+jwt", "logout+jwt"])
+async def test_a_jwt_of_another_type_is_not_an_access_token(
+    verifier: TokenVerifier, issuer: TestIssuer, clock: FakeClock, typ: str | None
+) -> None:
+    """RFC 9068 §4 step 1 / §2.1 and RFC 8725 §3.11-3.12: only at+jwt, even when
+    signed by the issuer and otherwise valid."""
+    kid, key = _issuer_key(issuer)
+    header = {"alg": "RS256", "kid": kid} | ({} if typ is None else {"typ": typ})
+    token = sign_compact(header, _claims(issuer, clock), key, "RS256")
+    error = await _refused(verifier, _bearer(token))
+    assert "not an access token" in error.description
+
+
+@pytest.mark.parametrize("payload_typ", ["ID", "Refresh", "Offline", "Logout"])
+async def test_keycloak_id_and_refresh_tokens_are_refused_under_the_jwt_switch(
+    make_verifier: MakeVerifier, issuer: TestIssuer, clock: FakeClock, payload_typ: str
+) -> None:
+    """RFC 8725 §3.12 (mutually exclusive validation rules): with OIDC_ACCEPT_JWT_TYP
+    Keycloak's tokens all say typ JWT; its payload typ still tells them apart. The ID
+    token here even carries our audience, so only the type check can refuse it."""
+    verifier = make_verifier(accept_jwt_typ=True)
+    kid, key = _issuer_key(issuer)
+    claims = _claims(issuer, clock, typ=payload_typ, aud=issuer.audience, nonce="n")
+    token = sign_compact({"alg": "RS256", "typ": "JWT", "kid": kid}, claims, key, "RS256")
+    error = await _refused(verifier, _bearer(token))
+    assert "not an access token" in error.description
+    # The same switch accepts Keycloak's access tokens.
+    access = sign_compact(
+        {"alg": "RS256", "typ": "JWT", "kid": kid},
+        _claims(issuer, clock, typ="Bearer"),
+        key,
+        "RS256",
+    )
+    await verifier.authenticate(_bearer(access))
+
+
+async def test_a_dpop_proof_is_not_an_access_token(
+    verifier: TokenVerifier, prove: Prove, dpop_key: DpopKey, transport: IdpTransport
+) -> None:
+    """RFC 9449 §11.5 / RFC 8725 §3.11: typ dpop+jwt never passes as at+jwt, and its
+    embedded jwk is never a verification key for an access token."""
+    proof = prove(dpop_key, claims={"sub": "alice", "aud": "todo-api", "iss": "x"})
+    await _refused(verifier, _bearer(proof))
+    await _refused(verifier, _dpop(proof, prove(dpop_key, access_token=proof)))
+    assert transport.urls == []
+
+
+async def test_an_access_token_is_not_a_dpop_proof(
+    verifier: TokenVerifier, mint: Mint, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §4.3 step 4 and §11.5 (signed JWT swapping)."""
+    token = mint(dpop_key=dpop_key)
+    error = await _refused(verifier, _dpop(token, mint()), InvalidDpopProof)
+    assert "typ" in error.description
+
+
+# --- crit --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"crit": ["exp"], "exp": 1},
+        {"crit": ["b64"], "b64": False},
+        {"crit": ["urn:example:unknown"]},
+        {"crit": []},
+        {"crit": ["alg"]},
+        {"crit": ["typ", "kid"]},
+        {"crit": "exp"},
+    ],
+    ids=[
+        "exp",
+        "b64-false",
+        "unknown",
+        "empty",
+        "registered-alg",
+        "registered-typ-kid",
+        "not-a-list",
+    ],
+)
+async def test_a_critical_header_is_refused(
+    verifier: TokenVerifier,
+    mint: Mint,
+    prove: Prove,
+    dpop_key: DpopKey,
+    header: dict[str, Any],
+) -> None:
+    """RFC 7515 §4.1.11: no extension is understood here, so any crit is refused (a
+    crit naming a registered parameter, or an empty one, is invalid anyway)."""
+    error = await _refused(verifier, _bearer(mint(header=header)))
+    assert "critical" in error.description
+    token = mint(dpop_key=dpop_key)
+    proof = prove(dpop_key, access_token=token, header=header)
+    error = await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+    assert "critical" in error.description
+
+
+# --- replay ------------------------------------------------------------------------------
+
+
+async def test_a_replayed_proof_is_rejected(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §11.1: a proof is accepted once within its window."""
+    token = mint(dpop_key=dpop_key)
+    proof = prove(dpop_key, access_token=token)
+    await verifier.authenticate(_dpop(token, proof))
+    error = await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+    assert "already been used" in error.description
+
+
+async def test_concurrent_replays_of_one_proof_have_exactly_one_winner(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §11.1: two requests racing with the same proof; exactly one is served."""
+    token = mint(dpop_key=dpop_key)
+    request = _dpop(token, prove(dpop_key, access_token=token))
+    results = await asyncio.gather(
+        *(verifier.authenticate(request) for _ in range(10)), return_exceptions=True
+    )
+    winners = [result for result in results if isinstance(result, Principal)]
+    losers = [result for result in results if isinstance(result, InvalidDpopProof)]
+    assert (len(winners), len(losers)) == (1, 9)
+
+
+async def test_a_published_proof_captured_elsewhere_is_refused_here(
+    verifier: TokenVerifier, mint: Mint
+) -> None:
+    """RFC 9449 §11.1 and §4.3 step 9: the §7.1 example proof (Figure 13), replayed here
+    with a token bound to the very same key (RFC 9449 §6.1's jkt), was made for
+    https://resource.example.org/protectedresource in 2019 and for another token."""
+    token = mint(cnf={"jkt": RFC9449_JKT})
+    error = await _refused(verifier, _dpop(token, RFC9449_FIGURE_13_PROOF), InvalidDpopProof)
+    assert "another URL" in error.description
+    at_its_url = _dpop(
+        token, RFC9449_FIGURE_13_PROOF, url="https://resource.example.org/protectedresource"
+    )
+    error = await _refused(verifier, at_its_url, InvalidDpopProof)
+    assert "not fresh" in error.description
+
+
+# --- scheme binding ----------------------------------------------------------------------
+
+
+async def test_a_dpop_bound_token_sent_as_bearer_is_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §7.2: a protected resource MUST reject a DPoP-bound token received as a
+    bearer token (the downgrade), even with a valid proof alongside."""
+    token = mint(dpop_key=dpop_key)
+    error = await _refused(verifier, _bearer(token))
+    assert error.scheme == "Bearer"
+    await _refused(verifier, _bearer(token, proofs=[prove(dpop_key, access_token=token)]))
+
+
+async def test_an_unbound_token_under_the_dpop_scheme_is_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens; a proof cannot bind a
+    bearer token after the fact."""
+    token = mint()
+    error = await _refused(verifier, _dpop(token, prove(dpop_key, access_token=token)))
+    assert error.scheme == "DPoP"
+
+
+@pytest.mark.parametrize(
+    "cnf",
+    [
+        {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+        {"jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}},
+        {"kid": "key-1"},
+    ],
+    ids=["mtls", "jwk", "kid"],
+)
+async def test_a_token_bound_by_another_method_is_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey, cnf: dict[str, Any]
+) -> None:
+    """RFC 8705 §3 / RFC 7800 §3: a binding this server cannot check must not be ignored,
+    or a sender-constrained token would work as a bearer token."""
+    token = mint(cnf=cnf)
+    await _refused(verifier, _bearer(token))
+    await _refused(verifier, _dpop(token, prove(dpop_key, access_token=token)))
+
+
+# --- the proof's key ---------------------------------------------------------------------
+
+
+async def test_a_proof_carrying_its_private_key_is_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §4.2 and §4.3 step 7: the jwk MUST NOT contain a private key."""
+    token = mint(dpop_key=dpop_key)
+    private = dict(dpop_key.key.as_dict(private=True))
+    error = await _refused(
+        verifier,
+        _dpop(token, prove(dpop_key, access_token=token, header={"jwk": private})),
+        InvalidDpopProof,
+    )
+    assert "private" in error.description
+
+
+async def test_a_proof_with_a_symmetric_jwk_is_refused(
+    verifier: TokenVerifier, mint: Mint, dpop_key: DpopKey, clock: FakeClock
+) -> None:
+    """RFC 9449 §4.2: the key is asymmetric; an oct jwk would be the MAC secret itself."""
+    token = mint(dpop_key=dpop_key)
+    secret = OctKey.generate_key(256)
+    header = {"typ": "dpop+jwt", "alg": "HS256", "jwk": dict(secret.as_dict(private=True))}
+    payload = {
+        "jti": "j",
+        "htm": "GET",
+        "htu": API_URL,
+        "iat": clock.now,
+        "ath": access_token_hash(token),
+    }
+    await _refused(
+        verifier, _dpop(token, sign_compact(header, payload, secret, "HS256")), InvalidDpopProof
+    )
+    header["alg"] = "ES256"
+    await _refused(
+        verifier,
+        _dpop(token, sign_compact(header, payload, dpop_key.key, "ES256")),
+        InvalidDpopProof,
+    )
+
+
+async def test_a_proof_whose_alg_does_not_fit_its_jwk_is_refused(
+    verifier: TokenVerifier,
+    mint: Mint,
+    prove: Prove,
+    dpop_key: DpopKey,
+    rsa_dpop_key: DpopKey,
+) -> None:
+    """RFC 8725 §3.1 (the key must fit the algorithm); RFC 9449 §4.3 steps 5-6."""
+    token = mint(dpop_key=dpop_key)
+    es256_with_rsa_jwk = prove(
+        dpop_key, access_token=token, header={"jwk": rsa_dpop_key.public_jwk}
+    )
+    error = await _refused(verifier, _dpop(token, es256_with_rsa_jwk), InvalidDpopProof)
+    assert "does not fit" in error.description
+    rs256_with_ec_jwk = prove(rsa_dpop_key, access_token=token, header={"jwk": dpop_key.public_jwk})
+    await _refused(verifier, _dpop(token, rs256_with_ec_jwk), InvalidDpopProof)
+
+
+async def test_a_proof_by_a_key_other_than_the_bound_one_is_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §4.3 step 12 and §6.1: a stolen token with the thief's own valid proof."""
+    token = mint(dpop_key=dpop_key)
+    thief = DpopKey()
+    error = await _refused(
+        verifier, _dpop(token, prove(thief, access_token=token)), InvalidDpopProof
+    )
+    assert "bound to" in error.description
+
+
+# --- the proof's request -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("POST", API_URL),
+        ("get", API_URL),
+        ("GET", "https://api.example/todos/1"),
+        ("GET", "https://api.example/Todos"),
+        ("GET", "https://other.example/todos"),
+        ("GET", "https://api.example:8443/todos"),
+        ("GET", "http://api.example/todos"),
+        ("GET", "https://api.example.evil.example/todos"),
+    ],
+    ids=["method", "method-case", "path", "path-case", "host", "port", "scheme", "host-suffix"],
+)
+async def test_a_proof_for_another_request_is_refused(
+    *, verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey, method: str, url: str
+) -> None:
+    """RFC 9449 §4.3 steps 8-9 and §11 (binding to method and URI)."""
+    token = mint(dpop_key=dpop_key)
+    await _refused(
+        verifier, _dpop(token, prove(dpop_key, method, url, access_token=token)), InvalidDpopProof
+    )
+
+
+@pytest.mark.parametrize(
+    "htu",
+    [
+        f"{API_URL}?page=2",
+        f"{API_URL}#section",
+        f"{API_URL}?a=1#b",
+        "HTTPS://API.EXAMPLE/todos",
+        "https://api.example:443/todos",
+        "https://api.example/%74%6f%64%6f%73",
+        "https://api.example/x/../todos",
+        "https://api.example/./todos",
+    ],
+    ids=[
+        "query",
+        "fragment",
+        "both",
+        "case",
+        "default-port",
+        "unreserved-escapes",
+        "dot-dot",
+        "dot",
+    ],
+)
+async def test_equivalent_htu_forms_are_accepted(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey, htu: str
+) -> None:
+    """RFC 9449 §4.3 step 9 (query and fragment ignored) and the normalisation it
+    recommends (RFC 3986 §6.2.2-6.2.3) against false negatives."""
+    token = mint(dpop_key=dpop_key)
+    await verifier.authenticate(_dpop(token, prove(dpop_key, "GET", htu, access_token=token)))
+
+
+async def test_the_request_url_is_normalised_too(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §4.3: both sides are normalised before comparison."""
+    token = mint(dpop_key=dpop_key)
+    proof = prove(dpop_key, access_token=token)
+    await verifier.authenticate(_dpop(token, proof, url="https://API.example:443/./todos?page=3"))
+
+
+@pytest.mark.parametrize(
+    "offset", [-91, -3600, 31, 3600], ids=["old", "hour-old", "future", "hour-ahead"]
+)
+async def test_a_proof_outside_its_time_window_is_refused(
+    *,
+    verifier: TokenVerifier,
+    mint: Mint,
+    prove: Prove,
+    dpop_key: DpopKey,
+    clock: FakeClock,
+    offset: int,
+) -> None:
+    """RFC 9449 §4.3 step 11 and §11.1 (max age 60 s plus 30 s leeway either way)."""
+    token = mint(dpop_key=dpop_key)
+    proof = prove(dpop_key, access_token=token, iat=clock.now + offset)
+    error = await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+    assert "not fresh" in error.description
+
+
+async def test_a_proof_without_ath_or_for_another_token_is_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §4.3 step 12 and §7: ath binds the proof to this very token (a proof made
+    for the user's other token, bound to the same key, must not work)."""
+    token = mint(dpop_key=dpop_key)
+    other_token = mint("alice", dpop_key=dpop_key, scope="openid todo:admin")
+    for proof in (prove(dpop_key), prove(dpop_key, access_token=other_token)):
+        error = await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+        assert "ath" in error.description
+
+
+async def test_two_proof_headers_are_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §4.3 step 1: not more than one DPoP header field."""
+    token = mint(dpop_key=dpop_key)
+    good = prove(dpop_key, access_token=token)
+    other = prove(dpop_key, "POST", access_token=token)
+    for proofs in ((good, good), (good, other), (other, good)):
+        error = await _refused(verifier, _dpop(token, *proofs), InvalidDpopProof)
+        assert "exactly one" in error.description
+
+
+@pytest.mark.parametrize("separator", [",", ", ", " , "])
+async def test_two_proofs_joined_in_one_header_are_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey, separator: str
+) -> None:
+    """RFC 9449 §4.3 step 2: the field value is a single JWT (a proxy may fold repeated
+    fields into one comma-separated value)."""
+    token = mint(dpop_key=dpop_key)
+    joined = separator.join(
+        [prove(dpop_key, access_token=token), prove(dpop_key, access_token=token)]
+    )
+    await _refused(verifier, _dpop(token, joined), InvalidDpopProof)
+
+
+# --- forwarded headers -------------------------------------------------------------------
+
+FORWARDED_HEADERS = [
+    ("x-forwarded-proto", "https"),
+    ("x-forwarded-host", "api.example"),
+    ("forwarded", "proto=https;host=api.example"),
+]
+INTERNAL_URL = "http://app:8000/todos"
+
+
+async def test_untrusted_forwarded_headers_do_not_change_the_expected_htu(
+    make_verifier: MakeVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §4.3 step 9: htu is the URI of this request; a client cannot redefine
+    it with Forwarded (RFC 7239) or X-Forwarded-* unless it is a configured proxy."""
+    for verifier in (make_verifier(), make_verifier(trusted_proxies="10.0.0.0/8")):
+        token = mint(dpop_key=dpop_key)
+        spoofed = prove(dpop_key, access_token=token)  # for https://api.example/todos
+        await _refused(
+            verifier,
+            _dpop(token, spoofed, url=INTERNAL_URL, headers=FORWARDED_HEADERS, peer="203.0.113.9"),
+            InvalidDpopProof,
+        )
+        honest = prove(dpop_key, "GET", INTERNAL_URL, access_token=token)
+        await verifier.authenticate(
+            _dpop(token, honest, url=INTERNAL_URL, headers=FORWARDED_HEADERS, peer="203.0.113.9")
+        )
+
+
+@pytest.mark.parametrize(
+    "headers", [FORWARDED_HEADERS[:2], FORWARDED_HEADERS[2:]], ids=["x-forwarded", "forwarded"]
+)
+async def test_a_trusted_proxys_forwarded_headers_set_the_expected_htu(
+    make_verifier: MakeVerifier,
+    mint: Mint,
+    prove: Prove,
+    dpop_key: DpopKey,
+    headers: list[tuple[str, str]],
+) -> None:
+    """RFC 9449 §4.3 step 9 behind a TLS-terminating proxy (RFC 7239 §5.3-5.4)."""
+    verifier = make_verifier(trusted_proxies="10.0.0.0/8")
+    token = mint(dpop_key=dpop_key)
+    request = {"url": INTERNAL_URL, "headers": headers, "peer": "10.1.2.3"}
+    await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token), **request))
+    internal = prove(dpop_key, "GET", INTERNAL_URL, access_token=token)
+    await _refused(verifier, _dpop(token, internal, **request), InvalidDpopProof)
+
+
+async def test_a_client_value_before_the_trusted_proxys_own_is_ignored(
+    make_verifier: MakeVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 7239 §4: proxies append; the first element may be the client's own."""
+    verifier = make_verifier(trusted_proxies="10.0.0.0/8")
+    token = mint(dpop_key=dpop_key)
+    headers = [("forwarded", "proto=https;host=evil.example, proto=https;host=api.example")]
+    request = {"url": INTERNAL_URL, "headers": headers, "peer": "10.1.2.3"}
+    evil = prove(dpop_key, "GET", "https://evil.example/todos", access_token=token)
+    await _refused(verifier, _dpop(token, evil, **request), InvalidDpopProof)
+    await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token), **request))
+
+
+# --- server nonces -----------------------------------------------------------------------
+
+
+class TestServerNonces:
+    """RFC 9449 §9 (resource-server nonces), §11.2 (pre-generated proofs), §11.3 (no
+    proof without the nonce once nonces are in use)."""
+
+    @pytest.fixture
+    def verifier(self, make_verifier: MakeVerifier) -> TokenVerifier:
+        return make_verifier(dpop_nonce=True, dpop_nonce_secret="resource-server-secret")
+
+    async def test_a_proof_without_a_nonce_gets_use_dpop_nonce(
+        self, verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+    ) -> None:
+        token = mint(dpop_key=dpop_key)
+        error = await _refused(
+            verifier, _dpop(token, prove(dpop_key, access_token=token)), UseDpopNonce
+        )
+        assert isinstance(error, UseDpopNonce)
+        assert error.nonce
+
+    @pytest.mark.parametrize(
+        "nonce",
+        ["eyJ7S_zG.eyJH0-Z.HX4w-7v", "", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"],
+        ids=["rfc9449-figure-24-value", "empty", "forged"],
+    )
+    async def test_a_nonce_this_server_did_not_issue_is_refused(
+        self, verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey, nonce: str
+    ) -> None:
+        token = mint(dpop_key=dpop_key)
+        await _refused(
+            verifier, _dpop(token, prove(dpop_key, access_token=token, nonce=nonce)), UseDpopNonce
+        )
+
+    async def test_a_nonce_of_another_server_is_refused(
+        self,
+        verifier: TokenVerifier,
+        mint: Mint,
+        prove: Prove,
+        dpop_key: DpopKey,
+        clock: FakeClock,
+    ) -> None:
+        foreign = DpopNonces(secret=b"another server", clock=clock).current()
+        token = mint(dpop_key=dpop_key)
+        await _refused(
+            verifier, _dpop(token, prove(dpop_key, access_token=token, nonce=foreign)), UseDpopNonce
+        )
+
+    async def test_a_current_nonce_is_accepted_and_goes_stale(
+        self,
+        verifier: TokenVerifier,
+        mint: Mint,
+        prove: Prove,
+        dpop_key: DpopKey,
+        clock: FakeClock,
+    ) -> None:
+        [(_, nonce)] = verifier.response_headers()
+        token = mint(dpop_key=dpop_key, exp=int(clock.now) + 3600)
+        await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token, nonce=nonce)))
+        clock.advance(600)  # two nonce lifetimes later: a pre-generated proof is useless
+        error = await _refused(
+            verifier, _dpop(token, prove(dpop_key, access_token=token, nonce=nonce)), UseDpopNonce
+        )
+        assert isinstance(error, UseDpopNonce)
+        assert error.nonce != nonce
+
+
+# --- substitution: keys, issuer, audience, time ------------------------------------------
+
+
+async def test_a_token_signed_by_a_key_outside_the_jwks_is_refused(
+    verifier: TokenVerifier, issuer: TestIssuer, clock: FakeClock, attacker_rsa: RSAKey
+) -> None:
+    """RFC 9068 §4 step 5 and RFC 8725 §3.8: the issuer's published keys only, whatever
+    kid the token claims."""
+    kid, _ = _issuer_key(issuer)
+    for claimed_kid in (kid, "attacker-kid"):
+        token = sign_compact(
+            {"alg": "RS256", "typ": "at+jwt", "kid": claimed_kid},
+            _claims(issuer, clock),
+            attacker_rsa,
+            "RS256",
+        )
+        await _refused(verifier, _bearer(token))
+
+
+@pytest.mark.parametrize(
+    "iss",
+    [
+        "https://evil.example/realms/todo",
+        "https://issuer.test/realms/todo/",
+        "https://ISSUER.test/realms/todo",
+        "https://issuer.test/realms/todo2",
+        None,
+        ["https://issuer.test/realms/todo"],
+    ],
+    ids=["other-host", "trailing-slash", "other-case", "prefix", "missing", "array"],
+)
+async def test_a_token_from_another_issuer_is_refused(
+    verifier: TokenVerifier, mint: Mint, iss: object
+) -> None:
+    """RFC 9068 §4 step 3 (exact match) and RFC 8725 §3.8: even signed by a key we
+    trust, as with a multi-tenant IdP whose realms share keys."""
+    error = await _refused(verifier, _bearer(mint(iss=iss)))
+    assert "issuer" in error.description
+
+
+@pytest.mark.parametrize(
+    "aud",
+    ["account", ["account", "other-api"], [], "todo-api-admin", None, ["todo-api ", "x"]],
+    ids=["other", "array-without-ours", "empty-array", "prefix-match", "missing", "whitespace"],
+)
+async def test_a_token_for_another_audience_is_refused(
+    verifier: TokenVerifier, mint: Mint, aud: object
+) -> None:
+    """RFC 9068 §4 step 4 and RFC 8725 §3.9 (substitution between resource servers)."""
+    await _refused(verifier, _bearer(mint(aud=aud)))
+
+
+async def test_an_expired_token_is_accepted_only_within_the_leeway(
+    verifier: TokenVerifier, mint: Mint, clock: FakeClock
+) -> None:
+    """RFC 9068 §4 step 6 (small leeway allowed, RFC 7519 §4.1.4)."""
+    await verifier.authenticate(_bearer(mint(exp=int(clock.now) - 29)))
+    error = await _refused(verifier, _bearer(mint(exp=int(clock.now) - 31)))
+    assert "expired" in error.description
+
+
+async def test_a_token_not_valid_yet_is_refused(
+    verifier: TokenVerifier, mint: Mint, clock: FakeClock
+) -> None:
+    """RFC 7519 §4.1.5 (nbf) and §4.1.6 (iat in the future), with the same leeway."""
+    await _refused(verifier, _bearer(mint(nbf=int(clock.now) + 31)))
+    await _refused(verifier, _bearer(mint(iat=int(clock.now) + 31)))

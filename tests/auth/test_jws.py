@@ -1,0 +1,249 @@
+"""Strict compact-JWS parsing and key checks (auth.jws)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import ECKey, RSAKey
+
+from auth.jws import (
+    MIN_RSA_BITS,
+    MalformedJws,
+    b64url_decode,
+    b64url_encode,
+    import_public_key,
+    json_object,
+    key_fits_algorithm,
+    parse_compact,
+    signature_is_valid,
+)
+from auth.testing import DpopKey, TestIssuer, sign_compact
+from tests.auth.vectors import RFC7638_JWK, RFC7638_THUMBPRINT
+
+
+def _short_rsa_jwk(bits: int) -> dict[str, str]:
+    short = rsa.generate_private_key(65537, bits)
+    numbers = short.public_key().public_numbers()
+    return {
+        "kty": "RSA",
+        "n": b64url_encode(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+        "e": b64url_encode(numbers.e.to_bytes(3, "big")),
+    }
+
+
+class TestBase64url:
+    def test_round_trip(self) -> None:
+        for raw in (b"", b"\x00", b"ab", b"abc", b"\xff\xfe\xfd\xfc"):
+            assert b64url_decode(b64url_encode(raw)) == raw
+
+    @pytest.mark.parametrize(
+        "segment",
+        ["YQ==", "YQ=", "a+b/", "ab cd", "ab\ncd", "abcde", "ab.c", "\u00e9"],
+        ids=[
+            "padding",
+            "short-padding",
+            "plus-slash",
+            "space",
+            "newline",
+            "length-1-mod-4",
+            "dot",
+            "non-ascii",
+        ],
+    )
+    def test_foreign_characters_and_padding_are_refused(self, segment: str) -> None:
+        with pytest.raises(MalformedJws):
+            b64url_decode(segment)
+
+    def test_non_canonical_last_character_is_refused(self) -> None:
+        # "YQ" is b"a"; "YR" decodes to the same byte with an unused low bit set.
+        assert b64url_decode("YQ") == b"a"
+        assert base64.urlsafe_b64decode("YR==") == b"a"
+        with pytest.raises(MalformedJws, match="non-canonical"):
+            b64url_decode("YR")
+
+
+class TestJsonObject:
+    def test_parses_an_object(self) -> None:
+        assert json_object(b'{"a": 1, "b": [true, null]}') == {"a": 1, "b": [True, None]}
+
+    @pytest.mark.parametrize(
+        "raw",
+        [b'{"a": 1, "a": 2}', b'{"o": {"x": 1, "x": 1}}'],
+        ids=["top-level", "nested"],
+    )
+    def test_duplicate_members_are_refused(self, raw: bytes) -> None:
+        with pytest.raises(MalformedJws, match="duplicate"):
+            json_object(raw)
+
+    @pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+    def test_non_json_constants_are_refused(self, constant: bytes) -> None:
+        with pytest.raises(MalformedJws, match="not JSON"):
+            json_object(b'{"exp": ' + constant + b"}")
+
+    @pytest.mark.parametrize(
+        "raw", [b"[1, 2]", b'"text"', b"42", b"null"], ids=["array", "string", "number", "null"]
+    )
+    def test_non_objects_are_refused(self, raw: bytes) -> None:
+        with pytest.raises(MalformedJws, match="not an object"):
+            json_object(raw)
+
+    @pytest.mark.parametrize(
+        "raw",
+        [b"\xff\xfe{}", b'{"a": ', b"", b'{"n": ' + b"9" * 5000 + b"}"],
+        ids=["not-utf8", "truncated", "empty", "int-beyond-digit-limit"],
+    )
+    def test_invalid_json_is_malformed(self, raw: bytes) -> None:
+        with pytest.raises(MalformedJws):
+            json_object(raw)
+
+    def test_deep_nesting_is_malformed_not_a_crash(self) -> None:
+        # A 16 KiB token can nest thousands of arrays: the parser's recursion limit must
+        # read as a malformed token (401), never escape as RecursionError (500).
+        with pytest.raises(MalformedJws):
+            json_object(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+
+    @pytest.mark.parametrize("escape", [rb"\ud800", rb"\udfff", rb"x\ud83dy"])
+    def test_lone_surrogates_are_refused(self, escape: bytes) -> None:
+        # RFC 8725 §3.7 (UTF-8 only) and RFC 7493 §2.1: a string with an unpaired
+        # surrogate cannot be encoded as UTF-8 and breaks whatever hashes or stores it.
+        with pytest.raises(MalformedJws):
+            json_object(b'{"jti": "' + escape + b'"}')
+
+    def test_escaped_surrogate_pairs_are_characters(self) -> None:
+        assert json_object(rb'{"name": "\ud83d\ude00"}') == {"name": "\U0001f600"}
+
+
+class TestParseCompact:
+    def test_parses_header_payload_and_signature(self) -> None:
+        value = ".".join([b64url_encode(b'{"alg":"ES256"}'), b64url_encode(b'{"sub":"a"}'), "c2ln"])
+        jws = parse_compact(value, max_length=1000)
+        assert jws.header == {"alg": "ES256"}
+        assert jws.payload == {"sub": "a"}
+        assert jws.signature == b"sig"
+        assert jws.signing_input == value.rsplit(".", 1)[0].encode()
+
+    def test_length_cap_applies_before_anything_else(self) -> None:
+        with pytest.raises(MalformedJws, match="longer than 10"):
+            parse_compact("!" * 11, max_length=10)
+
+    @pytest.mark.parametrize("value", ["a.b", "a.b.c.d", "a.b.c.d.e", "abc"])
+    def test_anything_but_three_segments_is_refused(self, value: str) -> None:
+        with pytest.raises(MalformedJws, match="three segments"):
+            parse_compact(value, max_length=1000)
+
+    def test_non_ascii_is_refused(self) -> None:
+        with pytest.raises(MalformedJws, match="ASCII"):
+            parse_compact("e\u00e9.a.b", max_length=1000)
+
+    def test_empty_signature_is_refused(self) -> None:
+        value = f"{b64url_encode(b'{}')}.{b64url_encode(b'{}')}."
+        with pytest.raises(MalformedJws, match="empty signature"):
+            parse_compact(value, max_length=1000)
+
+
+class TestImportPublicKey:
+    def test_rfc7638_example_key_has_the_published_thumbprint(self) -> None:
+        # RFC 7638 §3.1: the thumbprint covers only the required members (e, kty, n).
+        key = import_public_key(RFC7638_JWK)
+        assert key.thumbprint() == RFC7638_THUMBPRINT
+
+    def test_optional_members_do_not_change_the_thumbprint(self) -> None:
+        bare = {name: RFC7638_JWK[name] for name in ("kty", "n", "e")}
+        assert import_public_key(bare).thumbprint() == RFC7638_THUMBPRINT
+
+    @pytest.mark.parametrize("member", ["d", "p", "q", "dp", "dq", "qi", "oth", "k"])
+    def test_private_or_symmetric_members_are_refused(self, member: str) -> None:
+        with pytest.raises(MalformedJws, match="private or symmetric"):
+            import_public_key({**RFC7638_JWK, member: "AQAB"})
+
+    def test_a_private_ec_key_is_refused(self) -> None:
+        private = ECKey.generate_key("P-256").as_dict(private=True)
+        with pytest.raises(MalformedJws):
+            import_public_key(dict(private))
+
+    @pytest.mark.parametrize("kty", ["oct", "XYZ", None, 1])
+    def test_unsupported_key_types_are_refused(self, kty: object) -> None:
+        with pytest.raises(MalformedJws, match="unsupported key type"):
+            import_public_key({"kty": kty})
+
+    def test_rsa_keys_below_2048_bits_are_refused(self) -> None:
+        with pytest.raises(MalformedJws, match=str(MIN_RSA_BITS)):
+            import_public_key(_short_rsa_jwk(1024))
+
+    @pytest.mark.parametrize(
+        "jwk",
+        [
+            {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"},
+            {"kty": "EC", "crv": "P-999", "x": "AAAA", "y": "AAAA"},
+            {"kty": "RSA", "n": 42, "e": "AQAB"},
+            {"kty": "OKP", "crv": "Ed25519"},
+        ],
+        ids=["point-not-on-curve", "unknown-curve", "modulus-not-string", "missing-x"],
+    )
+    def test_invalid_key_values_are_refused(self, jwk: dict[str, object]) -> None:
+        with pytest.raises(MalformedJws):
+            import_public_key(jwk)
+
+
+class TestKeyFitsAlgorithm:
+    def test_ec_key_fits_only_its_curve(self) -> None:
+        key = DpopKey("ES256").key
+        public = import_public_key(dict(key.as_dict(private=False)))
+        assert key_fits_algorithm(public, "ES256")
+        assert not key_fits_algorithm(public, "ES384")
+        assert not key_fits_algorithm(public, "RS256")
+
+    def test_rsa_key_fits_rs_and_ps_but_not_ec_or_hmac(self) -> None:
+        key = import_public_key({name: RFC7638_JWK[name] for name in ("kty", "n", "e")})
+        assert key_fits_algorithm(key, "RS256")
+        assert key_fits_algorithm(key, "PS256")
+        assert not key_fits_algorithm(key, "ES256")
+        assert not key_fits_algorithm(key, "HS256")
+        assert not key_fits_algorithm(key, "none")
+
+    def test_a_key_alg_member_pins_the_algorithm(self) -> None:
+        # RFC 8725 §3.1: each key is used with exactly one algorithm when it says so.
+        key = import_public_key(RFC7638_JWK)
+        assert key_fits_algorithm(key, "RS256")
+        assert not key_fits_algorithm(key, "PS256")
+
+    def test_a_short_rsa_key_never_fits(self) -> None:
+        # Imported around our own guard to show the second check in key_fits_algorithm.
+        with pytest.warns(SecurityWarning):
+            key = RSAKey.import_key(_short_rsa_jwk(1024))
+        assert not key_fits_algorithm(key, "RS256")
+
+
+class TestSignatureIsValid:
+    def test_valid_and_tampered_signatures(self, issuer_template: TestIssuer) -> None:
+        token = issuer_template.token()
+        kid = issuer_template.current_kid["RS256"]
+        _, key = issuer_template.keys[kid]
+        jws = parse_compact(token, max_length=16_384)
+        assert signature_is_valid(jws, "RS256", key)
+        tampered = parse_compact(
+            token.rsplit(".", 1)[0] + "." + b64url_encode(b"\x00" * 256), max_length=16_384
+        )
+        assert not signature_is_valid(tampered, "RS256", key)
+
+    def test_never_raises_on_garbage(self, issuer_template: TestIssuer) -> None:
+        _, key = issuer_template.keys[issuer_template.current_kid["ES256"]]
+        header = {"alg": "ES256"}
+        for signature in (b"\x01", b"\x00" * 64, b"\xff" * 200):
+            token = sign_compact(header, {}, key, "ES256").rsplit(".", 1)[0]
+            jws = parse_compact(f"{token}.{b64url_encode(signature)}", max_length=1000)
+            assert not signature_is_valid(jws, "ES256", key)
+        # A key of the wrong type for the algorithm reads as invalid, not as a crash.
+        jws = parse_compact(sign_compact(header, {}, key, "ES256"), max_length=1000)
+        _, rsa_key = issuer_template.keys[issuer_template.current_kid["RS256"]]
+        assert not signature_is_valid(jws, "ES256", rsa_key)
+
+    def test_signature_input_is_the_encoded_segments(self) -> None:
+        key = DpopKey("ES256")
+        token = sign_compact(b'{"alg":"ES256"}', json.dumps({"a": 1}).encode(), key.key, "ES256")
+        jws = parse_compact(token, max_length=1000)
+        assert signature_is_valid(jws, "ES256", key.key)

@@ -1,0 +1,74 @@
+"""Keeping tokens out of log lines (auth.redaction)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from auth.redaction import TokenRedactingFilter, install_token_redaction, redact
+
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets"),
+    [
+        (f'GET /todos?access_token={JWT} HTTP/1.1" 400', [JWT]),
+        ("GET /todos?page=2&ACCESS_TOKEN=opaque-token-value&x=1", ["opaque-token-value"]),
+        ("POST /cb?id_token=abc123&refresh_token=def456", ["abc123", "def456"]),
+        ("GET /live?dpop=proof-value HTTP/1.1", ["proof-value"]),
+        (f"Authorization: Bearer {JWT}", [JWT]),
+        (f"dpop proof {JWT}.", [JWT]),
+    ],
+)
+def test_token_values_are_redacted(text: str, secrets: list[str]) -> None:
+    redacted = redact(text)
+    assert all(secret not in redacted for secret in secrets)
+    assert "[redacted" in redacted
+
+
+def test_other_text_is_untouched() -> None:
+    text = "GET /todos?page=2&sort=due HTTP/1.1 200 eyJ-not-a-jwt"
+    assert redact(text) == text
+
+
+def test_the_filter_redacts_message_and_arguments() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        "%s %s?%s",
+        ("GET", "/todos", f"token={JWT}"),
+        None,
+    )
+    assert TokenRedactingFilter().filter(record) is True
+    assert JWT not in record.getMessage()
+    assert record.getMessage() == "GET /todos?token=[redacted]"
+
+
+def test_install_is_idempotent_and_defaults_to_uvicorn(caplog: pytest.LogCaptureFixture) -> None:
+    name = "tests.auth.redaction"
+    logger = logging.getLogger(name)
+    try:
+        install_token_redaction(name)
+        install_token_redaction(name)
+        assert sum(isinstance(f, TokenRedactingFilter) for f in logger.filters) == 1
+        with caplog.at_level(logging.INFO, logger=name):
+            logger.info("request with %s", JWT)
+        assert JWT not in caplog.text
+        assert "[redacted-jwt]" in caplog.text
+    finally:
+        for existing in list(logger.filters):
+            logger.removeFilter(existing)
+
+    defaults = [logging.getLogger(name) for name in ("uvicorn.access", "uvicorn.error")]
+    before = [list(default.filters) for default in defaults]
+    try:
+        install_token_redaction()
+        for default in defaults:
+            assert any(isinstance(f, TokenRedactingFilter) for f in default.filters)
+    finally:
+        for default, filters in zip(defaults, before, strict=True):
+            default.filters[:] = filters

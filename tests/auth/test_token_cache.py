@@ -1,0 +1,52 @@
+"""Cache of verified access tokens (auth.token_cache)."""
+
+from __future__ import annotations
+
+from auth.token_cache import VerifiedTokenCache
+
+
+def test_an_entry_is_returned_until_it_expires() -> None:
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache()
+    digest = cache.digest("token")
+    cache.put(digest, "alice", expires_at=100.0, kid="k1")
+    entry = cache.get(digest, now=99.9)
+    assert entry is not None
+    assert (entry.value, entry.kid) == ("alice", "k1")
+    assert cache.get(digest, now=100.0) is None
+    assert len(cache) == 0  # dropped on sight
+
+
+def test_the_least_recently_used_entry_is_evicted() -> None:
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(max_entries=2)
+    a, b, c = (cache.digest(token) for token in ("a", "b", "c"))
+    cache.put(a, "a", expires_at=10, kid=None)
+    cache.put(b, "b", expires_at=10, kid=None)
+    assert cache.get(a, now=0) is not None  # a is now the most recently used
+    cache.put(c, "c", expires_at=10, kid=None)
+    assert cache.get(b, now=0) is None
+    assert cache.get(a, now=0) is not None
+    assert len(cache) == 2
+
+
+def test_zero_entries_disables_the_cache() -> None:
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache(max_entries=0)
+    digest = cache.digest("token")
+    cache.put(digest, "alice", expires_at=10, kid=None)
+    assert cache.get(digest, now=0) is None
+
+
+def test_discard_and_clear() -> None:
+    cache: VerifiedTokenCache[str] = VerifiedTokenCache()
+    a, b = cache.digest("a"), cache.digest("b")
+    cache.put(a, "a", expires_at=10, kid=None)
+    cache.put(b, "b", expires_at=10, kid=None)
+    cache.discard(a)
+    cache.discard(a)
+    assert cache.get(a, now=0) is None
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_digests_have_a_fixed_size_whatever_the_token() -> None:
+    assert len(VerifiedTokenCache.digest("x" * 16_384)) == 32
+    assert VerifiedTokenCache.digest("a") != VerifiedTokenCache.digest("b")
