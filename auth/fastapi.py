@@ -62,10 +62,15 @@ _dpop = _DeclaredScheme(
 )
 
 
-def install(app: FastAPI, authenticator: Authenticator) -> None:
-    """Attach ``authenticator`` to ``app`` and render ``AuthError`` as RFC responses."""
-    app.state.authenticator = authenticator
+def install(app: FastAPI) -> None:
+    """Render ``AuthError`` as RFC 6750 / 9449 responses in ``app``. Call when building
+    the application (Starlette fixes its handlers before the lifespan starts)."""
     app.add_exception_handler(AuthError, _handle_auth_error)  # type: ignore[arg-type]
+
+
+def attach(app: FastAPI, authenticator: Authenticator) -> None:
+    """Make ``authenticator`` the one the dependencies use (typically in the lifespan)."""
+    app.state.authenticator = authenticator
 
 
 def get_authenticator(connection: HTTPConnection) -> Authenticator:
