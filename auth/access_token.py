@@ -195,12 +195,12 @@ def check_required_claims(claims: Mapping[str, Any]) -> None:
 
 def confirmation_thumbprint(claims: Mapping[str, Any]) -> str | None:
     """``cnf.jkt`` of a DPoP-bound token (RFC 9449 §6.1), or None when unbound. A token
-    bound by another confirmation method (mTLS ``x5t#S256``...) cannot be checked here
-    and is refused."""
+    bound by any other confirmation method (mTLS ``x5t#S256``...), alone or beside
+    ``jkt``, cannot be fully checked here and is refused (RFC 7800 §3.1)."""
     cnf = claims.get("cnf")
     if cnf is None:
         return None
-    if not isinstance(cnf, dict) or "jkt" not in cnf:
+    if not isinstance(cnf, dict) or set(cnf) != {"jkt"}:
         raise InvalidToken("the token is bound to a key by a method this server does not support")
     jkt = cnf["jkt"]
     if not isinstance(jkt, str) or not _THUMBPRINT.fullmatch(jkt):

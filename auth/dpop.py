@@ -100,10 +100,11 @@ def parse_proof(values: Sequence[str], *, max_length: int) -> CompactJws:
 
 
 def check_proof_type(header: Mapping[str, Any]) -> None:
-    """``typ`` is ``dpop+jwt`` (§4.3 step 4; compared case-insensitively, as media
-    types are), so no other kind of signed JWT can pass as a proof (§11.5)."""
+    """``typ`` is ``dpop+jwt`` (§4.3 step 4), so no other kind of signed JWT can pass as a
+    proof (§11.5). Compared as a media type: case-insensitively, and with the
+    ``application/`` prefix RFC 7515 §4.1.9 lets senders add or omit."""
     typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() != "dpop+jwt":
+    if not isinstance(typ, str) or typ.lower().removeprefix("application/") != "dpop+jwt":
         raise InvalidDpopProof("the proof's typ is not dpop+jwt")
     if "crit" in header:
         raise InvalidDpopProof("the proof uses a critical header extension")

@@ -243,10 +243,14 @@ class TestConfirmation:
             {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
             {},
             {"jwk": {"kty": "EC"}},
+            {
+                "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+                "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2",
+            },
             "jkt",
             ["jkt"],
         ],
-        ids=["mtls", "empty", "jwk", "string", "array"],
+        ids=["mtls", "empty", "jwk", "jkt-and-mtls", "string", "array"],
     )
     def test_other_confirmation_methods_are_refused(self, cnf: object) -> None:
         # RFC 7800 / RFC 8705 bindings cannot be checked here; accepting them would

@@ -170,7 +170,7 @@ class TestRefusedProofs:
         with pytest.raises(InvalidDpopProof, match="longer than"):
             await verify("." * (MAX_PROOF_LENGTH + 1), dpop_key)
 
-    @pytest.mark.parametrize("typ", ["JWT", "at+jwt", "application/dpop+jwt", None, 3])
+    @pytest.mark.parametrize("typ", ["JWT", "at+jwt", "application/jwt", "text/dpop+jwt", None, 3])
     async def test_a_typ_other_than_dpop_jwt_is_refused(
         self, verify: Verify, dpop_key: DpopKey, typ: object
     ) -> None:
@@ -186,6 +186,13 @@ class TestRefusedProofs:
             )
         with pytest.raises(InvalidDpopProof, match="typ"):
             await verify(proof, dpop_key)
+
+    @pytest.mark.parametrize("typ", ["dpop+jwt", "DPoP+JWT", "application/dpop+jwt"])
+    async def test_typ_is_compared_as_a_media_type(
+        self, verify: Verify, dpop_key: DpopKey, typ: str
+    ) -> None:
+        # RFC 7515 §4.1.9: "application/" may be omitted or present; case does not matter.
+        await verify(_proof(dpop_key, header={"typ": typ}), dpop_key)
 
     async def test_a_critical_header_is_refused(self, verify: Verify, dpop_key: DpopKey) -> None:
         with pytest.raises(InvalidDpopProof, match="critical"):
