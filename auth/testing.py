@@ -144,7 +144,7 @@ class TestIssuer:
         return {
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
-            "token_endpoint": f"{self.issuer}/protocol/openid-connect/token",
+            "token_endpoint": f"{self.issuer}/token",
             "dpop_signing_alg_values_supported": ["ES256", "RS256"],
         }
 

@@ -1,0 +1,87 @@
+# The README's commands. `make run` serves the API in its development mode;
+# `make test` sets everything up and runs the whole suite (what CI runs).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help setup run run-spa-mock test check lint format typecheck pytest system-deps \
+        frontend keycloak keycloak-start keycloak-stop compose-check bench clean
+
+UV_VERSION := 0.13.8
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+PYTHON := .venv/bin/python
+# Debian packages the test tiers need: real PostgreSQL, Redis and Chromium; unzip for Keycloak.
+SYSTEM_PACKAGES := postgresql redis-server chromium unzip
+
+help:
+	@echo "make run          the API on http://127.0.0.1:8000 (SQLite, mock auth: no IdP needed)"
+	@echo "make test         set up everything and run lint, types and every test tier"
+	@echo "make run-spa-mock the SPA on http://127.0.0.1:5173 against 'make run'"
+	@echo "make bench        benchmarks side by side with oidc-spa/server"
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen
+	@touch $@
+
+setup: .venv/.synced
+
+run: setup
+	OIDC_MODE=$${OIDC_MODE:-static} $(PYTHON) -m app
+
+run-spa-mock: frontend-mock/node_modules/.installed
+	cd frontend-mock && npm run build:mock && npx vite preview --port 5173 --host 127.0.0.1 --strictPort
+
+frontend-mock/node_modules/.installed: frontend-mock/package-lock.json
+	cd frontend-mock && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend: frontend-mock/node_modules/.installed
+	cd frontend-mock && npm run build
+
+system-deps:
+	@missing=$$(for package in $(SYSTEM_PACKAGES); do \
+	    dpkg -s $$package >/dev/null 2>&1 || echo $$package; done); \
+	if [ -n "$$missing" ]; then \
+	    sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	    echo "installing Debian packages:" $$missing; \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing \
+	    || { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; }; \
+	fi
+
+keycloak:
+	keycloak/local-keycloak.sh fetch
+
+keycloak-start: keycloak
+	keycloak/local-keycloak.sh start && keycloak/local-keycloak.sh wait
+
+keycloak-stop:
+	keycloak/local-keycloak.sh stop
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: setup
+	.venv/bin/mypy
+
+check: lint typecheck compose-check
+
+format: setup
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+compose-check: setup
+	keycloak/validate-compose.sh
+
+pytest: setup
+	.venv/bin/pytest
+
+test: system-deps setup frontend keycloak check pytest
+
+bench: setup
+	bench/run.sh
+
+clean:
+	rm -rf .venv .tools .cache frontend-mock/node_modules frontend-mock/dist
