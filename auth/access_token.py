@@ -33,6 +33,8 @@ _AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _EMBEDDED_KEY_HEADERS = ("jwk", "jku", "x5u", "x5c")
 # Keycloak's payload "typ" of tokens that are not access tokens ("ID", "Refresh", ...).
 _ACCESS_TOKEN_PAYLOAD_TYPES = frozenset({"bearer", "dpop"})
+# RFC 7800 §3.2-3.5 and RFC 8705 §3.1: confirmation methods other than jkt.
+_OTHER_CONFIRMATIONS = frozenset({"jwk", "jwe", "jku", "kid", "x5t#S256"})
 _THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
@@ -195,12 +197,13 @@ def check_required_claims(claims: Mapping[str, Any]) -> None:
 
 def confirmation_thumbprint(claims: Mapping[str, Any]) -> str | None:
     """``cnf.jkt`` of a DPoP-bound token (RFC 9449 §6.1), or None when unbound. A token
-    bound by any other confirmation method (mTLS ``x5t#S256``...), alone or beside
-    ``jkt``, cannot be fully checked here and is refused (RFC 7800 §3.1)."""
+    also or only bound by another registered confirmation method (mTLS ``x5t#S256``,
+    ``jwk``, ``jwe``, ``jku``, ``kid``) cannot be fully checked here and is refused.
+    Unregistered members are ignored (Keycloak adds ``kc-jkt-type``)."""
     cnf = claims.get("cnf")
     if cnf is None:
         return None
-    if not isinstance(cnf, dict) or set(cnf) != {"jkt"}:
+    if not isinstance(cnf, dict) or "jkt" not in cnf or _OTHER_CONFIRMATIONS & cnf.keys():
         raise InvalidToken("the token is bound to a key by a method this server does not support")
     jkt = cnf["jkt"]
     if not isinstance(jkt, str) or not _THUMBPRINT.fullmatch(jkt):

@@ -156,6 +156,9 @@ class JwksCache:
         self._keys: SigningKeys | None = None
         self._expires_at = 0.0
         self._last_attempt_at: float | None = None
+        # The cooldown counts only fetches caused by unknown kids: a background refresh
+        # a moment ago says nothing about a key published since.
+        self._last_kid_fetch_at: float | None = None
         self._last_success_at: float | None = None
         self._last_error: str | None = None
         self._failures = 0
@@ -223,14 +226,18 @@ class JwksCache:
             headers, minimum=self._min_ttl, maximum=self._max_ttl, default=self._default_ttl
         )
         now = self._clock()
+        changed = self._keys is None or (self._keys.by_kid.keys(), self._keys.ignored) != (
+            keys.by_kid.keys(),
+            keys.ignored,
+        )
         self._keys, self._expires_at = keys, now + ttl
         self._last_success_at, self._last_error, self._failures = now, None, 0
         self._unknown_kids.clear()
+        # Refreshes are frequent; only a change of the key set is worth a log line.
+        level = logging.INFO if changed else logging.DEBUG
         for reason in keys.ignored:
-            logger.info("ignoring JWKS key %s", reason)
-        logger.info(
-            "loaded %d signing keys %s, next refresh in %ds", len(keys), list(keys.by_kid), ttl
-        )
+            logger.log(level, "ignoring JWKS key %s", reason)
+        logger.log(level, "signing keys %s, next refresh in %ds", list(keys.by_kid), ttl)
         return True
 
     async def _maintain(self) -> None:
@@ -250,6 +257,9 @@ class JwksCache:
 
     def _may_refetch(self, now: float) -> bool:
         return self._last_attempt_at is None or now - self._last_attempt_at >= self._cooldown
+
+    def _may_refetch_for_kid(self, now: float) -> bool:
+        return self._last_kid_fetch_at is None or now - self._last_kid_fetch_at >= self._cooldown
 
     async def key_for(self, kid: str | None, alg: str) -> Key:
         """The issuer's key for ``kid`` that fits ``alg``.
@@ -271,7 +281,14 @@ class JwksCache:
             return self._choose(candidates, alg)
         if self._unknown_kids.get(kid, 0.0) > now:
             raise InvalidToken("the token's key id is not published by the issuer")
-        if self._may_refetch(now):
+        if self._inflight is not None:
+            # A refresh is under way anyway: its result may hold the kid.
+            await asyncio.shield(self._inflight)
+            candidates = self._keys.by_kid.get(kid)
+            if candidates is not None:
+                return self._choose(candidates, alg)
+        if self._may_refetch_for_kid(now):
+            self._last_kid_fetch_at = now
             refreshed = await self.refresh()
             candidates = self._keys.by_kid.get(kid)
             if candidates is not None:

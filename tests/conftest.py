@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.services import PostgresServer, RedisServer, postgres_server, redis_server
+from tests.services import (
+    KeycloakServer,
+    PostgresServer,
+    RedisServer,
+    keycloak_server,
+    postgres_server,
+    redis_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -20,4 +27,11 @@ def postgres() -> Iterator[PostgresServer]:
 def redis() -> Iterator[RedisServer]:
     """A real Redis server for the session (marker ``redis``)."""
     with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def keycloak() -> Iterator[KeycloakServer]:
+    """A real Keycloak with the realms of keycloak/*.json (markers ``e2e``, ``browser``)."""
+    with keycloak_server() as server:
         yield server

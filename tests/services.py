@@ -300,3 +300,84 @@ def issuer_server(realm: str = "todo") -> Iterator[TestIssuer]:
     issuer = TestIssuer(f"http://127.0.0.1:{port}/realms/{realm}")
     with serve_in_thread(issuer.asgi_app(), port):
         yield issuer
+
+
+# -- Keycloak ------------------------------------------------------------------------
+
+KEYCLOAK_SCRIPT = ROOT / "keycloak" / "local-keycloak.sh"
+
+
+@dataclass
+class KeycloakServer:
+    """Keycloak from its distribution zip (keycloak/local-keycloak.sh), realms imported."""
+
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def issuer(self, realm: str = "todo") -> str:
+        return f"{self.url}/realms/{realm}"
+
+    def token_endpoint(self, realm: str = "todo") -> str:
+        return f"{self.issuer(realm)}/protocol/openid-connect/token"
+
+    def _script(self, command: str, *, timeout: float) -> None:
+        env = {**os.environ, "KC_PORT": str(self.port)}
+        result = subprocess.run(
+            [str(KEYCLOAK_SCRIPT), command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServiceUnavailableForTests(
+                f"keycloak/local-keycloak.sh {command} failed ({result.returncode}):\n"
+                + result.stderr[-4000:]
+            )
+
+    def start(self) -> None:
+        self._script("start", timeout=60)
+        self._script("wait", timeout=300)
+
+    def stop(self) -> None:
+        self._script("stop", timeout=60)
+
+    def admin_token(self) -> str:
+        response = httpx.post(
+            self.token_endpoint("master"),
+            data={
+                "grant_type": "password",
+                "client_id": "admin-cli",
+                "username": "admin",
+                "password": "admin",
+            },
+        )
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token
+
+    def admin(self) -> httpx.Client:
+        """An admin REST API client (``/admin/realms/...``) with the bootstrap admin."""
+        return httpx.Client(
+            base_url=f"{self.url}/admin/realms",
+            headers={"Authorization": f"Bearer {self.admin_token()}"},
+        )
+
+
+@contextlib.contextmanager
+def keycloak_server() -> Iterator[KeycloakServer]:
+    """A real Keycloak on a free loopback port, stopped afterwards."""
+    _require("java", "a Java 21+ JDK")
+    _require("mvn", "maven")
+    server = KeycloakServer(free_port())
+    server._script("fetch", timeout=900)
+    server.start()
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(ServiceUnavailableForTests):
+            server.stop()

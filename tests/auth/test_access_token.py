@@ -233,6 +233,11 @@ class TestConfirmation:
     def test_an_unbound_token_has_no_thumbprint(self) -> None:
         assert confirmation_thumbprint({}) is None
 
+    def test_unregistered_cnf_members_are_ignored(self) -> None:
+        # Keycloak 26 sends {"jkt": ..., "kc-jkt-type": "DPoP"}.
+        jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+        assert confirmation_thumbprint({"cnf": {"jkt": jkt, "kc-jkt-type": "DPoP"}}) == jkt
+
     def test_a_jkt_is_returned(self) -> None:
         jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"  # RFC 9449 §6.1, Figure 9
         assert confirmation_thumbprint({"cnf": {"jkt": jkt}}) == jkt

@@ -1,0 +1,175 @@
+"""Keycloak's tokens against the API: Bearer, DPoP, and the tokens that must be refused."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import requests
+
+from auth.dpop import access_token_hash
+from tests.e2e.conftest import Realm
+from tests.services import ApiProcess
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_password_grant_token_from_keycloak_is_accepted_for_crud(
+    realm: Realm, api: ApiProcess
+) -> None:
+    token = realm.password_token("alice").access_token
+    with httpx.Client(base_url=api.base_url, headers=_bearer(token)) as client:
+        me = client.get("/api/me").json()
+        assert me["username"] == "alice"
+        assert me["issuer"] == realm.keycloak.issuer()
+        assert "todo-user" in me["roles"]
+        assert me["groups"] == ["/customers"] or me["groups"] == ["customers"]
+        created = client.post("/api/todos", json={"text": "from keycloak"})
+        assert created.status_code == 201
+        path = created.headers["location"]
+        assert (
+            client.patch(
+                path, json={"done": True}, headers={"If-Match": created.headers["etag"]}
+            ).status_code
+            == 200
+        )
+        assert client.get(path).json()["done"] is True
+        assert client.delete(path).status_code == 204
+        assert client.get(path).status_code == 404
+
+
+def test_a_client_credentials_token_is_accepted(realm: Realm, api: ApiProcess) -> None:
+    token = realm.client("todo-test", "todo-test-secret").client_credentials().access_token
+    me = httpx.get(f"{api.base_url}/api/me", headers=_bearer(token)).json()
+    assert me["client_id"] == "todo-test"
+
+
+def test_the_admin_reaches_the_admin_view_and_a_user_gets_403(
+    realm: Realm, api: ApiProcess
+) -> None:
+    admin = httpx.get(
+        f"{api.base_url}/api/admin/stats",
+        headers=_bearer(realm.password_token("carol").access_token),
+    )
+    assert admin.status_code == 200
+    assert set(admin.json()) == {"users", "todos", "todos_done"}
+    user = httpx.get(
+        f"{api.base_url}/api/admin/stats",
+        headers=_bearer(realm.password_token("alice").access_token),
+    )
+    assert user.status_code == 403
+    assert user.json()["error"] == "insufficient_scope"
+
+
+def test_a_dpop_bound_token_is_accepted_with_a_proof(realm: Realm, api: ApiProcess) -> None:
+    token = realm.dpop_token("bob")
+    assert token.token_type == "DPoP"
+    # requests-oauth2client signs a fresh proof for each request it sends.
+    response = requests.get(f"{api.base_url}/api/me", auth=token, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["dpop_bound"] is True
+    created = requests.post(
+        f"{api.base_url}/api/todos", json={"text": "bound"}, auth=token, timeout=10
+    )
+    assert created.status_code == 201
+
+
+def test_a_dpop_bound_token_is_refused_as_bearer(realm: Realm, api: ApiProcess) -> None:
+    token = realm.dpop_token("bob")
+    response = httpx.get(f"{api.base_url}/api/me", headers=_bearer(token.access_token))
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+
+
+def test_a_replayed_proof_is_refused(realm: Realm, api: ApiProcess) -> None:
+    token = realm.dpop_token("bob")
+    first = requests.get(f"{api.base_url}/api/me", auth=token, timeout=10)
+    assert first.status_code == 200
+    captured = {name: first.request.headers[name] for name in ("Authorization", "DPoP")}
+    replayed = httpx.get(f"{api.base_url}/api/me", headers=captured)
+    assert replayed.status_code == 401
+    assert replayed.json()["error"] == "invalid_dpop_proof"
+
+
+def test_a_proof_for_another_url_is_refused(realm: Realm, api: ApiProcess) -> None:
+    token = realm.dpop_token("bob")
+    proof = token.dpop_key.proof(
+        htm="GET", htu=f"{api.base_url}/api/todos", ath=access_token_hash(token.access_token)
+    )
+    response = httpx.get(
+        f"{api.base_url}/api/me",
+        headers={"Authorization": f"DPoP {token.access_token}", "DPoP": str(proof)},
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_dpop_proof"
+
+
+def _create_client(realm: Realm, representation: dict[str, object]) -> None:
+    with realm.keycloak.admin() as admin:
+        response = admin.post("/todo/clients", json=representation)
+        assert response.status_code in (201, 409), response.text
+
+
+def test_a_token_for_another_audience_is_refused(realm: Realm, api: ApiProcess) -> None:
+    client_id = f"elsewhere-{uuid.uuid4().hex[:6]}"
+    _create_client(
+        realm,
+        {
+            "clientId": client_id,
+            "secret": "elsewhere-secret",
+            "publicClient": False,
+            "serviceAccountsEnabled": True,
+            "standardFlowEnabled": False,
+            "attributes": {"access.token.header.type.rfc9068": "true"},
+        },
+    )
+    token = realm.client(client_id, "elsewhere-secret").client_credentials().access_token
+    response = httpx.get(f"{api.base_url}/api/me", headers=_bearer(token))
+    assert response.status_code == 401
+    assert response.json()["detail"] == "the token is meant for another audience"
+
+
+def test_an_expired_token_is_refused(realm: Realm, api: ApiProcess) -> None:
+    client_id = f"short-lived-{uuid.uuid4().hex[:6]}"
+    _create_client(
+        realm,
+        {
+            "clientId": client_id,
+            "secret": "short-secret",
+            "publicClient": False,
+            "serviceAccountsEnabled": True,
+            "standardFlowEnabled": False,
+            "attributes": {
+                "access.token.header.type.rfc9068": "true",
+                "access.token.lifespan": "2",
+            },
+            "protocolMappers": [
+                {
+                    "name": "audience",
+                    "protocol": "openid-connect",
+                    "protocolMapper": "oidc-audience-mapper",
+                    "config": {
+                        "included.client.audience": "todo-api",
+                        "access.token.claim": "true",
+                    },
+                }
+            ],
+        },
+    )
+    token = realm.client(client_id, "short-secret").client_credentials().access_token
+    assert httpx.get(f"{api.base_url}/api/me", headers=_bearer(token)).status_code == 200
+    time.sleep(4)  # lifespan 2 s, API leeway 1 s
+    response = httpx.get(f"{api.base_url}/api/me", headers=_bearer(token))
+    assert response.status_code == 401
+    assert response.json()["detail"] == "the token has expired"
+
+
+def test_a_token_from_another_realm_is_refused(realm: Realm, api: ApiProcess) -> None:
+    other = Realm(realm.keycloak, "other").client("todo-test", "other-test-secret")
+    token = other.client_credentials().access_token
+    response = httpx.get(f"{api.base_url}/api/me", headers=_bearer(token))
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
