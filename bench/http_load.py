@@ -1,0 +1,234 @@
+"""Section 2: HTTP throughput of one worker under wrk, FastAPI + auth vs Hono + oidc-spa.
+
+Four servers run side by side on the measured core; wrk (one thread) runs on the other.
+Rounds interleave the servers for every cell, so background noise hits all of them.
+Bearer runs repeat one token (what a SPA does); DPoP runs send a fresh proof on every
+request, made in Python before the run and read by ``wrk/load.lua``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from auth.testing import DpopKey, TestIssuer
+from bench import profiling
+from bench.cores import LOAD_CORE, on_core
+from bench.fixtures import TOKEN_LIFETIME
+from bench.servers import Server, api_env, hono_peer, python_api
+from bench.stats import ROOT, summary
+
+LUA = ROOT / "bench" / "wrk" / "load.lua"
+SUBJECT = "bench-user"
+OURS, STATIC, PEER, PEER_OFF = "fastapi+auth", "fastapi static", "hono+oidc-spa", "hono no-auth"
+#: (path, credentials) cells; the no-auth servers are measured on the Bearer ES256 ones.
+CELLS = (
+    ("/api/me", "RS256 Bearer"),
+    ("/api/me", "ES256 Bearer"),
+    ("/api/me", "ES256 DPoP"),
+    ("/api/todos", "ES256 Bearer"),
+    ("/api/todos", "ES256 DPoP"),
+)
+NO_AUTH_CELL = "ES256 Bearer"
+#: Cells profiled with py-spy after the timed rounds (one extra run each, not counted).
+PROFILED = (
+    (OURS, "/api/me", "ES256 Bearer", 32),
+    (OURS, "/api/me", "ES256 DPoP", 32),
+    (OURS, "/api/todos", "ES256 Bearer", 32),
+    (STATIC, "/api/me", "ES256 Bearer", 32),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    runs: int = 5
+    seconds: int = 4
+    warmup_seconds: int = 2
+    connections: tuple[int, ...] = (32, 128)
+    profile: bool = True
+
+
+@dataclass
+class Credentials:
+    bearer: dict[str, str]
+    dpop_token: str
+    dpop_key: DpopKey
+    expected_rate: dict[tuple[str, str, int], float] = field(default_factory=dict)
+
+
+def wrk(
+    url: str, *, connections: int, seconds: int, headers: dict[str, str], proofs: Path | None = None
+) -> dict[str, Any]:
+    """One wrk run on the load core; requests/s, p50/p99 in ms, failures."""
+    env = dict(os.environ)
+    if proofs is not None:
+        env["BENCH_DPOP_PROOFS"] = str(proofs)
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+    ]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    result = subprocess.run(
+        on_core(LOAD_CORE, [*command, url]), capture_output=True, text=True, env=env, check=True
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return {
+        "rps": report["requests"] / (report["duration_us"] / 1e6),
+        "p50_ms": report["p50_us"] / 1000,
+        "p99_ms": report["p99_us"] / 1000,
+        "failed": report["non2xx"] + report["socket_errors"],
+    }
+
+
+def write_proofs(creds: Credentials, url: str, count: int) -> Path:
+    path = Path(tempfile.mkstemp(prefix="bench-proofs-", suffix=".txt")[1])
+    proofs = (creds.dpop_key.proof("GET", url, access_token=creds.dpop_token) for _ in range(count))
+    path.write_text("\n".join(proofs) + "\n")
+    return path
+
+
+def measure(
+    server: Server, path: str, scheme: str, connections: int, *, seconds: int, creds: Credentials
+) -> dict[str, Any]:
+    url = f"{server.base_url}{path}"
+    if scheme.endswith("DPoP"):
+        key = (server.name, path, connections)
+        rate = creds.expected_rate.get(key, 5000.0)
+        proofs = write_proofs(creds, url, int(rate * seconds * 1.6) + 2000)
+        headers = {"Authorization": f"DPoP {creds.dpop_token}"}
+        try:
+            figures = wrk(
+                url, connections=connections, seconds=seconds, headers=headers, proofs=proofs
+            )
+        finally:
+            proofs.unlink()
+        creds.expected_rate[key] = max(rate if figures["failed"] else 0, figures["rps"])
+        return figures
+    alg = scheme.split(maxsplit=1)[0]
+    headers = {"Authorization": f"Bearer {creds.bearer[alg]}"}
+    return wrk(url, connections=connections, seconds=seconds, headers=headers)
+
+
+def seed(server: Server, token: str) -> None:
+    """Twenty todos for the benchmark user, written through the API itself."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=10) as client:
+        for n in range(20):
+            response = client.post("/api/todos", json={"text": f"todo number {n} of the user"})
+            response.raise_for_status()
+        assert len(client.get("/api/todos").json()["items"]) == 20
+
+
+def plan(settings: Settings) -> list[tuple[str, str, str, int]]:
+    """(server, path, scheme, connections) of one round."""
+    cells = []
+    for connections in settings.connections:
+        for path, scheme in CELLS:
+            servers = (OURS, PEER, STATIC, PEER_OFF) if scheme == NO_AUTH_CELL else (OURS, PEER)
+            cells += [(server, path, scheme, connections) for server in servers]
+    return cells
+
+
+@contextlib.contextmanager
+def running_servers(issuer: TestIssuer) -> Any:
+    audience = issuer.audience
+    with (
+        python_api(OURS, api_env(issuer.issuer, audience)) as ours,
+        python_api(STATIC, api_env(None, audience)) as static,
+        hono_peer(PEER, issuer_uri=issuer.issuer, audience=audience) as peer,
+        hono_peer(PEER_OFF, issuer_uri=None, audience=audience) as peer_off,
+    ):
+        yield {s.name: s for s in (ours, static, peer, peer_off)}
+
+
+def credentials(issuer: TestIssuer) -> Credentials:
+    exp = int(time.time()) + TOKEN_LIFETIME
+    key = DpopKey()
+    return Credentials(
+        bearer={alg: issuer.token(SUBJECT, alg=alg, exp=exp) for alg in ("RS256", "ES256")},
+        dpop_token=issuer.token(SUBJECT, alg="ES256", dpop_key=key, exp=exp),
+        dpop_key=key,
+    )
+
+
+def run(
+    issuer: TestIssuer,
+    settings: Settings,
+    log: Any = print,
+    servers: dict[str, Server] | None = None,
+) -> dict[str, Any]:
+    creds = credentials(issuer)
+    with contextlib.ExitStack() as stack:
+        if servers is None:
+            servers = stack.enter_context(running_servers(issuer))
+        seed(servers[OURS], creds.bearer["ES256"])
+        seed(servers[STATIC], creds.bearer["ES256"])
+        cells = plan(settings)
+        for server, path, scheme, connections in cells:  # warm-up round, discarded
+            measure(
+                servers[server],
+                path,
+                scheme,
+                connections,
+                seconds=settings.warmup_seconds,
+                creds=creds,
+            )
+        results: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {c: [] for c in cells}
+        for round_number in range(settings.runs):
+            for cell in cells:
+                server, path, scheme, connections = cell
+                figures = measure(
+                    servers[server],
+                    path,
+                    scheme,
+                    connections,
+                    seconds=settings.seconds,
+                    creds=creds,
+                )
+                results[cell].append(figures)
+                log(
+                    f"  http round {round_number + 1}/{settings.runs} {server:15} {path:10} "
+                    f"{scheme:12} c={connections:<3} {figures['rps']:8,.0f} req/s "
+                    f"p50 {figures['p50_ms']:6.2f} ms p99 {figures['p99_ms']:7.2f} ms"
+                    + (f" FAILED {figures['failed']}" if figures["failed"] else "")
+                )
+        profiles = {}
+        if settings.profile and profiling.available():
+            for server, path, scheme, connections in PROFILED:
+                target = servers[server]
+                with profiling.recording(target.pid, settings.seconds + 1) as profile:
+                    measure(
+                        target, path, scheme, connections, seconds=settings.seconds, creds=creds
+                    )
+                profiles[f"{server} {path} {scheme} c={connections}"] = profile
+    cells_out = []
+    for (server, path, scheme, connections), runs in results.items():
+        cells_out.append(
+            {
+                "server": server,
+                "path": path,
+                "scheme": scheme if server in (OURS, PEER) else "none",
+                "connections": connections,
+                "rps": summary([r["rps"] for r in runs]),
+                "p50_ms": summary([r["p50_ms"] for r in runs]),
+                "p99_ms": summary([r["p99_ms"] for r in runs]),
+                "failed": sum(r["failed"] for r in runs),
+            }
+        )
+    return {"cells": cells_out, "profiles": profiles}

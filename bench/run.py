@@ -1,0 +1,106 @@
+"""Every benchmark of issue 7, side by side in one run: ``python -m bench``.
+
+Pins itself (and the load generators it starts) to the load core, starts a loopback
+test issuer, runs the sections in order, prints the tables with the ratio to the peer
+for each row, and writes everything to ``bench/results/<date>-<commit>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import (
+    bounded_memory,
+    data_scale,
+    http_load,
+    profiling,
+    validator_throughput,
+    ws_fanout,
+)
+from bench.cores import LOAD_CORE, MEASURED_CORE
+from bench.fixtures import loopback_issuer
+from bench.report import render, targets
+from bench.stats import ROOT, load_average, machine
+
+SECTIONS = ("validators", "http", "websocket", "scale", "memory")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def settings_for(quick: bool) -> dict[str, Any]:
+    if not quick:
+        return {
+            "validators": validator_throughput.Settings(),
+            "http": http_load.Settings(),
+            "websocket": ws_fanout.Settings(),
+            "scale": data_scale.Settings(),
+        }
+    return {
+        "validators": validator_throughput.Settings(
+            runs=2, seconds=0.5, new_tokens=500, proofs=500, profile=False
+        ),
+        "http": http_load.Settings(runs=2, seconds=2, warmup_seconds=1, profile=False),
+        "websocket": ws_fanout.Settings(runs=2),
+        "scale": data_scale.Settings(sizes=(10_000, 100_000), runs=2, seconds=2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter runs (a smoke test)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of {SECTIONS}")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    os.sched_setaffinity(0, {LOAD_CORE})
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 1,000 sockets, both ends
+    settings = settings_for(args.quick)
+    started = time.time()
+    result: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "cores": {"measured": MEASURED_CORE, "load": LOAD_CORE},
+        "quick": args.quick,
+        "load_average_before": load_average(),
+        "profiler": profiling.available(),
+    }
+    with loopback_issuer() as issuer:
+        if "validators" in only:
+            log("validator throughput (one core per process)")
+            result["validators"] = validator_throughput.run(issuer, settings["validators"], log)
+        if "http" in only:
+            log("HTTP, one worker, wrk on the other core")
+            result["http"] = http_load.run(issuer, settings["http"], log)
+        if "websocket" in only:
+            log("WebSocket fan-out")
+            result["websocket"] = ws_fanout.run(issuer, settings["websocket"], log)
+        if "scale" in only:
+            log("data scale")
+            result["scale"] = data_scale.run(issuer, settings["scale"], log)
+    if "memory" in only:
+        log("bounded memory")
+        result["memory"] = bounded_memory.run(log)
+    result["load_average_after"] = load_average()
+    result["seconds"] = round(time.time() - started)
+    result["targets"] = targets(result)
+    print(render(result))
+    args.output.mkdir(parents=True, exist_ok=True)
+    day = result["date"][:10]
+    path = args.output / f"{day}-{result['machine']['commit']}.json"
+    path.write_text(json.dumps(result, indent=1))
+    log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
