@@ -92,7 +92,7 @@ async def require_admin(principal: CurrentPrincipal, settings: SettingsDep) -> P
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 
-def get_broker(request: Request) -> EventBroker:
+async def get_broker(request: Request) -> EventBroker:
     broker: EventBroker = request.app.state.broker
     return broker
 

@@ -64,8 +64,9 @@ class AppSettings(BaseSettings):
         return self.app_env == "production"
 
 
-def get_settings(connection: HTTPConnection) -> AppSettings:
-    """The settings the running application was created with."""
+async def get_settings(connection: HTTPConnection) -> AppSettings:
+    """The settings the running application was created with (``async``: FastAPI runs a
+    plain ``def`` dependency in its thread pool, a thread hop on every request)."""
     settings: AppSettings = connection.app.state.settings
     return settings
 

@@ -11,12 +11,10 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response, Security
-from fastapi.openapi.models import HTTPBase as HTTPBaseModel
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.responses import JSONResponse
 from fastapi.security.base import SecurityBase
-from starlette.datastructures import URL
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
@@ -39,33 +37,59 @@ WEBSOCKET_TOKEN_PREFIX = "authorization_bearer_"  # noqa: S105 (a prefix, not a 
 PROBLEM_JSON = "application/problem+json"
 
 
-class _DeclaredScheme(SecurityBase):
-    """Declares a security scheme in OpenAPI; verification happens in ``current_principal``."""
+class _Authenticate(SecurityBase):
+    """The dependency that authenticates a request. Being a ``SecurityBase`` it also
+    declares the ``Bearer`` scheme in OpenAPI; ``install`` adds ``DPoP`` beside it as an
+    alternative. One dependency, not three: FastAPI's per-dependency cost is a large
+    share of a small route's time (see bench/README.md)."""
 
-    def __init__(self, model: HTTPBaseModel, name: str) -> None:
-        self.model = model
-        self.scheme_name = name
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(bearerFormat="JWT", description="OIDC access token (RFC 9068)")
+        self.scheme_name = "Bearer"
 
-    async def __call__(self) -> None:
-        return None
+    async def __call__(self, request: Request, response: Response) -> Principal:
+        """The authenticated caller of this request.
+
+        Raises:
+            AuthError: rendered by the installed handler as 400/401/403/503.
+        """
+        authenticator: Authenticator = request.app.state.authenticator
+        principal = await authenticator.authenticate(http_request(request, request.method))
+        for name, value in authenticator.response_headers():
+            response.headers[name] = value
+        return principal
 
 
-_bearer = _DeclaredScheme(
-    HTTPBearerModel(bearerFormat="JWT", description="OIDC access token (RFC 9068)"),
-    "Bearer",
-)
-_dpop = _DeclaredScheme(
-    HTTPBaseModel(
-        scheme="DPoP", description="DPoP-bound access token plus a DPoP proof header (RFC 9449)"
-    ),
-    "DPoP",
-)
+current_principal = _Authenticate()
+_DPOP_SCHEME = {
+    "type": "http",
+    "scheme": "DPoP",
+    "description": "DPoP-bound access token plus a DPoP proof header (RFC 9449)",
+}
 
 
 def install(app: FastAPI) -> None:
-    """Render ``AuthError`` as RFC 6750 / 9449 responses in ``app``. Call when building
-    the application (Starlette fixes its handlers before the lifespan starts)."""
+    """Render ``AuthError`` as RFC 6750 / 9449 responses in ``app``, and declare the
+    ``DPoP`` scheme in its OpenAPI document as an alternative wherever ``Bearer`` is
+    required. Call when building the application (Starlette fixes its handlers before
+    the lifespan starts)."""
     app.add_exception_handler(AuthError, _handle_auth_error)  # type: ignore[arg-type]
+    build_openapi = app.openapi
+
+    def openapi_with_dpop() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build_openapi()
+            schemes = schema.get("components", {}).get("securitySchemes", {})
+            if "Bearer" in schemes:
+                schemes["DPoP"] = _DPOP_SCHEME
+            for path_item in schema.get("paths", {}).values():
+                for operation in path_item.values():
+                    security = operation.get("security") if isinstance(operation, dict) else None
+                    if security and {"Bearer": []} in security and {"DPoP": []} not in security:
+                        security.append({"DPoP": []})
+        return app.openapi_schema or build_openapi()
+
+    app.openapi = openapi_with_dpop  # type: ignore[method-assign]
 
 
 def attach(app: FastAPI, authenticator: Authenticator) -> None:
@@ -107,49 +131,48 @@ async def _handle_auth_error(request: Request, exc: AuthError) -> Response:
     return error_response(exc, get_authenticator(request))
 
 
-def _url_as_sent(connection: HTTPConnection) -> URL:
+# The headers the verifier reads; only these are decoded for it.
+_AUTH_HEADERS = frozenset(
+    {b"authorization", b"dpop", b"forwarded", b"x-forwarded-proto", b"x-forwarded-host"}
+)
+
+
+def _url_as_sent(connection: HTTPConnection) -> str:
     # Starlette builds request.url from the percent-DECODED scope["path"], but a DPoP
     # proof's htu is the URL the client sent ("/todos/caf%C3%A9", not "/todos/café";
     # "/a%2Fb" is not "/a/b"): rebuild it from the raw path where the server gives one.
-    raw_path = connection.scope.get("raw_path")
+    # Built from the scope directly: Starlette's URL object costs more than the rest of
+    # a cached verification.
+    scope = connection.scope
+    raw_path = scope.get("raw_path")
     if not raw_path:
-        return connection.url
-    return connection.url.replace(path=raw_path.decode("latin-1").partition("?")[0])
+        return str(connection.url.replace(query=""))
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    if host is None:
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}".encode() if server else b"localhost"
+    path = scope.get("root_path", "").encode() + raw_path.partition(b"?")[0]
+    return f"{scope['scheme']}://{host.decode('latin-1')}{path.decode('latin-1')}"
 
 
 def http_request(request: HTTPConnection, method: str) -> HttpRequest:
     """The framework-agnostic view of a Starlette request or WebSocket upgrade. A
     WebSocket's ``ws(s)://`` URL is given as the ``http(s)://`` URL of its upgrade."""
-    url = str(_url_as_sent(request))
+    url = _url_as_sent(request)
     if request.scope["type"] == "websocket":
         url = "http" + url.removeprefix("ws")
+    client = request.scope.get("client")
     return HttpRequest(
         method=method,
         url=url,
         headers=[
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.scope["headers"]
+            if name in _AUTH_HEADERS
         ],
         query=request.scope.get("query_string", b"").decode("latin-1"),
-        peer=request.client.host if request.client else None,
+        peer=client[0] if client else None,
     )
-
-
-async def current_principal(
-    request: Request,
-    response: Response,
-    _bearer_declared: Annotated[None, Security(_bearer)],
-    _dpop_declared: Annotated[None, Security(_dpop)],
-) -> Principal:
-    """The authenticated caller of this request.
-
-    Raises:
-        AuthError: rendered by the installed handler as 400/401/403/503.
-    """
-    authenticator = get_authenticator(request)
-    principal = await authenticator.authenticate(http_request(request, request.method))
-    for name, value in authenticator.response_headers():
-        response.headers[name] = value
-    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
