@@ -5,7 +5,8 @@ Each database is migrated with Alembic (``upgrade_to_head``), then bulk-loaded w
 (sqlite3 ``executemany``; PostgreSQL ``COPY``) and analysed, as autovacuum would have.
 The measured user owns exactly 50 todos at every size (the page is the newest 20), the
 others share the rest, so only the table's size changes between rows. Latency is wrk
-with one connection (no queueing), 1 warm-up + ``runs`` runs.
+with one connection (no queueing); the three sizes of a backend are served at once and
+measured in interleaved rounds (1 warm-up + ``runs``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 from uuid6 import uuid7
@@ -31,7 +33,7 @@ from auth.testing import TestIssuer
 from bench.fixtures import TOKEN_LIFETIME
 from bench.http_load import wrk
 from bench.servers import api_env, python_api
-from bench.stats import summary
+from bench.stats import paired_ratio, summary
 from tests.services import postgres_server
 
 USERS = 10_000
@@ -118,54 +120,90 @@ def databases(backends: tuple[str, ...]) -> Iterator[Any]:
         yield new
 
 
-def run(issuer: TestIssuer, settings: Settings, log: Any = print) -> list[dict[str, Any]]:
+def _load(issuer: TestIssuer, backend: str, url: str, size: int) -> float:
+    upgrade_to_head(url)
+    started = time.perf_counter()
+    users, todos = rows(issuer, size)
+    if backend == "sqlite":
+        load_sqlite(Path(make_url(url).database or ""), users, todos)
+    else:
+        load_postgres(url, users, todos)
+    return time.perf_counter() - started
+
+
+def _measure_backend(
+    issuer: TestIssuer, backend: str, urls: dict[int, str], settings: Settings, log: Any
+) -> dict[int, list[dict[str, Any]]]:
+    """One API per size, all up at once; rounds interleave the sizes so that noise on
+    the machine hits every size alike. Round 0 is the warm-up."""
     token = issuer.token(SUBJECT, alg="ES256", exp=int(time.time()) + TOKEN_LIFETIME)
     headers = {"Authorization": f"Bearer {token}"}
+    runs: dict[int, list[dict[str, Any]]] = {size: [] for size in urls}
+    with contextlib.ExitStack() as stack:
+        servers = {
+            size: stack.enter_context(
+                python_api(
+                    f"{backend} {size}", api_env(issuer.issuer, issuer.audience, DATABASE_URL=url)
+                )
+            )
+            for size, url in urls.items()
+        }
+        for server in servers.values():
+            page = httpx.get(f"{server.base_url}/api/todos", headers=headers, timeout=30).json()
+            assert len(page["items"]) == 20, page
+        for round_number in range(settings.runs + 1):
+            for size, server in servers.items():
+                figures = wrk(
+                    f"{server.base_url}/api/todos",
+                    connections=1,
+                    seconds=settings.seconds,
+                    headers=headers,
+                )
+                if round_number:
+                    runs[size].append(figures)
+                    log(
+                        f"  data scale round {round_number}/{settings.runs} {backend:10} "
+                        f"{size:>9,} todos: p50 {figures['p50_ms']:.2f} ms "
+                        f"p99 {figures['p99_ms']:.2f} ms"
+                    )
+    return runs
+
+
+def _row(
+    backend: str,
+    size: int,
+    runs: list[dict[str, Any]],
+    smallest: list[dict[str, Any]],
+    load_seconds: float,
+) -> dict[str, Any]:
+    return {
+        "backend": backend,
+        "todos": size,
+        "users": USERS,
+        "load_seconds": load_seconds,
+        "p50_ms": summary([r["p50_ms"] for r in runs]),
+        "p99_ms": summary([r["p99_ms"] for r in runs]),
+        "rps": summary([r["rps"] for r in runs]),
+        "failed": sum(r["failed"] for r in runs),
+        # paired by round: the runs of one round are seconds apart
+        "p99_vs_smallest": paired_ratio(
+            [r["p99_ms"] for r in runs], [r["p99_ms"] for r in smallest]
+        ),
+    }
+
+
+def run(issuer: TestIssuer, settings: Settings, log: Any = print) -> list[dict[str, Any]]:
     results = []
     with databases(settings.backends) as new_database:
         for backend in settings.backends:
+            urls, load_seconds = {}, {}
             for size in settings.sizes:
-                url = new_database(backend, f"scale_{size}_{uuid.uuid4().hex[:6]}")
-                upgrade_to_head(url)
-                started = time.perf_counter()
-                users, todos = rows(issuer, size)
-                if backend == "sqlite":
-                    load_sqlite(Path(make_url(url).database or ""), users, todos)
-                else:
-                    load_postgres(url, users, todos)
-                load_seconds = time.perf_counter() - started
-                env = api_env(issuer.issuer, issuer.audience, DATABASE_URL=url)
-                with python_api("fastapi+auth", env) as server:
-                    runs = [
-                        wrk(
-                            f"{server.base_url}/api/todos",
-                            connections=1,
-                            seconds=settings.seconds,
-                            headers=headers,
-                        )
-                        for _ in range(settings.runs + 1)
-                    ][1:]
-                row = {
-                    "backend": backend,
-                    "todos": size,
-                    "users": USERS,
-                    "load_seconds": load_seconds,
-                    "p50_ms": summary([r["p50_ms"] for r in runs]),
-                    "p99_ms": summary([r["p99_ms"] for r in runs]),
-                    "rps": summary([r["rps"] for r in runs]),
-                    "failed": sum(r["failed"] for r in runs),
-                }
-                results.append(row)
-                log(
-                    f"  data scale {backend:10} {size:>9,} todos: "
-                    f"p50 {row['p50_ms']['median']:.2f} ms "
-                    f"p99 {row['p99_ms']['median']:.2f} ms (loaded in {load_seconds:.0f} s)"
-                )
-    for row in results:
-        base = next(
-            r
-            for r in results
-            if r["backend"] == row["backend"] and r["todos"] == min(settings.sizes)
-        )
-        row["p99_vs_smallest"] = row["p99_ms"]["median"] / base["p99_ms"]["median"]
+                urls[size] = new_database(backend, f"scale_{size}_{uuid.uuid4().hex[:6]}")
+                load_seconds[size] = _load(issuer, backend, urls[size], size)
+            runs = _measure_backend(issuer, backend, urls, settings, log)
+            smallest = runs[min(settings.sizes)]
+            results += [
+                _row(backend, size, runs[size], smallest, load_seconds[size])
+                for size in settings.sizes
+            ]
     return results

@@ -6,7 +6,7 @@ from typing import Any
 
 from bench.http_load import OURS, PEER, PEER_OFF, STATIC
 from bench.profiling import render as render_profile
-from bench.stats import fmt, fmt_summary, ratio, table
+from bench.stats import fmt, fmt_summary, paired_ratio, table
 
 
 def _cell(
@@ -18,6 +18,14 @@ def _cell(
         ):
             return cell
     return None
+
+
+def _cost(ours: dict[str, Any], no_auth: dict[str, Any] | None) -> float | None:
+    """1 - ours/no-auth requests per second, paired by round."""
+    if no_auth is None:
+        return None
+    paired = paired_ratio(ours["rps"]["runs"], no_auth["rps"]["runs"])
+    return None if paired is None else 1 - paired
 
 
 def http_pairs(http: dict[str, Any]) -> list[dict[str, Any]]:
@@ -37,7 +45,7 @@ def http_pairs(http: dict[str, Any]) -> list[dict[str, Any]]:
                 "connections": conns,
                 "ours": cell,
                 "peer": peer,
-                "ratio": ratio(cell["rps"], peer["rps"] if peer else None),
+                "ratio": paired_ratio(cell["rps"]["runs"], peer["rps"]["runs"]) if peer else None,
                 "static": static,
                 "peer_off": peer_off,
                 "auth_cost": 1 - cell["rps"]["median"] / static["rps"]["median"]
@@ -165,6 +173,11 @@ def _http(http: dict[str, Any]) -> str:
     return table(headers, body)
 
 
+def _load(result: dict[str, Any], section: str) -> str:
+    load = result.get("load_average_by_section", {}).get(section)
+    return f"  [load average at start: {load[0]}]" if load else ""
+
+
 def render(result: dict[str, Any]) -> str:
     m = result["machine"]
     parts = [
@@ -175,18 +188,23 @@ def render(result: dict[str, Any]) -> str:
         f"after {result.get('load_average_after')}",
     ]
     if "validators" in result:
-        parts += ["", "1. Validator throughput, one core", _validators(result["validators"])]
+        parts += [
+            "",
+            "1. Validator throughput, one core" + _load(result, "validators"),
+            _validators(result["validators"]),
+        ]
     if "http" in result:
         parts += [
             "",
-            "2. HTTP, one worker (median (min-max) req/s; latency medians of runs)",
+            "2. HTTP, one worker (median (min-max) req/s; latency medians of runs)"
+            + _load(result, "http"),
             _http(result["http"]),
         ]
     if "websocket" in result:
         ws = result["websocket"]
         parts += [
             "",
-            "3. WebSocket fan-out",
+            "3. WebSocket fan-out" + _load(result, "websocket"),
             table(
                 [
                     "sockets/users",
@@ -215,7 +233,7 @@ def render(result: dict[str, Any]) -> str:
     if "scale" in result:
         parts += [
             "",
-            "4. Data scale, GET /api/todos (one user, 1 connection)",
+            "4. Data scale, GET /api/todos (one user, 1 connection)" + _load(result, "scale"),
             table(
                 ["backend", "todos", "p50 ms", "p99 ms", "p99 vs 10k", "load"],
                 [
@@ -234,7 +252,7 @@ def render(result: dict[str, Any]) -> str:
     if "memory" in result:
         parts += [
             "",
-            "5. Bounded memory (1M distinct inserts)",
+            "5. Bounded memory (1M distinct inserts)" + _load(result, "memory"),
             table(
                 ["structure", "entries", "RSS delta", "bytes/entry", "documented (docstring)"],
                 [

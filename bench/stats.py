@@ -30,10 +30,11 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def ratio(ours: dict[str, Any] | None, peer: dict[str, Any] | None) -> float | None:
-    if not ours or not peer or not peer["median"]:
-        return None
-    return float(ours["median"] / peer["median"])
+def paired_ratio(ours: Sequence[float], peer: Sequence[float]) -> float | None:
+    """Median of the per-round ratios ours/peer. Runs of one round are seconds apart, so
+    pairing them cancels slow changes in the machine's background load."""
+    pairs = [o / p for o, p in zip(ours, peer, strict=True) if p]
+    return statistics.median(pairs) if pairs else None
 
 
 def fmt(value: float | None, digits: int = 0) -> str:

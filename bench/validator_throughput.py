@@ -21,7 +21,7 @@ from auth.testing import DpopKey, TestIssuer
 from bench import profiling
 from bench.cores import MEASURED_CORE, on_core
 from bench.fixtures import TOKEN_LIFETIME, dpop_fixture, validator_fixture, write_json
-from bench.stats import ROOT, ratio, summary
+from bench.stats import ROOT, paired_ratio, summary
 
 PEER = ROOT / "bench" / "peer"
 IMPLEMENTATIONS = ("oidc-spa", "auth", "pyjwt", "joserfc", "floor")
@@ -106,7 +106,7 @@ def run(issuer: TestIssuer, settings: Settings, log: Any = print) -> list[dict[s
     rows = []
     for case, (label, target) in CASES.items():
         figures = {impl: summary(values) for impl, values in results[case].items()}
-        measured = ratio(figures["auth"], figures["oidc-spa"])
+        measured = paired_ratio(results[case]["auth"], results[case]["oidc-spa"])
         rows.append(
             {
                 "case": case,
