@@ -19,24 +19,23 @@ from starlette.requests import HTTPConnection
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 
-def async_database_url(url: str) -> str:
-    """``sqlite:///x`` -> ``sqlite+aiosqlite:///x``; ``postgresql://`` -> psycopg 3."""
+def _with_driver(url: str, *, sqlite: str) -> str:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
+        parsed = parsed.set(drivername=sqlite)
     elif parsed.get_backend_name() == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3: sync and async
     return parsed.render_as_string(hide_password=False)
+
+
+def async_database_url(url: str) -> str:
+    """``sqlite:///x`` -> ``sqlite+aiosqlite:///x``; ``postgresql://`` -> psycopg 3."""
+    return _with_driver(url, sqlite="sqlite+aiosqlite")
 
 
 def sync_database_url(url: str) -> str:
     """The URL Alembic connects with (synchronous drivers)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        parsed = parsed.set(drivername="sqlite")
-    elif parsed.get_backend_name() == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
+    return _with_driver(url, sqlite="sqlite")
 
 
 def _configure_sqlite(dbapi_connection: Any, _: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
@@ -13,6 +12,7 @@ from app.db import SessionDep
 from app.events import EventBroker
 from app.models import Todo
 from app.settings import SettingsDep
+from app.users import KnownUsers
 from auth.errors import InsufficientScope
 from auth.fastapi import CurrentPrincipal
 from auth.principal import Principal
@@ -20,48 +20,12 @@ from auth.principal import Principal
 NOT_FOUND = "No todo with this id."
 
 
-class KnownUsers:
-    """Which user row each (issuer, subject) maps to, as last written, so a request of a
-    known, unchanged user costs no database round trip. Bounded LRU."""
-
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._entries: OrderedDict[tuple[str, str], tuple[uuid.UUID, str | None, str | None]] = (
-            OrderedDict()
-        )
-        self._max_entries = max_entries
-
-    def lookup(self, principal: Principal) -> uuid.UUID | None:
-        entry = self._entries.get((principal.issuer, principal.subject))
-        if entry is None or entry[1:] != (principal.name, principal.email):
-            return None
-        self._entries.move_to_end((principal.issuer, principal.subject))
-        return entry[0]
-
-    def remember(self, principal: Principal, user_id: uuid.UUID) -> None:
-        key = (principal.issuer, principal.subject)
-        self._entries[key] = (user_id, principal.name, principal.email)
-        self._entries.move_to_end(key)
-        if len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
-
-
 async def current_user_id(
     principal: CurrentPrincipal, session: SessionDep, request: Request
 ) -> uuid.UUID:
     """The caller's user id; the row is created on first sight and kept up to date."""
     known: KnownUsers = request.app.state.known_users
-    user_id = known.lookup(principal)
-    if user_id is None:
-        user = await crud.ensure_user(
-            session,
-            issuer=principal.issuer,
-            subject=principal.subject,
-            name=principal.name,
-            email=principal.email,
-        )
-        known.remember(principal, user.id)
-        user_id = user.id
-    return user_id
+    return await known.user_id(principal, session)
 
 
 CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]

@@ -35,6 +35,7 @@ from app import crud
 from app.errors import problem
 from app.events import EventBroker, Subscription
 from app.settings import AppSettings
+from app.users import KnownUsers
 from auth.errors import AuthError
 from auth.fastapi import authenticate_websocket, http_request, offered_subprotocols
 from auth.principal import Principal
@@ -113,8 +114,10 @@ class LiveSocket:
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: AppSettings,
         connections: LiveConnections,
+        known_users: KnownUsers,
     ) -> None:
         self.websocket = websocket
+        self.known_users = known_users
         self.authenticator = authenticator
         self.broker = broker
         self.sessionmaker = sessionmaker
@@ -130,14 +133,8 @@ class LiveSocket:
             return
         principal, token = authenticated
         async with self.sessionmaker() as db:
-            user = await crud.ensure_user(
-                db,
-                issuer=principal.issuer,
-                subject=principal.subject,
-                name=principal.name,
-                email=principal.email,
-            )
-        session = _Session(principal, token, user.id)
+            user_id = await self.known_users.user_id(principal, db)
+        session = _Session(principal, token, user_id)
         await self.websocket.accept(subprotocol=PROTOCOL)
         self.connections.opened()
         try:

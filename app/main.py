@@ -21,7 +21,6 @@ from redis.retry import Retry
 
 from app.body_limit import BodySizeLimit
 from app.db import create_engine, create_sessionmaker
-from app.deps import KnownUsers
 from app.errors import install_error_handlers
 from app.events import EventBroker, MemoryBroker
 from app.events_redis import RedisBroker
@@ -29,6 +28,7 @@ from app.live import LiveConnections
 from app.migrations import upgrade_to_head
 from app.routes import admin, health, live, me, todos
 from app.settings import AppSettings
+from app.users import KnownUsers
 from auth import AuthSettings, create_authenticator, install_token_redaction
 from auth import fastapi as auth_fastapi
 from auth.replay import ReplayStore

@@ -19,4 +19,5 @@ async def live_updates(websocket: WebSocket) -> None:
         sessionmaker=state.sessionmaker,
         settings=state.settings,
         connections=state.live,
+        known_users=state.known_users,
     ).serve()
