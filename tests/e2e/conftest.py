@@ -13,8 +13,6 @@ from requests_oauth2client import BearerToken, DPoPToken, OAuth2Client
 
 from tests.services import ApiProcess, KeycloakServer, api_process
 
-pytestmark = pytest.mark.e2e
-
 AUDIENCE = "todo-api"
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "carol": "carol-password"}
 

@@ -7,11 +7,14 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import Realm
 from tests.services import ApiProcess
 
 KEY_PROVIDER = "org.keycloak.keys.KeyProvider"
+
+pytestmark = pytest.mark.e2e
 
 
 def _kid(token: str) -> str:

@@ -7,9 +7,12 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import Realm
 from tests.services import ApiProcess
+
+pytestmark = pytest.mark.e2e
 
 
 def _auth_report(api: ApiProcess) -> dict[str, Any]:

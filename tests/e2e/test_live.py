@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 import requests
 from websockets.asyncio.client import connect
 
@@ -13,6 +14,8 @@ from auth.dpop import access_token_hash
 from tests.e2e.conftest import Realm
 from tests.integration.conftest import receive_json
 from tests.services import ApiProcess
+
+pytestmark = pytest.mark.e2e
 
 
 def _ws_url(api: ApiProcess) -> str:

@@ -6,11 +6,14 @@ import time
 import uuid
 
 import httpx
+import pytest
 import requests
 
 from auth.dpop import access_token_hash
 from tests.e2e.conftest import Realm
 from tests.services import ApiProcess
+
+pytestmark = pytest.mark.e2e
 
 
 def _bearer(token: str) -> dict[str, str]:

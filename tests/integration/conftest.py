@@ -16,8 +16,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from auth.testing import TestIssuer
 from tests.services import ApiProcess, api_process, issuer_server
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[TestIssuer]:

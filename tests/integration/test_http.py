@@ -7,10 +7,13 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from auth.testing import DpopKey, TestIssuer
 from tests.integration.conftest import Server, api_env
 from tests.services import ROOT, api_process
+
+pytestmark = pytest.mark.integration
 
 
 def test_bearer_token_over_real_http(server: Server) -> None:

@@ -17,6 +17,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from auth.testing import DpopKey
 from tests.integration.conftest import Server, receive_json
 
+pytestmark = pytest.mark.integration
+
 
 async def _ready(socket_: Any) -> dict[str, Any]:
     message = await receive_json(socket_)
