@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import crud
@@ -132,8 +134,13 @@ class LiveSocket:
         if authenticated is None:
             return
         principal, token = authenticated
-        async with self.sessionmaker() as db:
-            user_id = await self.known_users.user_id(principal, db)
+        try:
+            async with self.sessionmaker() as db:
+                user_id = await self.known_users.user_id(principal, db)
+        except SQLAlchemyError:
+            # Refused like an HTTP request would be: 503, retry later; never a 500.
+            await self._deny(problem(503, "The database is unavailable; retry shortly."))
+            return
         session = _Session(principal, token, user_id)
         await self.websocket.accept(subprotocol=PROTOCOL)
         self.connections.opened()
@@ -147,12 +154,14 @@ class LiveSocket:
             self.connections.closed()
 
     async def _refuse_protocol(self) -> None:
+        await self._deny(problem(400, f"offer the {PROTOCOL} subprotocol"))
+
+    async def _deny(self, response: Response) -> None:
+        """Refuse the upgrade with an HTTP response where the server allows it."""
         if "websocket.http.response" in self.websocket.scope.get("extensions", {}):
-            await self.websocket.send_denial_response(
-                problem(400, f"offer the {PROTOCOL} subprotocol")
-            )
+            await self.websocket.send_denial_response(response)
         else:
-            await self.websocket.close(code=1002, reason=f"offer the {PROTOCOL} subprotocol")
+            await self.websocket.close(code=1011 if response.status_code >= 500 else 1008)
 
     async def _run(self, session: _Session) -> None:
         if session.principal.dpop_bound and self.settings.live_dpop_proof == "required":

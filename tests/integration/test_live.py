@@ -282,3 +282,22 @@ async def test_server_shutdown_closes_sockets_with_1001(issuer, tmp_path) -> Non
         # uvicorn re-raises SIGTERM after a graceful shutdown; the log shows it was one.
         api.process.wait(15)
         assert "Application shutdown complete." in api.output()
+
+
+@pytest.mark.pg
+async def test_upgrade_while_the_database_is_down_is_refused_with_503(issuer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from websockets.asyncio.client import connect
+
+    from tests.integration.conftest import api_env
+    from tests.services import api_process, postgres_server
+
+    with postgres_server() as database:
+        env = api_env(issuer, DATABASE_URL=database.create_database("ws_outage"))
+        with api_process(env, workdir=tmp_path) as api:
+            url = api.base_url.replace("http://", "ws://") + "/api/ws"
+            token = issuer.token("ws-db-down")
+            database.stop("immediate")
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(url, subprotocols=["todo.v1", f"authorization_bearer_{token}"]):  # type: ignore[list-item]
+                    pass
+            assert refused.value.response.status_code == 503
