@@ -46,6 +46,9 @@ class AppSettings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_http: Literal["httptools", "h11"] = "httptools"
+    #: uvicorn's access log (tokens redacted). A line per request costs about a third
+    #: of a small request's time; turn it off when a proxy logs requests already.
+    api_access_log: bool = True
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -69,22 +68,23 @@ class ProofKeyCache:
         self._entries: OrderedDict[str, tuple[Key, str]] = OrderedDict()
         self._max_entries = max_entries
 
-    def get(self, jwk: Mapping[str, Any]) -> tuple[Key, str]:
-        """The public key and its thumbprint.
+    def get(self, jwk: Mapping[str, Any], *, header_segment: str) -> tuple[Key, str]:
+        """The public key and its thumbprint. ``header_segment`` is the proof's encoded
+        header, which holds the jwk: a client's proofs all share it, and it is a cheaper
+        cache key than a canonical serialisation of the jwk.
 
         Raises:
             MalformedJws: private members, unsupported or invalid key.
         """
-        canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
-        entry = self._entries.get(canonical)
+        entry = self._entries.get(header_segment)
         if entry is None:
             key = import_public_key(dict(jwk))
             entry = (key, key.thumbprint())
-            self._entries[canonical] = entry
+            self._entries[header_segment] = entry
             if len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
         else:
-            self._entries.move_to_end(canonical)
+            self._entries.move_to_end(header_segment)
         return entry
 
 
@@ -118,14 +118,14 @@ def check_proof_algorithm(header: Mapping[str, Any], allowed: frozenset[str]) ->
     return alg
 
 
-def proof_key(header: Mapping[str, Any], alg: str, cache: ProofKeyCache) -> tuple[Key, str]:
+def proof_key(jws: CompactJws, alg: str, cache: ProofKeyCache) -> tuple[Key, str]:
     """The embedded ``jwk`` is a public key (§4.3 step 7) that fits ``alg``; returns it
     with its RFC 7638 thumbprint."""
-    jwk = header.get("jwk")
+    jwk = jws.header.get("jwk")
     if not isinstance(jwk, dict):
         raise InvalidDpopProof("the proof carries no jwk")
     try:
-        key, jkt = cache.get(jwk)
+        key, jkt = cache.get(jwk, header_segment=jws.header_segment)
     except MalformedJws as exc:
         raise InvalidDpopProof(f"the proof's jwk is not acceptable: {exc}") from exc
     if not key_fits_algorithm(key, alg):
@@ -193,15 +193,11 @@ def access_token_hash(access_token: str) -> str:
     return b64url_encode(hashlib.sha256(access_token.encode("ascii")).digest())
 
 
-def check_token_hash(claims: Mapping[str, Any], access_token: str) -> None:
-    """``ath`` matches the presented access token (§4.3 step 12, §7.1)."""
+def check_token_hash(claims: Mapping[str, Any], expected_ath: str) -> None:
+    """``ath`` matches the presented access token's hash (§4.3 step 12, §7.1)."""
     ath = claims.get("ath")
     # compare_digest raises TypeError on a non-ASCII str: such an ath is simply wrong.
-    if (
-        not isinstance(ath, str)
-        or not ath.isascii()
-        or not hmac.compare_digest(ath, access_token_hash(access_token))
-    ):
+    if not isinstance(ath, str) or not ath.isascii() or not hmac.compare_digest(ath, expected_ath):
         raise InvalidDpopProof("the proof's ath does not match the access token")
 
 
@@ -234,8 +230,12 @@ async def verify_dpop_proof(
     key_cache: ProofKeyCache,
     nonces: DpopNonces | None,
     now: float,
+    access_token_digest: bytes | None = None,
 ) -> DpopProof:
     """Run every RFC 9449 §4.3 check on the proof presented with a DPoP-bound token.
+
+    ``access_token_digest`` is the token's SHA-256 when the caller already has it (the
+    verifier hashes every token for its cache); ``ath`` is derived from it.
 
     Raises:
         InvalidDpopProof: the first failed check.
@@ -245,7 +245,7 @@ async def verify_dpop_proof(
     jws = parse_proof(values, max_length=policy.max_length)
     check_proof_type(jws.header)
     alg = check_proof_algorithm(jws.header, policy.algorithms)
-    key, jkt = proof_key(jws.header, alg, key_cache)
+    key, jkt = proof_key(jws, alg, key_cache)
     check_proof_signature(jws, alg, key)
     claims = jws.payload
     jti, htm, htu = required_proof_claims(claims)
@@ -253,7 +253,8 @@ async def verify_dpop_proof(
     check_target_uri(htu, expected_htu)
     check_nonce(claims, nonces)
     iat = check_freshness(claims, now=now, max_age=policy.max_age, leeway=policy.leeway)
-    check_token_hash(claims, access_token)
+    digest = access_token_digest or hashlib.sha256(access_token.encode("ascii")).digest()
+    check_token_hash(claims, b64url_encode(digest))
     check_key_binding(jkt, expected_jkt)
     await check_replay(replay, jkt=jkt, jti=jti, iat=iat, now=now, policy=policy)
     return DpopProof(jkt=jkt, jti=jti, iat=iat)

@@ -14,6 +14,7 @@ headers never change what is expected.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -46,8 +47,12 @@ def _remove_dot_segments(path: str) -> str:
     return "/".join(output)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_url(url: str) -> str:
     """Normalise an absolute http(s) URL and drop its query and fragment.
+
+    Cached: a server sees the same few URLs, and proofs name them again and again; the
+    cache is bounded, so URLs an attacker makes up only evict each other.
 
     Raises:
         ValueError: not an absolute http(s) URL, or with userinfo.

@@ -42,6 +42,12 @@ SUPPORTED_ALGORITHMS = tuple(KEY_REQUIREMENTS)
 MIN_RSA_BITS = 2048
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64URL_VALUE = {
+    char: index
+    for index, char in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
+# Unpadded length mod 4 -> mask of the last character's bits that carry no data.
+_UNUSED_BITS = {0: 0, 2: 0b1111, 3: 0b11}
 # A JSON escape of a UTF-16 surrogate (high or low); rare, so only then is the value
 # checked for unpaired ones.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -62,6 +68,11 @@ class CompactJws:
     signing_input: bytes
     signature: bytes
 
+    @property
+    def header_segment(self) -> str:
+        """The header as it was encoded (the first segment)."""
+        return self.signing_input.partition(b".")[0].decode("ascii")
+
 
 def b64url_decode(segment: str) -> bytes:
     """Decode unpadded base64url, refusing padding, foreign characters and non-canonical
@@ -72,7 +83,10 @@ def b64url_decode(segment: str) -> bytes:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except binascii.Error as exc:
         raise MalformedJws("invalid base64url") from exc
-    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+    # Canonical: the bits of the last character that encode no byte must be zero (four
+    # of them when the length is 4n+2, two when 4n+3), or several strings decode alike.
+    unused_bits = _UNUSED_BITS[len(segment) % 4]
+    if unused_bits and _B64URL_VALUE[segment[-1]] & unused_bits:
         raise MalformedJws("non-canonical base64url")
     return raw
 

@@ -16,11 +16,11 @@ from auth.errors import ServiceUnavailable
 
 
 class RedisReplayStore:
-    def __init__(self, redis: Redis, *, prefix: str = "dpop:jti:") -> None:
+    def __init__(self, redis: Redis, *, prefix: bytes = b"dpop:jti:") -> None:
         self._redis = redis
         self._prefix = prefix
 
-    async def first_use(self, key: str, *, ttl_seconds: float) -> bool:
+    async def first_use(self, key: bytes, *, ttl_seconds: float) -> bool:
         try:
             created = await self._redis.set(
                 self._prefix + key, b"1", nx=True, px=max(1, math.ceil(ttl_seconds * 1000))

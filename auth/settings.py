@@ -82,7 +82,8 @@ class AuthSettings(BaseSettings):
     #: remembered for as long.
     jwks_refetch_cooldown_seconds: int = Field(default=10, ge=1, le=60)
 
-    token_cache_max_entries: int = Field(default=100_000, ge=0)
+    #: About 2.9 KB per entry with Keycloak-sized claims: 20,000 entries stay under 60 MB.
+    token_cache_max_entries: int = Field(default=20_000, ge=0)
 
     dpop_max_age_seconds: int = Field(default=60, ge=1, le=600)
     dpop_nonce: bool = False

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from auth.access_token import AccessTokenPolicy, verify_access_token
-from auth.credentials import HttpRequest, extract_credentials
+from auth.credentials import HttpRequest, check_token_syntax, extract_credentials
 from auth.dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
 from auth.errors import AuthError, InvalidDpopProof, InvalidToken
 from auth.htu import expected_htu
@@ -136,8 +136,12 @@ class TokenVerifier:
 
     async def authenticate(self, request: HttpRequest) -> Principal:
         credentials = extract_credentials(request)
+        digest = VerifiedTokenCache.digest(credentials.token)
         try:
-            principal = await self._principal_for(credentials.token)
+            principal = self._cached(credentials.token, digest)
+            if principal is None:
+                check_token_syntax(credentials)
+                principal = await self._verify(credentials.token, digest)
         except AuthError as exc:
             raise exc.with_scheme(credentials.scheme) from None
         if credentials.scheme == "Bearer":
@@ -150,19 +154,27 @@ class TokenVerifier:
             raise InvalidToken(
                 "the token is not DPoP-bound; send it with the Bearer scheme", scheme="DPoP"
             )
-        await self._check_proof(principal, credentials.token, credentials.proofs, request)
+        await self._check_proof(principal, credentials.token, credentials.proofs, request, digest)
         return principal
 
     async def authenticate_token(self, token: str) -> Principal:
-        return await self._principal_for(token)
+        digest = VerifiedTokenCache.digest(token)
+        return self._cached(token, digest) or await self._verify(token, digest)
 
     async def verify_proof(
         self, principal: Principal, *, token: str, proof: str, request: HttpRequest
     ) -> None:
-        await self._check_proof(principal, token, (proof,), request)
+        await self._check_proof(
+            principal, token, (proof,), request, VerifiedTokenCache.digest(token)
+        )
 
     async def _check_proof(
-        self, principal: Principal, token: str, proofs: tuple[str, ...], request: HttpRequest
+        self,
+        principal: Principal,
+        token: str,
+        proofs: tuple[str, ...],
+        request: HttpRequest,
+        digest: bytes | None,
     ) -> None:
         if principal.dpop_jkt is None:
             raise InvalidToken("the token is not DPoP-bound", scheme="DPoP")
@@ -181,6 +193,7 @@ class TokenVerifier:
             method=request.method,
             expected_htu=htu,
             access_token=token,
+            access_token_digest=digest,
             expected_jkt=principal.dpop_jkt,
             policy=self._dpop_policy,
             replay=self._replay,
@@ -189,19 +202,24 @@ class TokenVerifier:
             now=self._clock(),
         )
 
-    async def _principal_for(self, token: str) -> Principal:
-        now = self._clock()
-        digest = self._cache.digest(token) if token.isascii() else b""
-        cached = self._cache.get(digest, now=now) if digest else None
-        if cached is not None:
-            keys = self._keys.keys
-            # A token whose signing key has left the issuer's JWKS is verified again
-            # (and refused), so removing a key takes effect at the next JWKS refresh.
-            if cached.kid is None or (keys is not None and cached.kid in keys.by_kid):
-                return cached.value
-            self._cache.discard(digest)
+    def _cached(self, token: str, digest: bytes | None) -> Principal | None:
+        """The principal of a token verified before, if it is still good: not expired, and
+        its signing key still published (so removing a key takes effect at the next JWKS
+        refresh)."""
+        if digest is None:
+            return None
+        cached = self._cache.get(digest, now=self._clock())
+        if cached is None:
+            return None
+        keys = self._keys.keys
+        if cached.kid is None or (keys is not None and cached.kid in keys.by_kid):
+            return cached.value
+        self._cache.discard(digest)
+        return None
+
+    async def _verify(self, token: str, digest: bytes | None) -> Principal:
         verified = await verify_access_token(
-            token, policy=self._token_policy, keys=self._keys, now=now
+            token, policy=self._token_policy, keys=self._keys, now=self._clock()
         )
         principal = principal_from_claims(
             verified.claims,
@@ -209,7 +227,7 @@ class TokenVerifier:
             groups_claim=self.settings.groups_claim,
             dpop_jkt=verified.jkt,
         )
-        if digest:
+        if digest is not None:
             self._cache.put(
                 digest,
                 principal,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auth.credentials import Credentials, extract_credentials
+from auth.credentials import Credentials, check_token_syntax, extract_credentials
 from auth.errors import InvalidRequest, MissingCredentials
 from tests.auth.fakes import http_request
 
@@ -62,7 +62,7 @@ def test_two_authorization_headers_are_an_invalid_request() -> None:
 )
 def test_malformed_credentials_are_an_invalid_request(credentials: str) -> None:
     with pytest.raises(InvalidRequest, match="malformed") as caught:
-        extract_credentials(http_request(authorization=[credentials]))
+        check_token_syntax(extract_credentials(http_request(authorization=[credentials])))
     assert caught.value.scheme == "Bearer"
 
 

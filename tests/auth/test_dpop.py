@@ -87,7 +87,7 @@ class TestPublishedExamples:
     def test_rfc9449_figure_2_proof_passes_every_structural_check(self) -> None:
         jws = parse_proof([RFC9449_FIGURE_2_PROOF], max_length=MAX_PROOF_LENGTH)
         check_proof_type(jws.header)
-        key, jkt = proof_key(jws.header, "ES256", ProofKeyCache())
+        key, jkt = proof_key(jws, "ES256", ProofKeyCache())
         check_proof_signature(jws, "ES256", key)
         check_method(jws.payload["htm"], "POST")
         check_target_uri(jws.payload["htu"], normalise_url("https://server.example.com/token"))
@@ -370,16 +370,26 @@ class TestReplay:
 
 
 class TestProofKeyCache:
-    def test_the_same_jwk_is_imported_once(self, dpop_key: DpopKey) -> None:
+    def test_the_same_header_is_imported_once(self, dpop_key: DpopKey) -> None:
         cache = ProofKeyCache()
-        first = cache.get(dpop_key.public_jwk)
-        reordered = dict(reversed(list(dpop_key.public_jwk.items())))
-        assert cache.get(reordered) is first
+        first = cache.get(dpop_key.public_jwk, header_segment="header-1")
+        assert cache.get(dpop_key.public_jwk, header_segment="header-1") is first
         assert first[1] == dpop_key.jkt
+
+    def test_proofs_with_the_same_header_share_the_imported_key(self, dpop_key: DpopKey) -> None:
+        cache = ProofKeyCache()
+        proofs = [parse_proof([_proof(dpop_key)], max_length=MAX_PROOF_LENGTH) for _ in range(2)]
+        assert proofs[0].header_segment == proofs[1].header_segment
+        first_key, _ = proof_key(proofs[0], "ES256", cache)
+        second_key, _ = proof_key(proofs[1], "ES256", cache)
+        assert first_key is second_key
 
     def test_the_cache_is_bounded(self) -> None:
         cache = ProofKeyCache(max_entries=2)
         holders = [DpopKey() for _ in range(3)]
-        entries = [cache.get(holder.public_jwk) for holder in holders]
-        assert cache.get(holders[2].public_jwk) is entries[2]
-        assert cache.get(holders[0].public_jwk) is not entries[0]  # evicted, re-imported
+        entries = [
+            cache.get(holder.public_jwk, header_segment=str(index))
+            for index, holder in enumerate(holders)
+        ]
+        assert cache.get(holders[2].public_jwk, header_segment="2") is entries[2]
+        assert cache.get(holders[0].public_jwk, header_segment="0") is not entries[0]
