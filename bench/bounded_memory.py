@@ -115,12 +115,7 @@ def token_cache(*, distinct_values: bool) -> dict[str, Any]:
         "bytes_per_entry": per_entry,
         "documented": "about 500 bytes per entry besides the value; about 2.9 KB with a "
         "Keycloak-sized Principal: 20,000 entries under 60 MB",
-        "goal": f"entries <= {max_entries:,}, <= "
-        + (
-            f"{3_000 * max_entries / MB:.0f} MB"
-            if distinct_values
-            else f"{500 * max_entries / MB:.0f} MB"
-        ),
+        "goal": f"entries <= {max_entries:,}, <= {cap * max_entries / MB:.0f} MB",
     }
 
 
