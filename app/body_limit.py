@@ -29,10 +29,18 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        streamed = False
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
                 await self._reject(scope, receive, send)
                 return
+            if name == b"transfer-encoding":
+                streamed = True
+        if not streamed:
+            # A declared length was checked above; without one or a transfer coding an
+            # HTTP/1.1 request has no body (RFC 9112 §6.3): nothing left to watch.
+            await self.app(scope, receive, send)
+            return
         received = 0
         too_large = False
         rejected = False
