@@ -15,7 +15,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -56,16 +55,12 @@ def sign_compact(
     return f"{signing_input}.{b64url_encode(signature)}"
 
 
-@dataclass
 class DpopKey:
     """A client's DPoP key pair, making proofs (RFC 9449 §4.2)."""
 
-    alg: str = "ES256"
-    key: Key = field(default=None)  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.key is None:
-            self.key = generate_key(self.alg)
+    def __init__(self, alg: str = "ES256", key: Key | None = None) -> None:
+        self.alg = alg
+        self.key = key if key is not None else generate_key(alg)
 
     @property
     def public_jwk(self) -> dict[str, Any]:
