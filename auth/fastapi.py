@@ -1,8 +1,10 @@
 """The FastAPI adapter: dependencies, WebSocket authentication, errors as responses.
 
 This is the only module that knows about HTTP status codes and headers. ``install``
-attaches an authenticator to an application; ``CurrentPrincipal``, ``require_roles``
-and ``require_scopes`` are the dependencies routes declare.
+registers the error rendering (and the DPoP scheme in OpenAPI) when the application is
+built; ``attach`` hands it the authenticator, typically in the lifespan;
+``CurrentPrincipal``, ``require_roles`` and ``require_scopes`` are the dependencies
+routes declare; ``authenticate_websocket`` guards WebSocket upgrades.
 """
 
 from __future__ import annotations
