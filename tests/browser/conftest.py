@@ -102,7 +102,13 @@ def spa_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="package")
 def spa(spa_site: Path, keycloak: KeycloakServer, api: ApiProcess) -> Iterator[str]:
     """The built SPA on http://127.0.0.1:5173, configured for this Keycloak and API."""
-    runtime_config = {"oidcIssuerUri": keycloak.issuer(), "apiUrl": api.base_url}
+    # oidcMock/oidcDpop explicit: a dist left by `make run-spa-mock` is a mock build.
+    runtime_config = {
+        "oidcIssuerUri": keycloak.issuer(),
+        "apiUrl": api.base_url,
+        "oidcMock": "false",
+        "oidcDpop": "enforced",
+    }
     (spa_site / "config.js").write_text(
         f"window.__TODO_SPA_CONFIG__ = {json.dumps(runtime_config)};\n", encoding="utf-8"
     )
