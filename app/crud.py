@@ -22,11 +22,18 @@ from app.events import EventType, LiveEvent
 from app.models import AdminStats, Todo, User, todo_public, utcnow
 
 
+def _display(value: str | None, limit: int) -> str | None:
+    # Name and email come from the token and are only displayed: drop what PostgreSQL
+    # cannot store (NUL) and what the column cannot hold rather than fail the request.
+    return None if value is None else value.replace("\x00", "")[:limit] or None
+
+
 async def ensure_user(
     session: AsyncSession, *, issuer: str, subject: str, name: str | None, email: str | None
 ) -> User:
     """The user row for (issuer, subject), created on first sight and refreshed when the
     token's name or email changed."""
+    name, email = _display(name, 255), _display(email, 320)
     query = select(User).where(col(User.issuer) == issuer, col(User.subject) == subject)
     user = (await session.exec(query)).first()
     if user is None:

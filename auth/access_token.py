@@ -27,6 +27,7 @@ MAX_TOKEN_LENGTH = 16 * 1024
 #: Largest accepted NumericDate: 9999-12-31T23:59:59Z.
 MAX_NUMERIC_DATE = 253_402_300_799
 MAX_STRING_CLAIM = 1024
+MAX_SUBJECT = 255
 
 _AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 # Header parameters that point at keys outside the issuer's JWKS (RFC 8725 §3.10).
@@ -180,11 +181,18 @@ def _non_empty_string(value: Any) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_STRING_CLAIM
 
 
+def is_valid_subject(subject: Any) -> bool:
+    """A ``sub``: a printable string of 1 to 255 characters (OpenID Connect Core §2)."""
+    return isinstance(subject, str) and 0 < len(subject) <= MAX_SUBJECT and subject.isprintable()
+
+
 def check_required_claims(claims: Mapping[str, Any]) -> None:
-    """``sub``, ``jti`` and ``client_id`` are non-empty strings (RFC 9068 §2.2). Keycloak
-    puts the client in ``azp``, which is accepted in place of ``client_id``; ``scope``,
-    when present, is a string. ``iss``, ``aud``, ``exp`` and ``iat`` were checked before."""
-    if not _non_empty_string(claims.get("sub")):
+    """``sub``, ``jti`` and ``client_id`` are non-empty strings (RFC 9068 §2.2), ``sub``
+    printable and at most 255 characters (OpenID Connect Core §2): it is the key of the
+    caller's data. Keycloak puts the client in ``azp``, which is accepted in place of
+    ``client_id``; ``scope``, when present, is a string. ``iss``, ``aud``, ``exp`` and
+    ``iat`` were checked before."""
+    if not is_valid_subject(claims.get("sub")):
         raise InvalidToken("the token lacks a valid sub claim")
     if not _non_empty_string(claims.get("jti")):
         raise InvalidToken("the token lacks a valid jti claim")

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from auth.access_token import check_time_claims, parse_token
+from auth.access_token import check_time_claims, is_valid_subject, parse_token
 from auth.credentials import HttpRequest, extract_credentials
 from auth.errors import InvalidToken
 from auth.principal import Principal, principal_from_claims
@@ -80,9 +80,11 @@ class DecodeOnlyAuthenticator(_MockBase):
     async def authenticate_token(self, token: str) -> Principal:
         claims = parse_token(token, max_length=16 * 1024).payload
         check_time_claims(claims, now=self._clock(), leeway=self.settings.leeway_seconds)
-        subject, issuer = claims.get("sub"), claims.get("iss")
-        if not isinstance(subject, str) or not isinstance(issuer, str):
-            raise InvalidToken("the token lacks sub or iss")
+        issuer = claims.get("iss")
+        if not is_valid_subject(claims.get("sub")) or not (
+            isinstance(issuer, str) and 0 < len(issuer) <= 255
+        ):
+            raise InvalidToken("the token lacks a valid sub or iss claim")
         cnf = claims.get("cnf")
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
         return principal_from_claims(

@@ -127,6 +127,8 @@ class AuthSettings(BaseSettings):
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if len(value) > 255:
+            raise ValueError("must be at most 255 characters")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL")

@@ -46,3 +46,16 @@ async def test_concurrent_first_requests_create_one_user(api: Api) -> None:
     )
     assert {response.status_code for response in responses} == {200}
     assert [user.subject for user in await _users(api)] == ["erin"]
+
+
+async def test_an_oversized_or_nul_laden_name_is_stored_clean_not_a_500(api: Api) -> None:
+    # Display names come from the token: a 600-character name, or a NUL that PostgreSQL
+    # cannot store, must not fail the request.
+    token = api.issuer.token("frank", name="F" * 600 + "\x00", email="frank\x00@example.test")
+    response = await api.client.post(
+        "/api/todos", json={"text": "still works"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 201
+    [user] = await _users(api)
+    assert user.name == "F" * 255
+    assert user.email == "frank@example.test"

@@ -223,6 +223,13 @@ class TestRequiredClaims:
         with pytest.raises(InvalidToken, match=f"valid {name}"):
             check_required_claims(claims)
 
+    @pytest.mark.parametrize("subject", ["x" * 256, "ali\x00ce", "ali\nce", "\u200b" * 3])
+    def test_sub_is_printable_and_at_most_255_characters(self, subject: str) -> None:
+        # OpenID Connect Core §2: sub "MUST NOT exceed 255 ASCII characters".
+        check_required_claims({**self.BASE, "sub": "x" * 255})
+        with pytest.raises(InvalidToken, match="valid sub"):
+            check_required_claims({**self.BASE, "sub": subject})
+
     def test_scope_must_be_a_string(self) -> None:
         check_required_claims({**self.BASE, "scope": "openid todo"})
         with pytest.raises(InvalidToken, match="scope"):
