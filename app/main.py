@@ -15,6 +15,7 @@ import anyio
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from redis.asyncio import Redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -116,8 +117,13 @@ def create_app(
     app.state.live = LiveConnections()
     install_error_handlers(app)
     auth_fastapi.install(app)
-    for router in (health.router, me.router, todos.router, admin.router, live.router):
+    routers = (health.router, me.router, todos.router, admin.router, live.router)
+    for router in routers:
         app.include_router(router)
+    # For the Allow header of 405 answers (app.errors).
+    app.state.api_routes = [
+        route for router in routers for route in router.routes if isinstance(route, APIRoute)
+    ]
     if settings.cors_origins:  # without origins to allow, the middleware is pure cost
         app.add_middleware(
             CORSMiddleware,

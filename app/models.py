@@ -87,6 +87,9 @@ class Todo(TodoBase, table=True):
 
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
+TEXT_DESCRIPTION = (
+    "Not blank, no NUL, at most TODO_TEXT_MAX_LENGTH characters (500 unless configured)."
+)
 
 
 class TodoCreate(SQLModel):
@@ -94,7 +97,7 @@ class TodoCreate(SQLModel):
 
     model_config = _STRICT  # type: ignore[assignment]
 
-    text: StrictStr
+    text: StrictStr = Field(min_length=1, description=TEXT_DESCRIPTION)
 
 
 class TodoUpdate(SQLModel):
@@ -102,7 +105,7 @@ class TodoUpdate(SQLModel):
 
     model_config = _STRICT  # type: ignore[assignment]
 
-    text: StrictStr | None = None
+    text: StrictStr | None = Field(default=None, min_length=1, description=TEXT_DESCRIPTION)
     done: StrictBool | None = None
 
     @field_validator("text", "done", mode="before")

@@ -150,3 +150,6 @@ async def test_unknown_routes_and_methods_use_the_same_shape(api: Api) -> None:
     not_allowed = await alice.request("PUT", "/api/todos")
     assert not_allowed.status_code == 405
     assert not_allowed.headers["content-type"] == PROBLEM
+    assert not_allowed.headers["allow"] == "GET, POST"
+    one = await alice.request("PUT", "/api/todos/01a221e2-c482-7c7f-9309-7414f13ba091")
+    assert one.headers["allow"] == "DELETE, GET, PATCH"

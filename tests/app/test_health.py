@@ -65,6 +65,15 @@ async def test_openapi_declares_bearer_and_dpop_schemes(api: Api) -> None:
     assert (await api.client.get("/docs")).status_code == 200
 
 
+async def test_openapi_documents_errors_as_problem_details(api: Api) -> None:
+    spec = (await api.client.get("/openapi.json")).json()
+    responses = spec["paths"]["/api/todos/{todo_id}"]["patch"]["responses"]
+    for status in ("400", "401", "403", "404", "412", "422", "503"):
+        assert list(responses[status]["content"]) == ["application/problem+json"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert spec["components"]["schemas"]["Problem"]["required"] == ["title", "status", "detail"]
+
+
 @pytest.fixture
 async def cors_client(database_url: str, issuer: TestIssuer) -> AsyncIterator[httpx.AsyncClient]:
     settings = app_settings(database_url, cors_origins=(ORIGIN,))
