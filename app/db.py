@@ -57,10 +57,12 @@ def create_engine(url: str) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    # pre_ping: a connection that died while the server was away is replaced, not used.
+    # No pre-ping (a round trip before every request): when the server went away, the
+    # first statement on a dead connection fails, that request gets 503, and SQLAlchemy
+    # invalidates the whole pool, so the next requests get fresh connections.
     return create_async_engine(
         async_url,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         pool_size=10,
         max_overflow=10,
         pool_timeout=5,
