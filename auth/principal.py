@@ -23,6 +23,8 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     #: Roles found at the configured role claims (realm and this API's client roles).
     roles: frozenset[str] = frozenset()
+    #: Keycloak's realm roles (``realm_access.roles``), whatever ``role_claims`` says.
+    realm_roles: frozenset[str] = frozenset()
     #: Every client's roles from Keycloak's ``resource_access``.
     client_roles: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY)
     groups: tuple[str, ...] = ()
@@ -97,6 +99,7 @@ def principal_from_claims(
         username=_optional_string(claims.get("preferred_username")),
         scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
         roles=roles,
+        realm_roles=frozenset(_strings(_resolve_pointer(claims, "/realm_access/roles"))),
         client_roles=MappingProxyType(client_roles),
         groups=_strings(_resolve_pointer(claims, groups_claim)),
         expires_at=float(exp)

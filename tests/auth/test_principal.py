@@ -153,3 +153,14 @@ def test_role_claims_are_rfc6901_json_pointers(
         base | claims, role_claims=[pointer], groups_claim="/groups", dpop_jkt=None
     )
     assert principal.roles == roles
+
+
+def test_realm_roles_are_kept_apart_from_client_roles() -> None:
+    claims = {
+        **KEYCLOAK_CLAIMS,
+        "realm_access": {"roles": ["todo-user"]},
+        "resource_access": {"todo-api": {"roles": ["todo-admin"]}},
+    }
+    principal = _principal(claims)
+    assert principal.realm_roles == {"todo-user"}
+    assert principal.client_roles["todo-api"] == {"todo-admin"}
