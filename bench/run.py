@@ -78,23 +78,18 @@ def main() -> None:
     # The machine may be shared: the load average at the start of each section says how
     # much the figures can be trusted (2 cores; above 2, something else competes).
     loads: dict[str, list[float]] = result.setdefault("load_average_by_section", {})
+    issuer_sections = {
+        "validators": ("validator throughput (one core per process)", validator_throughput.run),
+        "http": ("HTTP, one worker, wrk on the other core", http_load.run),
+        "websocket": ("WebSocket fan-out", ws_fanout.run),
+        "scale": ("data scale", data_scale.run),
+    }
     with loopback_issuer() as issuer:
-        if "validators" in only:
-            loads["validators"] = load_average()
-            log("validator throughput (one core per process)")
-            result["validators"] = validator_throughput.run(issuer, settings["validators"], log)
-        if "http" in only:
-            loads["http"] = load_average()
-            log("HTTP, one worker, wrk on the other core")
-            result["http"] = http_load.run(issuer, settings["http"], log)
-        if "websocket" in only:
-            loads["websocket"] = load_average()
-            log("WebSocket fan-out")
-            result["websocket"] = ws_fanout.run(issuer, settings["websocket"], log)
-        if "scale" in only:
-            loads["scale"] = load_average()
-            log("data scale")
-            result["scale"] = data_scale.run(issuer, settings["scale"], log)
+        for section, (title, run) in issuer_sections.items():
+            if section in only:
+                loads[section] = load_average()
+                log(title)
+                result[section] = run(issuer, settings[section], log)
     if "memory" in only:
         loads["memory"] = load_average()
         log("bounded memory")
