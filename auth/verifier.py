@@ -24,6 +24,7 @@ from auth.nonce import DpopNonces
 from auth.principal import Principal, principal_from_claims
 from auth.replay import ReplayStore
 from auth.settings import AuthMode, AuthSettings
+from auth.stats import AuthStats, ReportsReplayStats
 from auth.token_cache import VerifiedTokenCache
 
 logger = logging.getLogger("auth.verifier")
@@ -39,6 +40,7 @@ class Authenticator(Protocol):
     async def aclose(self) -> None: ...
     def status(self) -> dict[str, Any]: ...
     def is_ready(self) -> bool: ...
+    def stats(self) -> AuthStats: ...
     def response_headers(self) -> list[tuple[str, str]]: ...
 
     async def authenticate(self, request: HttpRequest) -> Principal:
@@ -129,6 +131,15 @@ class TokenVerifier:
 
     def is_ready(self) -> bool:
         return self._keys.keys is not None
+
+    def stats(self) -> AuthStats:
+        replay = self._replay
+        return AuthStats(
+            token_cache=self._cache.stats(),
+            key_sets=(self._keys.stats(),),
+            replay=replay.stats() if isinstance(replay, ReportsReplayStats) else None,
+            nonces=self._nonces.stats() if self._nonces else None,
+        )
 
     def response_headers(self) -> list[tuple[str, str]]:
         # RFC 9449 §9: a fresh nonce may be handed out on any response.
