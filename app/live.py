@@ -54,13 +54,19 @@ class CloseCode(IntEnum):
 
 
 class LiveConnections:
-    """The open sockets of this process, so that shutdown can close them with 1001."""
+    """The open sockets of this process, so that shutdown can close them with 1001, and
+    what they were sent (read by ``app.observability.metrics``)."""
 
     def __init__(self) -> None:
         self.shutting_down = asyncio.Event()
         self._open = 0
+        self.events_sent = 0
         self._all_closed = asyncio.Event()
         self._all_closed.set()
+
+    @property
+    def open(self) -> int:
+        return self._open
 
     def opened(self) -> None:
         self._open += 1
@@ -203,6 +209,7 @@ class LiveSocket:
     async def _pump(self, subscription: Subscription) -> None:
         while True:
             await self.websocket.send_text(await subscription.queue.get())
+            self.connections.events_sent += 1
 
     async def _watch(self, subscription: Subscription) -> None:
         overflow = asyncio.create_task(subscription.overflowed.wait())

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.responses import JSONResponse
 from fastapi.security.base import SecurityBase
@@ -33,6 +34,15 @@ from auth.errors import (
     challenges,
 )
 from auth.principal import Principal
+from auth.resource_metadata import (
+    WELL_KNOWN_PATH,
+    is_host_and_port,
+    metadata_url,
+    protected_resource_metadata,
+    resource_identifier,
+)
+from auth.settings import AuthSettings
+from auth.tracing import verification_span
 from auth.verifier import Authenticator
 
 #: ``Sec-WebSocket-Protocol`` entry carrying the access token (oidc-spa's convention).
@@ -51,13 +61,16 @@ class _Authenticate(SecurityBase):
         self.scheme_name = "Bearer"
 
     async def __call__(self, request: Request, response: Response) -> Principal:
-        """The authenticated caller of this request.
+        """The authenticated caller of this request, also left in ``request.state.principal``
+        for whoever observes the request (access log, metrics).
 
         Raises:
             AuthError: rendered by the installed handler as 400/401/403/503.
         """
         authenticator: Authenticator = request.app.state.authenticator
-        principal = await authenticator.authenticate(http_request(request, request.method))
+        with verification_span() as span:
+            principal = await authenticator.authenticate(http_request(request, request.method))
+            span.principal = request.state.principal = principal
         for name, value in authenticator.response_headers():
             response.headers[name] = value
         return principal
@@ -87,9 +100,50 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi_with_dpop  # type: ignore[method-assign]
 
 
-def install_error_handler(app: FastAPI) -> None:
-    """Render ``AuthError`` as RFC 6750 / 9449 responses in ``app``."""
+def install_error_handler(app: FastAPI, *, resource_documentation: str | None = None) -> None:
+    """Render ``AuthError`` as RFC 6750 / 9449 responses in ``app``, and serve the RFC 9728
+    metadata those responses point at (``GET /.well-known/oauth-protected-resource``).
+
+    ``resource_documentation`` (a URL, or a path on this API such as ``/docs``) is the
+    document's ``resource_documentation`` unless ``OIDC_RESOURCE_DOCUMENTATION`` is set.
+    """
     app.add_exception_handler(AuthError, _handle_auth_error)  # type: ignore[arg-type]
+
+    async def protected_resource_metadata_document(request: Request) -> JSONResponse:
+        """OAuth 2.0 Protected Resource Metadata (RFC 9728) of this API."""
+        settings = get_authenticator(request).settings
+        try:
+            resource = _resource_of(request, settings)
+        except ValueError:
+            raise HTTPException(400, "The request's Host is not a host and port.") from None
+        # §3.1: the resource's path follows the well-known path; any other is not ours.
+        suffix = request.path_params.get("suffix", "")
+        if urlsplit(resource).path.strip("/") != suffix.strip("/"):
+            raise HTTPException(404, "No protected resource at this path.")
+        document = protected_resource_metadata(
+            settings,
+            resource=resource,
+            resource_name=app.title,
+            resource_documentation=resource_documentation,
+        )
+        return JSONResponse(document, headers={"Cache-Control": "max-age=3600"})
+
+    app.add_api_route(
+        WELL_KNOWN_PATH,
+        protected_resource_metadata_document,
+        methods=["GET"],
+        tags=["metadata"],
+        summary="Protected resource metadata (RFC 9728)",
+        responses={400: {"description": "The request's Host is not a host and port"}},
+    )
+    # A resource identifier with a path (OIDC_PUBLIC_URL=https://host/todo) has its
+    # metadata at the well-known path followed by that path.
+    app.add_api_route(
+        WELL_KNOWN_PATH + "/{suffix:path}",
+        protected_resource_metadata_document,
+        methods=["GET"],
+        include_in_schema=False,
+    )
 
 
 def document_security_schemes(schema: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +170,11 @@ def get_authenticator(connection: HTTPConnection) -> Authenticator:
     return authenticator
 
 
-def error_response(error: AuthError, authenticator: Authenticator) -> Response:
-    """An ``application/problem+json`` response with the RFC 6750 / 9449 challenges."""
+def error_response(
+    error: AuthError, authenticator: Authenticator, *, resource_metadata: str | None = None
+) -> Response:
+    """An ``application/problem+json`` response with the RFC 6750 / 9449 challenges,
+    which point at ``resource_metadata`` when given (RFC 9728 §5.1)."""
     settings = authenticator.settings
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -130,7 +187,10 @@ def error_response(error: AuthError, authenticator: Authenticator) -> Response:
     response = JSONResponse(body, status_code=error.status_code, media_type=PROBLEM_JSON)
     if error.status_code in (400, 401, 403):
         for challenge in challenges(
-            error, realm=settings.realm, dpop_algorithms=settings.algorithms
+            error,
+            realm=settings.realm,
+            dpop_algorithms=settings.algorithms,
+            resource_metadata=resource_metadata,
         ):
             response.headers.append("WWW-Authenticate", challenge)
     if isinstance(error, UseDpopNonce):
@@ -141,8 +201,30 @@ def error_response(error: AuthError, authenticator: Authenticator) -> Response:
     return response
 
 
+def _resource_of(connection: HTTPConnection, settings: AuthSettings) -> str:
+    """The RFC 9728 resource identifier of this API, as this request addressed it.
+
+    Raises:
+        ValueError: the ``Host`` header is not a plain ``host[:port]``.
+    """
+    host = connection.headers.get("host")
+    if settings.public_url is None and host is not None and not is_host_and_port(host):
+        raise ValueError("the Host header is not a host and port")
+    return resource_identifier(http_request(connection, "GET"), settings)
+
+
+def _error_response(connection: HTTPConnection, error: AuthError) -> Response:
+    authenticator = get_authenticator(connection)
+    try:
+        resource = _resource_of(connection, authenticator.settings)
+    except ValueError:  # a Host header that is not one: no URL to point at
+        return error_response(error, authenticator)
+    return error_response(error, authenticator, resource_metadata=metadata_url(resource))
+
+
 async def _handle_auth_error(request: Request, exc: AuthError) -> Response:
-    return error_response(exc, get_authenticator(request))
+    request.state.auth_error = exc  # for whoever observes the request (access log, metrics)
+    return _error_response(request, exc)
 
 
 # The headers the verifier reads; only these are decoded for it.
@@ -264,8 +346,10 @@ async def authenticate_websocket(websocket: WebSocket) -> tuple[Principal, str] 
     """
     authenticator = get_authenticator(websocket)
     try:
-        token = websocket_token(websocket)
-        principal = await authenticator.authenticate_token(token)
+        with verification_span() as span:
+            token = websocket_token(websocket)
+            principal = await authenticator.authenticate_token(token)
+            span.principal = websocket.state.principal = principal
     except AuthError as error:
         await refuse_websocket(websocket, error)
         return None
@@ -273,8 +357,9 @@ async def authenticate_websocket(websocket: WebSocket) -> tuple[Principal, str] 
 
 
 async def refuse_websocket(websocket: WebSocket, error: AuthError) -> None:
-    """Refuse a not yet accepted WebSocket with ``error``."""
+    """Refuse a not yet accepted WebSocket with ``error`` (left in ``websocket.state``)."""
+    websocket.state.auth_error = error
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(error_response(error, get_authenticator(websocket)))
+        await websocket.send_denial_response(_error_response(websocket, error))
     else:
         await websocket.close(code=1008, reason=error.description[:120])

@@ -93,7 +93,8 @@ def _forwarded_values(headers: Sequence[tuple[str, str]]) -> tuple[str | None, s
     return _last_element(headers, "x-forwarded-proto"), _last_element(headers, "x-forwarded-host")
 
 
-def _is_trusted(peer: str | None, trusted: Sequence[IpNetwork]) -> bool:
+def is_trusted_proxy(peer: str | None, trusted: Sequence[IpNetwork]) -> bool:
+    """True when ``peer`` (an IP address) is inside one of the ``trusted`` networks."""
     if not peer or not trusted:
         return False
     try:
@@ -122,7 +123,7 @@ def expected_htu(
     if public_url is not None:
         base = urlsplit(public_url)
         return normalise_url(f"{base.scheme}://{base.netloc}{base.path.rstrip('/')}{path}")
-    if _is_trusted(peer, trusted_proxies):
+    if is_trusted_proxy(peer, trusted_proxies):
         proto, host = _forwarded_values(headers)
         if proto or host:
             actual = urlsplit(request_url)

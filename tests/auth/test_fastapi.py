@@ -113,9 +113,14 @@ async def test_no_credentials_is_401_with_both_challenges_and_no_error(
     response = await client.get("/todos")
     assert_problem(response, 401, None)
     # RFC 6750 §3.1 / RFC 9449 §7.2 Figure 17: no error code without credentials.
+    metadata = "https://api.example/.well-known/oauth-protected-resource"  # RFC 9728 §5.1
     assert challenges(response) == {
-        "Bearer": {"realm": "todo-api"},
-        "DPoP": {"realm": "todo-api", "algs": " ".join(settings.algorithms)},
+        "Bearer": {"realm": "todo-api", "resource_metadata": metadata},
+        "DPoP": {
+            "realm": "todo-api",
+            "resource_metadata": metadata,
+            "algs": " ".join(settings.algorithms),
+        },
     }
 
 
