@@ -13,7 +13,7 @@ from app.events import EventBroker
 from app.models import Todo
 from app.settings import SettingsDep
 from app.users import KnownUsers
-from auth.errors import InsufficientScope
+from auth.errors import Check, InsufficientScope
 from auth.fastapi import CurrentPrincipal
 from auth.principal import Principal
 
@@ -49,7 +49,9 @@ OwnedTodo = Annotated[Todo, Depends(owned_todo)]
 async def require_admin(principal: CurrentPrincipal, settings: SettingsDep) -> Principal:
     """Admit principals holding the configured admin role (``TODO_ADMIN_ROLE``)."""
     if settings.todo_admin_role not in principal.roles:
-        raise InsufficientScope(f"requires the role {settings.todo_admin_role}")
+        raise InsufficientScope(
+            f"requires the role {settings.todo_admin_role}", check=Check.REQUIRED_ROLE
+        )
     return principal
 
 
