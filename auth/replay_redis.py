@@ -12,7 +12,7 @@ import math
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from auth.errors import ServiceUnavailable
+from auth.errors import Check, ServiceUnavailable
 from auth.stats import ReplayStats
 
 
@@ -30,7 +30,9 @@ class RedisReplayStore:
             )
         except (RedisError, OSError) as exc:
             self._unavailable += 1
-            raise ServiceUnavailable("the DPoP replay store is unavailable") from exc
+            raise ServiceUnavailable(
+                "the DPoP replay store is unavailable", check=Check.REPLAY_STORE
+            ) from exc
         if not created:
             self._replays += 1
         return bool(created)

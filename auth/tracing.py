@@ -46,7 +46,7 @@ def verification_span() -> Iterator[VerificationSpan]:
             yield outcome
         except AuthError as error:
             if span.is_recording():
-                check = str(getattr(error, "check", "") or "")
+                check = str(error.check)
                 span.set_attributes(
                     {
                         "auth.outcome": error.error or "missing_credentials",

@@ -177,7 +177,7 @@ def _auth_outcome(
 ) -> tuple[str, str, str] | None:
     """(scheme, outcome, check): ``ok``, the RFC error code, or ``missing_credentials``."""
     if error is not None:
-        check = str(getattr(error, "check", "") or "")
+        check = str(error.check)
         return error.scheme or _scheme_of(principal), error.error or "missing_credentials", check
     if principal is not None:
         return _scheme_of(principal), "ok", ""
