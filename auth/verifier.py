@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from auth.access_token import AccessTokenPolicy, verify_access_token
 from auth.credentials import HttpRequest, check_token_syntax, extract_credentials
 from auth.dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
-from auth.errors import AuthError, Check, InvalidDpopProof, InvalidToken
+from auth.errors import AuthError, Check, InvalidDpopProof, InvalidToken, Scheme
 from auth.htu import expected_htu
 from auth.jwks import JwksCache
 from auth.nonce import DpopNonces
@@ -162,6 +162,7 @@ class TokenVerifier:
                     check=Check.SCHEME_BINDING,
                     scheme="Bearer",
                 )
+            self._refuse_unbound_if_required(principal, scheme="Bearer")
             return principal
         if principal.dpop_jkt is None:
             raise InvalidToken(
@@ -174,7 +175,19 @@ class TokenVerifier:
 
     async def authenticate_token(self, token: str) -> Principal:
         digest = VerifiedTokenCache.digest(token)
-        return self._cached(token, digest) or await self._verify(token, digest)
+        principal = self._cached(token, digest) or await self._verify(token, digest)
+        self._refuse_unbound_if_required(principal, scheme="Bearer")
+        return principal
+
+    def _refuse_unbound_if_required(self, principal: Principal, *, scheme: Scheme) -> None:
+        # OIDC_DPOP_REQUIRED: a bearer token, however valid, is not enough here (RFC 9449
+        # §7.1; advertised as dpop_bound_access_tokens_required, RFC 9728 §2).
+        if self.settings.dpop_required and not principal.dpop_bound:
+            raise InvalidToken(
+                "this resource requires DPoP-bound tokens",
+                check=Check.SCHEME_BINDING,
+                scheme=scheme,
+            )
 
     async def verify_proof(
         self, principal: Principal, *, token: str, proof: str, request: HttpRequest
