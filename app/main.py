@@ -2,41 +2,106 @@
 
 The lifespan opens the services (``app.services``: engine, authenticator, replay store,
 event broker) from the settings the application was created with, and closes them on
-the way out.
+the way out; it also starts what the observability settings ask for (a metrics
+listener, the discovery behind the login in ``/docs``).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import start_http_server
 
 from app.body_limit import BodySizeLimit
+from app.docs import SwaggerLogin, install_docs
 from app.errors import install_error_handlers
+from app.observability.metrics import Metrics
+from app.observability.requests import RequestObserver
 from app.openapi import install_openapi
 from app.routes import admin, health, live, me, todos
+from app.routes.metrics import metrics_router
 from app.services import open_services
-from app.settings import AppSettings
+from app.settings import AppSettings, load_settings
 from auth import AuthSettings, install_token_redaction
 from auth import fastapi as auth_fastapi
 
-EXPOSED_HEADERS = ["WWW-Authenticate", "DPoP-Nonce", "ETag", "Location", "Retry-After"]
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+EXPOSED_HEADERS = [
+    "WWW-Authenticate",
+    "DPoP-Nonce",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "X-Request-ID",
+]
 
 
 def create_app(
-    settings: AppSettings | None = None, auth_settings: AuthSettings | None = None
+    settings: AppSettings | None = None,
+    auth_settings: AuthSettings | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the API. Settings default to the environment."""
-    app_settings = settings or AppSettings()
-    identity_settings = auth_settings or AuthSettings()
+    """Build the API. Settings default to the environment and ``.env``; traces are on
+    with ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider`` (tests)."""
+    if settings is None or auth_settings is None:
+        loaded, loaded_auth = load_settings()
+        settings, auth_settings = settings or loaded, auth_settings or loaded_auth
+    app_settings, identity_settings = settings, auth_settings
+    metrics = Metrics() if app_settings.metrics != "off" else None
+    login = (
+        SwaggerLogin(app_settings.oidc_swagger_client_id, app_settings.oidc_swagger_scopes)
+        if app_settings.oidc_swagger_client_id and identity_settings.issuer_uri
+        else None
+    )
+    tracing = None
+    if tracer_provider is None and app_settings.otel_exporter_otlp_endpoint:
+        from app.observability.tracing import otlp_tracer_provider  # noqa: PLC0415 (heavy)
+
+        tracer_provider = otlp_tracer_provider(
+            app_settings.otel_exporter_otlp_endpoint, service_name=app_settings.otel_service_name
+        )
+    if tracer_provider is not None:
+        from app.observability.tracing import Tracing  # noqa: PLC0415 (heavy)
+
+        tracing = Tracing(tracer_provider)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(app_settings, identity_settings) as services:
+        async with (
+            open_services(app_settings, identity_settings, tracing=tracing) as services,
+            contextlib.AsyncExitStack() as stack,
+        ):
             app.state.services = services
             auth_fastapi.attach(app, services.authenticator)
+            if metrics is not None:
+                metrics.watch(services)
+                stack.callback(metrics.unwatch)
+                if app_settings.metrics == "port":
+                    server, _ = start_http_server(
+                        app_settings.metrics_port,
+                        addr=app_settings.metrics_host,
+                        registry=metrics.registry,
+                    )
+                    stack.callback(server.server_close)
+                    stack.callback(server.shutdown)
+            if login is not None:
+                await stack.enter_async_context(
+                    login.discovering(
+                        services.http_client,
+                        identity_settings.resolved_discovery_uri,
+                        issuer=identity_settings.issuer_uri or "",
+                        app=app,
+                    )
+                )
+            if tracing is not None:
+                stack.callback(tracing.shutdown)
             try:
                 yield
             finally:
@@ -47,16 +112,33 @@ def create_app(
         summary="Per-user todos behind OIDC access tokens (RFC 9068), Bearer or DPoP (RFC 9449).",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by app.docs, without a CDN
+        redoc_url=None,
     )
     routers = (health.router, me.router, todos.router, admin.router, live.router)
     install_error_handlers(app, routers=routers)
-    auth_fastapi.install_error_handler(app)
-    install_openapi(app)
+    auth_fastapi.install_error_handler(app, resource_documentation="/docs")
+    install_openapi(app, login=login)
+    install_docs(app, login=login)
     for router in routers:
         app.include_router(router)
+    if metrics is not None and app_settings.metrics == "admin":
+        app.include_router(metrics_router(metrics))
     # Added first, so it sits inside CORS: a 413 still carries the CORS headers the SPA
     # needs to read it (outside CORS it would reach the browser as a CORS failure).
     app.add_middleware(BodySizeLimit, max_bytes=app_settings.max_request_body_bytes)
+    app.add_middleware(
+        RequestObserver,
+        trusted_proxies=identity_settings.trusted_proxies,
+        access_log=app_settings.api_access_log,
+        subject=app_settings.log_subject,
+        subject_key=(
+            app_settings.log_subject_key.get_secret_value().encode()
+            if app_settings.log_subject_key
+            else b""
+        ),
+        metrics=metrics,
+    )
     if app_settings.cors_origins:  # without origins to allow, the middleware is pure cost
         app.add_middleware(
             CORSMiddleware,
@@ -66,6 +148,8 @@ def create_app(
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
+    if tracing is not None:
+        tracing.instrument_app(app)
     # Here and only here: whoever serves the app (python -m app, uvicorn, a test server)
     # gets tokens redacted from uvicorn's logs.
     install_token_redaction()

@@ -12,12 +12,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.docs import SwaggerLogin, add_login_scheme
 from app.errors import Problem
 from auth.fastapi import document_security_schemes
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Make ``app.openapi`` build (once) and serve this application's document."""
+def install_openapi(app: FastAPI, *, login: SwaggerLogin | None = None) -> None:
+    """Make ``app.openapi`` build (once) and serve this application's document, with the
+    identity provider's login (``app.docs``) when configured."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -32,7 +34,8 @@ def install_openapi(app: FastAPI) -> None:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
-            app.openapi_schema = document_security_schemes(schema)
+            document_security_schemes(schema)
+            app.openapi_schema = add_login_scheme(schema, login) if login else schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -33,6 +34,9 @@ from auth.replay import ReplayStore
 from auth.replay_redis import RedisReplayStore
 from auth.verifier import Authenticator
 
+if TYPE_CHECKING:  # imported only when traces are on: the instrumentations are heavy
+    from app.observability.tracing import Tracing
+
 
 @dataclass(frozen=True, slots=True)
 class Services:
@@ -48,6 +52,8 @@ class Services:
     redis: Redis | None
     live: LiveConnections
     known_users: KnownUsers
+    #: The client for the identity provider (discovery, keys).
+    http_client: httpx.AsyncClient
 
     async def redis_is_reachable(self) -> bool:
         """True without Redis, or when it answers PING. Readiness reports; never raises."""
@@ -73,9 +79,10 @@ def _redis_client(url: str) -> Redis:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: AppSettings, auth_settings: AuthSettings
+    settings: AppSettings, auth_settings: AuthSettings, *, tracing: Tracing | None = None
 ) -> AsyncIterator[Services]:
     """Migrate, connect and start everything; on exit, close it in reverse order.
+    With ``tracing``, the database, identity provider and Redis clients make spans.
 
     This is the application's one shutdown path: live sockets are closed with 1001
     (``LiveConnections.close_all``), then the broker, the authenticator, Redis and the
@@ -92,6 +99,8 @@ async def open_services(
         else MemoryBroker(max_queued=settings.live_send_queue_size)
     )
     async with httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds) as http_client:
+        if tracing is not None:
+            tracing.instrument_services(engine=engine, http_client=http_client, redis=redis)
         services = Services(
             settings=settings,
             auth_settings=auth_settings,
@@ -107,6 +116,7 @@ async def open_services(
             redis=redis,
             live=LiveConnections(),
             known_users=KnownUsers(),
+            http_client=http_client,
         )
         await services.authenticator.start()
         await broker.start()

@@ -78,10 +78,20 @@ class _Authenticate(SecurityBase):
 
 
 current_principal = _Authenticate()
+# OpenAPI's "http" type would be exact ("scheme": "DPoP" is registered by RFC 9449),
+# but Swagger UI shows it as "unsupported scheme 'dpop'". Described as the proof header
+# instead, with what a client must send: tools read the RFC 9728 metadata and the
+# WWW-Authenticate challenge (algs) for the machine-readable part.
 _DPOP_SCHEME = {
-    "type": "http",
-    "scheme": "DPoP",
-    "description": "DPoP-bound access token plus a DPoP proof header (RFC 9449)",
+    "type": "apiKey",
+    "in": "header",
+    "name": "DPoP",
+    "description": (
+        "DPoP (RFC 9449): send `Authorization: DPoP <access token>` with a DPoP-bound "
+        "token, and in this header a fresh proof signed by the token's key for each "
+        "request (its method and URL, `ath`, a new `jti`). Proofs are single-use, so "
+        "one cannot be pasted here: use a DPoP client, or log in with Bearer."
+    ),
 }
 
 
