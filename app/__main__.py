@@ -3,23 +3,24 @@
 Compared with a bare ``uvicorn app.main:app``: proxy headers are not trusted (so a
 client's ``X-Forwarded-Proto`` cannot change the URL a DPoP proof is checked against;
 trust proxies with ``OIDC_TRUSTED_PROXIES`` instead), WebSocket heartbeats and message
-size are set, and on shutdown live sockets are closed with 1001 (Going Away) before
-uvicorn closes connections.
+size are set, log lines get one format (``LOG_FORMAT``; the application writes the
+access line, uvicorn's own access log is off), and on shutdown live sockets are closed
+with 1001 (Going Away) before uvicorn closes connections.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 
 import uvicorn
 from fastapi import FastAPI
 
 from app.main import create_app
+from app.observability.logs import configure_logging
 from app.services import services_of
-from app.settings import AppSettings
-from auth import AuthSettings, ConfigurationError
+from app.settings import load_settings
+from auth import ConfigurationError
 from auth.factory import check_settings
 
 WS_MAX_MESSAGE_BYTES = 64 * 1024
@@ -39,15 +40,15 @@ class Server(uvicorn.Server):
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         # Checked before serving, so a bad setup ends with one sentence instead of a
         # lifespan traceback.
-        settings, auth_settings = AppSettings(), AuthSettings()
+        settings, auth_settings = load_settings()
         check_settings(auth_settings, production=settings.production)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    configure_logging(settings.resolved_log_format, level=settings.log_level)
     app = create_app(settings, auth_settings)
     config = uvicorn.Config(
         app,
@@ -60,7 +61,9 @@ def main() -> None:
         # Events are small JSON objects: compression would cost more memory per
         # socket (about 40 KiB, measured by bench) than it saves bandwidth.
         ws_per_message_deflate=False,
-        access_log=settings.api_access_log,
+        # The application writes one access line per request (app.observability):
+        # uvicorn's would be a second, with the query string in it.
+        access_log=False,
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,
         proxy_headers=False,

@@ -156,4 +156,12 @@ def create_app(
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """``app``: the application built from the environment and ``.env`` on first use
+    (``uvicorn app.main:app``), so that importing this module builds nothing
+    (``python -m app`` builds its own, after reporting a bad setting in one sentence)."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    application = create_app()
+    globals()["app"] = application
+    return application

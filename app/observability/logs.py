@@ -26,6 +26,11 @@ LogFormat = Literal["json", "text"]
 _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
+def _drop_color_copies(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    event.pop("color_message", None)  # uvicorn's message again, with terminal colours
+    return event
+
+
 def _redact_strings(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     for key, value in event.items():
         if isinstance(value, str):
@@ -52,6 +57,7 @@ def build_formatter(log_format: LogFormat, *, colors: bool = False) -> logging.F
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             # Tracebacks become a string field, so they are redacted like the rest.
             structlog.processors.format_exc_info,
+            _drop_color_copies,
             _redact_strings,
             renderer,
         ],

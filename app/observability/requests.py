@@ -153,7 +153,9 @@ class RequestObserver:
         if principal is not None and self._subject != "omitted":
             fields["subject"] = self._logged_subject(principal)
         if auth is not None:
-            fields["auth_scheme"], fields["auth_outcome"], fields["auth_check"] = auth
+            fields["auth_scheme"], fields["auth_outcome"], check = auth
+            if check:
+                fields["auth_check"] = check
         logger.log(logging.WARNING if status >= 500 else logging.INFO, "request", extra=fields)
 
     def _logged_subject(self, principal: Principal) -> str:

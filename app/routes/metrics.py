@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from app.deps import AdminPrincipal
 from app.observability.metrics import Metrics
@@ -16,6 +16,6 @@ def metrics_router(metrics: Metrics) -> APIRouter:
 
     @router.get("/metrics", include_in_schema=False)
     async def scrape(_: AdminPrincipal) -> Response:
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     return router
