@@ -3,13 +3,17 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help setup run run-spa-mock test check lint format typecheck pytest system-deps \
-        frontend keycloak keycloak-start keycloak-stop compose-check bench clean
+        frontend keycloak keycloak-start keycloak-stop compose-check bench clean \
+        authorization-servers oidc-provider hydra wheel
 
 UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 PYTHON := .venv/bin/python
 # Debian packages the test tiers need: real PostgreSQL, Redis and Chromium; unzip for Keycloak.
 SYSTEM_PACKAGES := postgresql redis-server chromium unzip
+# Ory Hydra for the `servers` tier, built from the Go module pinned in
+# tests/servers/hydra/go.mod (sqlite tag: its in-memory store). Rebuilt when the pin moves.
+HYDRA := .cache/hydra/hydra
 
 help:
 	@echo "make run          the API on http://127.0.0.1:8000 (SQLite, mock auth: no IdP needed)"
@@ -39,6 +43,25 @@ frontend-mock/node_modules/.installed: frontend-mock/package-lock.json
 
 frontend: frontend-mock/node_modules/.installed
 	cd frontend-mock && npm run build
+
+tests/servers/oidc-provider/node_modules/.installed: tests/servers/oidc-provider/package-lock.json
+	cd tests/servers/oidc-provider && npm ci --no-audit --no-fund
+	@touch $@
+
+oidc-provider: tests/servers/oidc-provider/node_modules/.installed
+
+$(HYDRA): tests/servers/hydra/go.mod tests/servers/hydra/go.sum
+	@command -v go >/dev/null || { echo "Go is needed to build Ory Hydra: apt-get install golang-go"; exit 1; }
+	cd tests/servers/hydra && CGO_ENABLED=1 go build -mod=readonly -tags sqlite \
+	    -o $(CURDIR)/$(HYDRA) github.com/ory/hydra/v2
+
+hydra: $(HYDRA)
+
+authorization-servers: oidc-provider hydra
+
+# The library's wheel (auth/ only), as users install it.
+wheel: setup
+	$(UV) build --wheel --out-dir dist
 
 system-deps:
 	@missing=$$(for package in $(SYSTEM_PACKAGES); do \
@@ -78,10 +101,11 @@ compose-check: setup
 pytest: setup
 	.venv/bin/pytest
 
-test: system-deps setup frontend keycloak check pytest
+test: system-deps setup frontend keycloak authorization-servers check pytest
 
 bench: setup
 	bench/run.sh
 
 clean:
-	rm -rf .venv .tools .cache frontend-mock/node_modules frontend-mock/dist
+	rm -rf .venv .tools .cache frontend-mock/node_modules frontend-mock/dist dist \
+	    tests/servers/oidc-provider/node_modules
