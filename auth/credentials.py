@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from auth.errors import InvalidRequest, MissingCredentials, Scheme
+from auth.errors import Check, InvalidRequest, MissingCredentials, Scheme
 
 # RFC 7235 token68.
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -64,7 +64,9 @@ def check_token_syntax(credentials: Credentials) -> None:
         InvalidRequest: anything else in the credentials (spaces, commas, quotes...).
     """
     if not _TOKEN68.fullmatch(credentials.token):
-        raise InvalidRequest("the credentials are malformed", scheme=credentials.scheme)
+        raise InvalidRequest(
+            "the credentials are malformed", check=Check.TOKEN68, scheme=credentials.scheme
+        )
 
 
 def extract_credentials(request: HttpRequest) -> Credentials:
@@ -81,19 +83,31 @@ def extract_credentials(request: HttpRequest) -> Credentials:
     in_query = _token_in_query(request.query)
     if not values:
         if in_query:
-            raise InvalidRequest("access tokens are not accepted in the query string")
-        raise MissingCredentials("the request carries no access token")
+            raise InvalidRequest(
+                "access tokens are not accepted in the query string", check=Check.QUERY_TOKEN
+            )
+        raise MissingCredentials("the request carries no access token", check=Check.CREDENTIALS)
     if len(values) > 1:
-        raise InvalidRequest("more than one Authorization header")
+        raise InvalidRequest(
+            "more than one Authorization header", check=Check.DUPLICATE_CREDENTIALS
+        )
     raw_scheme, _, token = values[0].strip().partition(" ")
     scheme = _SCHEMES.get(raw_scheme.lower())
     if scheme is None:
-        raise MissingCredentials("the authorization scheme is not Bearer or DPoP")
+        raise MissingCredentials(
+            "the authorization scheme is not Bearer or DPoP", check=Check.CREDENTIALS
+        )
     token = token.strip()
     if not token:
-        raise InvalidRequest("the credentials are malformed", scheme=scheme)
+        raise InvalidRequest("the credentials are malformed", check=Check.TOKEN68, scheme=scheme)
     if in_query:
-        raise InvalidRequest("the access token is sent by more than one method", scheme=scheme)
+        raise InvalidRequest(
+            "the access token is sent by more than one method",
+            check=Check.DUPLICATE_CREDENTIALS,
+            scheme=scheme,
+        )
     if scheme == "DPoP" and not proofs:
-        raise InvalidRequest("the DPoP scheme requires a DPoP proof header", scheme=scheme)
+        raise InvalidRequest(
+            "the DPoP scheme requires a DPoP proof header", check=Check.DPOP_MISSING, scheme=scheme
+        )
     return Credentials(scheme=scheme, token=token, proofs=proofs)

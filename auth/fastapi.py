@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket
 from auth.credentials import HttpRequest
 from auth.errors import (
     AuthError,
+    Check,
     InsufficientScope,
     InvalidRequest,
     MissingCredentials,
@@ -203,9 +204,9 @@ def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.has_roles(roles):
-            raise InsufficientScope(f"requires the role {', '.join(roles)}").with_scheme(
-                _scheme_of(principal)
-            )
+            raise InsufficientScope(
+                f"requires the role {', '.join(roles)}", check=Check.REQUIRED_ROLE
+            ).with_scheme(_scheme_of(principal))
         return principal
 
     return dependency
@@ -217,7 +218,7 @@ def require_scopes(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.has_scopes(scopes):
             raise InsufficientScope(
-                f"requires the scope {' '.join(scopes)}", scope=scopes
+                f"requires the scope {' '.join(scopes)}", check=Check.REQUIRED_SCOPE, scope=scopes
             ).with_scheme(_scheme_of(principal))
         return principal
 
@@ -248,9 +249,14 @@ def websocket_token(websocket: WebSocket) -> str:
         if item.startswith(WEBSOCKET_TOKEN_PREFIX)
     ]
     if not tokens:
-        raise MissingCredentials("no access token offered in Sec-WebSocket-Protocol")
+        raise MissingCredentials(
+            "no access token offered in Sec-WebSocket-Protocol", check=Check.CREDENTIALS
+        )
     if len(tokens) > 1:
-        raise InvalidRequest("more than one access token offered in Sec-WebSocket-Protocol")
+        raise InvalidRequest(
+            "more than one access token offered in Sec-WebSocket-Protocol",
+            check=Check.DUPLICATE_CREDENTIALS,
+        )
     return tokens[0]
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from auth.discovery import FetchError, ProviderMetadata, fetch_json, fetch_provider_metadata
-from auth.errors import InvalidToken, ServiceUnavailable
+from auth.errors import Check, InvalidToken, ServiceUnavailable
 from auth.jws import Key, MalformedJws, import_public_key, key_fits_algorithm
 
 logger = logging.getLogger("auth.jwks")
@@ -273,14 +273,16 @@ class JwksCache:
         if self._keys is None and self._may_refetch(now):
             await self.refresh()
         if self._keys is None:
-            raise ServiceUnavailable("the issuer's signing keys are not available yet")
+            raise ServiceUnavailable(
+                "the issuer's signing keys are not available yet", check=Check.KEYS_UNAVAILABLE
+            )
         if kid is None:
             return self._choose(self._keys.without_kid or _only_key(self._keys), alg)
         candidates = self._keys.by_kid.get(kid)
         if candidates is not None:
             return self._choose(candidates, alg)
         if self._unknown_kids.get(kid, 0.0) > now:
-            raise InvalidToken("the token's key id is not published by the issuer")
+            raise _unknown_kid()
         if self._inflight is not None:
             # A refresh is under way anyway: its result may hold the kid.
             await asyncio.shield(self._inflight)
@@ -294,11 +296,11 @@ class JwksCache:
             if candidates is not None:
                 return self._choose(candidates, alg)
             if not refreshed:
-                raise ServiceUnavailable("the issuer is unreachable and the token's key is unknown")
+                raise _issuer_unreachable()
             self._remember_unknown(kid, now)
         elif self._last_error is not None:
-            raise ServiceUnavailable("the issuer is unreachable and the token's key is unknown")
-        raise InvalidToken("the token's key id is not published by the issuer")
+            raise _issuer_unreachable()
+        raise _unknown_kid()
 
     def _remember_unknown(self, kid: str, now: float) -> None:
         self._unknown_kids[kid] = now + self._cooldown
@@ -311,12 +313,24 @@ class JwksCache:
         for key in candidates:
             if key_fits_algorithm(key, alg):
                 return key
-        raise InvalidToken("the token's key does not fit its algorithm")
+        raise InvalidToken("the token's key does not fit its algorithm", check=Check.KEY)
 
 
 def _only_key(keys: SigningKeys) -> tuple[Key, ...]:
     # A token without kid is only resolvable when the issuer publishes a single key.
     everything = [key for group in keys.by_kid.values() for key in group]
     if len(everything) != 1:
-        raise InvalidToken("the token has no key id and the issuer publishes several keys")
+        raise InvalidToken(
+            "the token has no key id and the issuer publishes several keys", check=Check.KID
+        )
     return tuple(everything)
+
+
+def _unknown_kid() -> InvalidToken:
+    return InvalidToken("the token's key id is not published by the issuer", check=Check.KID)
+
+
+def _issuer_unreachable() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "the issuer is unreachable and the token's key is unknown", check=Check.ISSUER_UNREACHABLE
+    )

@@ -15,6 +15,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -55,8 +56,27 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 PRIVATE_KEY_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
+class Defect(StrEnum):
+    """What is wrong with a value ``MalformedJws`` refuses; callers map it to their
+    ``auth.errors.Check`` (the same defect is a different check in a token and a proof)."""
+
+    SIZE = "size"  # longer than the caller's cap
+    FORMAT = "format"  # not ASCII, not three segments, empty signature
+    BASE64URL = "base64url"  # foreign characters, padding, non-canonical encoding
+    JSON = "json"  # not strict JSON, or not an object
+    DUPLICATE_MEMBER = "duplicate_member"  # a JSON member name given twice
+    KEY = "key"  # a JWK of an unsupported type, or with invalid values
+    KEY_SIZE = "key_size"  # an RSA key outside the accepted sizes
+    PRIVATE_KEY = "private_key"  # a JWK carrying private or symmetric key material
+
+
 class MalformedJws(ValueError):
-    """The value is not a well-formed compact JWS; the message says why."""
+    """The value is not a well-formed compact JWS (or JWK); the message says why and
+    ``defect`` says it in a stable form."""
+
+    def __init__(self, message: str, defect: Defect) -> None:
+        super().__init__(message)
+        self.defect = defect
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +98,16 @@ def b64url_decode(segment: str) -> bytes:
     """Decode unpadded base64url, refusing padding, foreign characters and non-canonical
     encodings (RFC 7515 §2; RFC 4648 §3.5 lets a decoder reject non-zero pad bits)."""
     if len(segment) % 4 == 1 or not _B64URL.fullmatch(segment):
-        raise MalformedJws("invalid base64url")
+        raise MalformedJws("invalid base64url", Defect.BASE64URL)
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except binascii.Error as exc:
-        raise MalformedJws("invalid base64url") from exc
+        raise MalformedJws("invalid base64url", Defect.BASE64URL) from exc
     # Canonical: the bits of the last character that encode no byte must be zero (four
     # of them when the length is 4n+2, two when 4n+3), or several strings decode alike.
     unused_bits = _UNUSED_BITS[len(segment) % 4]
     if unused_bits and _B64URL_VALUE[segment[-1]] & unused_bits:
-        raise MalformedJws("non-canonical base64url")
+        raise MalformedJws("non-canonical base64url", Defect.BASE64URL)
     return raw
 
 
@@ -98,12 +118,12 @@ def b64url_encode(raw: bytes) -> str:
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        raise MalformedJws("duplicate JSON member")
+        raise MalformedJws("duplicate JSON member", Defect.DUPLICATE_MEMBER)
     return obj
 
 
 def _reject_constant(name: str) -> None:
-    raise MalformedJws(f"{name} is not JSON")
+    raise MalformedJws(f"{name} is not JSON", Defect.JSON)
 
 
 _STRICT_JSON = json.JSONDecoder(
@@ -122,16 +142,16 @@ def json_object(raw: bytes) -> dict[str, Any]:
     # ValueError: UnicodeDecodeError, JSONDecodeError, int digit limit. RecursionError:
     # deeply nested arrays, which a 16 KiB token can hold thousands of.
     except (ValueError, RecursionError) as exc:
-        raise MalformedJws("invalid JSON") from exc
+        raise MalformedJws("invalid JSON", Defect.JSON) from exc
     if _SURROGATE_ESCAPE.search(text):
         # "\ud800" parses to a str that cannot be encoded as UTF-8, which breaks
         # whatever later hashes or stores it. Only a pair may form a character.
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise MalformedJws("unpaired surrogate in JSON string") from exc
+            raise MalformedJws("unpaired surrogate in JSON string", Defect.JSON) from exc
     if not isinstance(value, dict):
-        raise MalformedJws("JSON value is not an object")
+        raise MalformedJws("JSON value is not an object", Defect.JSON)
     return value
 
 
@@ -146,19 +166,19 @@ def parse_compact(value: str, *, max_length: int) -> CompactJws:
         MalformedJws: too long, not three base64url segments, not JSON objects.
     """
     if len(value) > max_length:
-        raise MalformedJws(f"longer than {max_length} characters")
+        raise MalformedJws(f"longer than {max_length} characters", Defect.SIZE)
     if not value.isascii():
-        raise MalformedJws("not ASCII")
+        raise MalformedJws("not ASCII", Defect.FORMAT)
     parts = value.split(".")
     if len(parts) != 3:
         # Five segments would be a JWE; anything else is not a JWS either.
-        raise MalformedJws("not a compact JWS (expected three segments)")
+        raise MalformedJws("not a compact JWS (expected three segments)", Defect.FORMAT)
     header_b64, payload_b64, signature_b64 = parts
     header = json_object(b64url_decode(header_b64))
     payload = json_object(b64url_decode(payload_b64))
     signature = b64url_decode(signature_b64)
     if not signature:
-        raise MalformedJws("empty signature")
+        raise MalformedJws("empty signature", Defect.FORMAT)
     return CompactJws(
         header=header,
         payload=payload,
@@ -194,21 +214,23 @@ def import_public_key(jwk: dict[str, Any]) -> Key:
         MalformedJws: private or symmetric members present, unsupported ``kty``, bad values.
     """
     if PRIVATE_KEY_MEMBERS & jwk.keys():
-        raise MalformedJws("key contains private or symmetric key material")
+        raise MalformedJws("key contains private or symmetric key material", Defect.PRIVATE_KEY)
     kty = jwk.get("kty")
     if kty not in ("RSA", "EC", "OKP"):
-        raise MalformedJws("unsupported key type")
+        raise MalformedJws("unsupported key type", Defect.KEY)
     if kty == "RSA":
         # Checked before import: joserfc imports short RSA keys with only a warning.
         modulus = jwk.get("n")
-        if not isinstance(modulus, str) or _rsa_bits(modulus) < MIN_RSA_BITS:
-            raise MalformedJws(f"RSA key shorter than {MIN_RSA_BITS} bits")
+        if not isinstance(modulus, str):
+            raise MalformedJws("invalid key", Defect.KEY)
+        if _rsa_bits(modulus) < MIN_RSA_BITS:
+            raise MalformedJws(f"RSA key shorter than {MIN_RSA_BITS} bits", Defect.KEY_SIZE)
     try:
         key = JWKRegistry.import_key(jwk)
     except Exception as exc:  # joserfc raises several types for bad key values
-        raise MalformedJws("invalid key") from exc
+        raise MalformedJws("invalid key", Defect.KEY) from exc
     if key.is_private:
-        raise MalformedJws("key is private")
+        raise MalformedJws("key is private", Defect.PRIVATE_KEY)
     return key  # type: ignore[return-value]
 
 

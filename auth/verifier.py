@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from auth.access_token import AccessTokenPolicy, verify_access_token
 from auth.credentials import HttpRequest, check_token_syntax, extract_credentials
 from auth.dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
-from auth.errors import AuthError, InvalidDpopProof, InvalidToken
+from auth.errors import AuthError, Check, InvalidDpopProof, InvalidToken
 from auth.htu import expected_htu
 from auth.jwks import JwksCache
 from auth.nonce import DpopNonces
@@ -147,12 +147,16 @@ class TokenVerifier:
         if credentials.scheme == "Bearer":
             if principal.dpop_bound:
                 raise InvalidToken(
-                    "a DPoP-bound token must be sent with the DPoP scheme", scheme="Bearer"
+                    "a DPoP-bound token must be sent with the DPoP scheme",
+                    check=Check.SCHEME_BINDING,
+                    scheme="Bearer",
                 )
             return principal
         if principal.dpop_jkt is None:
             raise InvalidToken(
-                "the token is not DPoP-bound; send it with the Bearer scheme", scheme="DPoP"
+                "the token is not DPoP-bound; send it with the Bearer scheme",
+                check=Check.SCHEME_BINDING,
+                scheme="DPoP",
             )
         await self._check_proof(principal, credentials.token, credentials.proofs, request, digest)
         return principal
@@ -177,7 +181,9 @@ class TokenVerifier:
         digest: bytes | None,
     ) -> None:
         if principal.dpop_jkt is None:
-            raise InvalidToken("the token is not DPoP-bound", scheme="DPoP")
+            raise InvalidToken(
+                "the token is not DPoP-bound", check=Check.SCHEME_BINDING, scheme="DPoP"
+            )
         try:
             htu = expected_htu(
                 request_url=request.url,
@@ -187,7 +193,9 @@ class TokenVerifier:
                 trusted_proxies=self.settings.trusted_proxies,
             )
         except ValueError as exc:
-            raise InvalidDpopProof("the request URL cannot be determined") from exc
+            raise InvalidDpopProof(
+                "the request URL cannot be determined", check=Check.DPOP_HTU
+            ) from exc
         await verify_dpop_proof(
             proofs,
             method=request.method,

@@ -23,7 +23,14 @@ from joserfc.jwk import OctKey, RSAKey
 from auth.access_token import MAX_TOKEN_LENGTH, AccessTokenPolicy, verify_access_token
 from auth.credentials import HttpRequest
 from auth.dpop import access_token_hash
-from auth.errors import AuthError, InvalidDpopProof, InvalidToken, UseDpopNonce
+from auth.errors import (
+    AuthError,
+    Check,
+    InvalidDpopProof,
+    InvalidRequest,
+    InvalidToken,
+    UseDpopNonce,
+)
 from auth.jwks import JwksCache
 from auth.jws import SUPPORTED_ALGORITHMS, b64url_encode
 from auth.nonce import DpopNonces
@@ -31,6 +38,7 @@ from auth.principal import Principal
 from auth.testing import DpopKey, TestIssuer, sign_compact
 from auth.verifier import TokenVerifier
 from tests.auth.fakes import API_URL, FakeClock, IdpTransport, http_request
+from tests.auth.refusals import refused
 from tests.auth.vectors import RFC9449_FIGURE_13_PROOF, RFC9449_JKT
 
 Mint = Callable[..., str]
@@ -55,9 +63,12 @@ def _dpop(token: str, *proofs: str, **kwargs: Any) -> HttpRequest:
 
 
 async def _refused(
-    verifier: TokenVerifier, request: HttpRequest, error: type[AuthError] = InvalidToken
+    verifier: TokenVerifier,
+    request: HttpRequest,
+    check: Check,
+    error: type[AuthError] = InvalidToken,
 ) -> AuthError:
-    with pytest.raises(error) as caught:
+    with refused(check, error) as caught:
         await verifier.authenticate(request)
     return caught.value
 
@@ -105,8 +116,17 @@ def _hmac_token(header: dict[str, Any], payload: dict[str, Any], secret: bytes) 
 # --- alg "none" --------------------------------------------------------------------------
 
 
+# An unsigned JWS (empty signature) is not even well-formed; a signed one fails the
+# algorithm allow-list.
+UNSIGNED_OR_SIGNED = pytest.mark.parametrize(
+    ("signature", "check"),
+    [("", Check.FORMAT), (b64url_encode(b"sig"), Check.ALG)],
+    ids=["unsigned", "signed"],
+)
+
+
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
-@pytest.mark.parametrize("signature", ["", b64url_encode(b"sig")], ids=["unsigned", "signed"])
+@UNSIGNED_OR_SIGNED
 async def test_alg_none_in_any_case_is_refused(
     *,
     verifier: TokenVerifier,
@@ -115,19 +135,28 @@ async def test_alg_none_in_any_case_is_refused(
     transport: IdpTransport,
     alg: str,
     signature: str,
+    check: Check,
 ) -> None:
     """RFC 8725 §2.1 / §3.1 (allow-list, case-sensitive names); RFC 9068 §4 step 5."""
     kid, _ = _issuer_key(issuer)
     header = {"alg": alg, "typ": "at+jwt", "kid": kid}
     payload = _claims(issuer, clock)
     token = f"{_segment(header)}.{_segment(payload)}.{signature}"
-    await _refused(verifier, _bearer(token))
+    await _refused(verifier, _bearer(token), check)
     assert transport.urls == []  # refused before any key was even looked up
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+@UNSIGNED_OR_SIGNED
 async def test_a_proof_with_alg_none_is_refused(
-    verifier: TokenVerifier, mint: Mint, dpop_key: DpopKey, clock: FakeClock, alg: str
+    *,
+    verifier: TokenVerifier,
+    mint: Mint,
+    dpop_key: DpopKey,
+    clock: FakeClock,
+    alg: str,
+    signature: str,
+    check: Check,
 ) -> None:
     """RFC 9449 §4.3 step 5 and §11.6: "none" MUST NOT be allowed."""
     token = mint(dpop_key=dpop_key)
@@ -139,8 +168,8 @@ async def test_a_proof_with_alg_none_is_refused(
         "iat": clock.now,
         "ath": access_token_hash(token),
     }
-    proof = f"{_segment(header)}.{_segment(payload)}."
-    await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+    proof = f"{_segment(header)}.{_segment(payload)}.{signature}"
+    await _refused(verifier, _dpop(token, proof), Check(f"dpop.{check}"), InvalidDpopProof)
 
 
 # --- HMAC keyed with the public key ------------------------------------------------------
@@ -170,7 +199,7 @@ async def test_hmac_keyed_with_the_issuers_public_key_is_refused(
         token = _hmac_token(
             {"alg": alg, "typ": "at+jwt", "kid": kid}, _claims(issuer, clock), secret
         )
-        await _refused(verifier, _bearer(token))
+        await _refused(verifier, _bearer(token), Check.ALG)
 
 
 async def test_a_proof_mac_keyed_with_its_own_jwk_is_refused(
@@ -188,7 +217,10 @@ async def test_a_proof_mac_keyed_with_its_own_jwk_is_refused(
     }
     for secret in _public_key_secrets(rsa_dpop_key.key).values():
         await _refused(
-            verifier, _dpop(token, _hmac_token(header, payload, secret)), InvalidDpopProof
+            verifier,
+            _dpop(token, _hmac_token(header, payload, secret)),
+            Check.DPOP_ALG,
+            InvalidDpopProof,
         )
 
 
@@ -224,7 +256,7 @@ async def test_keys_referenced_by_the_token_are_never_fetched(
         attacker_rsa,
         "RS256",
     )
-    await _refused(verifier, _bearer(token))
+    await _refused(verifier, _bearer(token), Check.EMBEDDED_KEY)
     assert transport.urls == loaded
     assert transport.unexpected == []
     await verifier.aclose()
@@ -248,7 +280,7 @@ async def test_an_embedded_jwk_is_never_used(
         if header_kid:
             header["kid"] = header_kid
         token = sign_compact(header, _claims(issuer, clock), attacker_rsa, "RS256")
-        await _refused(verifier, _bearer(token))
+        await _refused(verifier, _bearer(token), Check.EMBEDDED_KEY)
     assert transport.unexpected == []
 
 
@@ -323,7 +355,7 @@ async def test_kid_injection_is_only_ever_a_dictionary_miss(
         token = sign_compact(
             {"alg": "RS256", "typ": "at+jwt", "kid": kid}, _claims(issuer, clock), key, "RS256"
         )
-        await _refused(verifier, _bearer(token))
+        await _refused(verifier, _bearer(token), Check.KID)
     assert issuer.jwks_requests <= 2
     assert transport.unexpected == []
     await verifier.aclose()
@@ -349,7 +381,9 @@ async def test_a_psychic_ecdsa_signature_is_refused(
     kid, _ = _issuer_key(issuer, "ES256")
     header = b64url_encode(json.dumps({"alg": "ES256", "typ": "at+jwt", "kid": kid}).encode())
     payload = b64url_encode(json.dumps(_claims(issuer, clock)).encode())
-    await _refused(verifier, _bearer(f"{header}.{payload}.{b64url_encode(signature)}"))
+    await _refused(
+        verifier, _bearer(f"{header}.{payload}.{b64url_encode(signature)}"), Check.SIGNATURE
+    )
 
 
 @pytest.mark.parametrize(
@@ -381,7 +415,9 @@ async def test_a_signature_of_the_wrong_length_is_refused(
     token = mint(alg=alg)
     signing_input, signature = token.rsplit(".", 1)
     raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
-    await _refused(verifier, _bearer(f"{signing_input}.{b64url_encode(change(raw))}"))
+    await _refused(
+        verifier, _bearer(f"{signing_input}.{b64url_encode(change(raw))}"), Check.SIGNATURE
+    )
 
 
 async def test_non_canonical_base64url_is_refused(verifier: TokenVerifier, mint: Mint) -> None:
@@ -397,8 +433,7 @@ async def test_non_canonical_base64url_is_refused(verifier: TokenVerifier, mint:
         assert tweaked != signature
         lenient = base64.urlsafe_b64decode(tweaked + "==")
         assert lenient == base64.urlsafe_b64decode(signature + "==")
-        error = await _refused(verifier, _bearer(f"{signing_input}.{tweaked}"))
-        assert "non-canonical" in error.description
+        await _refused(verifier, _bearer(f"{signing_input}.{tweaked}"), Check.BASE64URL)
         await verifier.authenticate(_bearer(token))  # the canonical form still passes
 
 
@@ -434,7 +469,7 @@ async def test_base64url_variants_are_refused(
     token = issuer.token(iat=int(clock.now), exp=int(clock.now) + 300)
     mangled = mangle(token)
     assert mangled != token
-    with pytest.raises(InvalidToken, match="malformed"):
+    with refused(Check.BASE64URL, InvalidToken):
         await verify_access_token(mangled, policy=_policy(issuer), keys=jwks, now=clock.now)
 
 
@@ -478,8 +513,7 @@ async def test_duplicate_json_members_are_refused(
     raw_header = _raw_json(header, header_members) if header else _json(header_members)
     raw_payload = _raw_json(payload, claims) if payload else _json(claims)
     token = _sign_raw(issuer, raw_header, raw_payload)
-    error = await _refused(verifier, _bearer(token))
-    assert "duplicate" in error.description
+    await _refused(verifier, _bearer(token), Check.DUPLICATE_MEMBER)
 
 
 async def test_duplicate_members_in_a_proof_are_refused(
@@ -499,12 +533,14 @@ async def test_duplicate_members_in_a_proof_are_refused(
         },
     )
     proof = sign_compact(header.encode(), payload, dpop_key.key, "ES256")
-    error = await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
-    assert "duplicate" in error.description
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_DUPLICATE_MEMBER, InvalidDpopProof)
 
 
 # --- numeric dates -----------------------------------------------------------------------
 
+# Literals that are not JSON at all (refused by the parser); the others parse and are
+# refused by the date check.
+NOT_JSON = frozenset({"NaN", "Infinity", "-Infinity", "9" * 5000})
 HOSTILE_NUMBERS = {
     "nan": "NaN",
     "infinity": "Infinity",
@@ -536,7 +572,7 @@ async def test_hostile_numeric_dates_are_refused_never_a_crash(
         json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": kid}).encode(),
         _raw_json(f'"{claim}":{literal}', claims),
     )
-    await _refused(verifier, _bearer(token))
+    await _refused(verifier, _bearer(token), Check.JSON if literal in NOT_JSON else Check(claim))
 
 
 @pytest.mark.parametrize("literal", HOSTILE_NUMBERS.values(), ids=HOSTILE_NUMBERS.keys())
@@ -551,7 +587,8 @@ async def test_hostile_proof_iat_is_refused_never_a_crash(
         {"jti": "j", "htm": "GET", "htu": API_URL, "ath": access_token_hash(token)},
     )
     proof = sign_compact(header.encode(), payload, dpop_key.key, "ES256")
-    await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+    check = Check.DPOP_JSON if literal in NOT_JSON else Check.DPOP_IAT
+    await _refused(verifier, _dpop(token, proof), check, InvalidDpopProof)
 
 
 async def test_deeply_nested_json_is_refused_never_a_crash(
@@ -563,14 +600,14 @@ async def test_deeply_nested_json_is_refused_never_a_crash(
     nested = "[" * 4000 + "]" * 4000
     raw = _raw_json(f'"x":{nested}', _claims(issuer, clock))
     header = json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": kid}).encode()
-    await _refused(verifier, _bearer(_sign_raw(issuer, header, raw)))
+    await _refused(verifier, _bearer(_sign_raw(issuer, header, raw)), Check.JSON)
     token = mint(dpop_key=dpop_key)
     proof_header = _raw_json(
         '"x":' + "[" * 2500 + "]" * 2500,
         {"typ": "dpop+jwt", "alg": "ES256", "jwk": dpop_key.public_jwk},
     )
     proof = sign_compact(proof_header, b"{}", dpop_key.key, "ES256")
-    await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_JSON, InvalidDpopProof)
 
 
 async def test_a_lone_surrogate_in_a_proof_jti_is_refused_never_a_crash(
@@ -585,7 +622,7 @@ async def test_a_lone_surrogate_in_a_proof_jti_is_refused_never_a_crash(
         {"htm": "GET", "htu": API_URL, "iat": clock.now, "ath": access_token_hash(token)},
     )
     proof = sign_compact(header.encode(), payload, dpop_key.key, "ES256")
-    await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_JSON, InvalidDpopProof)
 
 
 # --- serialisations and size -------------------------------------------------------------
@@ -602,8 +639,7 @@ async def test_a_lone_surrogate_in_a_proof_jti_is_refused_never_a_crash(
 async def test_jwe_access_tokens_are_refused(verifier: TokenVerifier, token: str) -> None:
     """RFC 9068 §4 step 2 (decryption is not supported here) and RFC 8725 §2.3
     (a JWE must never pass for a verified JWS)."""
-    error = await _refused(verifier, _bearer(token))
-    assert "three segments" in error.description
+    await _refused(verifier, _bearer(token), Check.FORMAT)
 
 
 async def test_json_serialisations_are_refused(
@@ -619,10 +655,10 @@ async def test_json_serialisations_are_refused(
         {"payload": payload, "signatures": [{"protected": header, "signature": signature}]}
     )
     for value in (flattened, general):
-        with pytest.raises(InvalidToken, match="malformed"):
+        with refused(Check.FORMAT, InvalidToken):
             await verify_access_token(value, policy=_policy(issuer), keys=jwks, now=clock.now)
         # As an Authorization header value it is not even token68.
-        with pytest.raises(AuthError):
+        with refused(Check.TOKEN68, InvalidRequest):
             await verifier.authenticate(_bearer(value))
 
 
@@ -637,7 +673,7 @@ async def test_an_oversized_token_is_refused_before_parsing(
     """No RFC sets the cap (h11's 16 KiB header limit does): the length is checked first,
     so a 20 KiB value costs nothing. A value of dots or invalid base64 would have failed
     parsing with another message: seeing the size error proves no parse happened."""
-    with pytest.raises(InvalidToken, match=f"longer than {MAX_TOKEN_LENGTH}"):
+    with refused(Check.SIZE, InvalidToken):
         await verify_access_token(token, policy=_policy(issuer), keys=jwks, now=0)
     assert transport.urls == []
 
@@ -647,8 +683,7 @@ async def test_a_valid_token_padded_past_the_cap_is_refused(
 ) -> None:
     """The cap applies to the token as presented, however well-formed its claims."""
     token = mint(padding="x" * MAX_TOKEN_LENGTH)
-    error = await _refused(verifier, _bearer(token))
-    assert "longer than" in error.description
+    await _refused(verifier, _bearer(token), Check.SIZE)
 
 
 # --- token type confusion ----------------------------------------------------------------
@@ -663,8 +698,7 @@ async def test_a_jwt_of_another_type_is_not_an_access_token(
     kid, key = _issuer_key(issuer)
     header = {"alg": "RS256", "kid": kid} | ({} if typ is None else {"typ": typ})
     token = sign_compact(header, _claims(issuer, clock), key, "RS256")
-    error = await _refused(verifier, _bearer(token))
-    assert "not an access token" in error.description
+    await _refused(verifier, _bearer(token), Check.TYP)
 
 
 @pytest.mark.parametrize("payload_typ", ["ID", "Refresh", "Offline", "Logout"])
@@ -678,8 +712,7 @@ async def test_keycloak_id_and_refresh_tokens_are_refused_under_the_jwt_switch(
     kid, key = _issuer_key(issuer)
     claims = _claims(issuer, clock, typ=payload_typ, aud=issuer.audience, nonce="n")
     token = sign_compact({"alg": "RS256", "typ": "JWT", "kid": kid}, claims, key, "RS256")
-    error = await _refused(verifier, _bearer(token))
-    assert "not an access token" in error.description
+    await _refused(verifier, _bearer(token), Check.TYP)
     # The same switch accepts Keycloak's access tokens.
     access = sign_compact(
         {"alg": "RS256", "typ": "JWT", "kid": kid},
@@ -696,8 +729,8 @@ async def test_a_dpop_proof_is_not_an_access_token(
     """RFC 9449 §11.5 / RFC 8725 §3.11: typ dpop+jwt never passes as at+jwt, and its
     embedded jwk is never a verification key for an access token."""
     proof = prove(dpop_key, claims={"sub": "alice", "aud": "todo-api", "iss": "x"})
-    await _refused(verifier, _bearer(proof))
-    await _refused(verifier, _dpop(proof, prove(dpop_key, access_token=proof)))
+    await _refused(verifier, _bearer(proof), Check.TYP)
+    await _refused(verifier, _dpop(proof, prove(dpop_key, access_token=proof)), Check.TYP)
     assert transport.urls == []
 
 
@@ -706,8 +739,7 @@ async def test_an_access_token_is_not_a_dpop_proof(
 ) -> None:
     """RFC 9449 §4.3 step 4 and §11.5 (signed JWT swapping)."""
     token = mint(dpop_key=dpop_key)
-    error = await _refused(verifier, _dpop(token, mint()), InvalidDpopProof)
-    assert "typ" in error.description
+    await _refused(verifier, _dpop(token, mint()), Check.DPOP_TYP, InvalidDpopProof)
 
 
 # --- crit --------------------------------------------------------------------------------
@@ -743,12 +775,10 @@ async def test_a_critical_header_is_refused(
 ) -> None:
     """RFC 7515 §4.1.11: no extension is understood here, so any crit is refused (a
     crit naming a registered parameter, or an empty one, is invalid anyway)."""
-    error = await _refused(verifier, _bearer(mint(header=header)))
-    assert "critical" in error.description
+    await _refused(verifier, _bearer(mint(header=header)), Check.CRIT)
     token = mint(dpop_key=dpop_key)
     proof = prove(dpop_key, access_token=token, header=header)
-    error = await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
-    assert "critical" in error.description
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_CRIT, InvalidDpopProof)
 
 
 # --- replay ------------------------------------------------------------------------------
@@ -761,8 +791,7 @@ async def test_a_replayed_proof_is_rejected(
     token = mint(dpop_key=dpop_key)
     proof = prove(dpop_key, access_token=token)
     await verifier.authenticate(_dpop(token, proof))
-    error = await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
-    assert "already been used" in error.description
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_REPLAY, InvalidDpopProof)
 
 
 async def test_concurrent_replays_of_one_proof_have_exactly_one_winner(
@@ -786,13 +815,13 @@ async def test_a_published_proof_captured_elsewhere_is_refused_here(
     with a token bound to the very same key (RFC 9449 §6.1's jkt), was made for
     https://resource.example.org/protectedresource in 2019 and for another token."""
     token = mint(cnf={"jkt": RFC9449_JKT})
-    error = await _refused(verifier, _dpop(token, RFC9449_FIGURE_13_PROOF), InvalidDpopProof)
-    assert "another URL" in error.description
+    await _refused(
+        verifier, _dpop(token, RFC9449_FIGURE_13_PROOF), Check.DPOP_HTU, InvalidDpopProof
+    )
     at_its_url = _dpop(
         token, RFC9449_FIGURE_13_PROOF, url="https://resource.example.org/protectedresource"
     )
-    error = await _refused(verifier, at_its_url, InvalidDpopProof)
-    assert "not fresh" in error.description
+    await _refused(verifier, at_its_url, Check.DPOP_IAT, InvalidDpopProof)
 
 
 # --- scheme binding ----------------------------------------------------------------------
@@ -804,9 +833,13 @@ async def test_a_dpop_bound_token_sent_as_bearer_is_refused(
     """RFC 9449 §7.2: a protected resource MUST reject a DPoP-bound token received as a
     bearer token (the downgrade), even with a valid proof alongside."""
     token = mint(dpop_key=dpop_key)
-    error = await _refused(verifier, _bearer(token))
+    error = await _refused(verifier, _bearer(token), Check.SCHEME_BINDING)
     assert error.scheme == "Bearer"
-    await _refused(verifier, _bearer(token, proofs=[prove(dpop_key, access_token=token)]))
+    await _refused(
+        verifier,
+        _bearer(token, proofs=[prove(dpop_key, access_token=token)]),
+        Check.SCHEME_BINDING,
+    )
 
 
 async def test_an_unbound_token_under_the_dpop_scheme_is_refused(
@@ -815,7 +848,9 @@ async def test_an_unbound_token_under_the_dpop_scheme_is_refused(
     """RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens; a proof cannot bind a
     bearer token after the fact."""
     token = mint()
-    error = await _refused(verifier, _dpop(token, prove(dpop_key, access_token=token)))
+    error = await _refused(
+        verifier, _dpop(token, prove(dpop_key, access_token=token)), Check.SCHEME_BINDING
+    )
     assert error.scheme == "DPoP"
 
 
@@ -834,8 +869,8 @@ async def test_a_token_bound_by_another_method_is_refused(
     """RFC 8705 §3 / RFC 7800 §3: a binding this server cannot check must not be ignored,
     or a sender-constrained token would work as a bearer token."""
     token = mint(cnf=cnf)
-    await _refused(verifier, _bearer(token))
-    await _refused(verifier, _dpop(token, prove(dpop_key, access_token=token)))
+    await _refused(verifier, _bearer(token), Check.CNF)
+    await _refused(verifier, _dpop(token, prove(dpop_key, access_token=token)), Check.CNF)
 
 
 # --- the proof's key ---------------------------------------------------------------------
@@ -847,12 +882,12 @@ async def test_a_proof_carrying_its_private_key_is_refused(
     """RFC 9449 §4.2 and §4.3 step 7: the jwk MUST NOT contain a private key."""
     token = mint(dpop_key=dpop_key)
     private = dict(dpop_key.key.as_dict(private=True))
-    error = await _refused(
+    await _refused(
         verifier,
         _dpop(token, prove(dpop_key, access_token=token, header={"jwk": private})),
+        Check.DPOP_JWK_PRIVATE,
         InvalidDpopProof,
     )
-    assert "private" in error.description
 
 
 async def test_a_proof_with_a_symmetric_jwk_is_refused(
@@ -870,12 +905,16 @@ async def test_a_proof_with_a_symmetric_jwk_is_refused(
         "ath": access_token_hash(token),
     }
     await _refused(
-        verifier, _dpop(token, sign_compact(header, payload, secret, "HS256")), InvalidDpopProof
+        verifier,
+        _dpop(token, sign_compact(header, payload, secret, "HS256")),
+        Check.DPOP_ALG,
+        InvalidDpopProof,
     )
     header["alg"] = "ES256"
     await _refused(
         verifier,
         _dpop(token, sign_compact(header, payload, dpop_key.key, "ES256")),
+        Check.DPOP_JWK_PRIVATE,
         InvalidDpopProof,
     )
 
@@ -892,10 +931,9 @@ async def test_a_proof_whose_alg_does_not_fit_its_jwk_is_refused(
     es256_with_rsa_jwk = prove(
         dpop_key, access_token=token, header={"jwk": rsa_dpop_key.public_jwk}
     )
-    error = await _refused(verifier, _dpop(token, es256_with_rsa_jwk), InvalidDpopProof)
-    assert "does not fit" in error.description
+    await _refused(verifier, _dpop(token, es256_with_rsa_jwk), Check.DPOP_JWK, InvalidDpopProof)
     rs256_with_ec_jwk = prove(rsa_dpop_key, access_token=token, header={"jwk": dpop_key.public_jwk})
-    await _refused(verifier, _dpop(token, rs256_with_ec_jwk), InvalidDpopProof)
+    await _refused(verifier, _dpop(token, rs256_with_ec_jwk), Check.DPOP_JWK, InvalidDpopProof)
 
 
 async def test_a_proof_by_a_key_other_than_the_bound_one_is_refused(
@@ -904,37 +942,42 @@ async def test_a_proof_by_a_key_other_than_the_bound_one_is_refused(
     """RFC 9449 §4.3 step 12 and §6.1: a stolen token with the thief's own valid proof."""
     token = mint(dpop_key=dpop_key)
     thief = DpopKey()
-    error = await _refused(
-        verifier, _dpop(token, prove(thief, access_token=token)), InvalidDpopProof
+    await _refused(
+        verifier, _dpop(token, prove(thief, access_token=token)), Check.DPOP_JKT, InvalidDpopProof
     )
-    assert "bound to" in error.description
 
 
 # --- the proof's request -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("method", "url"),
+    ("method", "url", "check"),
     [
-        ("POST", API_URL),
-        ("get", API_URL),
-        ("GET", "https://api.example/todos/1"),
-        ("GET", "https://api.example/Todos"),
-        ("GET", "https://other.example/todos"),
-        ("GET", "https://api.example:8443/todos"),
-        ("GET", "http://api.example/todos"),
-        ("GET", "https://api.example.evil.example/todos"),
+        ("POST", API_URL, Check.DPOP_HTM),
+        ("get", API_URL, Check.DPOP_HTM),
+        ("GET", "https://api.example/todos/1", Check.DPOP_HTU),
+        ("GET", "https://api.example/Todos", Check.DPOP_HTU),
+        ("GET", "https://other.example/todos", Check.DPOP_HTU),
+        ("GET", "https://api.example:8443/todos", Check.DPOP_HTU),
+        ("GET", "http://api.example/todos", Check.DPOP_HTU),
+        ("GET", "https://api.example.evil.example/todos", Check.DPOP_HTU),
     ],
     ids=["method", "method-case", "path", "path-case", "host", "port", "scheme", "host-suffix"],
 )
 async def test_a_proof_for_another_request_is_refused(
-    *, verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey, method: str, url: str
+    *,
+    verifier: TokenVerifier,
+    mint: Mint,
+    prove: Prove,
+    dpop_key: DpopKey,
+    method: str,
+    url: str,
+    check: Check,
 ) -> None:
     """RFC 9449 §4.3 steps 8-9 and §11 (binding to method and URI)."""
     token = mint(dpop_key=dpop_key)
-    await _refused(
-        verifier, _dpop(token, prove(dpop_key, method, url, access_token=token)), InvalidDpopProof
-    )
+    proof = prove(dpop_key, method, url, access_token=token)
+    await _refused(verifier, _dpop(token, proof), check, InvalidDpopProof)
 
 
 @pytest.mark.parametrize(
@@ -993,8 +1036,7 @@ async def test_a_proof_outside_its_time_window_is_refused(
     """RFC 9449 §4.3 step 11 and §11.1 (max age 60 s plus 30 s leeway either way)."""
     token = mint(dpop_key=dpop_key)
     proof = prove(dpop_key, access_token=token, iat=clock.now + offset)
-    error = await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
-    assert "not fresh" in error.description
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_IAT, InvalidDpopProof)
 
 
 async def test_a_proof_without_ath_or_for_another_token_is_refused(
@@ -1005,8 +1047,7 @@ async def test_a_proof_without_ath_or_for_another_token_is_refused(
     token = mint(dpop_key=dpop_key)
     other_token = mint("alice", dpop_key=dpop_key, scope="openid todo:admin")
     for proof in (prove(dpop_key), prove(dpop_key, access_token=other_token)):
-        error = await _refused(verifier, _dpop(token, proof), InvalidDpopProof)
-        assert "ath" in error.description
+        await _refused(verifier, _dpop(token, proof), Check.DPOP_ATH, InvalidDpopProof)
 
 
 async def test_two_proof_headers_are_refused(
@@ -1017,8 +1058,7 @@ async def test_two_proof_headers_are_refused(
     good = prove(dpop_key, access_token=token)
     other = prove(dpop_key, "POST", access_token=token)
     for proofs in ((good, good), (good, other), (other, good)):
-        error = await _refused(verifier, _dpop(token, *proofs), InvalidDpopProof)
-        assert "exactly one" in error.description
+        await _refused(verifier, _dpop(token, *proofs), Check.DPOP_HEADER, InvalidDpopProof)
 
 
 @pytest.mark.parametrize("separator", [",", ", ", " , "])
@@ -1031,7 +1071,7 @@ async def test_two_proofs_joined_in_one_header_are_refused(
     joined = separator.join(
         [prove(dpop_key, access_token=token), prove(dpop_key, access_token=token)]
     )
-    await _refused(verifier, _dpop(token, joined), InvalidDpopProof)
+    await _refused(verifier, _dpop(token, joined), Check.DPOP_FORMAT, InvalidDpopProof)
 
 
 # --- forwarded headers -------------------------------------------------------------------
@@ -1055,6 +1095,7 @@ async def test_untrusted_forwarded_headers_do_not_change_the_expected_htu(
         await _refused(
             verifier,
             _dpop(token, spoofed, url=INTERNAL_URL, headers=FORWARDED_HEADERS, peer="203.0.113.9"),
+            Check.DPOP_HTU,
             InvalidDpopProof,
         )
         honest = prove(dpop_key, "GET", INTERNAL_URL, access_token=token)
@@ -1079,7 +1120,7 @@ async def test_a_trusted_proxys_forwarded_headers_set_the_expected_htu(
     request = {"url": INTERNAL_URL, "headers": headers, "peer": "10.1.2.3"}
     await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token), **request))
     internal = prove(dpop_key, "GET", INTERNAL_URL, access_token=token)
-    await _refused(verifier, _dpop(token, internal, **request), InvalidDpopProof)
+    await _refused(verifier, _dpop(token, internal, **request), Check.DPOP_HTU, InvalidDpopProof)
 
 
 async def test_a_client_value_before_the_trusted_proxys_own_is_ignored(
@@ -1091,7 +1132,7 @@ async def test_a_client_value_before_the_trusted_proxys_own_is_ignored(
     headers = [("forwarded", "proto=https;host=evil.example, proto=https;host=api.example")]
     request = {"url": INTERNAL_URL, "headers": headers, "peer": "10.1.2.3"}
     evil = prove(dpop_key, "GET", "https://evil.example/todos", access_token=token)
-    await _refused(verifier, _dpop(token, evil, **request), InvalidDpopProof)
+    await _refused(verifier, _dpop(token, evil, **request), Check.DPOP_HTU, InvalidDpopProof)
     await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token), **request))
 
 
@@ -1111,7 +1152,10 @@ class TestServerNonces:
     ) -> None:
         token = mint(dpop_key=dpop_key)
         error = await _refused(
-            verifier, _dpop(token, prove(dpop_key, access_token=token)), UseDpopNonce
+            verifier,
+            _dpop(token, prove(dpop_key, access_token=token)),
+            Check.DPOP_NONCE,
+            UseDpopNonce,
         )
         assert isinstance(error, UseDpopNonce)
         assert error.nonce
@@ -1126,7 +1170,10 @@ class TestServerNonces:
     ) -> None:
         token = mint(dpop_key=dpop_key)
         await _refused(
-            verifier, _dpop(token, prove(dpop_key, access_token=token, nonce=nonce)), UseDpopNonce
+            verifier,
+            _dpop(token, prove(dpop_key, access_token=token, nonce=nonce)),
+            Check.DPOP_NONCE,
+            UseDpopNonce,
         )
 
     async def test_a_nonce_of_another_server_is_refused(
@@ -1140,7 +1187,10 @@ class TestServerNonces:
         foreign = DpopNonces(secret=b"another server", clock=clock).current()
         token = mint(dpop_key=dpop_key)
         await _refused(
-            verifier, _dpop(token, prove(dpop_key, access_token=token, nonce=foreign)), UseDpopNonce
+            verifier,
+            _dpop(token, prove(dpop_key, access_token=token, nonce=foreign)),
+            Check.DPOP_NONCE,
+            UseDpopNonce,
         )
 
     async def test_a_current_nonce_is_accepted_and_goes_stale(
@@ -1156,7 +1206,10 @@ class TestServerNonces:
         await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token, nonce=nonce)))
         clock.advance(600)  # two nonce lifetimes later: a pre-generated proof is useless
         error = await _refused(
-            verifier, _dpop(token, prove(dpop_key, access_token=token, nonce=nonce)), UseDpopNonce
+            verifier,
+            _dpop(token, prove(dpop_key, access_token=token, nonce=nonce)),
+            Check.DPOP_NONCE,
+            UseDpopNonce,
         )
         assert isinstance(error, UseDpopNonce)
         assert error.nonce != nonce
@@ -1171,14 +1224,14 @@ async def test_a_token_signed_by_a_key_outside_the_jwks_is_refused(
     """RFC 9068 §4 step 5 and RFC 8725 §3.8: the issuer's published keys only, whatever
     kid the token claims."""
     kid, _ = _issuer_key(issuer)
-    for claimed_kid in (kid, "attacker-kid"):
+    for claimed_kid, check in ((kid, Check.SIGNATURE), ("attacker-kid", Check.KID)):
         token = sign_compact(
             {"alg": "RS256", "typ": "at+jwt", "kid": claimed_kid},
             _claims(issuer, clock),
             attacker_rsa,
             "RS256",
         )
-        await _refused(verifier, _bearer(token))
+        await _refused(verifier, _bearer(token), check)
 
 
 @pytest.mark.parametrize(
@@ -1198,8 +1251,7 @@ async def test_a_token_from_another_issuer_is_refused(
 ) -> None:
     """RFC 9068 §4 step 3 (exact match) and RFC 8725 §3.8: even signed by a key we
     trust, as with a multi-tenant IdP whose realms share keys."""
-    error = await _refused(verifier, _bearer(mint(iss=iss)))
-    assert "issuer" in error.description
+    await _refused(verifier, _bearer(mint(iss=iss)), Check.ISS)
 
 
 @pytest.mark.parametrize(
@@ -1211,7 +1263,7 @@ async def test_a_token_for_another_audience_is_refused(
     verifier: TokenVerifier, mint: Mint, aud: object
 ) -> None:
     """RFC 9068 §4 step 4 and RFC 8725 §3.9 (substitution between resource servers)."""
-    await _refused(verifier, _bearer(mint(aud=aud)))
+    await _refused(verifier, _bearer(mint(aud=aud)), Check.AUD)
 
 
 async def test_an_expired_token_is_accepted_only_within_the_leeway(
@@ -1219,13 +1271,12 @@ async def test_an_expired_token_is_accepted_only_within_the_leeway(
 ) -> None:
     """RFC 9068 §4 step 6 (small leeway allowed, RFC 7519 §4.1.4)."""
     await verifier.authenticate(_bearer(mint(exp=int(clock.now) - 29)))
-    error = await _refused(verifier, _bearer(mint(exp=int(clock.now) - 31)))
-    assert "expired" in error.description
+    await _refused(verifier, _bearer(mint(exp=int(clock.now) - 31)), Check.EXP)
 
 
 async def test_a_token_not_valid_yet_is_refused(
     verifier: TokenVerifier, mint: Mint, clock: FakeClock
 ) -> None:
     """RFC 7519 §4.1.5 (nbf) and §4.1.6 (iat in the future), with the same leeway."""
-    await _refused(verifier, _bearer(mint(nbf=int(clock.now) + 31)))
-    await _refused(verifier, _bearer(mint(iat=int(clock.now) + 31)))
+    await _refused(verifier, _bearer(mint(nbf=int(clock.now) + 31)), Check.NBF)
+    await _refused(verifier, _bearer(mint(iat=int(clock.now) + 31)), Check.IAT)

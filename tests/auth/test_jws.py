@@ -11,8 +11,7 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, RSAKey
 
 from auth.jws import (
-    MIN_RSA_BITS,
-    MalformedJws,
+    Defect,
     b64url_decode,
     b64url_encode,
     import_public_key,
@@ -22,6 +21,7 @@ from auth.jws import (
     signature_is_valid,
 )
 from auth.testing import DpopKey, TestIssuer, sign_compact
+from tests.auth.refusals import malformed
 from tests.auth.vectors import RFC7638_JWK, RFC7638_THUMBPRINT
 
 
@@ -55,14 +55,14 @@ class TestBase64url:
         ],
     )
     def test_foreign_characters_and_padding_are_refused(self, segment: str) -> None:
-        with pytest.raises(MalformedJws):
+        with malformed(Defect.BASE64URL):
             b64url_decode(segment)
 
     def test_non_canonical_last_character_is_refused(self) -> None:
         # "YQ" is b"a"; "YR" decodes to the same byte with an unused low bit set.
         assert b64url_decode("YQ") == b"a"
         assert base64.urlsafe_b64decode("YR==") == b"a"
-        with pytest.raises(MalformedJws, match="non-canonical"):
+        with malformed(Defect.BASE64URL):
             b64url_decode("YR")
 
 
@@ -76,19 +76,19 @@ class TestJsonObject:
         ids=["top-level", "nested"],
     )
     def test_duplicate_members_are_refused(self, raw: bytes) -> None:
-        with pytest.raises(MalformedJws, match="duplicate"):
+        with malformed(Defect.DUPLICATE_MEMBER):
             json_object(raw)
 
     @pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
     def test_non_json_constants_are_refused(self, constant: bytes) -> None:
-        with pytest.raises(MalformedJws, match="not JSON"):
+        with malformed(Defect.JSON):
             json_object(b'{"exp": ' + constant + b"}")
 
     @pytest.mark.parametrize(
         "raw", [b"[1, 2]", b'"text"', b"42", b"null"], ids=["array", "string", "number", "null"]
     )
     def test_non_objects_are_refused(self, raw: bytes) -> None:
-        with pytest.raises(MalformedJws, match="not an object"):
+        with malformed(Defect.JSON):
             json_object(raw)
 
     @pytest.mark.parametrize(
@@ -97,20 +97,20 @@ class TestJsonObject:
         ids=["not-utf8", "truncated", "empty", "int-beyond-digit-limit"],
     )
     def test_invalid_json_is_malformed(self, raw: bytes) -> None:
-        with pytest.raises(MalformedJws):
+        with malformed(Defect.JSON):
             json_object(raw)
 
     def test_deep_nesting_is_malformed_not_a_crash(self) -> None:
         # A 16 KiB token can nest thousands of arrays: the parser's recursion limit must
         # read as a malformed token (401), never escape as RecursionError (500).
-        with pytest.raises(MalformedJws):
+        with malformed(Defect.JSON):
             json_object(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}")
 
     @pytest.mark.parametrize("escape", [rb"\ud800", rb"\udfff", rb"x\ud83dy"])
     def test_lone_surrogates_are_refused(self, escape: bytes) -> None:
         # RFC 8725 §3.7 (UTF-8 only) and RFC 7493 §2.1: a string with an unpaired
         # surrogate cannot be encoded as UTF-8 and breaks whatever hashes or stores it.
-        with pytest.raises(MalformedJws):
+        with malformed(Defect.JSON):
             json_object(b'{"jti": "' + escape + b'"}')
 
     def test_escaped_surrogate_pairs_are_characters(self) -> None:
@@ -127,21 +127,21 @@ class TestParseCompact:
         assert jws.signing_input == value.rsplit(".", 1)[0].encode()
 
     def test_length_cap_applies_before_anything_else(self) -> None:
-        with pytest.raises(MalformedJws, match="longer than 10"):
+        with malformed(Defect.SIZE):
             parse_compact("!" * 11, max_length=10)
 
     @pytest.mark.parametrize("value", ["a.b", "a.b.c.d", "a.b.c.d.e", "abc"])
     def test_anything_but_three_segments_is_refused(self, value: str) -> None:
-        with pytest.raises(MalformedJws, match="three segments"):
+        with malformed(Defect.FORMAT):
             parse_compact(value, max_length=1000)
 
     def test_non_ascii_is_refused(self) -> None:
-        with pytest.raises(MalformedJws, match="ASCII"):
+        with malformed(Defect.FORMAT):
             parse_compact("e\u00e9.a.b", max_length=1000)
 
     def test_empty_signature_is_refused(self) -> None:
         value = f"{b64url_encode(b'{}')}.{b64url_encode(b'{}')}."
-        with pytest.raises(MalformedJws, match="empty signature"):
+        with malformed(Defect.FORMAT):
             parse_compact(value, max_length=1000)
 
 
@@ -157,21 +157,21 @@ class TestImportPublicKey:
 
     @pytest.mark.parametrize("member", ["d", "p", "q", "dp", "dq", "qi", "oth", "k"])
     def test_private_or_symmetric_members_are_refused(self, member: str) -> None:
-        with pytest.raises(MalformedJws, match="private or symmetric"):
+        with malformed(Defect.PRIVATE_KEY):
             import_public_key({**RFC7638_JWK, member: "AQAB"})
 
     def test_a_private_ec_key_is_refused(self) -> None:
         private = ECKey.generate_key("P-256").as_dict(private=True)
-        with pytest.raises(MalformedJws):
+        with malformed(Defect.PRIVATE_KEY):
             import_public_key(dict(private))
 
     @pytest.mark.parametrize("kty", ["oct", "XYZ", None, 1])
     def test_unsupported_key_types_are_refused(self, kty: object) -> None:
-        with pytest.raises(MalformedJws, match="unsupported key type"):
+        with malformed(Defect.KEY):
             import_public_key({"kty": kty})
 
     def test_rsa_keys_below_2048_bits_are_refused(self) -> None:
-        with pytest.raises(MalformedJws, match=str(MIN_RSA_BITS)):
+        with malformed(Defect.KEY_SIZE):
             import_public_key(_short_rsa_jwk(1024))
 
     @pytest.mark.parametrize(
@@ -185,7 +185,7 @@ class TestImportPublicKey:
         ids=["point-not-on-curve", "unknown-curve", "modulus-not-string", "missing-x"],
     )
     def test_invalid_key_values_are_refused(self, jwk: dict[str, object]) -> None:
-        with pytest.raises(MalformedJws):
+        with malformed(Defect.KEY):
             import_public_key(jwk)
 
 
