@@ -18,7 +18,7 @@ from app.errors import install_error_handlers
 from app.openapi import install_openapi
 from app.routes import admin, health, live, me, todos
 from app.services import open_services
-from app.settings import AppSettings
+from app.settings import AppSettings, TodoAuthSettings
 from auth import AuthSettings, install_token_redaction
 from auth import fastapi as auth_fastapi
 
@@ -30,7 +30,7 @@ def create_app(
 ) -> FastAPI:
     """Build the API. Settings default to the environment."""
     app_settings = settings or AppSettings()
-    identity_settings = auth_settings or AuthSettings()
+    identity_settings = auth_settings or TodoAuthSettings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

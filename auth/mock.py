@@ -89,11 +89,17 @@ class DecodeOnlyAuthenticator(_MockBase):
             raise InvalidToken("the token lacks a valid iss claim", check=Check.ISS)
         cnf = claims.get("cnf")
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        # The shapes of the configured issuer (the first, with several), or of
+        # OIDC_PROVIDER's profile when no issuer is configured.
+        trusted = self.settings.trusted_issuers()
+        profile = trusted[0].profile if trusted else self.settings.profile()
         return principal_from_claims(
             claims,
-            role_claims=self.settings.resolved_role_claims,
+            role_claims=profile.role_claims,
             groups_claim=self.settings.groups_claim,
             dpop_jkt=jkt if isinstance(jkt, str) else None,
+            client_id_claims=profile.client_id_claims,
+            scope_claims=profile.scope_claims,
         )
 
 

@@ -75,7 +75,9 @@ async def _refused(
 
 def _policy(issuer: TestIssuer) -> AccessTokenPolicy:
     return AccessTokenPolicy(
-        issuer=issuer.issuer, audience=issuer.audience, algorithms=frozenset(SUPPORTED_ALGORITHMS)
+        issuer=issuer.issuer,
+        audiences=(issuer.audience,),
+        algorithms=frozenset(SUPPORTED_ALGORITHMS),
     )
 
 
@@ -705,10 +707,10 @@ async def test_a_jwt_of_another_type_is_not_an_access_token(
 async def test_keycloak_id_and_refresh_tokens_are_refused_under_the_jwt_switch(
     make_verifier: MakeVerifier, issuer: TestIssuer, clock: FakeClock, payload_typ: str
 ) -> None:
-    """RFC 8725 §3.12 (mutually exclusive validation rules): with OIDC_ACCEPT_JWT_TYP
+    """RFC 8725 §3.12 (mutually exclusive validation rules): with OIDC_ACCEPTED_TYP allowing JWT,
     Keycloak's tokens all say typ JWT; its payload typ still tells them apart. The ID
     token here even carries our audience, so only the type check can refuse it."""
-    verifier = make_verifier(accept_jwt_typ=True)
+    verifier = make_verifier(accepted_typ="at+jwt jwt")
     kid, key = _issuer_key(issuer)
     claims = _claims(issuer, clock, typ=payload_typ, aud=issuer.audience, nonce="n")
     token = sign_compact({"alg": "RS256", "typ": "JWT", "kid": kid}, claims, key, "RS256")
