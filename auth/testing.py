@@ -179,7 +179,7 @@ class TestIssuer:
         header: Mapping[str, Any] | None = None,
         **claims: Any,
     ) -> str:
-        """A signed access token; ``None`` as a claim value removes that claim."""
+        """A signed access token; ``None`` as a claim or header value removes it."""
         kid = kid or self.current_kid.get(alg) or self.add_key(alg)
         _, key = self.keys[kid]
         payload = self.claims(subject, **claims)
@@ -187,6 +187,7 @@ class TestIssuer:
             payload["cnf"] = {"jkt": dpop_key.jkt}
         jws_header: dict[str, Any] = {"typ": "at+jwt", "alg": alg, "kid": kid}
         jws_header.update(header or {})
+        jws_header = {name: value for name, value in jws_header.items() if value is not None}
         return sign_compact(jws_header, payload, key, alg)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
