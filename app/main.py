@@ -20,7 +20,7 @@ from app.routes import admin, health, live, me, todos
 from app.services import open_services
 from app.settings import AppSettings, TodoAuthSettings
 from auth import AuthSettings, install_token_redaction
-from auth import fastapi as auth_fastapi
+from auth.fastapi import install_error_handler
 
 EXPOSED_HEADERS = ["WWW-Authenticate", "DPoP-Nonce", "ETag", "Location", "Retry-After"]
 
@@ -36,7 +36,6 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services(app_settings, identity_settings) as services:
             app.state.services = services
-            auth_fastapi.attach(app, services.authenticator)
             try:
                 yield
             finally:
@@ -50,7 +49,7 @@ def create_app(
     )
     routers = (health.router, me.router, todos.router, admin.router, live.router)
     install_error_handlers(app, routers=routers)
-    auth_fastapi.install_error_handler(app)
+    install_error_handler(app)
     install_openapi(app)
     for router in routers:
         app.include_router(router)
