@@ -110,6 +110,11 @@ async def _main(args: argparse.Namespace) -> int:
         print("error: no issuer: pass --issuer and --audience, or set OIDC_*", file=sys.stderr)
         return 2
     if args.client_id:
+        try:
+            import authlib  # noqa: F401 (checked here for a clear message)
+        except ImportError:
+            print("error: --client-id needs authlib: install the 'doctor' extra", file=sys.stderr)
+            return 2
         token = await obtain_token(
             settings,
             client_id=args.client_id,

@@ -153,6 +153,9 @@ def hydra_server() -> Iterator[AuthorizationServer]:
     )
     client = ClientCredentials("todo-service", "todo-service-secret")
     try:
+        # Hydra generates its signing keys (RSA 4096) on first use, which takes seconds on
+        # a busy machine: done here, so the API's first key fetch is not timed out by it.
+        httpx.get(f"{issuer}/.well-known/jwks.json", timeout=120).raise_for_status()
         response = httpx.post(
             f"http://127.0.0.1:{admin_port}/admin/clients",
             json={
