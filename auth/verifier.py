@@ -17,10 +17,11 @@ from typing import Any, Protocol
 from auth.access_token import AccessTokenPolicy, verify_access_token
 from auth.credentials import HttpRequest, check_token_syntax, extract_credentials
 from auth.dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
-from auth.errors import AuthError, Check, InvalidDpopProof, InvalidToken
+from auth.errors import AuthError, Check, InvalidRequest, InvalidToken
 from auth.htu import expected_htu
 from auth.jwks import JwksCache
 from auth.nonce import DpopNonces
+from auth.origin import InvalidOrigin
 from auth.principal import Principal, principal_from_claims
 from auth.replay import ReplayStore
 from auth.settings import AuthMode, AuthSettings
@@ -186,16 +187,18 @@ class TokenVerifier:
             )
         try:
             htu = expected_htu(
-                request_url=request.url,
+                scheme=request.scheme,
+                path=request.path,
                 headers=request.headers,
                 peer=request.peer,
                 public_url=self.settings.public_url,
                 trusted_proxies=self.settings.trusted_proxies,
             )
-        except ValueError as exc:
-            raise InvalidDpopProof(
-                "the request URL cannot be determined", check=Check.DPOP_HTU
-            ) from exc
+        except InvalidOrigin as exc:
+            # RFC 9112 §3.2: a malformed Host is a bad request, never a guess at a URL.
+            raise InvalidRequest(
+                f"the request's origin is invalid: {exc}", check=Check.HOST, scheme="DPoP"
+            ) from None
         await verify_dpop_proof(
             proofs,
             method=request.method,
