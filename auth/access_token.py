@@ -67,6 +67,8 @@ class AccessTokenPolicy:
 class VerifiedAccessToken:
     claims: Mapping[str, Any]
     kid: str | None
+    #: The issuer's key the signature verified with.
+    key: Key
     expires_at: float
     #: ``cnf.jkt``: the RFC 7638 thumbprint of the DPoP key the token is bound to.
     jkt: str | None
@@ -261,4 +263,4 @@ async def verify_access_token(
     expires_at = check_time_claims(claims, now=now, leeway=policy.leeway)
     check_required_claims(claims)
     jkt = confirmation_thumbprint(claims)
-    return VerifiedAccessToken(claims=claims, kid=kid, expires_at=expires_at, jkt=jkt)
+    return VerifiedAccessToken(claims=claims, kid=kid, key=key, expires_at=expires_at, jkt=jkt)

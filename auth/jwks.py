@@ -45,9 +45,29 @@ class SigningKeys:
     by_kid: Mapping[str, tuple[Key, ...]]
     without_kid: tuple[Key, ...] = ()
     ignored: tuple[str, ...] = field(default=())
+    #: (kid, RFC 7638 thumbprint) of every key; kid None for the keys published without.
+    published: frozenset[tuple[str | None, str]] = frozenset()
+    #: Each key with its thumbprint, computed once per key set rather than per token.
+    thumbprints: tuple[tuple[Key, str], ...] = ()
 
     def __len__(self) -> int:
         return sum(len(keys) for keys in self.by_kid.values()) + len(self.without_kid)
+
+    def publishes(self, kid: str | None, thumbprint: str) -> bool:
+        """True when a token naming ``kid`` (or none) would still be verified with the
+        key whose RFC 7638 thumbprint is ``thumbprint``: the same key ``key_for``
+        would choose, so a cached verification answers as a fresh one would."""
+        if kid is not None or self.without_kid:
+            return (kid, thumbprint) in self.published
+        # No kid, and no key published without one: only a single key resolves it.
+        return len(self) == 1 and next(iter(self.published))[1] == thumbprint
+
+    def thumbprint_of(self, key: Key) -> str:
+        """The RFC 7638 thumbprint of ``key``, one of this set's keys."""
+        for candidate, thumbprint in self.thumbprints:
+            if candidate is key:
+                return thumbprint
+        return key.thumbprint()
 
 
 def _ignore_reason(jwk: Mapping[str, Any]) -> str | None:
@@ -79,6 +99,8 @@ def select_signing_keys(document: Mapping[str, Any]) -> SigningKeys:
     by_kid: dict[str, list[Key]] = {}
     without_kid: list[Key] = []
     ignored: list[str] = []
+    published: set[tuple[str | None, str]] = set()
+    thumbprints: list[tuple[Key, str]] = []
     for jwk in entries:
         if not isinstance(jwk, dict):
             ignored.append("?: not an object")
@@ -101,10 +123,15 @@ def select_signing_keys(document: Mapping[str, Any]) -> SigningKeys:
             without_kid.append(key)
         else:
             by_kid.setdefault(kid, []).append(key)
+        thumbprint = key.thumbprint()
+        published.add((kid, thumbprint))
+        thumbprints.append((key, thumbprint))
     return SigningKeys(
         by_kid={kid: tuple(keys) for kid, keys in by_kid.items()},
         without_kid=tuple(without_kid),
         ignored=tuple(ignored),
+        published=frozenset(published),
+        thumbprints=tuple(thumbprints),
     )
 
 
@@ -226,8 +253,8 @@ class JwksCache:
             headers, minimum=self._min_ttl, maximum=self._max_ttl, default=self._default_ttl
         )
         now = self._clock()
-        changed = self._keys is None or (self._keys.by_kid.keys(), self._keys.ignored) != (
-            keys.by_kid.keys(),
+        changed = self._keys is None or (self._keys.published, self._keys.ignored) != (
+            keys.published,
             keys.ignored,
         )
         self._keys, self._expires_at = keys, now + ttl

@@ -215,15 +215,15 @@ class TokenVerifier:
 
     def _cached(self, token: str, digest: bytes | None) -> Principal | None:
         """The principal of a token verified before, if it is still good: not expired, and
-        its signing key still published (so removing a key takes effect at the next JWKS
-        refresh)."""
+        the key that verified it still the one its kid (or its lack of one) resolves to,
+        so removing or replacing a key takes effect at the next JWKS refresh."""
         if digest is None:
             return None
         cached = self._cache.get(digest, now=self._clock())
         if cached is None:
             return None
         keys = self._keys.keys
-        if cached.kid is None or (keys is not None and cached.kid in keys.by_kid):
+        if keys is not None and keys.publishes(cached.kid, cached.key_thumbprint):
             return cached.value
         self._cache.discard(digest)
         return None
@@ -238,11 +238,13 @@ class TokenVerifier:
             groups_claim=self.settings.groups_claim,
             dpop_jkt=verified.jkt,
         )
-        if digest is not None:
+        keys = self._keys.keys
+        if digest is not None and keys is not None:
             self._cache.put(
                 digest,
                 principal,
                 expires_at=verified.expires_at + self.settings.leeway_seconds,
                 kid=verified.kid,
+                key_thumbprint=keys.thumbprint_of(verified.key),
             )
         return principal

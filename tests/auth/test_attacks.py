@@ -1280,3 +1280,77 @@ async def test_a_token_not_valid_yet_is_refused(
     """RFC 7519 §4.1.5 (nbf) and §4.1.6 (iat in the future), with the same leeway."""
     await _refused(verifier, _bearer(mint(nbf=int(clock.now) + 31)), Check.NBF)
     await _refused(verifier, _bearer(mint(iat=int(clock.now) + 31)), Check.IAT)
+
+
+# --- the verified-token cache against key removal and replacement -------------------------
+
+
+async def _verified_then_rotated(
+    verifier: TokenVerifier, jwks: JwksCache, token: str, rotate: Callable[[], None]
+) -> None:
+    """Verify ``token`` (so it is cached), change the issuer's keys, refresh them."""
+    await jwks.refresh()
+    await verifier.authenticate(_bearer(token))
+    rotate()
+    await jwks.refresh()
+
+
+async def test_a_cached_token_without_kid_is_refused_once_its_key_is_removed(
+    verifier: TokenVerifier, jwks: JwksCache, issuer: TestIssuer, clock: FakeClock
+) -> None:
+    """README promise: removing a signing key revokes every token it signed at the next
+    JWKS refresh, cache included; a token without kid is no exception (RFC 7515 §4.1.4
+    makes kid optional)."""
+    issuer.remove_key(issuer.current_kid["ES256"])  # one key: a kid-less token resolves
+    old_kid, old_key = _issuer_key(issuer)
+    token = sign_compact(
+        {"alg": "RS256", "typ": "at+jwt"}, _claims(issuer, clock), old_key, "RS256"
+    )
+
+    def rotate() -> None:
+        issuer.add_key("RS256")
+        issuer.remove_key(old_kid)
+
+    await _verified_then_rotated(verifier, jwks, token, rotate)
+    await _refused(verifier, _bearer(token), Check.SIGNATURE)
+
+
+async def test_a_cached_token_is_refused_once_its_key_is_replaced_under_the_same_kid(
+    verifier: TokenVerifier, jwks: JwksCache, issuer: TestIssuer, mint: Mint
+) -> None:
+    """An uncached copy of the token is refused by the new key material; the cached one
+    must be too (the entry is bound to the RFC 7638 thumbprint, not the kid's name)."""
+    token = mint()
+    kid, _ = _issuer_key(issuer)
+
+    def replace() -> None:
+        issuer.keys[kid] = ("RS256", RSAKey.generate_key(2048))
+
+    await _verified_then_rotated(verifier, jwks, token, replace)
+    await _refused(verifier, _bearer(token), Check.SIGNATURE)
+
+
+async def test_a_cached_token_is_refused_once_its_kid_names_another_published_key(
+    verifier: TokenVerifier, jwks: JwksCache, issuer: TestIssuer, mint: Mint
+) -> None:
+    """The key that verified the token moves to another kid: a fresh verification looks
+    the token's kid up and finds nothing; the cache must answer the same."""
+    token = mint()
+    kid, key = _issuer_key(issuer)
+
+    def move() -> None:
+        issuer.keys["moved"] = issuer.keys.pop(kid)
+
+    await _verified_then_rotated(verifier, jwks, token, move)
+    await _refused(verifier, _bearer(token), Check.KID)
+    assert key is issuer.keys["moved"][1]
+
+
+async def test_a_cached_token_stays_valid_while_its_key_is_published(
+    verifier: TokenVerifier, jwks: JwksCache, issuer: TestIssuer, mint: Mint
+) -> None:
+    """Rotation adds keys and removes others; tokens of keys still published keep working
+    from the cache (no verification work) and after a refresh."""
+    token = mint()
+    await _verified_then_rotated(verifier, jwks, token, lambda: issuer.add_key("ES256"))
+    await verifier.authenticate(_bearer(token))

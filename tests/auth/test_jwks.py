@@ -127,6 +127,25 @@ class TestSelectSigningKeys:
         assert keys.by_kid == {}
         assert len(keys.without_kid) == 1
 
+    def test_publishes_answers_as_key_resolution_would(self, rsa_key: RSAKey) -> None:
+        # A cached token is bound to (kid, RFC 7638 thumbprint); it stays valid only if
+        # key_for would still pick that very key for it.
+        ec = ECKey.generate_key("P-256")
+        rsa_thumbprint, ec_thumbprint = rsa_key.thumbprint(), ec.thumbprint()
+        mixed = select_signing_keys({"keys": [_public(rsa_key, kid="r"), _public(ec)]})
+        assert mixed.published == {("r", rsa_thumbprint), (None, ec_thumbprint)}
+        assert mixed.publishes("r", rsa_thumbprint)
+        assert not mixed.publishes("r", ec_thumbprint)
+        assert not mixed.publishes("e", ec_thumbprint)
+        assert mixed.publishes(None, ec_thumbprint)
+        assert not mixed.publishes(None, rsa_thumbprint)
+        single = select_signing_keys({"keys": [_public(rsa_key, kid="r")]})
+        assert single.publishes(None, rsa_thumbprint)  # the one key resolves a kid-less token
+        assert not single.publishes(None, ec_thumbprint)
+        two = select_signing_keys({"keys": [_public(rsa_key, kid="r"), _public(ec, kid="e")]})
+        assert not two.publishes(None, rsa_thumbprint)
+        assert two.thumbprint_of(two.by_kid["e"][0]) == ec_thumbprint
+
     @pytest.mark.parametrize("document", [{}, {"keys": {}}, {"keys": "x"}])
     def test_a_document_without_a_keys_array_is_refused(self, document: dict[str, Any]) -> None:
         from auth.discovery import FetchError
