@@ -71,15 +71,17 @@ class SigningKeys:
 
 
 def _ignore_reason(jwk: Mapping[str, Any]) -> str | None:
+    # Members are tested for presence, not with .get(...) is None: "kid": null or
+    # "key_ops": null are malformed members, not absent ones (RFC 7517 §4).
     if jwk.get("use", "sig") != "sig":
         return "use is not sig"
-    key_ops = jwk.get("key_ops")
-    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+    if "key_ops" in jwk and (
+        not isinstance(jwk["key_ops"], list) or "verify" not in jwk["key_ops"]
+    ):
         return "key_ops lacks verify"
     if jwk.get("kty") == "oct":
         return "symmetric key"
-    kid = jwk.get("kid")
-    if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
+    if "kid" in jwk and (not isinstance(jwk["kid"], str) or len(jwk["kid"]) > MAX_KID_LENGTH):
         return "invalid kid"
     if not isinstance(jwk.get("alg", ""), str):
         return "invalid alg"

@@ -18,7 +18,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from auth.access_token import check_time_claims, is_valid_subject, parse_token
+from auth.access_token import (
+    check_time_claims,
+    confirmation_thumbprint,
+    is_valid_subject,
+    parse_token,
+)
 from auth.credentials import HttpRequest, extract_credentials
 from auth.errors import Check, InvalidToken
 from auth.principal import Principal, principal_from_claims
@@ -87,13 +92,11 @@ class DecodeOnlyAuthenticator(_MockBase):
         issuer = claims.get("iss")
         if not (isinstance(issuer, str) and 0 < len(issuer) <= 255):
             raise InvalidToken("the token lacks a valid iss claim", check=Check.ISS)
-        cnf = claims.get("cnf")
-        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
         return principal_from_claims(
             claims,
             role_claims=self.settings.resolved_role_claims,
             groups_claim=self.settings.groups_claim,
-            dpop_jkt=jkt if isinstance(jkt, str) else None,
+            dpop_jkt=confirmation_thumbprint(claims),
         )
 
 

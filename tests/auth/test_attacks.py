@@ -1354,3 +1354,110 @@ async def test_a_cached_token_stays_valid_while_its_key_is_published(
     token = mint()
     await _verified_then_rotated(verifier, jwks, token, lambda: issuer.add_key("ES256"))
     await verifier.authenticate(_bearer(token))
+
+
+# --- JSON null is a value, not an absence -------------------------------------------------
+
+NULL_CLAIMS = {
+    "iss": Check.ISS,
+    "sub": Check.SUB,
+    "aud": Check.AUD,
+    "exp": Check.EXP,
+    "nbf": Check.NBF,
+    "iat": Check.IAT,
+    "jti": Check.JTI,
+    "client_id": Check.CLIENT_ID,
+    "scope": Check.SCOPE,
+    "cnf": Check.CNF,
+}
+NULL_HEADERS = {
+    "alg": Check.ALG,
+    "typ": Check.TYP,
+    "kid": Check.KID,
+    "crit": Check.CRIT,
+    "jwk": Check.EMBEDDED_KEY,
+    "jku": Check.EMBEDDED_KEY,
+    "x5u": Check.EMBEDDED_KEY,
+    "x5c": Check.EMBEDDED_KEY,
+}
+
+
+@pytest.mark.parametrize(("claim", "check"), NULL_CLAIMS.items(), ids=NULL_CLAIMS.keys())
+async def test_a_null_registered_claim_is_refused_like_a_wrong_type(
+    verifier: TokenVerifier, issuer: TestIssuer, clock: FakeClock, claim: str, check: Check
+) -> None:
+    """RFC 7519 §4.1: a registered claim that is present has its type; null is not
+    "absent" ("nbf": null is not "no nbf", "cnf": null is not "unbound")."""
+    kid, key = _issuer_key(issuer)
+    claims = _claims(issuer, clock) | {claim: None}
+    token = sign_compact({"alg": "RS256", "typ": "at+jwt", "kid": kid}, claims, key, "RS256")
+    await _refused(verifier, _bearer(token), check)
+
+
+@pytest.mark.parametrize(("name", "check"), NULL_HEADERS.items(), ids=NULL_HEADERS.keys())
+async def test_a_null_header_parameter_is_refused_like_a_wrong_type(
+    verifier: TokenVerifier, issuer: TestIssuer, clock: FakeClock, name: str, check: Check
+) -> None:
+    """RFC 7515 §4.1: "kid": null is not "no kid" (with a single published key, a token
+    without kid resolves to it)."""
+    issuer.remove_key(issuer.current_kid["ES256"])
+    kid, key = _issuer_key(issuer)
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": kid} | {name: None}
+    token = sign_compact(header, _claims(issuer, clock), key, "RS256")
+    await _refused(verifier, _bearer(token), check)
+
+
+async def test_a_null_payload_typ_is_refused_under_the_jwt_switch(
+    make_verifier: MakeVerifier, issuer: TestIssuer, clock: FakeClock
+) -> None:
+    """RFC 8725 §3.12 with OIDC_ACCEPT_JWT_TYP: only an absent payload typ or Keycloak's
+    Bearer/DPoP passes; null is neither."""
+    verifier = make_verifier(accept_jwt_typ=True)
+    kid, key = _issuer_key(issuer)
+    claims = _claims(issuer, clock) | {"typ": None}
+    token = sign_compact({"alg": "RS256", "typ": "JWT", "kid": kid}, claims, key, "RS256")
+    await _refused(verifier, _bearer(token), Check.TYP)
+
+
+NULL_PROOF_MEMBERS = {
+    ("header", "typ"): Check.DPOP_TYP,
+    ("header", "alg"): Check.DPOP_ALG,
+    ("header", "jwk"): Check.DPOP_JWK,
+    ("header", "crit"): Check.DPOP_CRIT,
+    ("claims", "jti"): Check.DPOP_JTI,
+    ("claims", "htm"): Check.DPOP_HTM,
+    ("claims", "htu"): Check.DPOP_HTU,
+    ("claims", "iat"): Check.DPOP_IAT,
+    ("claims", "ath"): Check.DPOP_ATH,
+}
+
+
+@pytest.mark.parametrize(
+    ("member", "check"),
+    NULL_PROOF_MEMBERS.items(),
+    ids=[f"{part}-{name}" for part, name in NULL_PROOF_MEMBERS],
+)
+async def test_a_null_proof_member_is_refused_like_a_wrong_type(
+    *,
+    verifier: TokenVerifier,
+    mint: Mint,
+    prove: Prove,
+    dpop_key: DpopKey,
+    member: tuple[str, str],
+    check: Check,
+) -> None:
+    """RFC 9449 §4.2-4.3: the same rule for the proof's header and claims."""
+    token = mint(dpop_key=dpop_key)
+    part, name = member
+    proof = prove(dpop_key, access_token=token, **{part: {name: None}})
+    await _refused(verifier, _dpop(token, proof), check, InvalidDpopProof)
+
+
+async def test_a_null_nonce_is_not_a_nonce(
+    make_verifier: MakeVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """RFC 9449 §9: with server nonces on, "nonce": null is asked for a nonce again."""
+    verifier = make_verifier(dpop_nonce=True, dpop_nonce_secret="s")
+    token = mint(dpop_key=dpop_key)
+    proof = prove(dpop_key, access_token=token, claims={"nonce": None})
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_NONCE, UseDpopNonce)
