@@ -16,8 +16,7 @@ from app.events import EventBroker
 from app.models import Todo
 from app.services import Services, services_of
 from app.settings import AppSettings
-from auth.errors import Check, InsufficientScope
-from auth.fastapi import CurrentPrincipal
+from auth.fastapi import CurrentPrincipal, check_roles
 from auth.principal import Principal
 
 NOT_FOUND = "No todo with this id."
@@ -81,11 +80,7 @@ OwnedTodo = Annotated[Todo, Depends(owned_todo)]
 
 async def require_admin(principal: CurrentPrincipal, settings: SettingsDep) -> Principal:
     """Admit principals holding the configured admin role (``TODO_ADMIN_ROLE``)."""
-    if settings.todo_admin_role not in principal.roles:
-        raise InsufficientScope(
-            f"requires the role {settings.todo_admin_role}", check=Check.REQUIRED_ROLE
-        )
-    return principal
+    return check_roles(principal, [settings.todo_admin_role])
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]

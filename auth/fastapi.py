@@ -4,13 +4,16 @@ This is the only module that knows about HTTP status codes and headers. ``instal
 registers the error rendering (``install_error_handler``) and the DPoP scheme in
 OpenAPI (``document_security_schemes``) when the application is built; ``attach``
 hands it the authenticator, typically in the lifespan; ``CurrentPrincipal``,
-``require_roles`` and ``require_scopes`` are the dependencies routes declare;
-``authenticate_websocket`` guards WebSocket upgrades.
+``require_roles`` and ``require_scopes`` are the dependencies routes declare
+(``check_roles`` and ``check_scopes`` for roles or scopes known only at run time);
+``authenticate_websocket`` guards WebSocket upgrades. The adapter remembers the scheme
+that authenticated a request, and renders every ``AuthError`` raised afterwards in that
+scheme's challenge (RFC 9449 §7.2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -61,6 +64,10 @@ class _Authenticate(SecurityBase):
         """
         authenticator: Authenticator = request.app.state.authenticator
         principal = await authenticator.authenticate(http_request(request, request.method))
+        # Remembered for the error handler: whatever the application refuses after this
+        # point goes in the challenge of this scheme (RFC 9449 §7.2, RFC 6750 §3). A
+        # DPoP-bound principal can only have authenticated with the DPoP scheme.
+        request.state.auth_scheme = "DPoP" if principal.dpop_bound else "Bearer"
         for name, value in authenticator.response_headers():
             response.headers[name] = value
         return principal
@@ -145,6 +152,9 @@ def error_response(error: AuthError, authenticator: Authenticator) -> Response:
 
 
 async def _handle_auth_error(request: Request, exc: AuthError) -> Response:
+    scheme: Scheme | None = getattr(request.state, "auth_scheme", None)
+    if scheme is not None:
+        exc.with_scheme(scheme)
     return error_response(exc, get_authenticator(request))
 
 
@@ -189,21 +199,37 @@ def http_request(request: HTTPConnection, method: str) -> HttpRequest:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def _scheme_of(principal: Principal) -> Scheme:
-    # RFC 9449 §7.2: the error goes in the challenge of the scheme the client used; a
-    # DPoP-bound principal can only have authenticated with the DPoP scheme.
-    return "DPoP" if principal.dpop_bound else "Bearer"
+def check_roles(principal: Principal, roles: Sequence[str]) -> Principal:
+    """``principal`` if it holds every one of ``roles``. For roles known only at run
+    time (a setting); ``require_roles`` is the dependency for fixed ones. The installed
+    handler renders the refusal on the scheme the request authenticated with.
+
+    Raises:
+        InsufficientScope: a role is missing (403).
+    """
+    if not principal.has_roles(roles):
+        raise InsufficientScope(f"requires the role {', '.join(roles)}", check=Check.REQUIRED_ROLE)
+    return principal
+
+
+def check_scopes(principal: Principal, scopes: Sequence[str]) -> Principal:
+    """``principal`` if its token was granted every one of ``scopes``.
+
+    Raises:
+        InsufficientScope: a scope is missing (403), named in the challenge.
+    """
+    if not principal.has_scopes(scopes):
+        raise InsufficientScope(
+            f"requires the scope {' '.join(scopes)}", check=Check.REQUIRED_SCOPE, scope=scopes
+        )
+    return principal
 
 
 def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits principals holding every one of ``roles`` (else 403)."""
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_roles(roles):
-            raise InsufficientScope(
-                f"requires the role {', '.join(roles)}", check=Check.REQUIRED_ROLE
-            ).with_scheme(_scheme_of(principal))
-        return principal
+        return check_roles(principal, roles)
 
     return dependency
 
@@ -212,11 +238,7 @@ def require_scopes(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits tokens granted every one of ``scopes`` (else 403)."""
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_scopes(scopes):
-            raise InsufficientScope(
-                f"requires the scope {' '.join(scopes)}", check=Check.REQUIRED_SCOPE, scope=scopes
-            ).with_scheme(_scheme_of(principal))
-        return principal
+        return check_scopes(principal, scopes)
 
     return dependency
 

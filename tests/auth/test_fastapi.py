@@ -11,10 +11,12 @@ import pytest
 from fastapi import Depends, FastAPI
 
 from auth import fastapi as auth_fastapi
+from auth.errors import Check, InsufficientScope
 from auth.fastapi import CurrentPrincipal, require_roles, require_scopes
 from auth.principal import Principal
 from auth.testing import DpopKey, TestIssuer
 from auth.verifier import Authenticator, TokenVerifier
+from tests.auth.refusals import refused
 
 Mint = Callable[..., str]
 Prove = Callable[..., str]
@@ -41,6 +43,11 @@ def build_app(authenticator: Authenticator) -> FastAPI:
         principal: Annotated[Principal, Depends(require_roles("todo-admin"))],
     ) -> dict[str, str]:
         return {"sub": principal.subject}
+
+    @app.get("/reports")
+    async def reports(principal: CurrentPrincipal) -> dict[str, str]:
+        # An application's own authorization decision, raised without a scheme.
+        raise InsufficientScope("reports are for auditors", check=Check.REQUIRED_ROLE)
 
     @app.post("/todos")
     async def create(
@@ -186,6 +193,33 @@ async def test_insufficient_scope_goes_to_the_dpop_challenge_for_a_dpop_client(
     parsed = challenges(response)
     assert parsed["DPoP"]["error"] == "insufficient_scope"
     assert "error" not in parsed["Bearer"]
+
+
+async def test_an_applications_own_refusal_goes_in_the_challenge_of_the_scheme_used(
+    client: httpx.AsyncClient, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    # The adapter remembers the scheme that authenticated the request, so an error the
+    # application raises afterwards (without naming a scheme) is rendered on it.
+    token = mint(dpop_key=dpop_key)
+    proof = prove(dpop_key, "GET", f"{BASE_URL}/reports", access_token=token)
+    response = await client.get(
+        "/reports", headers={"Authorization": f"DPoP {token}", "DPoP": proof}
+    )
+    assert_problem(response, 403, "insufficient_scope")
+    parsed = challenges(response)
+    assert parsed["DPoP"]["error"] == "insufficient_scope"
+    assert "error" not in parsed["Bearer"]
+    response = await client.get("/reports", headers={"Authorization": f"Bearer {mint()}"})
+    assert challenges(response)["Bearer"]["error"] == "insufficient_scope"
+
+
+def test_the_role_helper_is_the_dependencys_check() -> None:
+    # Applications whose role is only known at run time (a setting) call check_roles.
+    principal = Principal(subject="s", issuer="i", roles=frozenset({"a", "b"}))
+    assert auth_fastapi.check_roles(principal, ["a"]) is principal
+    with refused(Check.REQUIRED_ROLE, InsufficientScope) as caught:
+        auth_fastapi.check_roles(principal, ["a", "admin"])
+    assert caught.value.scheme is None  # the handler names it from the request
 
 
 async def test_keys_not_loaded_is_503_with_retry_after(
