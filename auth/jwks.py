@@ -27,7 +27,8 @@ import httpx
 
 from auth.discovery import FetchError, ProviderMetadata, fetch_json, fetch_provider_metadata
 from auth.errors import Check, InvalidToken, ServiceUnavailable
-from auth.jws import Key, MalformedJws, import_public_key, key_fits_algorithm
+from auth.jwk import import_public_key, key_fits_algorithm
+from auth.jws import Key, MalformedJws
 
 logger = logging.getLogger("auth.jwks")
 
@@ -71,14 +72,8 @@ class SigningKeys:
 
 
 def _ignore_reason(jwk: Mapping[str, Any]) -> str | None:
-    # Members are tested for presence, not with .get(...) is None: "kid": null or
-    # "key_ops": null are malformed members, not absent ones (RFC 7517 §4).
-    if jwk.get("use", "sig") != "sig":
-        return "use is not sig"
-    if "key_ops" in jwk and (
-        not isinstance(jwk["key_ops"], list) or "verify" not in jwk["key_ops"]
-    ):
-        return "key_ops lacks verify"
+    # use, key_ops, RSA bounds and ROCA are import_public_key's rules, shared with proof
+    # keys. Members are tested for presence: "kid": null is malformed, not absent.
     if jwk.get("kty") == "oct":
         return "symmetric key"
     if "kid" in jwk and (not isinstance(jwk["kid"], str) or len(jwk["kid"]) > MAX_KID_LENGTH):
@@ -89,8 +84,10 @@ def _ignore_reason(jwk: Mapping[str, Any]) -> str | None:
 
 
 def select_signing_keys(document: Mapping[str, Any]) -> SigningKeys:
-    """Keep the keys a token may be verified with: asymmetric, ``use`` absent or ``sig``,
-    RSA of at least 2048 bits, public only, with a supported curve.
+    """Keep the keys a token may be verified with: those ``import_public_key`` accepts
+    (asymmetric, public only, ``use``/``key_ops`` allowing verification, RSA within
+    bounds and without the ROCA fingerprint), with a valid ``kid`` and a supported
+    algorithm.
 
     Raises:
         FetchError: the document has no ``keys`` array.

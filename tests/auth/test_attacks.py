@@ -13,11 +13,14 @@ import base64
 import hashlib
 import hmac
 import json
+import math
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import OctKey, RSAKey
 
 from auth.access_token import MAX_TOKEN_LENGTH, AccessTokenPolicy, verify_access_token
@@ -39,7 +42,7 @@ from auth.testing import DpopKey, TestIssuer, sign_compact
 from auth.verifier import TokenVerifier
 from tests.auth.fakes import API_URL, FakeClock, IdpTransport, http_request
 from tests.auth.refusals import refused
-from tests.auth.vectors import RFC9449_FIGURE_13_PROOF, RFC9449_JKT
+from tests.auth.vectors import RFC9449_FIGURE_13_PROOF, RFC9449_JKT, ROCA_MODULUS
 
 Mint = Callable[..., str]
 Prove = Callable[..., str]
@@ -1461,3 +1464,118 @@ async def test_a_null_nonce_is_not_a_nonce(
     token = mint(dpop_key=dpop_key)
     proof = prove(dpop_key, access_token=token, claims={"nonce": None})
     await _refused(verifier, _dpop(token, proof), Check.DPOP_NONCE, UseDpopNonce)
+
+
+# --- key size, exponent and member hygiene --------------------------------------------------
+
+
+def _int_b64(value: int) -> str:
+    return b64url_encode(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+def _rsa_jwk(n: int, e: int = 65537, **members: Any) -> dict[str, Any]:
+    return {"kty": "RSA", "n": _int_b64(n), "e": _int_b64(e), **members}
+
+
+@pytest.fixture(scope="module")
+def huge_exponent_key() -> DpopKey:
+    """A real 3072-bit RSA key whose public exponent has 3071 bits: every signature
+    check with it costs about five times a normal one (issue 10 point 6)."""
+    base = rsa.generate_private_key(65537, 3072).private_numbers()
+    p, q = base.p, base.q
+    phi = (p - 1) * (q - 1)
+    e = (1 << 3070) | 1
+    while math.gcd(e, phi) != 1:
+        e += 2
+    d = pow(e, -1, phi)
+    numbers = rsa.RSAPrivateNumbers(
+        p=p,
+        q=q,
+        d=d,
+        dmp1=rsa.rsa_crt_dmp1(d, p),
+        dmq1=rsa.rsa_crt_dmq1(d, q),
+        iqmp=rsa.rsa_crt_iqmp(p, q),
+        public_numbers=rsa.RSAPublicNumbers(e, p * q),
+    )
+    return DpopKey("RS256", RSAKey.import_key(numbers.private_key()))
+
+
+async def test_a_proof_key_with_a_huge_exponent_is_refused_before_any_signature_check(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, huge_exponent_key: DpopKey
+) -> None:
+    """RFC 8725 §3.1 spirit: a proof must not cost the server what its sender chooses. The
+    exponent is bounded (odd, 65537 <= e < 2**32), so no RSA operation is ever done."""
+    token = mint(dpop_key=huge_exponent_key)
+    proof = prove(huge_exponent_key, access_token=token)
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_JWK_SIZE, InvalidDpopProof)
+
+
+@pytest.mark.parametrize(
+    ("bits", "e"),
+    [(4104, 65537), (8192, 65537), (2048, 3), (2048, 65536), (2048, 1 << 32 | 1), (2048, 1)],
+    ids=["4104-bit", "8192-bit", "e=3", "even-e", "e=2**32+1", "e=1"],
+)
+async def test_rsa_proof_keys_outside_the_bounds_are_refused(
+    *, verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey, bits: int, e: int
+) -> None:
+    """Modulus at most 4096 bits, exponent odd in [65537, 2**32): checked on the jwk
+    before it is imported, so the signature below (by another key) is never looked at."""
+    n = secrets.randbits(bits) | (1 << (bits - 1)) | 1
+    token = mint(dpop_key=dpop_key)
+    proof = prove(dpop_key, access_token=token, header={"alg": "RS256", "jwk": _rsa_jwk(n, e)})
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_JWK_SIZE, InvalidDpopProof)
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        {"use": "enc"},
+        {"use": None},
+        {"key_ops": ["sign"]},
+        {"key_ops": []},
+        {"key_ops": "verify"},
+        {"key_ops": None},
+        {"key_ops": ["verify", "verify"]},
+        {"key_ops": ["verify", 1]},
+    ],
+    ids=[
+        "use-enc",
+        "use-null",
+        "key-ops-sign",
+        "key-ops-empty",
+        "key-ops-string",
+        "key-ops-null",
+        "key-ops-duplicate",
+        "key-ops-not-strings",
+    ],
+)
+async def test_a_proof_jwk_not_meant_for_verifying_signatures_is_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey, members: dict[str, Any]
+) -> None:
+    """RFC 7517 §4.2-4.3 (use, key_ops, no duplicate operations), as for the issuer's
+    keys: a key its owner marked for another purpose does not prove possession."""
+    token = mint(dpop_key=dpop_key)
+    proof = prove(dpop_key, access_token=token, header={"jwk": dpop_key.public_jwk | members})
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_JWK_USE, InvalidDpopProof)
+
+
+async def test_a_proof_jwk_with_use_sig_and_key_ops_verify_is_accepted(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    token = mint(dpop_key=dpop_key)
+    jwk = dpop_key.public_jwk | {"use": "sig", "key_ops": ["verify"]}
+    await verifier.authenticate(
+        _dpop(token, prove(dpop_key, access_token=token, header={"jwk": jwk}))
+    )
+
+
+async def test_a_roca_vulnerable_proof_key_is_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    """CVE-2017-15361 (Nemec et al., CCS 2017): the modulus can be factored, so its
+    "proof" proves nothing. The published test modulus of the ROCA detector."""
+    token = mint(dpop_key=dpop_key)
+    proof = prove(
+        dpop_key, access_token=token, header={"alg": "RS256", "jwk": _rsa_jwk(ROCA_MODULUS)}
+    )
+    await _refused(verifier, _dpop(token, proof), Check.DPOP_JWK_VULNERABLE, InvalidDpopProof)

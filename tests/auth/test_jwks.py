@@ -18,8 +18,13 @@ from auth.jws import b64url_encode
 from auth.testing import TestIssuer
 from tests.auth.fakes import FakeClock, IdpTransport
 from tests.auth.refusals import refused
+from tests.auth.vectors import ROCA_MODULUS
 
 COOLDOWN = 10
+
+
+def _b64int(value: int) -> str:
+    return b64url_encode(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
 
 def _public(key: Any, **members: Any) -> dict[str, Any]:
@@ -105,6 +110,30 @@ class TestSelectSigningKeys:
         assert len(keys) == 0
         assert len(keys.ignored) == 1
         assert reason in keys.ignored[0]
+
+    @pytest.mark.parametrize(
+        ("n", "e"),
+        [
+            (ROCA_MODULUS, 65537),
+            ((1 << 4103) | 1, 65537),
+            ((1 << 2047) | 1, 3),
+            ((1 << 2047) | 1, 65536),
+            ((1 << 2047) | 1, (1 << 2046) | 1),
+        ],
+        ids=["roca", "4104-bit", "e=3", "even-e", "huge-e"],
+    )
+    def test_rsa_keys_that_are_factorable_or_too_costly_are_ignored(self, n: int, e: int) -> None:
+        # ROCA (CVE-2017-15361; Nemec et al., CCS 2017): the published test modulus of
+        # the detector. Bounds: modulus <= 4096 bits, exponent odd in [65537, 2**32).
+        jwk = {"kty": "RSA", "kid": "k", "n": _b64int(n), "e": _b64int(e)}
+        keys = select_signing_keys({"keys": [jwk]})
+        assert len(keys) == 0
+        assert len(keys.ignored) == 1
+
+    def test_repeated_key_operations_are_ignored(self, rsa_key: RSAKey) -> None:
+        # RFC 7517 §4.3: "Duplicate key operation values MUST NOT be present".
+        jwk = _public(rsa_key, kid="r", key_ops=["verify", "verify"])
+        assert len(select_signing_keys({"keys": [jwk]})) == 0
 
     def test_symmetric_keys_are_ignored(self) -> None:
         keys = select_signing_keys({"keys": [{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}]})
