@@ -1,11 +1,14 @@
 """Strict parsing of compact JWS (RFC 7515 §7.1) and signature checks on joserfc.
 
-Parsing is written here rather than taken from joserfc because joserfc's parser is
-lenient where RFC 8725 asks for strictness: it accepts duplicate JSON members
-(RFC 7515 §5.2 lets us reject them), ``NaN``/``Infinity`` and non-canonical base64url
-(the unused low bits of the last character), and it caps protected headers at 512
-bytes, which a DPoP proof carrying an RSA ``jwk`` exceeds. The token is parsed once;
-keys and signature algorithms are joserfc's.
+Parsing is written here rather than taken from joserfc because joserfc's parser (1.8)
+accepts duplicate JSON members, keeping the last (RFC 7515 §4 and RFC 7519 §4 let a
+parser refuse them, and parsers that keep the first would read another token), and
+``NaN``/``Infinity``, which are not JSON (RFC 8259 §6). joserfc does refuse
+non-canonical base64url, and its 512-byte cap on protected headers (too small for a
+DPoP proof carrying an RSA ``jwk``) is a setting, ``JWSRegistry.max_header_length``:
+neither is a reason on its own. ``tests/auth/test_jws.py`` has a canary that fails when
+joserfc starts refusing duplicates and ``NaN``, so this choice is revisited on upgrade.
+The token is parsed once; keys and signature algorithms are joserfc's.
 """
 
 from __future__ import annotations

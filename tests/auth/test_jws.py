@@ -1,11 +1,18 @@
-"""Strict compact-JWS parsing and key checks (auth.jws)."""
+"""Strict compact-JWS parsing and signature checks (auth.jws), and the facts about
+joserfc that justify the parser."""
 
 from __future__ import annotations
 
 import base64
 import json
+import math
+from typing import Any
 
 import pytest
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+from joserfc.jws import JWSRegistry
 
 from auth.jws import (
     Defect,
@@ -158,3 +165,47 @@ class TestSignatureIsValid:
         token = sign_compact(b'{"alg":"ES256"}', json.dumps({"a": 1}).encode(), key.key, "ES256")
         jws = parse_compact(token, max_length=1000)
         assert signature_is_valid(jws, "ES256", key.key)
+
+
+class TestJoserfcCanary:
+    """Why ``parse_compact`` exists: the facts about the locked joserfc it relies on.
+    When one of these fails after an upgrade, revisit auth/jws.py's own parser (and its
+    module docstring), rather than adjusting the test."""
+
+    @staticmethod
+    def _token(header: bytes, payload: bytes) -> tuple[str, Any]:
+        key = ECKey.generate_key("P-256")
+        return sign_compact(header, payload, key, "ES256"), key
+
+    def test_joserfc_still_accepts_duplicate_members_keeping_the_last(self) -> None:
+        token, key = self._token(
+            b'{"alg":"ES256","typ":"at+jwt","typ":"JWT"}', b'{"sub":"alice","sub":"admin"}'
+        )
+        decoded = jwt.decode(token, key, algorithms=["ES256"])
+        assert decoded.header["typ"] == "JWT"
+        assert decoded.claims["sub"] == "admin"
+        with malformed(Defect.DUPLICATE_MEMBER):
+            parse_compact(token, max_length=1000)
+
+    def test_joserfc_still_accepts_nan(self) -> None:
+        token, key = self._token(b'{"alg":"ES256"}', b'{"exp":NaN,"nbf":-Infinity}')
+        claims = jwt.decode(token, key, algorithms=["ES256"]).claims
+        assert math.isnan(claims["exp"])
+        assert claims["nbf"] == -math.inf
+        with malformed(Defect.JSON):
+            parse_compact(token, max_length=1000)
+
+    def test_joserfc_refuses_non_canonical_base64url_and_its_header_cap_is_a_setting(
+        self,
+    ) -> None:
+        # The reasons this module no longer gives: true of joserfc 1.8.
+        token, key = self._token(b'{"alg":"ES256"}', b"{}")
+        signing_input, signature = token.rsplit(".", 1)
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        tweaked = signature[:-1] + alphabet[alphabet.index(signature[-1]) | 1]
+        with pytest.raises(JoseError):
+            jws.deserialize_compact(f"{signing_input}.{tweaked}", key, algorithms=["ES256"])
+        assert JWSRegistry().max_header_length == 512
+        registry = JWSRegistry()
+        registry.max_header_length = 8192
+        assert registry.max_header_length == 8192
