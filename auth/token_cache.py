@@ -80,6 +80,3 @@ class VerifiedTokenCache(Generic[T]):
 
     def discard(self, digest: bytes) -> None:
         self._entries.pop(digest, None)
-
-    def clear(self) -> None:
-        self._entries.clear()
