@@ -17,7 +17,8 @@ from app.models import Todo
 from app.security import oidc
 from app.services import Services, services_of
 from app.settings import AppSettings
-from auth.errors import Check, InsufficientScope
+from auth.errors import AuthError
+from auth.fastapi import check_roles
 from auth.principal import Principal
 
 NOT_FOUND = "No todo with this id."
@@ -86,12 +87,10 @@ async def require_admin(
     principal: CurrentPrincipal, settings: SettingsDep, request: Request
 ) -> Principal:
     """Admit principals holding the configured admin role (``TODO_ADMIN_ROLE``)."""
-    if settings.todo_admin_role not in principal.roles:
-        error = InsufficientScope(
-            f"requires the role {settings.todo_admin_role}", check=Check.REQUIRED_ROLE
-        ).with_scheme("DPoP" if principal.dpop_bound else "Bearer")
-        raise oidc.refusal(request, error)
-    return principal
+    try:
+        return check_roles(principal, [settings.todo_admin_role])
+    except AuthError as error:
+        raise oidc.refusal(request, error) from None
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]

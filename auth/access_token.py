@@ -80,6 +80,8 @@ class AccessTokenPolicy:
 class VerifiedAccessToken:
     claims: Mapping[str, Any]
     kid: str | None
+    #: The issuer's key the signature verified with.
+    key: Key
     expires_at: float
     #: ``cnf.jkt``: the RFC 7638 thumbprint of the DPoP key the token is bound to.
     jkt: str | None
@@ -108,7 +110,8 @@ def check_algorithm(header: Mapping[str, Any], allowed: frozenset[str]) -> str:
 def check_header_parameters(header: Mapping[str, Any]) -> str | None:
     """Refuse ``crit`` (no JWS extension is implemented, RFC 7515 §4.1.11) and keys
     carried or referenced by the token (RFC 8725 §3.10); return ``kid`` if any.
-    A kid is only ever used as a dictionary key into the issuer's JWKS."""
+    A kid is only ever used as a dictionary key into the issuer's JWKS; a present kid
+    must be a string ("kid": null is not "no kid", RFC 7515 §4.1.4)."""
     if "crit" in header:
         raise InvalidToken(
             "the token uses a critical header extension this server does not implement",
@@ -119,8 +122,10 @@ def check_header_parameters(header: Mapping[str, Any]) -> str | None:
             "the token names its own key; only the issuer's keys are used",
             check=Check.EMBEDDED_KEY,
         )
-    kid = header.get("kid")
-    if kid is not None and (not isinstance(kid, str) or not 0 < len(kid) <= 256):
+    if "kid" not in header:
+        return None
+    kid = header["kid"]
+    if not isinstance(kid, str) or not 0 < len(kid) <= 256:
         raise InvalidToken("the token's key id is malformed", check=Check.KID)
     return kid
 
@@ -152,11 +157,12 @@ def check_audience(claims: Mapping[str, Any], audiences: tuple[str, ...]) -> Non
 
 
 def numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
-    """A NumericDate claim (RFC 7519 §2): a finite JSON number in [0, year 9999].
-    Booleans, strings, NaN and huge values are malformed, not coerced."""
-    value = claims.get(name)
-    if value is None:
+    """A NumericDate claim (RFC 7519 §2): a finite JSON number in [0, year 9999], or
+    None when absent. Booleans, strings, null, NaN and huge values are malformed, not
+    coerced: a present claim has its type (RFC 7519 §4.1)."""
+    if name not in claims:
         return None
+    value = claims[name]
     # The range check compares numbers without converting them: math.isfinite() of a
     # 400-digit int raises OverflowError. NaN and the infinities fail it too.
     if (
@@ -234,13 +240,14 @@ def _is_scope_value(value: Any, *, allow_list: bool) -> bool:
 
 
 def confirmation_thumbprint(claims: Mapping[str, Any]) -> str | None:
-    """``cnf.jkt`` of a DPoP-bound token (RFC 9449 §6.1), or None when unbound. A token
-    also or only bound by another registered confirmation method (mTLS ``x5t#S256``,
-    ``jwk``, ``jwe``, ``jku``, ``kid``) cannot be fully checked here and is refused.
-    Unregistered members are ignored (Keycloak adds ``kc-jkt-type``)."""
-    cnf = claims.get("cnf")
-    if cnf is None:
+    """``cnf.jkt`` of a DPoP-bound token (RFC 9449 §6.1), or None when unbound (no
+    ``cnf`` at all: ``"cnf": null`` is not unbound). A token also or only bound by
+    another registered confirmation method (mTLS ``x5t#S256``, ``jwk``, ``jwe``, ``jku``,
+    ``kid``) cannot be fully checked here and is refused. Unregistered members are
+    ignored (Keycloak adds ``kc-jkt-type``)."""
+    if "cnf" not in claims:
         return None
+    cnf = claims["cnf"]
     if not isinstance(cnf, dict) or "jkt" not in cnf or _OTHER_CONFIRMATIONS & cnf.keys():
         raise InvalidToken(
             "the token is bound to a key by a method this server does not support",
@@ -292,4 +299,4 @@ async def verify_jws(
     expires_at = check_time_claims(claims, now=now, leeway=policy.leeway)
     check_required_claims(claims, policy)
     jkt = confirmation_thumbprint(claims)
-    return VerifiedAccessToken(claims=claims, kid=kid, expires_at=expires_at, jkt=jkt)
+    return VerifiedAccessToken(claims=claims, kid=kid, key=key, expires_at=expires_at, jkt=jkt)

@@ -72,7 +72,7 @@ async def obtain_token(
         FetchError: discovery failed or names no token endpoint.
         authlib.integrations.base_client.OAuthError: the server refused the client.
     """
-    from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
     trusted = settings.trusted_issuers()[0]
     async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http:

@@ -75,6 +75,8 @@ class Check(StrEnum):
     DPOP_JWK = "dpop.jwk"
     DPOP_JWK_PRIVATE = "dpop.jwk_private"
     DPOP_JWK_SIZE = "dpop.jwk_size"
+    DPOP_JWK_USE = "dpop.jwk_use"
+    DPOP_JWK_VULNERABLE = "dpop.jwk_vulnerable"
     DPOP_SIGNATURE = "dpop.signature"
     DPOP_JTI = "dpop.jti"
     DPOP_HTM = "dpop.htm"

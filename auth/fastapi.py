@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -53,10 +53,13 @@ __all__ = [
     "PROBLEM_JSON",
     "AuthHTTPException",
     "OIDCAuth",
+    "check_roles",
+    "check_scopes",
     "document_security_schemes",
     "error_response",
     "http_request",
     "install",
+    "install_auth_error_handler",
     "install_error_handler",
     "offered_subprotocols",
 ]
@@ -72,13 +75,30 @@ def _scheme_of(principal: Principal) -> Scheme:
     return "DPoP" if principal.dpop_bound else "Bearer"
 
 
-def check_scopes(principal: Principal, scopes: list[str] | tuple[str, ...]) -> None:
-    """Raises:
-    InsufficientScope: ``principal`` lacks one of ``scopes``."""
-    if scopes and not principal.has_scopes(scopes):
+def check_roles(principal: Principal, roles: Sequence[str]) -> Principal:
+    """``principal`` if it holds every one of ``roles``. For roles known only at run
+    time (a setting); ``auth.require_roles`` is the dependency for fixed ones. Turn the
+    refusal into an answer with ``auth.refusal(request, error)``.
+
+    Raises:
+        InsufficientScope: a role is missing (403).
+    """
+    if not principal.has_roles(roles):
+        raise InsufficientScope(f"requires the role {', '.join(roles)}", check=Check.REQUIRED_ROLE)
+    return principal
+
+
+def check_scopes(principal: Principal, scopes: Sequence[str]) -> Principal:
+    """``principal`` if its token was granted every one of ``scopes``.
+
+    Raises:
+        InsufficientScope: a scope is missing (403), named in the challenge.
+    """
+    if not principal.has_scopes(scopes):
         raise InsufficientScope(
             f"requires the scope {' '.join(scopes)}", check=Check.REQUIRED_SCOPE, scope=scopes
-        ).with_scheme(_scheme_of(principal))
+        )
+    return principal
 
 
 class OIDCAuth(SecurityBase):
@@ -219,7 +239,12 @@ class OIDCAuth(SecurityBase):
         return principal
 
     def refusal(self, connection: HTTPConnection, error: AuthError) -> AuthHTTPException:
-        """Record and log ``error`` for this request, and make it an HTTP answer."""
+        """Record and log ``error`` for this request, and make it an HTTP answer. A
+        refusal after authentication (a missing role) goes in the challenge of the
+        scheme the request authenticated with (RFC 9449 §7.2, RFC 6750 §3)."""
+        outcome = getattr(connection.state, _STATE_KEY, None)
+        if isinstance(outcome, Principal):
+            error.with_scheme(_scheme_of(outcome))
         connection.state.auth_error = error
         # The check name and nothing from the request: never a token or a proof.
         logger.info("refused %s (%s %d)", error.check.value, error.error, error.status_code)
@@ -306,12 +331,16 @@ class OIDCAuth(SecurityBase):
             await websocket.close(code=1008, reason=error.description[:120])
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, auth: OIDCAuth | None = None) -> None:
     """Render refusals as ``application/problem+json`` and declare the ``DPoP`` scheme
     beside ``Bearer`` in ``app``'s OpenAPI document. Optional: without it refusals are
-    still answered with the right status and challenges. An application that builds
+    still answered with the right status and challenges. With ``auth``, an ``AuthError``
+    the application raises itself (``check_roles`` in a route) is answered too, in the
+    challenge of the scheme the request authenticated with. An application that builds
     its own document calls ``install_error_handler`` and ``document_security_schemes``."""
     install_error_handler(app)
+    if auth is not None:
+        install_auth_error_handler(app, auth)
     build_openapi = app.openapi
 
     def openapi_with_dpop() -> dict[str, Any]:
@@ -319,6 +348,17 @@ def install(app: FastAPI) -> None:
         return document_security_schemes(build_openapi())
 
     app.openapi = openapi_with_dpop  # type: ignore[method-assign]
+
+
+def install_auth_error_handler(app: FastAPI, auth: OIDCAuth) -> None:
+    """Answer an ``AuthError`` raised by the application's own code (after
+    authentication) as ``auth`` answers its refusals."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AuthError)  # noqa: S101 (registered for this class only)
+        return auth.refusal(request, exc).response()
+
+    app.add_exception_handler(AuthError, handle)
 
 
 class _OptionalAuthentication:

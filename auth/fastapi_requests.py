@@ -4,7 +4,10 @@ client sent it, the authentication headers, the peer; and the token a browser of
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 from starlette.websockets import WebSocket
 
 from auth.credentials import HttpRequest
@@ -15,44 +18,38 @@ WEBSOCKET_TOKEN_PREFIX = "authorization_bearer_"  # noqa: S105 (a prefix, not a 
 
 # The headers the verifier reads; only these are decoded for it.
 _AUTH_HEADERS = frozenset(
-    {b"authorization", b"dpop", b"forwarded", b"x-forwarded-proto", b"x-forwarded-host"}
+    {b"host", b"authorization", b"dpop", b"forwarded", b"x-forwarded-proto", b"x-forwarded-host"}
 )
+_HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
 
-def _url_as_sent(connection: HTTPConnection) -> str:
-    # Starlette builds request.url from the percent-DECODED scope["path"], but a DPoP
-    # proof's htu is the URL the client sent ("/todos/caf%C3%A9", not "/todos/café";
-    # "/a%2Fb" is not "/a/b"): rebuild it from the raw path where the server gives one.
-    # Built from the scope directly: Starlette's URL object costs more than the rest of
-    # a cached verification.
-    scope = connection.scope
+def _path_as_sent(scope: Scope) -> str:
+    # Starlette decodes scope["path"], but a DPoP proof's htu is the URL the client sent
+    # ("/todos/caf%C3%A9", not "/todos/café"; "/a%2Fb" is not "/a/b"): the raw path is
+    # used where the server gives one. Read from the scope directly: Starlette's URL
+    # object costs more than the rest of a cached verification, and would take the
+    # authority from the Host header unvalidated.
     raw_path = scope.get("raw_path")
-    if not raw_path:
-        return str(connection.url.replace(query=""))
-    host = next((value for name, value in scope["headers"] if name == b"host"), None)
-    if host is None:
-        server = scope.get("server")
-        host = f"{server[0]}:{server[1]}".encode() if server else b"localhost"
-    path = scope.get("root_path", "").encode() + raw_path.partition(b"?")[0]
-    return f"{scope['scheme']}://{host.decode('latin-1')}{path.decode('latin-1')}"
+    path = raw_path.partition(b"?")[0].decode("latin-1") if raw_path else quote(scope["path"])
+    root_path: str = scope.get("root_path", "")
+    return root_path + path
 
 
 def http_request(request: HTTPConnection, method: str) -> HttpRequest:
     """The framework-agnostic view of a Starlette request or WebSocket upgrade. A
-    WebSocket's ``ws(s)://`` URL is given as the ``http(s)://`` URL of its upgrade."""
-    url = _url_as_sent(request)
-    if request.scope["type"] == "websocket":
-        url = "http" + url.removeprefix("ws")
-    client = request.scope.get("client")
+    WebSocket's ``ws(s)`` scheme is given as the ``http(s)`` scheme of its upgrade."""
+    scope = request.scope
+    client = scope.get("client")
     return HttpRequest(
         method=method,
-        url=url,
+        scheme=_HTTP_SCHEMES.get(scope["scheme"]) or scope["scheme"],
+        path=_path_as_sent(scope),
         headers=[
             (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in request.scope["headers"]
+            for name, value in scope["headers"]
             if name in _AUTH_HEADERS
         ],
-        query=request.scope.get("query_string", b"").decode("latin-1"),
+        query=scope.get("query_string", b"").decode("latin-1"),
         peer=client[0] if client else None,
     )
 

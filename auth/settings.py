@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from auth.htu import normalise_url
 from auth.jws import SUPPORTED_ALGORITHMS
 from auth.profiles import (
     OPTIONAL_RFC9068_CLAIMS,
@@ -53,8 +54,10 @@ def _http_url(value: str | None) -> str | None:
     if len(value) > 255:
         raise ValueError("must be at most 255 characters")
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an absolute http(s) URL")
+    try:
+        normalise_url(value)  # printable ASCII, http(s), authority host[:port]
+    except ValueError:
+        raise ValueError("must be an absolute http(s) URL whose authority is host[:port]") from None
     if parts.query or parts.fragment:
         raise ValueError("must not carry a query or fragment")
     return value

@@ -64,8 +64,9 @@ def check_type(
         )
     if typ == AT_JWT:
         return
+    # A null payload typ is refused like any other non-access-token value.
     payload_typ = claims.get("typ")
-    if payload_typ is not None and not (
+    if "typ" in claims and not (
         isinstance(payload_typ, str) and payload_typ.lower() in _ACCESS_TOKEN_PAYLOAD_TYPES
     ):
         raise InvalidToken("the token is not an access token", check=Check.TYP)

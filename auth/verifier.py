@@ -30,10 +30,11 @@ from auth.access_token import (
 )
 from auth.credentials import HttpRequest, check_token_syntax, extract_credentials
 from auth.dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
-from auth.errors import AuthError, Check, InvalidDpopProof, InvalidToken
+from auth.errors import AuthError, Check, InvalidRequest, InvalidToken
 from auth.htu import expected_htu
 from auth.jwks import JwksCache
 from auth.nonce import DpopNonces
+from auth.origin import InvalidOrigin
 from auth.principal import Principal, principal_from_claims
 from auth.profiles import TrustedIssuer
 from auth.replay import ReplayStore
@@ -245,16 +246,18 @@ class TokenVerifier:
             )
         try:
             htu = expected_htu(
-                request_url=request.url,
+                scheme=request.scheme,
+                path=request.path,
                 headers=request.headers,
                 peer=request.peer,
                 public_url=self.settings.public_url,
                 trusted_proxies=self.settings.trusted_proxies,
             )
-        except ValueError as exc:
-            raise InvalidDpopProof(
-                "the request URL cannot be determined", check=Check.DPOP_HTU
-            ) from exc
+        except InvalidOrigin as exc:
+            # RFC 9112 §3.2: a malformed Host is a bad request, never a guess at a URL.
+            raise InvalidRequest(
+                f"the request's origin is invalid: {exc}", check=Check.HOST, scheme="DPoP"
+            ) from None
         await verify_dpop_proof(
             proofs,
             method=request.method,
@@ -271,8 +274,8 @@ class TokenVerifier:
 
     def _cached(self, token: str, digest: bytes | None) -> Principal | None:
         """The principal of a token verified before, if it is still good: not expired, and
-        its signing key still published (so removing a key takes effect at the next JWKS
-        refresh)."""
+        the key that verified it still the one its kid (or its lack of one) resolves to,
+        so removing or replacing a key takes effect at the next JWKS refresh."""
         if digest is None:
             return None
         cached = self._cache.get(digest, now=self._clock())
@@ -280,7 +283,7 @@ class TokenVerifier:
             return None
         issuer = self._issuers.get(cached.value.issuer)
         keys = issuer.keys.keys if issuer is not None else None
-        if cached.kid is None or (keys is not None and cached.kid in keys.by_kid):
+        if keys is not None and keys.publishes(cached.kid, cached.key_thumbprint):
             return cached.value
         self._cache.discard(digest)
         return None
@@ -307,11 +310,13 @@ class TokenVerifier:
             client_id_claims=profile.client_id_claims,
             scope_claims=profile.scope_claims,
         )
-        if digest is not None:
+        keys = issuer.keys.keys
+        if digest is not None and keys is not None:
             self._cache.put(
                 digest,
                 principal,
                 expires_at=verified.expires_at + self.settings.leeway_seconds,
                 kid=verified.kid,
+                key_thumbprint=keys.thumbprint_of(verified.key),
             )
         return principal
