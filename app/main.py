@@ -17,10 +17,11 @@ from app.body_limit import BodySizeLimit
 from app.errors import install_error_handlers
 from app.openapi import install_openapi
 from app.routes import admin, health, live, me, todos
+from app.security import oidc
 from app.services import open_services
 from app.settings import AppSettings, TodoAuthSettings
 from auth import AuthSettings, install_token_redaction
-from auth.fastapi import install_error_handler
+from auth.fastapi import install_auth_error_handler, install_error_handler
 from auth.host_guard import HostGuard
 
 EXPOSED_HEADERS = ["WWW-Authenticate", "DPoP-Nonce", "ETag", "Location", "Retry-After"]
@@ -54,6 +55,7 @@ def create_app(
     routers = (health.router, me.router, todos.router, admin.router, live.router)
     install_error_handlers(app, routers=routers)
     install_error_handler(app)
+    install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself
     install_openapi(app)
     for router in routers:
         app.include_router(router)
