@@ -23,7 +23,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any
 
 import httpx
 from fastapi import Depends, FastAPI, Request, Response
@@ -40,6 +39,8 @@ from auth.fastapi_errors import (
     AuthHTTPException,
     document_security_schemes,
     error_response,
+    install,
+    install_auth_error_handler,
     install_error_handler,
 )
 from auth.fastapi_requests import http_request, offered_subprotocols, websocket_token
@@ -329,36 +330,6 @@ class OIDCAuth(SecurityBase):
             await websocket.send_denial_response(refusal.response())
         else:
             await websocket.close(code=1008, reason=error.description[:120])
-
-
-def install(app: FastAPI, auth: OIDCAuth | None = None) -> None:
-    """Render refusals as ``application/problem+json`` and declare the ``DPoP`` scheme
-    beside ``Bearer`` in ``app``'s OpenAPI document. Optional: without it refusals are
-    still answered with the right status and challenges. With ``auth``, an ``AuthError``
-    the application raises itself (``check_roles`` in a route) is answered too, in the
-    challenge of the scheme the request authenticated with. An application that builds
-    its own document calls ``install_error_handler`` and ``document_security_schemes``."""
-    install_error_handler(app)
-    if auth is not None:
-        install_auth_error_handler(app, auth)
-    build_openapi = app.openapi
-
-    def openapi_with_dpop() -> dict[str, Any]:
-        # FastAPI caches the document it builds; adding the scheme again is a no-op.
-        return document_security_schemes(build_openapi())
-
-    app.openapi = openapi_with_dpop  # type: ignore[method-assign]
-
-
-def install_auth_error_handler(app: FastAPI, auth: OIDCAuth) -> None:
-    """Answer an ``AuthError`` raised by the application's own code (after
-    authentication) as ``auth`` answers its refusals."""
-
-    async def handle(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, AuthError)  # noqa: S101 (registered for this class only)
-        return auth.refusal(request, exc).response()
-
-    app.add_exception_handler(AuthError, handle)
 
 
 class _OptionalAuthentication:

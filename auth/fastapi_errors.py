@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
 
 from auth.errors import AuthError, ServiceUnavailable, UseDpopNonce, challenges
 from auth.jws import SUPPORTED_ALGORITHMS
@@ -73,6 +74,12 @@ def error_response(
     return response
 
 
+class RefusingAuth(Protocol):
+    """What renders an application's own ``AuthError`` (``auth.fastapi.OIDCAuth``)."""
+
+    def refusal(self, connection: HTTPConnection, error: AuthError) -> AuthHTTPException: ...
+
+
 class AuthHTTPException(HTTPException):
     """A refusal ready to be rendered by any handler; ``error`` is the ``AuthError``."""
 
@@ -125,3 +132,33 @@ def document_security_schemes(schema: dict[str, Any]) -> dict[str, Any]:
                 if "Bearer" in requirement and {"DPoP": requirement["Bearer"]} not in security:
                     security.append({"DPoP": requirement["Bearer"]})
     return schema
+
+
+def install(app: FastAPI, auth: RefusingAuth | None = None) -> None:
+    """Render refusals as ``application/problem+json`` and declare the ``DPoP`` scheme
+    beside ``Bearer`` in ``app``'s OpenAPI document. Optional: without it refusals are
+    still answered with the right status and challenges. With ``auth``, an ``AuthError``
+    the application raises itself (``check_roles`` in a route) is answered too, in the
+    challenge of the scheme the request authenticated with. An application that builds
+    its own document calls ``install_error_handler`` and ``document_security_schemes``."""
+    install_error_handler(app)
+    if auth is not None:
+        install_auth_error_handler(app, auth)
+    build_openapi = app.openapi
+
+    def openapi_with_dpop() -> dict[str, Any]:
+        # FastAPI caches the document it builds; adding the scheme again is a no-op.
+        return document_security_schemes(build_openapi())
+
+    app.openapi = openapi_with_dpop  # type: ignore[method-assign]
+
+
+def install_auth_error_handler(app: FastAPI, auth: RefusingAuth) -> None:
+    """Answer an ``AuthError`` raised by the application's own code (after
+    authentication) as ``auth`` answers its refusals."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AuthError)  # noqa: S101 (registered for this class only)
+        return auth.refusal(request, exc).response()
+
+    app.add_exception_handler(AuthError, handle)
