@@ -179,11 +179,10 @@ class AuthSettings(BaseSettings):
         if value is None:
             return None
         normalised = tuple(normalise_typ(typ) for typ in value)
-        refused = {"dpop+jwt", "logout+jwt", "secevent+jwt"} & set(normalised)
-        if not normalised or refused:
-            raise ValueError(
-                f"OIDC_ACCEPTED_TYP must list access-token types (at+jwt, jwt, {TYP_ABSENT})"
-            )
+        # Only the access-token types: a proof's, a logout token's or any other type a
+        # provider gives its other JWTs is never accepted (auth.token_kind).
+        if not normalised or not set(normalised) <= {"at+jwt", "jwt", TYP_ABSENT}:
+            raise ValueError(f"OIDC_ACCEPTED_TYP may list at+jwt, jwt and {TYP_ABSENT}")
         return normalised
 
     @field_validator("required_claims")

@@ -156,3 +156,17 @@ def test_an_audience_is_escaped_inside_the_json_pointer(audience: str, pointer: 
     # Keycloak client ids may be URLs.
     settings = IsolatedSettings(issuer_uri="https://i.example", audience=audience)
     assert settings.trusted_issuers()[0].profile.role_claims[1] == pointer
+
+
+@pytest.mark.parametrize("value", ["dpop+jwt", "at+jwt logout+jwt", "id_token+jwt", ""])
+def test_only_access_token_types_can_be_accepted(value: str) -> None:
+    with pytest.raises(ValueError, match="OIDC_ACCEPTED_TYP"):
+        IsolatedSettings(accepted_typ=value)
+
+
+def test_explicit_shape_settings_win_over_the_profile() -> None:
+    settings = IsolatedSettings(provider="entra", scope_claims="scope", required_claims="")
+    profile = settings.profile()
+    assert profile.accepted_typ == ("jwt",)  # the profile's
+    assert profile.scope_claims == ("scope",)  # explicit
+    assert profile.required_claims == ()  # explicit, even empty
