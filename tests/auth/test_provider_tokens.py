@@ -179,9 +179,10 @@ SHAPES = [
     ),
     Shape(
         provider="zitadel",
-        # https://zitadel.com/docs/apis/openidoauth/claims (JWT access token: aud, azp
-        # as client id, jti, no typ header; project roles as an object keyed by role,
-        # each naming the granting organisation).
+        # https://zitadel.com/docs/apis/openidoauth/claims ("Access Token" column, when
+        # JWT: aud, azp as the client id, exp, iat, iss, jti, sub; no scope claim, see
+        # github.com/zitadel/zitadel/discussions/7904; no typ header) and the project
+        # roles claim, an object keyed by role naming the granting organisation.
         source="Zitadel JWT access token",
         issuer="https://my-instance.zitadel.cloud",
         audience="170086824411201793",
@@ -192,8 +193,6 @@ SHAPES = [
             "aud": ["170086824411201793", "170086774599581953@todo"],
             "azp": "170086774599581953@todo",
             "jti": "170088034225784833",
-            "nbf": NOW - 10,
-            "client_id": "170086774599581953@todo",
             "urn:zitadel:iam:org:project:roles": {
                 "todo-admin": {"170086363054407937": "acme.zitadel.cloud"},
                 "todo-user": {"170086363054407937": "acme.zitadel.cloud"},
