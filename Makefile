@@ -14,6 +14,7 @@ SYSTEM_PACKAGES := postgresql redis-server chromium unzip
 # Ory Hydra for the `servers` tier, built from the Go module pinned in
 # tests/servers/hydra/go.mod (sqlite tag: its in-memory store). Rebuilt when the pin moves.
 HYDRA := .cache/hydra/hydra
+GO := $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go))
 
 help:
 	@echo "make run          the API on http://127.0.0.1:8000 (SQLite, mock auth: no IdP needed)"
@@ -52,8 +53,8 @@ tests/servers/oidc-provider/node_modules/.installed: tests/servers/oidc-provider
 oidc-provider: tests/servers/oidc-provider/node_modules/.installed
 
 $(HYDRA): tests/servers/hydra/go.mod tests/servers/hydra/go.sum
-	@command -v go >/dev/null || { echo "Go is needed to build Ory Hydra: apt-get install golang-go"; exit 1; }
-	cd tests/servers/hydra && CGO_ENABLED=1 go build -mod=readonly -tags sqlite \
+	@[ -n "$(GO)" ] || { echo "Go (>= the version in tests/servers/hydra/go.mod) is needed to build Ory Hydra"; exit 1; }
+	cd tests/servers/hydra && CGO_ENABLED=1 $(GO) build -mod=readonly -buildvcs=false -tags sqlite \
 	    -o $(CURDIR)/$(HYDRA) github.com/ory/hydra/v2
 
 hydra: $(HYDRA)

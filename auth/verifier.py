@@ -14,6 +14,7 @@ and no URL taken from a token is ever fetched.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -163,8 +164,8 @@ class TokenVerifier:
         self._proof_keys = ProofKeyCache()
 
     async def start(self) -> None:
-        for issuer in self._issuers.values():
-            await issuer.keys.start()
+        # Each issuer's first load at once: one slow IdP does not delay the others.
+        await asyncio.gather(*(issuer.keys.start() for issuer in self._issuers.values()))
 
     async def aclose(self) -> None:
         for issuer in self._issuers.values():
