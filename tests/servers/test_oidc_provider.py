@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import requests
+from requests_oauth2client import DPoPToken
 
 from auth.dpop import access_token_hash
 from tests.authorization_servers import RESOURCE, AuthorizationServer
@@ -14,6 +15,15 @@ from tests.servers.conftest import oauth_client
 from tests.services import ApiProcess
 
 pytestmark = pytest.mark.servers
+
+
+def _dpop_token(server: AuthorizationServer, scope: str) -> DPoPToken:
+    """A DPoP-bound token for the API's resource, the token endpoint's nonce followed."""
+    assert server.dpop_client is not None
+    token: DPoPToken = oauth_client(server, server.dpop_client, dpop=True).client_credentials(
+        scope=scope, resource=RESOURCE
+    )
+    return token
 
 
 def test_a_bearer_token_for_the_resource_is_accepted(
@@ -36,10 +46,7 @@ def test_a_bearer_token_for_the_resource_is_accepted(
 def test_the_dpop_nonce_flow_runs_end_to_end(
     oidc_provider: AuthorizationServer, oidc_provider_api: ApiProcess
 ) -> None:
-    assert oidc_provider.dpop_client is not None
-    token = oauth_client(oidc_provider, oidc_provider.dpop_client, dpop=True).client_credentials(
-        scope="todo:read todo:write", resource=RESOURCE
-    )
+    token = _dpop_token(oidc_provider, "todo:read todo:write")
     # The token endpoint refused the first proof with use_dpop_nonce; the client retried
     # with the nonce it was given (RFC 9449 §8).
     assert token.token_type == "DPoP"
@@ -68,10 +75,7 @@ def test_the_dpop_nonce_flow_runs_end_to_end(
 def test_a_real_dpop_client_follows_the_api_nonce_by_itself(
     oidc_provider: AuthorizationServer, oidc_provider_api: ApiProcess
 ) -> None:
-    assert oidc_provider.dpop_client is not None
-    token = oauth_client(oidc_provider, oidc_provider.dpop_client, dpop=True).client_credentials(
-        scope="todo:write", resource=RESOURCE
-    )
+    token = _dpop_token(oidc_provider, "todo:write")
     created = requests.post(
         f"{oidc_provider_api.base_url}/api/todos", json={"text": "nonce"}, auth=token, timeout=10
     )
@@ -81,10 +85,7 @@ def test_a_real_dpop_client_follows_the_api_nonce_by_itself(
 def test_a_dpop_bound_token_sent_as_bearer_is_refused(
     oidc_provider: AuthorizationServer, oidc_provider_api: ApiProcess
 ) -> None:
-    assert oidc_provider.dpop_client is not None
-    token = oauth_client(oidc_provider, oidc_provider.dpop_client, dpop=True).client_credentials(
-        scope="todo:read", resource=RESOURCE
-    )
+    token = _dpop_token(oidc_provider, "todo:read")
     response = httpx.get(
         f"{oidc_provider_api.base_url}/api/me",
         headers={"Authorization": f"Bearer {token.access_token}"},
