@@ -7,8 +7,9 @@ the provider's other JWTs, so these stay refused by what they carry:
 
 * ID tokens (OpenID Connect Core §2): ``at_hash``, ``c_hash`` or ``s_hash`` (hashes of
   the tokens an ID token is issued beside), or Keycloak's payload ``typ: ID``. Beyond
-  these markers an ID token is refused by its audience: its ``aud`` is the client's id,
-  which is never this API's audience.
+  these markers an ID token is refused by its audience (its ``aud`` is the client's id)
+  or, where an API's audience is a client id too (Entra v2), by the profile's required
+  client id: Entra's ID tokens carry neither ``azp`` nor ``appid``.
 * Logout tokens (OpenID Connect Back-Channel Logout §2.4) and other Security Event
   Tokens (RFC 8417 §2.2): an ``events`` claim; Keycloak's payload ``typ: Logout``.
 * Refresh tokens: Keycloak's are JWTs with payload ``typ: Refresh`` or ``Offline``

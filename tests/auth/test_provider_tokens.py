@@ -323,3 +323,30 @@ async def test_a_stock_keycloak_token_needs_the_at_jwt_attribute_or_the_typ_sett
         )
         assert principal.roles == {"todo-user"}
         await authenticator.aclose()
+
+
+async def test_an_entra_id_token_for_the_apis_own_app_is_not_an_access_token(
+    issuer_template: TestIssuer,
+) -> None:
+    """An Entra v2 API's audience is its own client id, which is also the ``aud`` of an
+    ID token issued to that app: the audience cannot tell them apart. The ID token
+    carries neither ``azp`` nor ``appid`` (learn.microsoft.com/entra/identity-platform/
+    id-token-claims-reference), so the profile's required client id refuses it."""
+    (access,) = [shape for shape in SHAPES if shape.source == "Entra ID v2.0"]
+    id_claims = {
+        name: value
+        for name, value in access.claims.items()
+        if name not in ("azp", "azpacr", "scp", "roles")
+    } | {"nonce": "123523", "sid": "0d5a3a8b", "email": "abeli@microsoft.com"}
+    id_token = Shape(
+        provider="entra",
+        source="Entra ID v2.0 ID token",
+        issuer=access.issuer,
+        audience=access.audience,
+        header=access.header,
+        claims=id_claims,
+        client_id=None,
+        scopes=set(),
+    )
+    with refused(Check.CLIENT_ID, InvalidToken):
+        await _authenticate(id_token, clone_issuer(issuer_template), "entra")
