@@ -138,7 +138,7 @@ def hydra_server() -> Iterator[AuthorizationServer]:
     if not HYDRA_BINARY.exists():
         raise ServiceUnavailableForTests(
             f"{HYDRA_BINARY.relative_to(ROOT)} is missing: run `make hydra` "
-            "(builds github.com/ory/hydra/v2 with the Go toolchain: 5 to 10 minutes cold)"
+            "(builds github.com/ory/hydra/v2 with the Go toolchain: about 4 minutes cold)"
         )
     public_port, admin_port = free_port(), free_port()
     workdir = Path(tempfile.mkdtemp(prefix="todo-hydra-"))
