@@ -1,5 +1,6 @@
 """``python -m auth.doctor`` as users run it: a subprocess, a real issuer over HTTP, the
-token as an argument or on stdin, the issuer from flags or from the OIDC_* environment."""
+token as an argument or on stdin, the issuer from flags or from the OIDC_* environment;
+and the server side of the same question: a refusal logged with its check name only."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import os
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from auth.testing import TestIssuer
-from tests.services import ROOT
+from tests.integration.conftest import Server
+from tests.services import ROOT, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +63,17 @@ def test_no_issuer_is_a_usage_error() -> None:
     result = _doctor("x.y.z")
     assert result.returncode == 2
     assert "--issuer" in result.stderr
+
+
+def test_the_server_logs_a_refusals_check_at_info_and_nothing_of_the_token(
+    server: Server,
+) -> None:
+    token = server.issuer.token("mallory", aud="another-api")
+    response = httpx.get(f"{server.url}/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "check" not in response.json()  # terse: the check name stays in the log
+    wait_until(lambda: "refused aud" in server.api.output(), timeout=5, what="the log line")
+    log = server.api.output()
+    assert "INFO auth.fastapi: refused aud (invalid_token 401)" in log
+    for part in token.split("."):
+        assert part[:24] not in log
