@@ -162,15 +162,18 @@ class OIDCAuth(SecurityBase):
         settings = settings or self._settings or AuthSettings()
         if http_client is None:
             http_client = self._client = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
-        self.use(
-            create_authenticator(
+        try:
+            authenticator = create_authenticator(
                 settings,
                 production=self._production if production is None else production,
                 http_client=http_client,
                 replay=replay,
             )
-        )
-        await self.authenticator.start()
+        except BaseException:
+            await self.aclose()  # the client it may have created
+            raise
+        self.use(authenticator)
+        await authenticator.start()
 
     def use(self, authenticator: Authenticator) -> None:
         """Adopt an authenticator built elsewhere (its owner starts and closes it)."""
