@@ -136,8 +136,12 @@ def add_login_scheme(schema: dict[str, Any], login: SwaggerLogin) -> dict[str, A
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             security = operation.get("security") if isinstance(operation, dict) else None
-            if security and {"Bearer": []} in security:
-                security.append({OAUTH2_SCHEME: list(login.scopes)})
+            if not security:
+                continue
+            for requirement in list(security):
+                if "Bearer" in requirement:
+                    scopes = [*login.scopes, *requirement["Bearer"]]
+                    security.append({OAUTH2_SCHEME: list(dict.fromkeys(scopes))})
     return schema
 
 

@@ -24,13 +24,17 @@ from app.observability.requests import RequestObserver
 from app.openapi import install_openapi
 from app.routes import admin, health, live, me, todos
 from app.routes.metrics import metrics_router
+from app.security import oidc
 from app.services import open_services
 from app.settings import AppSettings, load_settings
 from auth import AuthSettings, install_token_redaction
-from auth import fastapi as auth_fastapi
+from auth.fastapi import install_auth_error_handler, install_error_handler
+from auth.host_guard import HostGuard
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
+
+    from app.observability.tracing import Tracing
 
 EXPOSED_HEADERS = [
     "WWW-Authenticate",
@@ -40,6 +44,20 @@ EXPOSED_HEADERS = [
     "Retry-After",
     "X-Request-ID",
 ]
+
+
+def _tracing(settings: AppSettings, provider: TracerProvider | None) -> Tracing | None:
+    """Traces when an OTLP endpoint is configured (or a provider given, by tests). The
+    instrumentations are imported only then: they are heavy."""
+    if provider is None and settings.otel_exporter_otlp_endpoint is None:
+        return None
+    from app.observability.tracing import Tracing, otlp_tracer_provider  # noqa: PLC0415
+
+    if provider is None:
+        provider = otlp_tracer_provider(
+            settings.otel_exporter_otlp_endpoint or "", service_name=settings.otel_service_name
+        )
+    return Tracing(provider)
 
 
 def create_app(
@@ -55,22 +73,13 @@ def create_app(
         settings, auth_settings = settings or loaded, auth_settings or loaded_auth
     app_settings, identity_settings = settings, auth_settings
     metrics = Metrics() if app_settings.metrics != "off" else None
+    issuers = identity_settings.trusted_issuers()
     login = (
         SwaggerLogin(app_settings.oidc_swagger_client_id, app_settings.oidc_swagger_scopes)
-        if app_settings.oidc_swagger_client_id and identity_settings.issuer_uri
+        if app_settings.oidc_swagger_client_id and issuers
         else None
     )
-    tracing = None
-    if tracer_provider is None and app_settings.otel_exporter_otlp_endpoint:
-        from app.observability.tracing import otlp_tracer_provider  # noqa: PLC0415 (heavy)
-
-        tracer_provider = otlp_tracer_provider(
-            app_settings.otel_exporter_otlp_endpoint, service_name=app_settings.otel_service_name
-        )
-    if tracer_provider is not None:
-        from app.observability.tracing import Tracing  # noqa: PLC0415 (heavy)
-
-        tracing = Tracing(tracer_provider)
+    tracing = _tracing(app_settings, tracer_provider)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +88,6 @@ def create_app(
             contextlib.AsyncExitStack() as stack,
         ):
             app.state.services = services
-            auth_fastapi.attach(app, services.authenticator)
             if metrics is not None:
                 metrics.watch(services)
                 stack.callback(metrics.unwatch)
@@ -91,12 +99,12 @@ def create_app(
                     )
                     stack.callback(server.server_close)
                     stack.callback(server.shutdown)
-            if login is not None:
+            if login is not None:  # the login goes to the first issuer
                 await stack.enter_async_context(
                     login.discovering(
                         services.http_client,
-                        identity_settings.resolved_discovery_uri,
-                        issuer=identity_settings.issuer_uri or "",
+                        issuers[0].discovery_uri,
+                        issuer=issuers[0].issuer,
                         app=app,
                     )
                 )
@@ -112,12 +120,17 @@ def create_app(
         summary="Per-user todos behind OIDC access tokens (RFC 9068), Bearer or DPoP (RFC 9449).",
         version="0.1.0",
         lifespan=lifespan,
+        # Starlette answers "/api/todos/" with a redirect to an absolute URL built from
+        # the Host header (an open redirect for a foreign Host): paths are exact instead.
+        redirect_slashes=False,
         docs_url=None,  # served by app.docs, without a CDN
         redoc_url=None,
     )
     routers = (health.router, me.router, todos.router, admin.router, live.router)
     install_error_handlers(app, routers=routers)
-    auth_fastapi.install_error_handler(app, resource_documentation="/docs")
+    install_error_handler(app)
+    install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself
+    oidc.serve_resource_metadata(app)  # RFC 9728, pointed at by every challenge
     install_openapi(app, login=login)
     install_docs(app, login=login)
     for router in routers:
@@ -127,6 +140,10 @@ def create_app(
     # Added first, so it sits inside CORS: a 413 still carries the CORS headers the SPA
     # needs to read it (outside CORS it would reach the browser as a CORS failure).
     app.add_middleware(BodySizeLimit, max_bytes=app_settings.max_request_body_bytes)
+    # Before any routing or authentication: a Host that is not host[:port] is a 400
+    # (RFC 9112 §3.2), so nothing downstream builds a URL from it.
+    app.add_middleware(HostGuard, trusted_proxies=identity_settings.trusted_proxies)
+    # Outside the Host guard, so its 400s are logged and counted too.
     app.add_middleware(
         RequestObserver,
         trusted_proxies=identity_settings.trusted_proxies,

@@ -27,9 +27,10 @@ from app.events import EventBroker, MemoryBroker
 from app.events_redis import RedisBroker
 from app.live import LiveConnections
 from app.migrations import upgrade_to_head
+from app.security import oidc
 from app.settings import AppSettings
 from app.users import KnownUsers
-from auth import AuthSettings, create_authenticator
+from auth import AuthSettings
 from auth.replay import ReplayStore
 from auth.replay_redis import RedisReplayStore
 from auth.verifier import Authenticator
@@ -52,7 +53,7 @@ class Services:
     redis: Redis | None
     live: LiveConnections
     known_users: KnownUsers
-    #: The client for the identity provider (discovery, keys).
+    #: The client for the identity providers (discovery, keys).
     http_client: httpx.AsyncClient
 
     async def redis_is_reachable(self) -> bool:
@@ -101,31 +102,35 @@ async def open_services(
     async with httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds) as http_client:
         if tracing is not None:
             tracing.instrument_services(engine=engine, http_client=http_client, redis=redis)
-        services = Services(
-            settings=settings,
-            auth_settings=auth_settings,
-            authenticator=create_authenticator(
-                auth_settings,
-                production=settings.production,
-                http_client=http_client,
-                replay=replay,
-            ),
-            engine=engine,
-            sessionmaker=create_sessionmaker(engine),
-            broker=broker,
-            redis=redis,
-            live=LiveConnections(),
-            known_users=KnownUsers(),
+        # Keys are loaded here, before the broker starts (as before: a first load failure
+        # is logged, not raised; readiness reports it).
+        await oidc.start(
+            settings=auth_settings,
+            production=settings.production,
             http_client=http_client,
+            replay=replay,
         )
-        await services.authenticator.start()
-        await broker.start()
         try:
-            yield services
+            services = Services(
+                settings=settings,
+                auth_settings=auth_settings,
+                authenticator=oidc.authenticator,
+                engine=engine,
+                sessionmaker=create_sessionmaker(engine),
+                broker=broker,
+                redis=redis,
+                live=LiveConnections(),
+                known_users=KnownUsers(),
+                http_client=http_client,
+            )
+            await broker.start()
+            try:
+                yield services
+            finally:
+                await services.live.close_all()
+                await broker.aclose()
         finally:
-            await services.live.close_all()
-            await broker.aclose()
-            await services.authenticator.aclose()
+            await oidc.aclose()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()

@@ -101,12 +101,22 @@ class AppSettings(BaseSettings):
         return "json" if self.production else "text"
 
 
+class TodoAuthSettings(AuthSettings):
+    """The library's ``OIDC_*`` settings with this application's defaults: its realm, the
+    roles of its development identity (``OIDC_MODE=static``) and where its RFC 9728
+    metadata says the documentation is. The environment still overrides them."""
+
+    realm: str | None = "todo-api"
+    static_roles: Annotated[tuple[str, ...], NoDecode] = ("todo-user", "todo-admin")
+    resource_documentation: str | None = "/docs"
+
+
 #: Read by ``python -m app`` and ``uvicorn app.main:app`` from the working directory;
 #: variables set in the environment win over the file (pydantic-settings' order).
 ENV_FILE = ".env"
 
 
-def load_settings(env_file: str | None = ENV_FILE) -> tuple[AppSettings, AuthSettings]:
+def load_settings(env_file: str | None = ENV_FILE) -> tuple[AppSettings, TodoAuthSettings]:
     """Both settings objects, from the environment and ``env_file`` when it exists.
 
     Raises:
@@ -114,9 +124,9 @@ def load_settings(env_file: str | None = ENV_FILE) -> tuple[AppSettings, AuthSet
             its value (it may be a secret).
     """
     try:
-        return AppSettings(_env_file=env_file), AuthSettings(_env_file=env_file)
+        return AppSettings(_env_file=env_file), TodoAuthSettings(_env_file=env_file)
     except ValidationError as exc:
-        prefix = "OIDC_" if exc.title == AuthSettings.__name__ else ""
+        prefix = "" if exc.title == AppSettings.__name__ else "OIDC_"
         problems = [
             f"{(prefix + str(error['loc'][0])).upper()}: {error['msg']}"
             if error["loc"]

@@ -25,13 +25,18 @@ _SCHEMES: dict[str, Scheme] = {"bearer": "Bearer", "dpop": "DPoP"}
 class HttpRequest:
     """What the verifier needs from an HTTP request, whatever the framework.
 
-    ``headers`` holds every header as (lower-case name, value), repeats included;
-    ``url`` is the absolute URL as the server received it; ``peer`` is the address of
-    the direct client (a proxy, when there is one).
+    ``scheme`` is ``http`` or ``https`` as the server received the request (a WebSocket
+    upgrade gives the scheme of its http(s) URL); ``path`` is the request's path exactly
+    as sent (percent-escapes kept, latin-1 decoded), without the query, which is
+    ``query``. ``headers`` holds every header the verifier reads as (lower-case name,
+    value), repeats included: ``host``, ``authorization``, ``dpop`` and the forwarded
+    headers. ``peer`` is the address of the direct client (a proxy, when there is one).
+    The request's URL is built from these by ``auth.htu``, never taken from a header.
     """
 
     method: str
-    url: str
+    scheme: str
+    path: str
     headers: Sequence[tuple[str, str]]
     query: str = ""
     peer: str | None = None

@@ -22,14 +22,13 @@ from typing import Any
 from auth.access_token import numeric_date
 from auth.errors import Check, InvalidDpopProof, InvalidToken, UseDpopNonce
 from auth.htu import normalise_url
+from auth.jwk import import_public_key, key_fits_algorithm
 from auth.jws import (
     CompactJws,
     Defect,
     Key,
     MalformedJws,
     b64url_encode,
-    import_public_key,
-    key_fits_algorithm,
     parse_compact,
     signature_is_valid,
 )
@@ -39,7 +38,12 @@ from auth.replay import ReplayStore, replay_key
 #: A proof carrying a 4096-bit RSA key is under 3 KiB.
 MAX_PROOF_LENGTH = 8 * 1024
 MAX_JTI_LENGTH = 256
-_KEY_CHECKS = {Defect.PRIVATE_KEY: Check.DPOP_JWK_PRIVATE, Defect.KEY_SIZE: Check.DPOP_JWK_SIZE}
+_KEY_CHECKS = {
+    Defect.PRIVATE_KEY: Check.DPOP_JWK_PRIVATE,
+    Defect.KEY_SIZE: Check.DPOP_JWK_SIZE,
+    Defect.KEY_USE: Check.DPOP_JWK_USE,
+    Defect.KEY_VULNERABLE: Check.DPOP_JWK_VULNERABLE,
+}
 _PARSE_CHECKS = {
     Defect.SIZE: Check.DPOP_SIZE,
     Defect.FORMAT: Check.DPOP_FORMAT,

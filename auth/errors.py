@@ -75,6 +75,8 @@ class Check(StrEnum):
     DPOP_JWK = "dpop.jwk"
     DPOP_JWK_PRIVATE = "dpop.jwk_private"
     DPOP_JWK_SIZE = "dpop.jwk_size"
+    DPOP_JWK_USE = "dpop.jwk_use"
+    DPOP_JWK_VULNERABLE = "dpop.jwk_vulnerable"
     DPOP_SIGNATURE = "dpop.signature"
     DPOP_JTI = "dpop.jti"
     DPOP_HTM = "dpop.htm"
@@ -189,7 +191,7 @@ def _quoted(value: str) -> str:
 def challenges(
     error: AuthError | None,
     *,
-    realm: str,
+    realm: str | None,
     dpop_algorithms: Sequence[str],
     resource_metadata: str | None = None,
 ) -> list[str]:
@@ -198,11 +200,13 @@ def challenges(
 
     Both schemes are always offered, so a client learns that DPoP is accepted and with
     which algorithms. The error code is attached to the challenge of the scheme the
-    client used; each attribute appears once. Descriptions are written by this package
-    and never contain token content; characters RFC 6750 forbids are dropped anyway.
+    client used, and that challenge comes first; each attribute appears once.
+    Descriptions are written by this package and never contain token content;
+    characters RFC 6750 forbids are dropped anyway.
     """
-    bearer = [f"realm={_quoted(realm)}"]
-    dpop = [f"realm={_quoted(realm)}"]
+    # realm is optional (RFC 6750 §3); sent only when configured.
+    bearer = [f"realm={_quoted(realm)}"] if realm is not None else []
+    dpop = [f"realm={_quoted(realm)}"] if realm is not None else []
     if resource_metadata is not None:
         bearer.append(f"resource_metadata={_quoted(resource_metadata)}")
         dpop.append(f"resource_metadata={_quoted(resource_metadata)}")
@@ -213,4 +217,8 @@ def challenges(
         if isinstance(error, InsufficientScope) and error.scope:
             target.append(f"scope={_quoted(' '.join(error.scope))}")
     dpop.append(f"algs={_quoted(' '.join(dpop_algorithms))}")
-    return ["Bearer " + ", ".join(bearer), "DPoP " + ", ".join(dpop)]
+    rendered = [" ".join(("Bearer", ", ".join(bearer))).rstrip(), "DPoP " + ", ".join(dpop)]
+    # The challenge carrying the error comes first: clients that read one challenge (or
+    # the joined header's first scheme, as requests-oauth2client does to follow a
+    # use_dpop_nonce) find it.
+    return rendered[::-1] if error is not None and error.scheme == "DPoP" else rendered

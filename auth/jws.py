@@ -1,11 +1,14 @@
 """Strict parsing of compact JWS (RFC 7515 §7.1) and signature checks on joserfc.
 
-Parsing is written here rather than taken from joserfc because joserfc's parser is
-lenient where RFC 8725 asks for strictness: it accepts duplicate JSON members
-(RFC 7515 §5.2 lets us reject them), ``NaN``/``Infinity`` and non-canonical base64url
-(the unused low bits of the last character), and it caps protected headers at 512
-bytes, which a DPoP proof carrying an RSA ``jwk`` exceeds. The token is parsed once;
-keys and signature algorithms are joserfc's.
+Parsing is written here rather than taken from joserfc because joserfc's parser (1.8)
+accepts duplicate JSON members, keeping the last (RFC 7515 §4 and RFC 7519 §4 let a
+parser refuse them, and parsers that keep the first would read another token), and
+``NaN``/``Infinity``, which are not JSON (RFC 8259 §6). joserfc does refuse
+non-canonical base64url, and its 512-byte cap on protected headers (too small for a
+DPoP proof carrying an RSA ``jwk``) is a setting, ``JWSRegistry.max_header_length``:
+neither is a reason on its own. ``tests/auth/test_jws.py`` has a canary that fails when
+joserfc starts refusing duplicates and ``NaN``, so this choice is revisited on upgrade.
+The token is parsed once; keys and signature algorithms are joserfc's.
 """
 
 from __future__ import annotations
@@ -18,8 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 Key = RSAKey | ECKey | OKPKey
@@ -40,7 +42,6 @@ KEY_REQUIREMENTS: dict[str, tuple[str, frozenset[str] | None]] = {
     "Ed25519": ("OKP", frozenset({"Ed25519"})),
 }
 SUPPORTED_ALGORITHMS = tuple(KEY_REQUIREMENTS)
-MIN_RSA_BITS = 2048
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _B64URL_VALUE = {
@@ -52,8 +53,6 @@ _UNUSED_BITS = {0: 0, 2: 0b1111, 3: 0b11}
 # A JSON escape of a UTF-16 surrogate (high or low); rare, so only then is the value
 # checked for unpaired ones.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-# RFC 7517 §4 and RFC 7518 §6: members that only a private or symmetric key carries.
-PRIVATE_KEY_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
 class Defect(StrEnum):
@@ -66,7 +65,9 @@ class Defect(StrEnum):
     JSON = "json"  # not strict JSON, or not an object
     DUPLICATE_MEMBER = "duplicate_member"  # a JSON member name given twice
     KEY = "key"  # a JWK of an unsupported type, or with invalid values
-    KEY_SIZE = "key_size"  # an RSA key outside the accepted sizes
+    KEY_SIZE = "key_size"  # an RSA modulus or exponent outside the accepted bounds
+    KEY_USE = "key_use"  # use other than sig, key_ops without verify or with repeats
+    KEY_VULNERABLE = "key_vulnerable"  # a modulus known to be factorable (ROCA)
     PRIVATE_KEY = "private_key"  # a JWK carrying private or symmetric key material
 
 
@@ -185,57 +186,6 @@ def parse_compact(value: str, *, max_length: int) -> CompactJws:
         signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
         signature=signature,
     )
-
-
-def key_fits_algorithm(key: Key, alg: str) -> bool:
-    """True when ``key`` may verify ``alg`` (RFC 8725 §3.1): the key type and curve match,
-    an ``alg`` member on the key agrees, RSA keys have at least 2048 bits."""
-    requirement = KEY_REQUIREMENTS.get(alg)
-    if requirement is None:
-        return False
-    kty, curves = requirement
-    if key.key_type != kty:
-        return False
-    if curves is not None and key.curve_name not in curves:  # type: ignore[union-attr]
-        return False
-    if key.alg is not None and key.alg != alg:
-        return False
-    if isinstance(key, RSAKey):
-        public = key.public_key
-        if not isinstance(public, rsa.RSAPublicKey) or public.key_size < MIN_RSA_BITS:
-            return False
-    return True
-
-
-def import_public_key(jwk: dict[str, Any]) -> Key:
-    """Import a public JWK of type RSA, EC or OKP.
-
-    Raises:
-        MalformedJws: private or symmetric members present, unsupported ``kty``, bad values.
-    """
-    if PRIVATE_KEY_MEMBERS & jwk.keys():
-        raise MalformedJws("key contains private or symmetric key material", Defect.PRIVATE_KEY)
-    kty = jwk.get("kty")
-    if kty not in ("RSA", "EC", "OKP"):
-        raise MalformedJws("unsupported key type", Defect.KEY)
-    if kty == "RSA":
-        # Checked before import: joserfc imports short RSA keys with only a warning.
-        modulus = jwk.get("n")
-        if not isinstance(modulus, str):
-            raise MalformedJws("invalid key", Defect.KEY)
-        if _rsa_bits(modulus) < MIN_RSA_BITS:
-            raise MalformedJws(f"RSA key shorter than {MIN_RSA_BITS} bits", Defect.KEY_SIZE)
-    try:
-        key = JWKRegistry.import_key(jwk)
-    except Exception as exc:  # joserfc raises several types for bad key values
-        raise MalformedJws("invalid key", Defect.KEY) from exc
-    if key.is_private:
-        raise MalformedJws("key is private", Defect.PRIVATE_KEY)
-    return key  # type: ignore[return-value]
-
-
-def _rsa_bits(modulus_b64: str) -> int:
-    return int.from_bytes(b64url_decode(modulus_b64), "big").bit_length()
 
 
 def signature_is_valid(jws: CompactJws, alg: str, key: Key) -> bool:

@@ -18,7 +18,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from auth.access_token import check_time_claims, is_valid_subject, parse_token
+from auth.access_token import (
+    check_time_claims,
+    confirmation_thumbprint,
+    is_valid_subject,
+    parse_token,
+)
 from auth.credentials import HttpRequest, extract_credentials
 from auth.errors import Check, InvalidToken
 from auth.principal import Principal, principal_from_claims
@@ -91,13 +96,17 @@ class DecodeOnlyAuthenticator(_MockBase):
         issuer = claims.get("iss")
         if not (isinstance(issuer, str) and 0 < len(issuer) <= 255):
             raise InvalidToken("the token lacks a valid iss claim", check=Check.ISS)
-        cnf = claims.get("cnf")
-        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        # The shapes of the configured issuer (the first, with several), or of
+        # OIDC_PROVIDER's profile when no issuer is configured.
+        trusted = self.settings.trusted_issuers()
+        profile = trusted[0].profile if trusted else self.settings.profile()
         return principal_from_claims(
             claims,
-            role_claims=self.settings.resolved_role_claims,
+            role_claims=profile.role_claims,
             groups_claim=self.settings.groups_claim,
-            dpop_jkt=jkt if isinstance(jkt, str) else None,
+            dpop_jkt=confirmation_thumbprint(claims),
+            client_id_claims=profile.client_id_claims,
+            scope_claims=profile.scope_claims,
         )
 
 

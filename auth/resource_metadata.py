@@ -6,56 +6,41 @@ inserted between the host and the path of the resource identifier (§3.1), and e
 challenge points at it with ``resource_metadata`` (§5.1).
 
 The resource identifier is ``OIDC_PUBLIC_URL`` when set; otherwise the origin the
-request was addressed to, taken from a trusted proxy's forwarded headers or from the
-``Host`` header after checking it is a host and port and nothing more. The metadata is
+request was addressed to (``auth.origin``: a trusted proxy's forwarded values, or the
+``Host`` header, validated as ``host[:port]`` and nothing more). The metadata is
 not signed (``signed_metadata``, §2.2, is not implemented): clients check ``resource``
 against the URL they fetched, as §3.3 requires.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from auth.credentials import HttpRequest
-from auth.htu import expected_htu
+from auth.origin import InvalidOrigin, request_origin
 from auth.settings import AuthSettings
 
 WELL_KNOWN_PATH = "/.well-known/oauth-protected-resource"
-# A DNS name, an IPv4 address or a bracketed IPv6 literal, and an optional port.
-_AUTHORITY = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
-)
-
-
-def is_host_and_port(value: str) -> bool:
-    """True for ``host[:port]`` and nothing more (a ``Host`` header fit to build a URL)."""
-    return _AUTHORITY.fullmatch(value) is not None
 
 
 def resource_identifier(request: HttpRequest, settings: AuthSettings) -> str:
     """This API's resource identifier as seen by the client of ``request`` (§1.2).
-    ``request.url`` must have been built from a ``Host`` that passed ``is_host_and_port``.
 
     Raises:
-        ValueError: no public URL is configured and the request's host is not a plain
-            ``host[:port]``.
+        InvalidOrigin: no public URL is configured, and the request names no valid host.
     """
     if settings.public_url is not None:
         return settings.public_url.rstrip("/")
-    url = urlsplit(
-        expected_htu(
-            request_url=request.url,
-            headers=request.headers,
-            peer=request.peer,
-            public_url=None,
-            trusted_proxies=settings.trusted_proxies,
-        )
+    origin = request_origin(
+        scheme=request.scheme,
+        headers=request.headers,
+        peer=request.peer,
+        trusted_proxies=settings.trusted_proxies,
     )
-    if not is_host_and_port(url.netloc):
-        raise ValueError("the request's host is not a host and port")
-    return f"{url.scheme}://{url.netloc}"
+    if origin is None:
+        raise InvalidOrigin("the request names no host")
+    return str(origin)
 
 
 def metadata_url(resource: str) -> str:
@@ -66,8 +51,9 @@ def metadata_url(resource: str) -> str:
 
 
 def configured_issuers(settings: AuthSettings) -> tuple[str, ...]:
-    """The issuers whose tokens are accepted: the ``authorization_servers`` of §2."""
-    return (settings.issuer_uri,) if settings.issuer_uri else ()
+    """The issuers whose tokens are accepted (``OIDC_ISSUERS`` or ``OIDC_ISSUER_URI``): the
+    ``authorization_servers`` of §2."""
+    return tuple(trusted.issuer for trusted in settings.trusted_issuers())
 
 
 def protected_resource_metadata(

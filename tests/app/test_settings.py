@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import AppSettings, load_settings
+from app.settings import AppSettings, TodoAuthSettings, load_settings
 from auth import ConfigurationError
-from auth.settings import AuthSettings
 from tests.services import ROOT
 
 
 def _variables() -> set[str]:
     app = {name.upper() for name in AppSettings.model_fields}
-    auth = {f"OIDC_{name}".upper() for name in AuthSettings.model_fields}
+    auth = {f"OIDC_{name}".upper() for name in TodoAuthSettings.model_fields}
     return app | auth
 
 

@@ -18,8 +18,13 @@ from auth.jws import b64url_encode
 from auth.testing import TestIssuer
 from tests.auth.fakes import FakeClock, IdpTransport
 from tests.auth.refusals import refused
+from tests.auth.vectors import ROCA_MODULUS
 
 COOLDOWN = 10
+
+
+def _b64int(value: int) -> str:
+    return b64url_encode(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
 
 def _public(key: Any, **members: Any) -> dict[str, Any]:
@@ -76,6 +81,9 @@ class TestSelectSigningKeys:
             ({"key_ops": ["encrypt"]}, "key_ops lacks verify"),
             ({"key_ops": "verify"}, "key_ops lacks verify"),
             ({"kid": 7}, "invalid kid"),
+            ({"kid": None}, "invalid kid"),
+            ({"key_ops": None}, "key_ops lacks verify"),
+            ({"use": None}, "use is not sig"),
             ({"kid": "k" * 257}, "invalid kid"),
             ({"alg": ["RS256"]}, "invalid alg"),
             ({"alg": "HS256"}, "no supported algorithm"),
@@ -86,6 +94,9 @@ class TestSelectSigningKeys:
             "key-ops",
             "key-ops-not-list",
             "kid-int",
+            "kid-null",
+            "key-ops-null",
+            "use-null",
             "kid-long",
             "alg-list",
             "alg-hmac",
@@ -99,6 +110,30 @@ class TestSelectSigningKeys:
         assert len(keys) == 0
         assert len(keys.ignored) == 1
         assert reason in keys.ignored[0]
+
+    @pytest.mark.parametrize(
+        ("n", "e"),
+        [
+            (ROCA_MODULUS, 65537),
+            ((1 << 4103) | 1, 65537),
+            ((1 << 2047) | 1, 3),
+            ((1 << 2047) | 1, 65536),
+            ((1 << 2047) | 1, (1 << 2046) | 1),
+        ],
+        ids=["roca", "4104-bit", "e=3", "even-e", "huge-e"],
+    )
+    def test_rsa_keys_that_are_factorable_or_too_costly_are_ignored(self, n: int, e: int) -> None:
+        # ROCA (CVE-2017-15361; Nemec et al., CCS 2017): the published test modulus of
+        # the detector. Bounds: modulus <= 4096 bits, exponent odd in [65537, 2**32).
+        jwk = {"kty": "RSA", "kid": "k", "n": _b64int(n), "e": _b64int(e)}
+        keys = select_signing_keys({"keys": [jwk]})
+        assert len(keys) == 0
+        assert len(keys.ignored) == 1
+
+    def test_repeated_key_operations_are_ignored(self, rsa_key: RSAKey) -> None:
+        # RFC 7517 §4.3: "Duplicate key operation values MUST NOT be present".
+        jwk = _public(rsa_key, kid="r", key_ops=["verify", "verify"])
+        assert len(select_signing_keys({"keys": [jwk]})) == 0
 
     def test_symmetric_keys_are_ignored(self) -> None:
         keys = select_signing_keys({"keys": [{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}]})
@@ -126,6 +161,25 @@ class TestSelectSigningKeys:
         keys = select_signing_keys({"keys": [_public(rsa_key)]})
         assert keys.by_kid == {}
         assert len(keys.without_kid) == 1
+
+    def test_publishes_answers_as_key_resolution_would(self, rsa_key: RSAKey) -> None:
+        # A cached token is bound to (kid, RFC 7638 thumbprint); it stays valid only if
+        # key_for would still pick that very key for it.
+        ec = ECKey.generate_key("P-256")
+        rsa_thumbprint, ec_thumbprint = rsa_key.thumbprint(), ec.thumbprint()
+        mixed = select_signing_keys({"keys": [_public(rsa_key, kid="r"), _public(ec)]})
+        assert mixed.published == {("r", rsa_thumbprint), (None, ec_thumbprint)}
+        assert mixed.publishes("r", rsa_thumbprint)
+        assert not mixed.publishes("r", ec_thumbprint)
+        assert not mixed.publishes("e", ec_thumbprint)
+        assert mixed.publishes(None, ec_thumbprint)
+        assert not mixed.publishes(None, rsa_thumbprint)
+        single = select_signing_keys({"keys": [_public(rsa_key, kid="r")]})
+        assert single.publishes(None, rsa_thumbprint)  # the one key resolves a kid-less token
+        assert not single.publishes(None, ec_thumbprint)
+        two = select_signing_keys({"keys": [_public(rsa_key, kid="r"), _public(ec, kid="e")]})
+        assert not two.publishes(None, rsa_thumbprint)
+        assert two.thumbprint_of(two.by_kid["e"][0]) == ec_thumbprint
 
     @pytest.mark.parametrize("document", [{}, {"keys": {}}, {"keys": "x"}])
     def test_a_document_without_a_keys_array_is_refused(self, document: dict[str, Any]) -> None:

@@ -96,6 +96,15 @@ class TestDecodeOnly:
         )
         assert principal.dpop_jkt == holder.jkt
 
+    @pytest.mark.parametrize("cnf", [None, 42, "jkt", {"x5t#S256": "x"}])
+    async def test_a_confirmation_it_cannot_read_is_refused_not_read_as_unbound(
+        self, decode_only: DecodeOnlyAuthenticator, cnf: object
+    ) -> None:
+        # The same rule as verify mode (RFC 9449 §6.1, RFC 7519 §4.1: null is a value).
+        token = _unsigned({**CLAIMS, "cnf": cnf})
+        with refused(Check.CNF, InvalidToken):
+            await decode_only.authenticate(http_request(authorization=[f"Bearer {token}"]))
+
     async def test_credentials_are_still_required(
         self, decode_only: DecodeOnlyAuthenticator
     ) -> None:

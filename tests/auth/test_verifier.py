@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from auth.errors import Check, InvalidDpopProof, InvalidToken, ServiceUnavailable, UseDpopNonce
+from auth.errors import (
+    Check,
+    InvalidDpopProof,
+    InvalidRequest,
+    InvalidToken,
+    ServiceUnavailable,
+    UseDpopNonce,
+)
 from auth.jwks import JwksCache
 from auth.jws import Key
 from auth.replay import MemoryReplayStore
@@ -238,6 +245,28 @@ class TestVerifyProof:
                 proof=proof,
                 request=http_request(url="https://api.example/live"),
             )
+
+    @pytest.mark.parametrize("public_url", [None, "https://api.example"])
+    async def test_a_host_that_names_another_url_is_an_invalid_request(
+        self,
+        make_verifier: Callable[..., TokenVerifier],
+        mint: Mint,
+        prove: Prove,
+        dpop_key: DpopKey,
+        public_url: str | None,
+    ) -> None:
+        # RFC 9449 §4.3 step 9 for the WebSocket's auth.dpop proof: a GET proof made for
+        # /todos must not open a socket at /live through "Host: api.example/todos?".
+        verifier = make_verifier(public_url=public_url)
+        token = mint(dpop_key=dpop_key)
+        principal = await verifier.authenticate_token(token)
+        proof = prove(dpop_key, url=API_URL, access_token=token)
+        upgrade = http_request(
+            url="https://api.example/live", headers=[("host", "api.example/todos?")]
+        )
+        with refused(Check.HOST, InvalidRequest) as caught:
+            await verifier.verify_proof(principal, token=token, proof=proof, request=upgrade)
+        assert caught.value.scheme == "DPoP"
 
     async def test_an_unbound_principal_has_no_proof_to_check(
         self, verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
