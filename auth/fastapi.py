@@ -13,8 +13,10 @@ for a request without credentials (bad credentials are still refused);
 dependencies. A refusal is raised as ``AuthHTTPException`` (``auth.fastapi_errors``),
 which renders correctly with or without ``install_error_handler``. Per request the
 outcome is recorded for logs and metrics: ``request.state.principal`` or
-``request.state.auth_error``; each refusal is logged at INFO with its check name only.
-Tests override the principal with ``auth.fastapi_testing.override_principal``.
+``request.state.auth_error``; each refusal is logged at INFO with its check name only,
+and each verification is an ``auth.verify`` span when OpenTelemetry is installed.
+``auth.serve_resource_metadata(app)`` serves the RFC 9728 metadata and points every
+challenge at it. Tests override the principal with ``auth.fastapi_testing.override_principal``.
 """
 
 from __future__ import annotations
