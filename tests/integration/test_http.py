@@ -79,9 +79,10 @@ def test_access_log_never_contains_a_token(server: Server) -> None:
 def test_challenges_are_sent_as_separate_header_fields(server: Server) -> None:
     response = httpx.get(f"{server.url}/api/todos")
     assert response.status_code == 401
+    metadata = f'resource_metadata="{server.url}/.well-known/oauth-protected-resource"'
     assert response.headers.get_list("www-authenticate") == [
-        'Bearer realm="todo-api"',
-        'DPoP realm="todo-api", '
+        f'Bearer realm="todo-api", {metadata}',
+        f'DPoP realm="todo-api", {metadata}, '
         'algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA Ed25519"',
     ]
 
