@@ -1,19 +1,8 @@
-"""Live updates over a WebSocket: the protocol of ``/api/ws``.
+"""Live updates over a WebSocket: the server side of the ``todo.v1`` protocol of ``/api/ws``.
 
-A browser cannot set headers on an upgrade, so the token travels in
-``Sec-WebSocket-Protocol`` (oidc-spa's convention): the client offers ``todo.v1`` and
-``authorization_bearer_<token>``; the server authenticates before accepting and selects
-``todo.v1``, never echoing the token. RFC 9449 has no place for a DPoP proof in the
-upgrade, so for a DPoP-bound token the first client message must be
-``{"type": "auth.dpop", "proof": <proof for GET on the socket's http(s) URL>}``
-(``LIVE_DPOP_PROOF=required``, the default); a stolen DPoP-bound token alone then
-opens no socket.
-
-Server messages: ``ready`` (with the user's current ``seq``), ``todo.created``,
-``todo.updated``, ``todo.deleted`` (with ``seq``), ``resync`` (events may have been
-missed: fetch the list again), ``auth.ok``, ``error``, ``pong``.
-Client messages: ``auth.dpop``, ``auth.refresh`` (``token``, plus ``proof`` when
-DPoP-bound) to extend the session, ``ping``.
+The protocol (authentication in ``Sec-WebSocket-Protocol``, the ``auth.dpop`` first
+message for DPoP-bound tokens, messages, ``seq``, close codes) is described once, in
+docs/websocket.md; this module implements it.
 """
 
 from __future__ import annotations
@@ -25,23 +14,21 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import crud
 from app.errors import problem
-from app.events import EventBroker, Subscription
-from app.settings import AppSettings
-from app.users import KnownUsers
+from app.events import Subscription
 from auth.errors import AuthError
 from auth.fastapi import authenticate_websocket, http_request, offered_subprotocols
 from auth.principal import Principal
-from auth.verifier import Authenticator
+
+if TYPE_CHECKING:  # app.services imports this module (LiveConnections)
+    from app.services import Services
 
 PROTOCOL = "todo.v1"
 
@@ -73,11 +60,13 @@ class LiveConnections:
         if not self._open:
             self._all_closed.set()
 
-    def close_all(self) -> None:
+    async def close_all(self, *, grace_seconds: float = 5.0) -> None:
+        """Close every socket with 1001 and wait, at most ``grace_seconds``, until they
+        have gone. Idempotent: later calls find nothing open."""
         self.shutting_down.set()
-
-    async def wait_closed(self) -> None:
-        await self._all_closed.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_seconds):
+                await self._all_closed.wait()
 
 
 @dataclass
@@ -107,24 +96,14 @@ class LiveSocket:
     """One accepted socket: sends the user's events, handles client messages, and
     closes when the token expires, the client lags, or the server stops."""
 
-    def __init__(
-        self,
-        websocket: WebSocket,
-        *,
-        authenticator: Authenticator,
-        broker: EventBroker,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        settings: AppSettings,
-        connections: LiveConnections,
-        known_users: KnownUsers,
-    ) -> None:
+    def __init__(self, websocket: WebSocket, *, services: Services) -> None:
         self.websocket = websocket
-        self.known_users = known_users
-        self.authenticator = authenticator
-        self.broker = broker
-        self.sessionmaker = sessionmaker
-        self.settings = settings
-        self.connections = connections
+        self.authenticator = services.authenticator
+        self.broker = services.broker
+        self.sessionmaker = services.sessionmaker
+        self.settings = services.settings
+        self.connections = services.live
+        self.known_users = services.known_users
 
     async def serve(self) -> None:
         if PROTOCOL not in offered_subprotocols(self.websocket):
