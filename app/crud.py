@@ -1,9 +1,10 @@
-"""Every database write of the application, and the reads that go with them.
+"""Every read and write of the application's data; the only module that writes.
 
-Each function takes the session and the owner keyword-only, so no query can forget
-whose data it touches: a todo of another user is simply not found. Writes bump the
-owner's live-event ``seq`` in the same transaction and return the event to publish
-once the commit has succeeded.
+``OwnerTodos`` is one user's todos: its owner is fixed when it is made, so no query can
+forget whose data it touches, and a todo of another user is simply not found. Each write
+is a script (``app.db``) that bumps the owner's live-event ``seq`` in its own
+transaction; the write publishes the event itself, after the commit, so a new write
+cannot skip live updates. Rows become the API's JSON without ORM or pydantic objects.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, func, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from uuid6 import uuid7
 
+from app.db import Database, Script
 from app.errors import PreconditionFailed
-from app.events import EventType, LiveEvent
-from app.models import AdminStats, Todo, User, todo_public, utcnow
+from app.events import EventBroker, EventType, LiveEvent
+from app.models import AdminStats, utcnow
+from app.statements import Statements
+
+#: ``(todo row, seq)`` of a write that changed something.
+Written = tuple[Any, int]
 
 
 def _display(value: str | None, limit: int) -> str | None:
@@ -28,161 +31,154 @@ def _display(value: str | None, limit: int) -> str | None:
     return None if value is None else value.replace("\x00", "")[:limit] or None
 
 
+def _ensure_user(
+    s: Statements, issuer: str, subject: str, name: str | None, email: str | None
+) -> Script[Any]:
+    key = {"issuer": issuer, "subject": subject}
+    found = yield s.find_user, key
+    if not found:
+        # Another request may create it first: then nothing is inserted and the
+        # second look finds theirs.
+        new = {**key, "user_id": uuid7(), "name": name, "email": email, "now": utcnow()}
+        yield s.insert_user, new
+        found = yield s.find_user, key
+        return found[0][0]
+    user_id, known_name, known_email = found[0]
+    if (known_name, known_email) != (name, email):
+        yield s.update_user, {"user_id": user_id, "name": name, "email": email, "now": utcnow()}
+    return user_id
+
+
 async def ensure_user(
-    session: AsyncSession, *, issuer: str, subject: str, name: str | None, email: str | None
-) -> User:
-    """The user row for (issuer, subject), created on first sight and refreshed when the
-    token's name or email changed."""
-    name, email = _display(name, 255), _display(email, 320)
-    query = select(User).where(col(User.issuer) == issuer, col(User.subject) == subject)
-    user = (await session.exec(query)).first()
-    if user is None:
-        user = User(issuer=issuer, subject=subject, name=name, email=email)
-        session.add(user)
-        try:
-            await session.commit()
-        except IntegrityError:
-            # Another request created it first.
-            await session.rollback()
-            return (await session.exec(query)).one()
-        return user
-    if (user.name, user.email) != (name, email):
-        user.name, user.email, user.updated_at = name, email, utcnow()
-        await session.commit()
-    return user
+    database: Database, *, issuer: str, subject: str, name: str | None, email: str | None
+) -> uuid.UUID:
+    """The id of the user row for (issuer, subject), created on first sight and
+    refreshed when the token's name or email changed."""
+    script = _ensure_user(
+        database.statements, issuer, subject, _display(name, 255), _display(email, 320)
+    )
+    return uuid.UUID(database.uuid(await database.transaction(script)))
 
 
-async def _next_seq(session: AsyncSession, owner_id: uuid.UUID) -> int:
+def _next_seq(s: Statements, owner_id: uuid.UUID) -> Script[int]:
     # Row-locks the owner until commit, so seq order is commit order for that user.
-    bump = update(User).where(col(User.id) == owner_id).values(event_seq=col(User.event_seq) + 1)
-    seq: int = (await session.exec(bump.returning(col(User.event_seq)))).scalar_one()
-    return seq
+    [(seq,)] = yield s.next_seq, {"owner_id": owner_id}
+    return int(seq)
 
 
-async def _event(
-    session: AsyncSession, owner_id: uuid.UUID, kind: EventType, todo: dict[str, Any]
-) -> LiveEvent:
-    return LiveEvent(user_id=owner_id, type=kind, todo=todo, seq=await _next_seq(session, owner_id))
+def _create(s: Statements, owner_id: uuid.UUID, todo: dict[str, Any]) -> Script[int]:
+    new = {"owner_id": owner_id, "todo_id": todo["id"], "text": todo["text"]}
+    yield s.insert_todo, {**new, "now": todo["created_at"]}
+    return (yield from _next_seq(s, owner_id))
 
 
-async def list_todos(
-    session: AsyncSession,
-    *,
-    owner_id: uuid.UUID,
-    limit: int,
-    before: uuid.UUID | None = None,
-    done: bool | None = None,
-) -> tuple[list[Todo], uuid.UUID | None]:
-    """A page of the owner's todos, newest first, and the id to continue before."""
-    query = select(Todo).where(col(Todo.owner_id) == owner_id)
-    if done is not None:
-        query = query.where(col(Todo.done) == done)
-    if before is not None:
-        query = query.where(col(Todo.id) < before)
-    query = query.order_by(col(Todo.id).desc()).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    next_before = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_before
-
-
-async def get_todo(
-    session: AsyncSession, *, owner_id: uuid.UUID, todo_id: uuid.UUID
-) -> Todo | None:
-    query = select(Todo).where(col(Todo.id) == todo_id, col(Todo.owner_id) == owner_id)
-    return (await session.exec(query)).first()
-
-
-async def create_todo(
-    session: AsyncSession, *, owner_id: uuid.UUID, text: str
-) -> tuple[Todo, LiveEvent]:
-    todo = Todo(owner_id=owner_id, text=text)
-    session.add(todo)
-    await session.flush()
-    event = await _event(session, owner_id, "todo.created", todo_public(todo))
-    await session.commit()
-    return todo, event
-
-
-async def _current_version(
-    session: AsyncSession, owner_id: uuid.UUID, todo_id: uuid.UUID
-) -> int | None:
-    query = select(col(Todo.version)).where(col(Todo.id) == todo_id, col(Todo.owner_id) == owner_id)
-    return (await session.exec(query)).first()
-
-
-async def update_todo(
-    session: AsyncSession,
-    *,
-    owner_id: uuid.UUID,
-    todo_id: uuid.UUID,
-    changes: dict[str, Any],
-    if_match: Collection[int] | None = None,
-) -> tuple[Todo, LiveEvent] | None:
-    """Apply ``changes``; None when the owner has no such todo.
-
-    ``if_match`` holds the versions the client accepts to overwrite (None: any). The
-    version check and the write are one statement, so two writers cannot both win.
+def _rejected(s: Statements, key: dict[str, Any], if_match: object) -> Script[None]:
+    """No row matched: a 404 (the caller gets None), or a 412 when the todo exists at
+    another version.
 
     Raises:
-        PreconditionFailed: the todo exists at another version; nothing was changed.
+        PreconditionFailed: the todo exists; nothing was changed.
     """
-    statement = (
-        update(Todo)
-        .where(col(Todo.id) == todo_id, col(Todo.owner_id) == owner_id)
-        .values(**changes, version=col(Todo.version) + 1, updated_at=utcnow())
-        .returning(Todo)
-    )
-    if if_match is not None:
-        statement = statement.where(col(Todo.version).in_(list(if_match)))
-    todo: Todo | None = (await session.exec(statement)).scalar_one_or_none()
-    if todo is None:
-        await session.rollback()
-        if if_match is not None and await _current_version(session, owner_id, todo_id) is not None:
-            raise PreconditionFailed
+    if if_match is not None and (yield s.todo_version, key):
+        raise PreconditionFailed
+
+
+def _update(
+    s: Statements, key: dict[str, Any], changes: dict[str, Any], if_match: list[int] | None
+) -> Script[Written | None]:
+    fields = tuple(field for field in ("text", "done") if field in changes)
+    statement = s.update_todo[(fields, if_match is not None)]
+    rows = yield statement, {**key, **changes, "now": utcnow(), "versions": if_match}
+    if not rows:
+        yield from _rejected(s, key, if_match)
         return None
-    event = await _event(session, owner_id, "todo.updated", todo_public(todo))
-    await session.commit()
-    return todo, event
+    return rows[0], (yield from _next_seq(s, key["owner_id"]))
 
 
-async def delete_todo(
-    session: AsyncSession,
-    *,
-    owner_id: uuid.UUID,
-    todo_id: uuid.UUID,
-    if_match: Collection[int] | None = None,
-) -> LiveEvent | None:
-    """Delete the todo; None when the owner has no such todo.
-
-    Raises:
-        PreconditionFailed: the todo exists at another version; nothing was deleted.
-    """
-    statement = (
-        delete(Todo)
-        .where(col(Todo.id) == todo_id, col(Todo.owner_id) == owner_id)
-        .returning(col(Todo.id))
-    )
-    if if_match is not None:
-        statement = statement.where(col(Todo.version).in_(list(if_match)))
-    deleted: uuid.UUID | None = (await session.exec(statement)).scalar_one_or_none()
-    if deleted is None:
-        await session.rollback()
-        if if_match is not None and await _current_version(session, owner_id, todo_id) is not None:
-            raise PreconditionFailed
+def _delete(s: Statements, key: dict[str, Any], if_match: list[int] | None) -> Script[int | None]:
+    rows = yield s.delete_todo[if_match is not None], {**key, "versions": if_match}
+    if not rows:
+        yield from _rejected(s, key, if_match)
         return None
-    event = await _event(session, owner_id, "todo.deleted", {"id": str(deleted)})
-    await session.commit()
-    return event
+    return (yield from _next_seq(s, key["owner_id"]))
 
 
-async def admin_stats(session: AsyncSession) -> AdminStats:
-    users = (await session.exec(select(func.count()).select_from(User))).one()
-    todos = (await session.exec(select(func.count()).select_from(Todo))).one()
-    done = (await session.exec(select(func.count()).select_from(Todo).where(col(Todo.done)))).one()
+class OwnerTodos:
+    """The todos of one user, and the live events of their changes."""
+
+    def __init__(self, database: Database, broker: EventBroker, owner_id: uuid.UUID) -> None:
+        self._db, self._broker, self.owner_id = database, broker, owner_id
+        self._s = database.statements
+
+    async def page(
+        self, *, limit: int, before: uuid.UUID | None = None, done: bool | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the owner's todos, newest first, and the id to continue before."""
+        statement = self._s.list_todos[(done is not None, before is not None)]
+        params = {"owner_id": self.owner_id, "limit": limit + 1, "done": done, "before": before}
+        rows = await self._db.fetch(statement, params)
+        todos = [self._db.todo(row) for row in rows[:limit]]
+        return todos, todos[-1]["id"] if len(rows) > limit else None
+
+    async def get(self, todo_id: uuid.UUID) -> dict[str, Any] | None:
+        rows = await self._db.fetch(self._s.get_todo, self._key(todo_id))
+        return self._db.todo(rows[0]) if rows else None
+
+    async def create(self, text: str) -> dict[str, Any]:
+        now = utcnow()
+        todo = {"id": uuid7(), "text": text, "done": False, "created_at": now}
+        todo |= {"updated_at": now, "version": 1}
+        seq = await self._db.transaction(_create(self._s, self.owner_id, todo))
+        todo["id"] = str(todo["id"])
+        await self._publish("todo.created", todo, seq)
+        return todo
+
+    async def update(
+        self, todo_id: uuid.UUID, changes: dict[str, Any], if_match: Collection[int] | None
+    ) -> dict[str, Any] | None:
+        """Apply ``changes``; None when the owner has no such todo.
+
+        ``if_match`` holds the versions the client accepts to overwrite (None: any). The
+        version check and the write are one statement, so two writers cannot both win.
+
+        Raises:
+            PreconditionFailed: the todo exists at another version; nothing was changed.
+        """
+        versions = None if if_match is None else list(if_match)
+        script = _update(self._s, self._key(todo_id), changes, versions)
+        written = await self._db.transaction(script)
+        if written is None:
+            return None
+        todo = self._db.todo(written[0])
+        await self._publish("todo.updated", todo, written[1])
+        return todo
+
+    async def delete(self, todo_id: uuid.UUID, if_match: Collection[int] | None) -> bool:
+        """Delete the todo; False when the owner has no such todo.
+
+        Raises:
+            PreconditionFailed: the todo exists at another version; nothing was deleted.
+        """
+        versions = None if if_match is None else list(if_match)
+        seq = await self._db.transaction(_delete(self._s, self._key(todo_id), versions))
+        if seq is None:
+            return False
+        await self._publish("todo.deleted", {"id": str(todo_id)}, seq)
+        return True
+
+    def _key(self, todo_id: uuid.UUID) -> dict[str, Any]:
+        return {"todo_id": todo_id, "owner_id": self.owner_id}
+
+    async def _publish(self, kind: EventType, todo: dict[str, Any], seq: int) -> None:
+        await self._broker.publish(LiveEvent(user_id=self.owner_id, type=kind, todo=todo, seq=seq))
+
+
+async def admin_stats(database: Database) -> AdminStats:
+    [(users, todos, done)] = await database.fetch(database.statements.admin_counts, {})
     return AdminStats(users=users, todos=todos, todos_done=done)
 
 
-async def current_seq(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
+async def current_seq(database: Database, *, owner_id: uuid.UUID) -> int:
     """The owner's last live-event sequence number."""
-    query = select(User.event_seq).where(col(User.id) == owner_id)
-    return (await session.exec(query)).one()
+    rows = await database.fetch(database.statements.current_seq, {"owner_id": owner_id})
+    return int(rows[0][0]) if rows else 0

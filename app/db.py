@@ -1,80 +1,103 @@
-"""Database engine and sessions: SQLite by default, PostgreSQL with the same code.
+"""The database as the application uses it: prebuilt statements run on the driver.
 
-The application talks to the database asynchronously (aiosqlite, psycopg 3 async);
-Alembic uses the synchronous twin of the same URL.
+SQLite (the default; ``app.db_sqlite``) or PostgreSQL (``app.db_postgres``, asyncpg),
+behind one small interface:
+
+* ``fetch`` runs one read without a transaction around it, and gives its connection
+  back before returning, so no read holds a connection or a transaction once its
+  handler is done;
+* ``transaction`` runs a write *script* in one transaction: a generator that yields
+  ``(statement, params)`` and receives the rows. Each write is written once, and each
+  backend drives it its own way: SQLite in its one writer thread, synchronously (one
+  thread hop per write, no queueing on the file lock), PostgreSQL with ``await`` on a
+  pooled connection (the sans-I/O shape of h11 and h2, for the same reason).
+
+Driver errors that mean "the database is not there" become ``DatabaseUnavailable``
+(503, retry); any other error is a bug and stays what it is. Alembic keeps its
+synchronous SQLAlchemy engine (``sync_database_url``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-SQLITE_BUSY_TIMEOUT_MS = 5_000
+from app.statements import Statement, Statements
 
-
-def _with_driver(url: str, *, sqlite: str) -> str:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        parsed = parsed.set(drivername=sqlite)
-    elif parsed.get_backend_name() == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3: sync and async
-    return parsed.render_as_string(hide_password=False)
+T = TypeVar("T")
+Row = Any  # a tuple-like row of the driver
+Script = Generator[tuple[Statement, dict[str, Any]], list[Row], T]
 
 
-def async_database_url(url: str) -> str:
-    """``sqlite:///x`` -> ``sqlite+aiosqlite:///x``; ``postgresql://`` -> psycopg 3."""
-    return _with_driver(url, sqlite="sqlite+aiosqlite")
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or is shutting down: retryable, nothing was done
+    (a write is acknowledged only after its commit)."""
+
+
+class Database(Protocol):
+    statements: Statements
+
+    async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
+        """Rows of one read.
+
+        Raises:
+            DatabaseUnavailable: no connection, or it was lost.
+        """
+        ...
+
+    async def transaction(self, script: Script[T]) -> T:
+        """Run ``script`` in one transaction; commit when it returns, roll back when it
+        raises.
+
+        Raises:
+            DatabaseUnavailable: no connection, or it was lost (nothing committed).
+        """
+        ...
+
+    def todo(self, row: Row) -> dict[str, Any]:
+        """A todo row as the API shows it (``TodoPublic``'s fields, JSON-ready)."""
+        ...
+
+    def uuid(self, value: Any) -> str:
+        """A UUID column's value in its canonical text form."""
+        ...
+
+    async def is_reachable(self) -> bool: ...
+    async def aclose(self) -> None: ...
+
+
+def drive(script: Script[T], run: Callable[[Statement, dict[str, Any]], list[Row]]) -> T:
+    """Run a write script synchronously (``run`` executes one statement)."""
+    try:
+        request = next(script)
+        while True:
+            request = script.send(run(*request))
+    except StopIteration as finished:
+        return finished.value  # type: ignore[no-any-return]
+
+
+async def drive_async(script: Script[T], run: Callable[..., Any]) -> T:
+    """Run a write script with ``await run(statement, params)`` for each statement."""
+    try:
+        request = next(script)
+        while True:
+            request = script.send(await run(*request))
+    except StopIteration as finished:
+        return finished.value  # type: ignore[no-any-return]
+
+
+def backend(url: str) -> str:
+    """``sqlite`` or ``postgresql``."""
+    name = make_url(url).get_backend_name()
+    if name not in ("sqlite", "postgresql"):
+        raise ValueError(f"DATABASE_URL: unsupported database {name!r} (sqlite or postgresql)")
+    return name
 
 
 def sync_database_url(url: str) -> str:
-    """The URL Alembic connects with (synchronous drivers)."""
-    return _with_driver(url, sqlite="sqlite")
-
-
-def _configure_sqlite(dbapi_connection: Any, _: Any) -> None:
-    # WAL lets readers work during a write and lets two processes share the file;
-    # the busy timeout waits for a lock instead of failing with "database is locked".
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def create_engine(url: str) -> AsyncEngine:
-    async_url = async_database_url(url)
-    if make_url(async_url).get_backend_name() == "sqlite":
-        engine = create_async_engine(
-            async_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        )
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        return engine
-    # No pre-ping (a round trip before every request): when the server went away, the
-    # first statement on a dead connection fails, that request gets 503, and SQLAlchemy
-    # invalidates the whole pool, so the next requests get fresh connections.
-    return create_async_engine(
-        async_url,
-        pool_recycle=1800,
-        pool_size=10,
-        max_overflow=10,
-        pool_timeout=5,
-        connect_args={"connect_timeout": 5},
-    )
-
-
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-async def database_is_reachable(engine: AsyncEngine) -> bool:
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception:  # any failure means "not ready"; readiness reports, never raises
-        return False
-    return True
+    """The URL Alembic connects with (synchronous drivers: sqlite3, psycopg 3)."""
+    parsed = make_url(url)
+    driver = "sqlite" if backend(url) == "sqlite" else "postgresql+psycopg"
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import crud
+from app.db import DatabaseUnavailable
 from app.errors import problem
 from app.events import Subscription
 from auth.errors import AuthError
@@ -100,7 +100,7 @@ class LiveSocket:
         self.websocket = websocket
         self.authenticator = services.authenticator
         self.broker = services.broker
-        self.sessionmaker = services.sessionmaker
+        self.database = services.database
         self.settings = services.settings
         self.connections = services.live
         self.known_users = services.known_users
@@ -114,9 +114,8 @@ class LiveSocket:
             return
         principal, token = authenticated
         try:
-            async with self.sessionmaker() as db:
-                user_id = await self.known_users.user_id(principal, db)
-        except SQLAlchemyError:
+            user_id = await self.known_users.user_id(principal)
+        except DatabaseUnavailable:
             # Refused like an HTTP request would be: 503, retry later; never a 500.
             await self._deny(problem(503, "The database is unavailable; retry shortly."))
             return
@@ -147,8 +146,7 @@ class LiveSocket:
             await self._expect_dpop_proof(session)
         async with self.broker.subscribe(session.user_id) as subscription:
             # Subscribed before reading seq: no event can fall between the two.
-            async with self.sessionmaker() as db:
-                seq = await crud.current_seq(db, owner_id=session.user_id)
+            seq = await crud.current_seq(self.database, owner_id=session.user_id)
             await self._send(
                 {"type": "ready", "seq": seq, "expires_at": session.principal.expires_at}
             )

@@ -16,12 +16,13 @@ import httpx
 from redis.asyncio import Redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
-from app.db import create_engine, create_sessionmaker
+from app.db import Database, backend
+from app.db_postgres import PostgresDatabase
+from app.db_sqlite import SqliteDatabase
 from app.events import EventBroker, MemoryBroker
 from app.events_redis import RedisBroker
 from app.live import LiveConnections
@@ -41,8 +42,7 @@ class Services:
     settings: AppSettings
     auth_settings: AuthSettings
     authenticator: Authenticator
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
+    database: Database
     broker: EventBroker
     #: The Redis client shared by the replay store and the broker, when ``REDIS_URL`` is set.
     redis: Redis | None
@@ -71,6 +71,13 @@ def _redis_client(url: str) -> Redis:
     )
 
 
+async def open_database(url: str) -> Database:
+    """The database of ``DATABASE_URL``, already migrated (``app.migrations``)."""
+    if backend(url) == "sqlite":
+        return SqliteDatabase.open(make_url(url).database or "")
+    return await PostgresDatabase.open(url)
+
+
 @contextlib.asynccontextmanager
 async def open_services(
     settings: AppSettings, auth_settings: AuthSettings
@@ -79,11 +86,11 @@ async def open_services(
 
     This is the application's one shutdown path: live sockets are closed with 1001
     (``LiveConnections.close_all``), then the broker, the authenticator, Redis and the
-    database engine.
+    database.
     """
     if settings.db_migrate_on_start:
         await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
-    engine = create_engine(settings.database_url)
+    database = await open_database(settings.database_url)
     redis = _redis_client(settings.redis_url) if settings.redis_url else None
     replay: ReplayStore | None = RedisReplayStore(redis) if redis is not None else None
     broker: EventBroker = (
@@ -101,12 +108,11 @@ async def open_services(
                 http_client=http_client,
                 replay=replay,
             ),
-            engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            database=database,
             broker=broker,
             redis=redis,
             live=LiveConnections(),
-            known_users=KnownUsers(),
+            known_users=KnownUsers(database),
         )
         await services.authenticator.start()
         await broker.start()
@@ -118,7 +124,7 @@ async def open_services(
             await services.authenticator.aclose()
             if redis is not None:
                 await redis.aclose()
-            await engine.dispose()
+            await database.aclose()
 
 
 def services_of(connection: HTTPConnection | Starlette) -> Services:

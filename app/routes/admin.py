@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app import crud
-from app.deps import AdminPrincipal, SessionDep
+from app.deps import AdminPrincipal, DatabaseDep
 from app.errors import problem_responses
 from app.models import AdminStats
 
@@ -15,6 +15,6 @@ router = APIRouter(
 
 
 @router.get("/stats")
-async def read_stats(_: AdminPrincipal, session: SessionDep) -> AdminStats:
+async def read_stats(_: AdminPrincipal, database: DatabaseDep) -> AdminStats:
     """Counts of users and todos (requires the admin role, TODO_ADMIN_ROLE)."""
-    return await crud.admin_stats(session)
+    return await crud.admin_stats(database)

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.db import database_is_reachable
 from app.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
@@ -22,7 +21,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"description": "Not ready; the body says which part"}})
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Readiness: database reachable, signing keys loaded, Redis (when used) connected."""
-    database = await database_is_reachable(services.engine)
+    database = await services.database.is_reachable()
     auth_status = services.authenticator.status()
     checks: dict[str, Any] = {
         "database": {"ok": database},
