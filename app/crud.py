@@ -2,9 +2,9 @@
 
 ``OwnerTodos`` is one user's todos: its owner is fixed when it is made, so no query can
 forget whose data it touches, and a todo of another user is simply not found. Each write
-is a script (``app.db``) that bumps the owner's live-event ``seq`` in its own
-transaction; the write publishes the event itself, after the commit, so a new write
-cannot skip live updates. Rows become the API's JSON without ORM or pydantic objects.
+bumps the owner's live-event ``seq`` in its own transaction (``app.statements.Write``)
+and publishes the event itself, after the commit, so a new write cannot skip live
+updates. Rows become the API's JSON without ORM or pydantic objects.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from typing import Any
 
 from uuid6 import uuid7
 
-from app.db import Database, Script
+from app.db import Database
 from app.errors import PreconditionFailed
 from app.events import EventBroker, EventType, LiveEvent
 from app.models import AdminStats, utcnow
-from app.statements import Statements
+from app.statements import Write
 
-#: ``(todo row, seq)`` of a write that changed something.
-Written = tuple[Any, int]
+
+def _list(versions: Collection[int] | None) -> list[int] | None:
+    return None if versions is None else list(versions)
 
 
 def _display(value: str | None, limit: int) -> str | None:
@@ -31,76 +32,19 @@ def _display(value: str | None, limit: int) -> str | None:
     return None if value is None else value.replace("\x00", "")[:limit] or None
 
 
-def _ensure_user(
-    s: Statements, issuer: str, subject: str, name: str | None, email: str | None
-) -> Script[Any]:
-    key = {"issuer": issuer, "subject": subject}
-    found = yield s.find_user, key
-    if not found:
-        # Another request may create it first: then nothing is inserted and the
-        # second look finds theirs.
-        new = {**key, "user_id": uuid7(), "name": name, "email": email, "now": utcnow()}
-        yield s.insert_user, new
-        found = yield s.find_user, key
-        return found[0][0]
-    user_id, known_name, known_email = found[0]
-    if (known_name, known_email) != (name, email):
-        yield s.update_user, {"user_id": user_id, "name": name, "email": email, "now": utcnow()}
-    return user_id
-
-
 async def ensure_user(
     database: Database, *, issuer: str, subject: str, name: str | None, email: str | None
 ) -> uuid.UUID:
     """The id of the user row for (issuer, subject), created on first sight and
-    refreshed when the token's name or email changed."""
-    script = _ensure_user(
-        database.statements, issuer, subject, _display(name, 255), _display(email, 320)
-    )
-    return uuid.UUID(database.uuid(await database.transaction(script)))
-
-
-def _next_seq(s: Statements, owner_id: uuid.UUID) -> Script[int]:
-    # Row-locks the owner until commit, so seq order is commit order for that user.
-    [(seq,)] = yield s.next_seq, {"owner_id": owner_id}
-    return int(seq)
-
-
-def _create(s: Statements, owner_id: uuid.UUID, todo: dict[str, Any]) -> Script[int]:
-    new = {"owner_id": owner_id, "todo_id": todo["id"], "text": todo["text"]}
-    yield s.insert_todo, {**new, "now": todo["created_at"]}
-    return (yield from _next_seq(s, owner_id))
-
-
-def _rejected(s: Statements, key: dict[str, Any], if_match: object) -> Script[None]:
-    """No row matched: a 404 (the caller gets None), or a 412 when the todo exists at
-    another version.
-
-    Raises:
-        PreconditionFailed: the todo exists; nothing was changed.
-    """
-    if if_match is not None and (yield s.todo_version, key):
-        raise PreconditionFailed
-
-
-def _update(
-    s: Statements, key: dict[str, Any], changes: dict[str, Any], if_match: list[int] | None
-) -> Script[Written | None]:
-    fields = tuple(field for field in ("text", "done") if field in changes)
-    statement = s.update_todo[(fields, if_match is not None)]
-    rows = yield statement, {**key, **changes, "now": utcnow(), "versions": if_match}
-    if not rows:
-        yield from _rejected(s, key, if_match)
-        return None
-    return rows[0], (yield from _next_seq(s, key["owner_id"]))
-
-
-def _delete(s: Statements, key: dict[str, Any], if_match: list[int] | None) -> Script[int | None]:
-    rows = yield s.delete_todo[if_match is not None], {**key, "versions": if_match}
-    if not rows:
-        yield from _rejected(s, key, if_match)
-        return None
-    return (yield from _next_seq(s, key["owner_id"]))
+    refreshed when the token's name or email changed (one upsert; two requests that
+    create the same user at once get the same row)."""
+    s, key = database.statements, {"issuer": issuer, "subject": subject}
+    params: dict[str, Any] = {**key, "user_id": uuid7(), "now": utcnow()}
+    params |= {"name": _display(name, 255), "email": _display(email, 320)}
+    [written] = await database.write((s.upsert_user,), params)
+    # Nothing written: the row exists and is up to date.
+    rows = written or await database.fetch(s.find_user, key)
+    return uuid.UUID(database.uuid(rows[0][0]))
 
 
 class OwnerTodos:
@@ -128,7 +72,11 @@ class OwnerTodos:
         now = utcnow()
         todo = {"id": uuid7(), "text": text, "done": False, "created_at": now}
         todo |= {"updated_at": now, "version": 1}
-        seq = await self._db.transaction(_create(self._s, self.owner_id, todo))
+        params = {"todo_id": todo["id"], "owner_id": self.owner_id, "text": text, "now": now}
+        written = await self._write(self._s.create_todo, params)
+        if written is None:  # the foreign key makes the insert fail first
+            raise LookupError(f"no user {self.owner_id}")
+        seq = written[1]
         todo["id"] = str(todo["id"])
         await self._publish("todo.created", todo, seq)
         return todo
@@ -144,10 +92,12 @@ class OwnerTodos:
         Raises:
             PreconditionFailed: the todo exists at another version; nothing was changed.
         """
-        versions = None if if_match is None else list(if_match)
-        script = _update(self._s, self._key(todo_id), changes, versions)
-        written = await self._db.transaction(script)
+        fields = tuple(field for field in ("text", "done") if field in changes)
+        write = self._s.update_todo[(fields, if_match is not None)]
+        params = {**self._key(todo_id), **changes, "now": utcnow(), "versions": _list(if_match)}
+        written = await self._write(write, params)
         if written is None:
+            await self._refused(todo_id, if_match)
             return None
         todo = self._db.todo(written[0])
         await self._publish("todo.updated", todo, written[1])
@@ -159,12 +109,27 @@ class OwnerTodos:
         Raises:
             PreconditionFailed: the todo exists at another version; nothing was deleted.
         """
-        versions = None if if_match is None else list(if_match)
-        seq = await self._db.transaction(_delete(self._s, self._key(todo_id), versions))
-        if seq is None:
+        write = self._s.delete_todo[if_match is not None]
+        params = {**self._key(todo_id), "versions": _list(if_match)}
+        written = await self._write(write, params)
+        if written is None:
+            await self._refused(todo_id, if_match)
             return False
-        await self._publish("todo.deleted", {"id": str(todo_id)}, seq)
+        await self._publish("todo.deleted", {"id": str(todo_id)}, written[1])
         return True
+
+    async def _write(self, write: Write, params: dict[str, Any]) -> tuple[Any, int] | None:
+        return write.outcome(await self._db.write(write.statements, params))
+
+    async def _refused(self, todo_id: uuid.UUID, if_match: Collection[int] | None) -> None:
+        """Nothing matched: a 404, unless If-Match was given and the todo exists at
+        another version (412).
+
+        Raises:
+            PreconditionFailed: the todo exists; nothing was changed.
+        """
+        if if_match is not None and await self._db.fetch(self._s.todo_version, self._key(todo_id)):
+            raise PreconditionFailed
 
     def _key(self, todo_id: uuid.UUID) -> dict[str, Any]:
         return {"todo_id": todo_id, "owner_id": self.owner_id}

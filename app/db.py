@@ -6,11 +6,9 @@ behind one small interface:
 * ``fetch`` runs one read without a transaction around it, and gives its connection
   back before returning, so no read holds a connection or a transaction once its
   handler is done;
-* ``transaction`` runs a write *script* in one transaction: a generator that yields
-  ``(statement, params)`` and receives the rows. Each write is written once, and each
-  backend drives it its own way: SQLite in its one writer thread, synchronously (one
-  thread hop per write, no queueing on the file lock), PostgreSQL with ``await`` on a
-  pooled connection (the sans-I/O shape of h11 and h2, for the same reason).
+* ``write`` runs a fixed sequence of statements in one transaction: on PostgreSQL
+  usually one statement (``app.statements.Write``), so one round trip and no BEGIN or
+  COMMIT; on SQLite in its one writer thread, the whole sequence in one hop.
 
 Driver errors that mean "the database is not there" become ``DatabaseUnavailable``
 (503, retry); any other error is a bug and stays what it is. Alembic keeps its
@@ -19,16 +17,14 @@ synchronous SQLAlchemy engine (``sync_database_url``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import Any, Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
 
 from app.statements import Statement, Statements
 
-T = TypeVar("T")
 Row = Any  # a tuple-like row of the driver
-Script = Generator[tuple[Statement, dict[str, Any]], list[Row], T]
 
 
 class DatabaseUnavailable(Exception):
@@ -47,9 +43,10 @@ class Database(Protocol):
         """
         ...
 
-    async def transaction(self, script: Script[T]) -> T:
-        """Run ``script`` in one transaction; commit when it returns, roll back when it
-        raises.
+    async def write(
+        self, statements: Sequence[Statement], params: dict[str, Any]
+    ) -> list[list[Row]]:
+        """Run ``statements`` in one transaction, all with ``params``; the rows of each.
 
         Raises:
             DatabaseUnavailable: no connection, or it was lost (nothing committed).
@@ -66,26 +63,6 @@ class Database(Protocol):
 
     async def is_reachable(self) -> bool: ...
     async def aclose(self) -> None: ...
-
-
-def drive(script: Script[T], run: Callable[[Statement, dict[str, Any]], list[Row]]) -> T:
-    """Run a write script synchronously (``run`` executes one statement)."""
-    try:
-        request = next(script)
-        while True:
-            request = script.send(run(*request))
-    except StopIteration as finished:
-        return finished.value  # type: ignore[no-any-return]
-
-
-async def drive_async(script: Script[T], run: Callable[..., Any]) -> T:
-    """Run a write script with ``await run(statement, params)`` for each statement."""
-    try:
-        request = next(script)
-        while True:
-            request = script.send(await run(*request))
-    except StopIteration as finished:
-        return finished.value  # type: ignore[no-any-return]
 
 
 def backend(url: str) -> str:

@@ -4,7 +4,8 @@ asyncpg, not psycopg 3, because it is the faster driver here: the hand-written f
 serves the same list query at ~1.5x the requests per second with asyncpg (bench/
 README.md, section 6). Statements are prepared once per connection (asyncpg's
 statement cache). A read borrows a connection for its one statement, without BEGIN;
-a write holds one for its transaction; both give it back before the handler returns.
+a write is one statement too (``app.statements.Write``); both give the connection back
+before the handler returns.
 
 A connection the server dropped (restart, failover, ``pg_terminate_backend``) is
 noticed by asyncpg when the socket closes and replaced at the next acquire; a
@@ -13,13 +14,14 @@ statement in flight on it fails with ``DatabaseUnavailable`` (503).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from app.db import DatabaseUnavailable, Row, Script, T, drive_async
-from app.statements import Statement, Statements, build
+from app.db import DatabaseUnavailable, Row
+from app.statements import TODO_COLUMNS, Statement, Statements, build
 
 POOL_MAX_SIZE = 20
 ACQUIRE_TIMEOUT_SECONDS = 5.0
@@ -86,21 +88,25 @@ class PostgresDatabase:
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(exc.__class__.__name__) from exc
 
-    async def transaction(self, script: Script[T]) -> T:
+    async def write(
+        self, statements: Sequence[Statement], params: dict[str, Any]
+    ) -> list[list[Row]]:
+        if len(statements) == 1:  # one statement is atomic on its own
+            return [await self.fetch(statements[0], params)]
         try:
-            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection:
-
-                async def run(statement: Statement, params: dict[str, Any]) -> list[Row]:
-                    rows: list[Row] = await connection.fetch(statement.sql, *statement.args(params))
-                    return rows
-
-                async with connection.transaction():
-                    return await drive_async(script, run)
+            async with (
+                self._pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection,
+                connection.transaction(),
+            ):
+                return [
+                    await connection.fetch(statement.sql, *statement.args(params))
+                    for statement in statements
+                ]
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(exc.__class__.__name__) from exc
 
     def todo(self, row: Row) -> dict[str, Any]:
-        return dict(row)
+        return dict(zip(TODO_COLUMNS, row, strict=False))
 
     def uuid(self, value: Any) -> str:
         return str(value)

@@ -4,7 +4,7 @@ Writers on one SQLite file queue on its lock, and a writer that waits polls with
 sleeps: with several writer connections, a write at 32 concurrent requests waited up
 to seconds (bench/README.md). So this process writes through one connection owned by
 one thread: write transactions run there one after another (``BEGIN IMMEDIATE`` ...
-``COMMIT``, the whole script in one hop), and the file lock is only ever contended
+``COMMIT``, all its statements in one hop), and the file lock is only ever contended
 by other processes (the busy timeout covers those).
 
 Reads run on the event loop's own connection, in autocommit mode: in WAL mode a reader
@@ -20,12 +20,13 @@ import asyncio
 import json
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.db import DatabaseUnavailable, Row, Script, T, drive
+from app.db import DatabaseUnavailable, Row
 from app.statements import Statement, Statements, build
 
 BUSY_TIMEOUT_MS = 5_000
@@ -87,42 +88,49 @@ class SqliteDatabase:
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
 
-    def _run_transaction(self, script: Script[T]) -> T:
+    def _run_transaction(
+        self, statements: Sequence[Statement], params: dict[str, Any]
+    ) -> list[list[Row]]:
         writer = self._writer_connection()
-
-        def run(statement: Statement, params: dict[str, Any]) -> list[Row]:
-            return writer.execute(statement.sql, _args(statement, params)).fetchall()
-
         writer.execute("BEGIN IMMEDIATE")
         try:
-            result = drive(script, run)
+            results = [
+                writer.execute(statement.sql, _args(statement, params)).fetchall()
+                for statement in statements
+            ]
             writer.execute("COMMIT")
         except BaseException:
             if writer.in_transaction:
                 writer.execute("ROLLBACK")
             raise
-        return result
+        return results
 
-    async def transaction(self, script: Script[T]) -> T:
+    async def write(
+        self, statements: Sequence[Statement], params: dict[str, Any]
+    ) -> list[list[Row]]:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._writer_thread, self._run_transaction, script)
+            return await loop.run_in_executor(
+                self._writer_thread, self._run_transaction, statements, params
+            )
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
 
     def todo(self, row: Row) -> dict[str, Any]:
-        todo_id, text, done, created_at, updated_at, version = row
+        todo_id, text, done, created_at, updated_at, version = row[:6]
         return {
             "id": self.uuid(todo_id),
             "text": text,
             "done": bool(done),
-            "created_at": datetime.fromisoformat(created_at).replace(tzinfo=UTC),
-            "updated_at": datetime.fromisoformat(updated_at).replace(tzinfo=UTC),
+            "created_at": datetime.fromisoformat(created_at + "+00:00"),
+            "updated_at": datetime.fromisoformat(updated_at + "+00:00"),
             "version": version,
         }
 
     def uuid(self, value: Any) -> str:
-        return str(uuid.UUID(hex=value))
+        # 32 hex digits to the canonical text form, without a uuid.UUID per row
+        h = value
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     async def is_reachable(self) -> bool:
         try:

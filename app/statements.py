@@ -49,6 +49,28 @@ def _param(name: str) -> sa.BindParameter[Any]:
     return sa.bindparam(name)
 
 
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A change to one todo and the bump of its owner's live-event ``seq``, in one
+    transaction, the bump only when the change matched a row.
+
+    On PostgreSQL it is one statement (the change as a data-modifying CTE, the bump
+    reading its output): one round trip, atomic without BEGIN and COMMIT. SQLite has no
+    data-modifying CTEs: there it is the change, then a bump guarded by ``changes()``
+    (the rows the change just modified on the same connection).
+    """
+
+    statements: tuple[Statement, ...]
+
+    def outcome(self, results: list[list[Any]]) -> tuple[Any, int] | None:
+        """(the change's row, the new seq), or None when nothing matched."""
+        if len(self.statements) == 1:
+            rows = results[0]
+            return (rows[0], rows[0][-1]) if rows else None
+        changed, bumped = results
+        return (changed[0], bumped[0][0]) if changed else None
+
+
 #: ``update_todo`` keys: the fields a PATCH sets.
 UPDATABLE = (("text",), ("done",), ("text", "done"))
 
@@ -62,16 +84,15 @@ class Statements:
     list_todos: dict[tuple[bool, bool], Statement]
     get_todo: Statement
     todo_version: Statement
-    insert_todo: Statement
+    create_todo: Write
     #: by (fields, conditional)
-    update_todo: dict[tuple[tuple[str, ...], bool], Statement]
+    update_todo: dict[tuple[tuple[str, ...], bool], Write]
     #: by conditional
-    delete_todo: dict[bool, Statement]
-    next_seq: Statement
+    delete_todo: dict[bool, Write]
     current_seq: Statement
+    #: insert the user, or refresh their name and email; returns the id unless unchanged
+    upsert_user: Statement
     find_user: Statement
-    insert_user: Statement
-    update_user: Statement
     admin_counts: Statement
 
 
@@ -91,6 +112,21 @@ def build(dialect_name: str) -> Statements:
             sa.select(sa.column("value")).select_from(sa.func.json_each(_param("versions")))
         )
     )
+    bump = (
+        sa.update(users)
+        .where(users.c.id == _param("owner_id"))
+        .values(event_seq=users.c.event_seq + 1)
+        .returning(users.c.event_seq)
+    )
+
+    def write(change: Any) -> Write:
+        if not pg:
+            guarded = bump.where(sa.func.changes() > 0)
+            return Write((_compile(change, dialect), _compile(guarded, dialect)))
+        changed = change.cte("changed")
+        bumped = bump.where(sa.exists(sa.select(sa.literal(1)).select_from(changed))).cte("bump")
+        fused = sa.select(changed, bumped.c.event_seq).select_from(changed.join(bumped, sa.true()))
+        return Write((_compile(fused, dialect),))
 
     def page(done: bool, before: bool) -> Statement:
         query = sa.select(*public).where(mine)
@@ -101,21 +137,20 @@ def build(dialect_name: str) -> Statements:
         query = query.order_by(todos.c.id.desc()).limit(_param("limit"))
         return _compile(query, dialect)
 
-    def update(fields: tuple[str, ...], conditional: bool) -> Statement:
+    def update(fields: tuple[str, ...], conditional: bool) -> Write:
         values: dict[str, Any] = {field: _param(field) for field in fields}
         values |= {"version": todos.c.version + 1, "updated_at": _param("now")}
         where = sa.and_(this, accepted) if conditional else this
-        statement = sa.update(todos).where(where).values(values).returning(*public)
-        return _compile(statement, dialect)
+        return write(sa.update(todos).where(where).values(values).returning(*public))
 
-    def delete(conditional: bool) -> Statement:
+    def delete(conditional: bool) -> Write:
         where = sa.and_(this, accepted) if conditional else this
-        return _compile(sa.delete(todos).where(where).returning(todos.c.id), dialect)
+        return write(sa.delete(todos).where(where).returning(todos.c.id))
 
     def count(*where: Any) -> Any:
         return sa.select(sa.func.count()).select_from(todos).where(*where).scalar_subquery()
 
-    insert_user = (postgresql.insert if pg else sqlite.insert)(users).values(
+    new_user = (postgresql.insert if pg else sqlite.insert)(users).values(
         id=_param("user_id"),
         issuer=_param("issuer"),
         subject=_param("subject"),
@@ -125,48 +160,39 @@ def build(dialect_name: str) -> Statements:
         created_at=_param("now"),
         updated_at=_param("now"),
     )
+    upsert_user = new_user.on_conflict_do_update(
+        index_elements=["issuer", "subject"],
+        set_={"name": _param("name"), "email": _param("email"), "updated_at": _param("now")},
+        where=sa.or_(
+            users.c.name.is_distinct_from(_param("name")),
+            users.c.email.is_distinct_from(_param("email")),
+        ),
+    ).returning(users.c.id)
+    new_todo = sa.insert(todos).values(
+        id=_param("todo_id"),
+        owner_id=_param("owner_id"),
+        text=_param("text"),
+        done=False,
+        created_at=_param("now"),
+        updated_at=_param("now"),
+        version=1,
+    )
     flags = (False, True)
     return Statements(
         list_todos={(d, b): page(d, b) for d in flags for b in flags},
         get_todo=_compile(sa.select(*public).where(this), dialect),
         todo_version=_compile(sa.select(todos.c.version).where(this), dialect),
-        insert_todo=_compile(
-            sa.insert(todos).values(
-                id=_param("todo_id"),
-                owner_id=_param("owner_id"),
-                text=_param("text"),
-                done=False,
-                created_at=_param("now"),
-                updated_at=_param("now"),
-                version=1,
-            ),
-            dialect,
-        ),
+        create_todo=write(new_todo.returning(todos.c.id)),
         update_todo={(f, c): update(f, c) for f in UPDATABLE for c in flags},
         delete_todo={c: delete(c) for c in flags},
-        next_seq=_compile(
-            sa.update(users)
-            .where(users.c.id == _param("owner_id"))
-            .values(event_seq=users.c.event_seq + 1)
-            .returning(users.c.event_seq),
-            dialect,
-        ),
         current_seq=_compile(
             sa.select(users.c.event_seq).where(users.c.id == _param("owner_id")), dialect
         ),
+        upsert_user=_compile(upsert_user, dialect),
         find_user=_compile(
-            sa.select(users.c.id, users.c.name, users.c.email).where(
+            sa.select(users.c.id).where(
                 users.c.issuer == _param("issuer"), users.c.subject == _param("subject")
             ),
-            dialect,
-        ),
-        insert_user=_compile(
-            insert_user.on_conflict_do_nothing(index_elements=["issuer", "subject"]), dialect
-        ),
-        update_user=_compile(
-            sa.update(users)
-            .where(users.c.id == _param("user_id"))
-            .values(name=_param("name"), email=_param("email"), updated_at=_param("now")),
             dialect,
         ),
         admin_counts=_compile(

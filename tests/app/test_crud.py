@@ -10,7 +10,6 @@ import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,13 +110,9 @@ def test_sqlite_writes_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     async def write_a_todo_of_no_user() -> None:
         database = await open_database(url)
         try:
-            insert = database.statements.insert_todo
-
-            def script() -> Any:
-                params = {"todo_id": uuid.uuid4(), "owner_id": uuid.uuid4(), "text": "orphan"}
-                yield insert, {**params, "now": datetime.now(UTC)}
-
-            await database.transaction(script())
+            # No user: the insert must fail on the foreign key (and bump nothing).
+            orphans = OwnerTodos(database, MemoryBroker(), uuid.uuid4())
+            await orphans.create("orphan")
         finally:
             await database.aclose()
 
