@@ -1,17 +1,22 @@
-"""SQLite, the embedded default: one writer thread, reads on the event loop.
+"""SQLite, the embedded default: one writer connection, everything on the event loop.
 
 Writers on one SQLite file queue on its lock, and a writer that waits polls with
-sleeps: with several writer connections, a write at 32 concurrent requests waited up
-to seconds (bench/README.md). So this process writes through one connection owned by
-one thread: write transactions run there one after another (``BEGIN IMMEDIATE`` ...
-``COMMIT``, all its statements in one hop), and the file lock is only ever contended
-by other processes (the busy timeout covers those).
+sleeps: with a pool of writer connections, a write at 32 concurrent requests waited up
+to seconds (bench/README.md). Here the process writes through one connection, and each
+write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) runs from start to end without
+yielding to the event loop, so the process's writes never contend with each other: they
+take turns in the loop, with no lock and no thread. A write costs a few hundred
+microseconds of CPU, less than a hop to a writer thread and back (measured; a writer
+thread on the worker's one core also competes with the loop for the GIL, which
+lengthened the tail). Only another process can hold the file lock: then the write
+does not block the loop waiting for it (``busy_timeout`` 0) but retries after
+``asyncio.sleep``, for up to ``BUSY_TIMEOUT_SECONDS``, then answers 503.
 
-Reads run on the event loop's own connection, in autocommit mode: in WAL mode a reader
-never waits for the writer, and a 20-row indexed read costs less than a hop to a thread
-and back (measured: bench/README.md). Each read ends its implicit transaction when its
-rows are fetched. Values are stored as SQLAlchemy stores them on SQLite (UUIDs as 32 hex
-digits, naive UTC datetimes as text), so Alembic and this module agree on the file.
+Reads run on a second connection, in autocommit mode: in WAL mode a reader never waits
+for a writer, and a 20-row indexed read costs less than a thread hop. Each read ends
+its implicit transaction when its rows are fetched. Values are stored as SQLAlchemy
+stores them on SQLite (UUIDs as 32 hex digits, naive UTC datetimes as text), so Alembic
+and this module agree on the file.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,10 +33,12 @@ from typing import Any
 from app.db import DatabaseUnavailable, Row
 from app.statements import Statement, Statements, build
 
-BUSY_TIMEOUT_MS = 5_000
+#: How long a write waits for another process's write lock, in short sleeps.
+BUSY_TIMEOUT_SECONDS = 5.0
 #: A reader blocks the event loop while it waits, so it waits little: in WAL mode it only
 #: waits for another process's recovery or exclusive checkpoint.
 READER_BUSY_TIMEOUT_MS = 100
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
 def _value(value: Any) -> Any:
@@ -51,6 +57,7 @@ def _args(statement: Statement, params: dict[str, Any]) -> list[Any]:
 
 
 def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    # Autocommit (isolation_level=None): transactions are begun explicitly.
     connection = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
     connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     return connection
@@ -58,10 +65,12 @@ def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
 
 class SqliteDatabase:
     def __init__(self, path: str) -> None:
-        self._path = path
         self.statements: Statements = build("sqlite")
-        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._writer: sqlite3.Connection | None = None  # made and used in that thread only
+        self._writer = _connect(path, busy_timeout_ms=0)
+        # WAL: readers work during a write, and two processes can share the file.
+        self._writer.execute("PRAGMA journal_mode=WAL")
+        self._writer.execute("PRAGMA synchronous=NORMAL")
+        self._writer.execute("PRAGMA foreign_keys=ON")
         self._reader = _connect(path, READER_BUSY_TIMEOUT_MS)
         self._reader.execute("PRAGMA query_only=ON")
 
@@ -72,26 +81,16 @@ class SqliteDatabase:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return cls(path)
 
-    def _writer_connection(self) -> sqlite3.Connection:
-        if self._writer is None:
-            writer = _connect(self._path, BUSY_TIMEOUT_MS)
-            # WAL: readers work during a write, and two processes can share the file.
-            writer.execute("PRAGMA journal_mode=WAL")
-            writer.execute("PRAGMA synchronous=NORMAL")
-            writer.execute("PRAGMA foreign_keys=ON")
-            self._writer = writer
-        return self._writer
-
     async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
         try:
             return self._reader.execute(statement.sql, _args(statement, params)).fetchall()
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
 
-    def _run_transaction(
+    def _transaction(
         self, statements: Sequence[Statement], params: dict[str, Any]
     ) -> list[list[Row]]:
-        writer = self._writer_connection()
+        writer = self._writer
         writer.execute("BEGIN IMMEDIATE")
         try:
             results = [
@@ -109,12 +108,16 @@ class SqliteDatabase:
         self, statements: Sequence[Statement], params: dict[str, Any]
     ) -> list[list[Row]]:
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(
-                self._writer_thread, self._run_transaction, statements, params
-            )
-        except sqlite3.OperationalError as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
+        deadline, pause = loop.time() + BUSY_TIMEOUT_SECONDS, 0.001
+        while True:
+            try:
+                return self._transaction(statements, params)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode not in _BUSY or loop.time() > deadline:
+                    raise DatabaseUnavailable(str(exc)) from exc
+            # Another process holds the write lock; nothing of ours was committed.
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, 0.05)
 
     def todo(self, row: Row) -> dict[str, Any]:
         todo_id, text, done, created_at, updated_at, version = row[:6]
@@ -140,10 +143,5 @@ class SqliteDatabase:
         return True
 
     async def aclose(self) -> None:
-        def close_writer() -> None:
-            if self._writer is not None:
-                self._writer.close()
-
-        await asyncio.get_running_loop().run_in_executor(self._writer_thread, close_writer)
-        self._writer_thread.shutdown()
+        self._writer.close()
         self._reader.close()

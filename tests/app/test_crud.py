@@ -120,3 +120,26 @@ def test_sqlite_writes_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         asyncio.run(write_a_todo_of_no_user())
     with sqlite3.connect(tmp_path / "todo.db") as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_sqlite_write_waits_for_another_writer_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "todo.db"
+    upgrade_to_head(f"sqlite:///{path}")
+    database = await open_database(f"sqlite:///{path}")
+    try:
+        mine = OwnerTodos(database, MemoryBroker(), await _owner(database))
+        # Another process's write transaction holds the file's write lock.
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.create_task(mine.create("after the other writer"))
+        await asyncio.sleep(0.1)
+        assert not write.done()
+        assert await mine.page(limit=5) == ([], None)  # reads go on meanwhile
+        other.execute("COMMIT")
+        other.close()
+        created = await asyncio.wait_for(write, 2)
+        assert await mine.page(limit=5) == ([created], None)
+    finally:
+        await database.aclose()
