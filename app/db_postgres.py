@@ -14,6 +14,7 @@ statement in flight on it fails with ``DatabaseUnavailable`` (503).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +38,8 @@ _UNAVAILABLE = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # a connection left mid-protocol by a server that went away
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -81,27 +84,35 @@ class PostgresDatabase:
         return cls(pool)
 
     async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
-        try:
-            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection:
-                rows: list[Row] = await connection.fetch(statement.sql, *statement.args(params))
-                return rows
-        except _UNAVAILABLE as exc:
-            raise DatabaseUnavailable(exc.__class__.__name__) from exc
+        return (await self._run((statement,), params))[0]
 
     async def write(
         self, statements: Sequence[Statement], params: dict[str, Any]
     ) -> list[list[Row]]:
-        if len(statements) == 1:  # one statement is atomic on its own
-            return [await self.fetch(statements[0], params)]
+        return await self._run(statements, params)
+
+    async def _run(
+        self, statements: Sequence[Statement], params: dict[str, Any]
+    ) -> list[list[Row]]:
         try:
-            async with (
-                self._pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection,
-                connection.transaction(),
-            ):
-                return [
-                    await connection.fetch(statement.sql, *statement.args(params))
-                    for statement in statements
-                ]
+            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection:
+                try:
+                    if len(statements) == 1:  # one statement is atomic on its own
+                        return [
+                            await connection.fetch(statements[0].sql, *statements[0].args(params))
+                        ]
+                    async with connection.transaction():
+                        return [
+                            await connection.fetch(statement.sql, *statement.args(params))
+                            for statement in statements
+                        ]
+                except _UNAVAILABLE:
+                    # The server may have closed the socket before asyncpg noticed: drop
+                    # the connection rather than give it back to the pool (unless the
+                    # pool has taken it back already, having seen it close).
+                    with contextlib.suppress(asyncpg.InterfaceError):
+                        connection.terminate()
+                    raise
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(exc.__class__.__name__) from exc
 
