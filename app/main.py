@@ -1,6 +1,6 @@
 """The application factory: ``uvicorn app.main:app`` or ``python -m app``.
 
-The lifespan opens the services (``app.services``: engine, authenticator, replay store,
+The lifespan opens the services (``app.services``: database, authenticator, replay store,
 event broker) from the settings the application was created with, and closes them on
 the way out.
 """
