@@ -79,7 +79,8 @@ class PostgresDatabase:
             init=_init_connection,
             reset=_keep_session,
             timeout=CONNECT_TIMEOUT_SECONDS,
-            command_timeout=STATEMENT_TIMEOUT_SECONDS,
+            # Enforced by the server: a client-side timeout would arm a timer per query.
+            server_settings={"statement_timeout": str(int(STATEMENT_TIMEOUT_SECONDS * 1000))},
         )
         return cls(pool)
 
