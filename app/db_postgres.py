@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from app.db import DatabaseUnavailable, Row
 from app.statements import TODO_COLUMNS, Statement, Statements, build
 
-POOL_MAX_SIZE = 20
+POOL_MAX_SIZE = 10  # the floor's size, and SQLAlchemy's default pool size before
 ACQUIRE_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 5.0
 STATEMENT_TIMEOUT_SECONDS = 30.0
