@@ -13,8 +13,7 @@ from app.crud import OwnerTodos
 from app.db import Database
 from app.services import Services, services_of
 from app.settings import AppSettings
-from auth.errors import InsufficientScope
-from auth.fastapi import CurrentPrincipal
+from auth.fastapi import CurrentPrincipal, check_roles
 from auth.principal import Principal
 
 
@@ -62,9 +61,7 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 async def require_admin(principal: CurrentPrincipal, settings: SettingsDep) -> Principal:
     """Admit principals holding the configured admin role (``TODO_ADMIN_ROLE``)."""
-    if settings.todo_admin_role not in principal.roles:
-        raise InsufficientScope(f"requires the role {settings.todo_admin_role}")
-    return principal
+    return check_roles(principal, [settings.todo_admin_role])
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]

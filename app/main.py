@@ -21,6 +21,7 @@ from app.services import open_services
 from app.settings import AppSettings
 from auth import AuthSettings, install_token_redaction
 from auth import fastapi as auth_fastapi
+from auth.host_guard import HostGuard
 
 EXPOSED_HEADERS = ["WWW-Authenticate", "DPoP-Nonce", "ETag", "Location", "Retry-After"]
 
@@ -47,6 +48,9 @@ def create_app(
         summary="Per-user todos behind OIDC access tokens (RFC 9068), Bearer or DPoP (RFC 9449).",
         version="0.1.0",
         lifespan=lifespan,
+        # Starlette answers "/api/todos/" with a redirect to an absolute URL built from
+        # the Host header (an open redirect for a foreign Host): paths are exact instead.
+        redirect_slashes=False,
     )
     routers = (health.router, me.router, todos.router, admin.router, live.router)
     install_error_handlers(app, routers=routers)
@@ -57,6 +61,9 @@ def create_app(
     # Added first, so it sits inside CORS: a 413 still carries the CORS headers the SPA
     # needs to read it (outside CORS it would reach the browser as a CORS failure).
     app.add_middleware(BodySizeLimit, max_bytes=app_settings.max_request_body_bytes)
+    # Before any routing or authentication: a Host that is not host[:port] is a 400
+    # (RFC 9112 §3.2), so nothing downstream builds a URL from it.
+    app.add_middleware(HostGuard, trusted_proxies=identity_settings.trusted_proxies)
     if app_settings.cors_origins:  # without origins to allow, the middleware is pure cost
         app.add_middleware(
             CORSMiddleware,

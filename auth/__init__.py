@@ -8,6 +8,7 @@ JWKS rotation, RFC 6750 / 9449 errors, development modes, and a FastAPI adapter
 from auth.credentials import HttpRequest
 from auth.errors import (
     AuthError,
+    Check,
     ConfigurationError,
     InsufficientScope,
     InvalidDpopProof,
@@ -29,6 +30,7 @@ __all__ = [
     "AuthMode",
     "AuthSettings",
     "Authenticator",
+    "Check",
     "ConfigurationError",
     "HttpRequest",
     "InsufficientScope",

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from auth.errors import InvalidToken
-from auth.jws import CompactJws, Key, MalformedJws, parse_compact, signature_is_valid
+from auth.errors import Check, InvalidToken
+from auth.jws import CompactJws, Defect, Key, MalformedJws, parse_compact, signature_is_valid
 
 #: Access tokens longer than this are refused before any parsing. Keycloak tokens of a
 #: user in many groups reach a few KiB; 16 KiB is also h11's header-size limit.
@@ -37,6 +37,14 @@ _ACCESS_TOKEN_PAYLOAD_TYPES = frozenset({"bearer", "dpop"})
 # RFC 7800 §3.2-3.5 and RFC 8705 §3.1: confirmation methods other than jkt.
 _OTHER_CONFIRMATIONS = frozenset({"jwk", "jwe", "jku", "kid", "x5t#S256"})
 _THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
+_PARSE_CHECKS = {
+    Defect.SIZE: Check.SIZE,
+    Defect.FORMAT: Check.FORMAT,
+    Defect.BASE64URL: Check.BASE64URL,
+    Defect.JSON: Check.JSON,
+    Defect.DUPLICATE_MEMBER: Check.DUPLICATE_MEMBER,
+}
+_DATE_CHECKS = {"exp": Check.EXP, "nbf": Check.NBF, "iat": Check.IAT}
 
 
 class KeyResolver(Protocol):
@@ -59,6 +67,8 @@ class AccessTokenPolicy:
 class VerifiedAccessToken:
     claims: Mapping[str, Any]
     kid: str | None
+    #: The issuer's key the signature verified with.
+    key: Key
     expires_at: float
     #: ``cnf.jkt``: the RFC 7638 thumbprint of the DPoP key the token is bound to.
     jkt: str | None
@@ -70,7 +80,9 @@ def parse_token(token: str, *, max_length: int) -> CompactJws:
     try:
         return parse_compact(token, max_length=max_length)
     except MalformedJws as exc:
-        raise InvalidToken(f"malformed access token: {exc}") from exc
+        raise InvalidToken(
+            f"malformed access token: {exc}", check=_PARSE_CHECKS.get(exc.defect, Check.FORMAT)
+        ) from exc
 
 
 def check_algorithm(header: Mapping[str, Any], allowed: frozenset[str]) -> str:
@@ -78,7 +90,7 @@ def check_algorithm(header: Mapping[str, Any], allowed: frozenset[str]) -> str:
     §3.1). ``none`` and HMAC in any spelling are never in the allow-list."""
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in allowed:
-        raise InvalidToken("the token's signing algorithm is not accepted")
+        raise InvalidToken("the token's signing algorithm is not accepted", check=Check.ALG)
     return alg
 
 
@@ -94,40 +106,47 @@ def check_type(
         return
     if accept_jwt_typ and isinstance(typ, str) and typ.lower() == "jwt":
         payload_typ = claims.get("typ")
-        if payload_typ is None or (
+        if "typ" not in claims or (
             isinstance(payload_typ, str) and payload_typ.lower() in _ACCESS_TOKEN_PAYLOAD_TYPES
         ):
             return
-        raise InvalidToken("the token is not an access token")
-    raise InvalidToken("the token is not an access token (typ must be at+jwt)")
+        raise InvalidToken("the token is not an access token", check=Check.TYP)
+    raise InvalidToken("the token is not an access token (typ must be at+jwt)", check=Check.TYP)
 
 
 def check_header_parameters(header: Mapping[str, Any]) -> str | None:
     """Refuse ``crit`` (no JWS extension is implemented, RFC 7515 §4.1.11) and keys
     carried or referenced by the token (RFC 8725 §3.10); return ``kid`` if any.
-    A kid is only ever used as a dictionary key into the issuer's JWKS."""
+    A kid is only ever used as a dictionary key into the issuer's JWKS; a present kid
+    must be a string ("kid": null is not "no kid", RFC 7515 §4.1.4)."""
     if "crit" in header:
         raise InvalidToken(
-            "the token uses a critical header extension this server does not implement"
+            "the token uses a critical header extension this server does not implement",
+            check=Check.CRIT,
         )
     if any(name in header for name in _EMBEDDED_KEY_HEADERS):
-        raise InvalidToken("the token names its own key; only the issuer's keys are used")
-    kid = header.get("kid")
-    if kid is not None and (not isinstance(kid, str) or not 0 < len(kid) <= 256):
-        raise InvalidToken("the token's key id is malformed")
+        raise InvalidToken(
+            "the token names its own key; only the issuer's keys are used",
+            check=Check.EMBEDDED_KEY,
+        )
+    if "kid" not in header:
+        return None
+    kid = header["kid"]
+    if not isinstance(kid, str) or not 0 < len(kid) <= 256:
+        raise InvalidToken("the token's key id is malformed", check=Check.KID)
     return kid
 
 
 def check_signature(jws: CompactJws, alg: str, key: Key) -> None:
     """The JWS signature verifies with the issuer's key (RFC 9068 §4 step 5)."""
     if not signature_is_valid(jws, alg, key):
-        raise InvalidToken("the token's signature is invalid")
+        raise InvalidToken("the token's signature is invalid", check=Check.SIGNATURE)
 
 
 def check_issuer(claims: Mapping[str, Any], issuer: str) -> None:
     """``iss`` equals the configured issuer exactly (RFC 9068 §4 step 3)."""
     if claims.get("iss") != issuer:
-        raise InvalidToken("the token was issued by another issuer")
+        raise InvalidToken("the token was issued by another issuer", check=Check.ISS)
 
 
 def check_audience(claims: Mapping[str, Any], audience: str) -> None:
@@ -138,17 +157,18 @@ def check_audience(claims: Mapping[str, Any], audience: str) -> None:
     elif isinstance(aud, list) and aud and all(isinstance(item, str) for item in aud):
         accepted = audience in aud
     else:
-        raise InvalidToken("the token's audience is malformed")
+        raise InvalidToken("the token's audience is malformed", check=Check.AUD)
     if not accepted:
-        raise InvalidToken("the token is meant for another audience")
+        raise InvalidToken("the token is meant for another audience", check=Check.AUD)
 
 
 def numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
-    """A NumericDate claim (RFC 7519 §2): a finite JSON number in [0, year 9999].
-    Booleans, strings, NaN and huge values are malformed, not coerced."""
-    value = claims.get(name)
-    if value is None:
+    """A NumericDate claim (RFC 7519 §2): a finite JSON number in [0, year 9999], or
+    None when absent. Booleans, strings, null, NaN and huge values are malformed, not
+    coerced: a present claim has its type (RFC 7519 §4.1)."""
+    if name not in claims:
         return None
+    value = claims[name]
     # The range check compares numbers without converting them: math.isfinite() of a
     # 400-digit int raises OverflowError. NaN and the infinities fail it too.
     if (
@@ -156,7 +176,9 @@ def numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
         or not isinstance(value, int | float)
         or not 0 <= value <= MAX_NUMERIC_DATE
     ):
-        raise InvalidToken(f"the token's {name} claim is not a valid date")
+        raise InvalidToken(
+            f"the token's {name} claim is not a valid date", check=_DATE_CHECKS[name]
+        )
     return float(value)
 
 
@@ -166,14 +188,16 @@ def check_time_claims(claims: Mapping[str, Any], *, now: float, leeway: int) -> 
     exp = numeric_date(claims, "exp")
     iat = numeric_date(claims, "iat")
     nbf = numeric_date(claims, "nbf")
-    if exp is None or iat is None:
-        raise InvalidToken("the token lacks exp or iat")
+    if exp is None:
+        raise InvalidToken("the token lacks exp", check=Check.EXP)
+    if iat is None:
+        raise InvalidToken("the token lacks iat", check=Check.IAT)
     if exp <= now - leeway:
-        raise InvalidToken("the token has expired")
+        raise InvalidToken("the token has expired", check=Check.EXP)
     if nbf is not None and nbf > now + leeway:
-        raise InvalidToken("the token is not valid yet")
+        raise InvalidToken("the token is not valid yet", check=Check.NBF)
     if iat > now + leeway:
-        raise InvalidToken("the token was issued in the future")
+        raise InvalidToken("the token was issued in the future", check=Check.IAT)
     return exp
 
 
@@ -193,29 +217,33 @@ def check_required_claims(claims: Mapping[str, Any]) -> None:
     ``client_id``; ``scope``, when present, is a string. ``iss``, ``aud``, ``exp`` and
     ``iat`` were checked before."""
     if not is_valid_subject(claims.get("sub")):
-        raise InvalidToken("the token lacks a valid sub claim")
+        raise InvalidToken("the token lacks a valid sub claim", check=Check.SUB)
     if not _non_empty_string(claims.get("jti")):
-        raise InvalidToken("the token lacks a valid jti claim")
+        raise InvalidToken("the token lacks a valid jti claim", check=Check.JTI)
     client_id = claims.get("client_id", claims.get("azp"))
     if not _non_empty_string(client_id):
-        raise InvalidToken("the token lacks a valid client_id claim")
+        raise InvalidToken("the token lacks a valid client_id claim", check=Check.CLIENT_ID)
     if "scope" in claims and not isinstance(claims["scope"], str):
-        raise InvalidToken("the token's scope claim is malformed")
+        raise InvalidToken("the token's scope claim is malformed", check=Check.SCOPE)
 
 
 def confirmation_thumbprint(claims: Mapping[str, Any]) -> str | None:
-    """``cnf.jkt`` of a DPoP-bound token (RFC 9449 §6.1), or None when unbound. A token
-    also or only bound by another registered confirmation method (mTLS ``x5t#S256``,
-    ``jwk``, ``jwe``, ``jku``, ``kid``) cannot be fully checked here and is refused.
-    Unregistered members are ignored (Keycloak adds ``kc-jkt-type``)."""
-    cnf = claims.get("cnf")
-    if cnf is None:
+    """``cnf.jkt`` of a DPoP-bound token (RFC 9449 §6.1), or None when unbound (no
+    ``cnf`` at all: ``"cnf": null`` is not unbound). A token also or only bound by
+    another registered confirmation method (mTLS ``x5t#S256``, ``jwk``, ``jwe``, ``jku``,
+    ``kid``) cannot be fully checked here and is refused. Unregistered members are
+    ignored (Keycloak adds ``kc-jkt-type``)."""
+    if "cnf" not in claims:
         return None
+    cnf = claims["cnf"]
     if not isinstance(cnf, dict) or "jkt" not in cnf or _OTHER_CONFIRMATIONS & cnf.keys():
-        raise InvalidToken("the token is bound to a key by a method this server does not support")
+        raise InvalidToken(
+            "the token is bound to a key by a method this server does not support",
+            check=Check.CNF,
+        )
     jkt = cnf["jkt"]
     if not isinstance(jkt, str) or not _THUMBPRINT.fullmatch(jkt):
-        raise InvalidToken("the token's cnf.jkt is malformed")
+        raise InvalidToken("the token's cnf.jkt is malformed", check=Check.CNF)
     return jkt
 
 
@@ -240,4 +268,4 @@ async def verify_access_token(
     expires_at = check_time_claims(claims, now=now, leeway=policy.leeway)
     check_required_claims(claims)
     jkt = confirmation_thumbprint(claims)
-    return VerifiedAccessToken(claims=claims, kid=kid, expires_at=expires_at, jkt=jkt)
+    return VerifiedAccessToken(claims=claims, kid=kid, key=key, expires_at=expires_at, jkt=jkt)

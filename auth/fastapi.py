@@ -4,26 +4,32 @@ This is the only module that knows about HTTP status codes and headers. ``instal
 registers the error rendering (``install_error_handler``) and the DPoP scheme in
 OpenAPI (``document_security_schemes``) when the application is built; ``attach``
 hands it the authenticator, typically in the lifespan; ``CurrentPrincipal``,
-``require_roles`` and ``require_scopes`` are the dependencies routes declare;
-``authenticate_websocket`` guards WebSocket upgrades.
+``require_roles`` and ``require_scopes`` are the dependencies routes declare
+(``check_roles`` and ``check_scopes`` for roles or scopes known only at run time);
+``authenticate_websocket`` guards WebSocket upgrades. The adapter remembers the scheme
+that authenticated a request, and renders every ``AuthError`` raised afterwards in that
+scheme's challenge (RFC 9449 §7.2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.responses import JSONResponse
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 from starlette.websockets import WebSocket
 
 from auth.credentials import HttpRequest
 from auth.errors import (
     AuthError,
+    Check,
     InsufficientScope,
     InvalidRequest,
     MissingCredentials,
@@ -58,6 +64,10 @@ class _Authenticate(SecurityBase):
         """
         authenticator: Authenticator = request.app.state.authenticator
         principal = await authenticator.authenticate(http_request(request, request.method))
+        # Remembered for the error handler: whatever the application refuses after this
+        # point goes in the challenge of this scheme (RFC 9449 §7.2, RFC 6750 §3). A
+        # DPoP-bound principal can only have authenticated with the DPoP scheme.
+        request.state.auth_scheme = "DPoP" if principal.dpop_bound else "Bearer"
         for name, value in authenticator.response_headers():
             response.headers[name] = value
         return principal
@@ -142,49 +152,46 @@ def error_response(error: AuthError, authenticator: Authenticator) -> Response:
 
 
 async def _handle_auth_error(request: Request, exc: AuthError) -> Response:
+    scheme: Scheme | None = getattr(request.state, "auth_scheme", None)
+    if scheme is not None:
+        exc.with_scheme(scheme)
     return error_response(exc, get_authenticator(request))
 
 
 # The headers the verifier reads; only these are decoded for it.
 _AUTH_HEADERS = frozenset(
-    {b"authorization", b"dpop", b"forwarded", b"x-forwarded-proto", b"x-forwarded-host"}
+    {b"host", b"authorization", b"dpop", b"forwarded", b"x-forwarded-proto", b"x-forwarded-host"}
 )
+_HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
 
-def _url_as_sent(connection: HTTPConnection) -> str:
-    # Starlette builds request.url from the percent-DECODED scope["path"], but a DPoP
-    # proof's htu is the URL the client sent ("/todos/caf%C3%A9", not "/todos/café";
-    # "/a%2Fb" is not "/a/b"): rebuild it from the raw path where the server gives one.
-    # Built from the scope directly: Starlette's URL object costs more than the rest of
-    # a cached verification.
-    scope = connection.scope
+def _path_as_sent(scope: Scope) -> str:
+    # Starlette decodes scope["path"], but a DPoP proof's htu is the URL the client sent
+    # ("/todos/caf%C3%A9", not "/todos/café"; "/a%2Fb" is not "/a/b"): the raw path is
+    # used where the server gives one. Read from the scope directly: Starlette's URL
+    # object costs more than the rest of a cached verification, and would take the
+    # authority from the Host header unvalidated.
     raw_path = scope.get("raw_path")
-    if not raw_path:
-        return str(connection.url.replace(query=""))
-    host = next((value for name, value in scope["headers"] if name == b"host"), None)
-    if host is None:
-        server = scope.get("server")
-        host = f"{server[0]}:{server[1]}".encode() if server else b"localhost"
-    path = scope.get("root_path", "").encode() + raw_path.partition(b"?")[0]
-    return f"{scope['scheme']}://{host.decode('latin-1')}{path.decode('latin-1')}"
+    path = raw_path.partition(b"?")[0].decode("latin-1") if raw_path else quote(scope["path"])
+    root_path: str = scope.get("root_path", "")
+    return root_path + path
 
 
 def http_request(request: HTTPConnection, method: str) -> HttpRequest:
     """The framework-agnostic view of a Starlette request or WebSocket upgrade. A
-    WebSocket's ``ws(s)://`` URL is given as the ``http(s)://`` URL of its upgrade."""
-    url = _url_as_sent(request)
-    if request.scope["type"] == "websocket":
-        url = "http" + url.removeprefix("ws")
-    client = request.scope.get("client")
+    WebSocket's ``ws(s)`` scheme is given as the ``http(s)`` scheme of its upgrade."""
+    scope = request.scope
+    client = scope.get("client")
     return HttpRequest(
         method=method,
-        url=url,
+        scheme=_HTTP_SCHEMES.get(scope["scheme"]) or scope["scheme"],
+        path=_path_as_sent(scope),
         headers=[
             (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in request.scope["headers"]
+            for name, value in scope["headers"]
             if name in _AUTH_HEADERS
         ],
-        query=request.scope.get("query_string", b"").decode("latin-1"),
+        query=scope.get("query_string", b"").decode("latin-1"),
         peer=client[0] if client else None,
     )
 
@@ -192,21 +199,37 @@ def http_request(request: HTTPConnection, method: str) -> HttpRequest:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def _scheme_of(principal: Principal) -> Scheme:
-    # RFC 9449 §7.2: the error goes in the challenge of the scheme the client used; a
-    # DPoP-bound principal can only have authenticated with the DPoP scheme.
-    return "DPoP" if principal.dpop_bound else "Bearer"
+def check_roles(principal: Principal, roles: Sequence[str]) -> Principal:
+    """``principal`` if it holds every one of ``roles``. For roles known only at run
+    time (a setting); ``require_roles`` is the dependency for fixed ones. The installed
+    handler renders the refusal on the scheme the request authenticated with.
+
+    Raises:
+        InsufficientScope: a role is missing (403).
+    """
+    if not principal.has_roles(roles):
+        raise InsufficientScope(f"requires the role {', '.join(roles)}", check=Check.REQUIRED_ROLE)
+    return principal
+
+
+def check_scopes(principal: Principal, scopes: Sequence[str]) -> Principal:
+    """``principal`` if its token was granted every one of ``scopes``.
+
+    Raises:
+        InsufficientScope: a scope is missing (403), named in the challenge.
+    """
+    if not principal.has_scopes(scopes):
+        raise InsufficientScope(
+            f"requires the scope {' '.join(scopes)}", check=Check.REQUIRED_SCOPE, scope=scopes
+        )
+    return principal
 
 
 def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits principals holding every one of ``roles`` (else 403)."""
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_roles(roles):
-            raise InsufficientScope(f"requires the role {', '.join(roles)}").with_scheme(
-                _scheme_of(principal)
-            )
-        return principal
+        return check_roles(principal, roles)
 
     return dependency
 
@@ -215,11 +238,7 @@ def require_scopes(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits tokens granted every one of ``scopes`` (else 403)."""
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_scopes(scopes):
-            raise InsufficientScope(
-                f"requires the scope {' '.join(scopes)}", scope=scopes
-            ).with_scheme(_scheme_of(principal))
-        return principal
+        return check_scopes(principal, scopes)
 
     return dependency
 
@@ -248,9 +267,14 @@ def websocket_token(websocket: WebSocket) -> str:
         if item.startswith(WEBSOCKET_TOKEN_PREFIX)
     ]
     if not tokens:
-        raise MissingCredentials("no access token offered in Sec-WebSocket-Protocol")
+        raise MissingCredentials(
+            "no access token offered in Sec-WebSocket-Protocol", check=Check.CREDENTIALS
+        )
     if len(tokens) > 1:
-        raise InvalidRequest("more than one access token offered in Sec-WebSocket-Protocol")
+        raise InvalidRequest(
+            "more than one access token offered in Sec-WebSocket-Protocol",
+            check=Check.DUPLICATE_CREDENTIALS,
+        )
     return tokens[0]
 
 

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from auth.errors import ConfigurationError
+from auth.htu import normalise_url
 from auth.jws import SUPPORTED_ALGORITHMS
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -130,8 +131,12 @@ class AuthSettings(BaseSettings):
         if len(value) > 255:
             raise ValueError("must be at most 255 characters")
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an absolute http(s) URL")
+        try:
+            normalise_url(value)  # printable ASCII, http(s), authority host[:port]
+        except ValueError:
+            raise ValueError(
+                "must be an absolute http(s) URL whose authority is host[:port]"
+            ) from None
         if parts.query or parts.fragment:
             raise ValueError("must not carry a query or fragment")
         return value

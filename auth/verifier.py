@@ -17,10 +17,11 @@ from typing import Any, Protocol
 from auth.access_token import AccessTokenPolicy, verify_access_token
 from auth.credentials import HttpRequest, check_token_syntax, extract_credentials
 from auth.dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
-from auth.errors import AuthError, InvalidDpopProof, InvalidToken
+from auth.errors import AuthError, Check, InvalidRequest, InvalidToken
 from auth.htu import expected_htu
 from auth.jwks import JwksCache
 from auth.nonce import DpopNonces
+from auth.origin import InvalidOrigin
 from auth.principal import Principal, principal_from_claims
 from auth.replay import ReplayStore
 from auth.settings import AuthMode, AuthSettings
@@ -147,12 +148,16 @@ class TokenVerifier:
         if credentials.scheme == "Bearer":
             if principal.dpop_bound:
                 raise InvalidToken(
-                    "a DPoP-bound token must be sent with the DPoP scheme", scheme="Bearer"
+                    "a DPoP-bound token must be sent with the DPoP scheme",
+                    check=Check.SCHEME_BINDING,
+                    scheme="Bearer",
                 )
             return principal
         if principal.dpop_jkt is None:
             raise InvalidToken(
-                "the token is not DPoP-bound; send it with the Bearer scheme", scheme="DPoP"
+                "the token is not DPoP-bound; send it with the Bearer scheme",
+                check=Check.SCHEME_BINDING,
+                scheme="DPoP",
             )
         await self._check_proof(principal, credentials.token, credentials.proofs, request, digest)
         return principal
@@ -177,17 +182,23 @@ class TokenVerifier:
         digest: bytes | None,
     ) -> None:
         if principal.dpop_jkt is None:
-            raise InvalidToken("the token is not DPoP-bound", scheme="DPoP")
+            raise InvalidToken(
+                "the token is not DPoP-bound", check=Check.SCHEME_BINDING, scheme="DPoP"
+            )
         try:
             htu = expected_htu(
-                request_url=request.url,
+                scheme=request.scheme,
+                path=request.path,
                 headers=request.headers,
                 peer=request.peer,
                 public_url=self.settings.public_url,
                 trusted_proxies=self.settings.trusted_proxies,
             )
-        except ValueError as exc:
-            raise InvalidDpopProof("the request URL cannot be determined") from exc
+        except InvalidOrigin as exc:
+            # RFC 9112 §3.2: a malformed Host is a bad request, never a guess at a URL.
+            raise InvalidRequest(
+                f"the request's origin is invalid: {exc}", check=Check.HOST, scheme="DPoP"
+            ) from None
         await verify_dpop_proof(
             proofs,
             method=request.method,
@@ -204,15 +215,15 @@ class TokenVerifier:
 
     def _cached(self, token: str, digest: bytes | None) -> Principal | None:
         """The principal of a token verified before, if it is still good: not expired, and
-        its signing key still published (so removing a key takes effect at the next JWKS
-        refresh)."""
+        the key that verified it still the one its kid (or its lack of one) resolves to,
+        so removing or replacing a key takes effect at the next JWKS refresh."""
         if digest is None:
             return None
         cached = self._cache.get(digest, now=self._clock())
         if cached is None:
             return None
         keys = self._keys.keys
-        if cached.kid is None or (keys is not None and cached.kid in keys.by_kid):
+        if keys is not None and keys.publishes(cached.kid, cached.key_thumbprint):
             return cached.value
         self._cache.discard(digest)
         return None
@@ -227,11 +238,13 @@ class TokenVerifier:
             groups_claim=self.settings.groups_claim,
             dpop_jkt=verified.jkt,
         )
-        if digest is not None:
+        keys = self._keys.keys
+        if digest is not None and keys is not None:
             self._cache.put(
                 digest,
                 principal,
                 expires_at=verified.expires_at + self.settings.leeway_seconds,
                 kid=verified.kid,
+                key_thumbprint=keys.thumbprint_of(verified.key),
             )
         return principal

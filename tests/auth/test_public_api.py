@@ -17,6 +17,7 @@ EXPECTED_EXPORTS = {
     "AuthMode",
     "AuthSettings",
     "Authenticator",
+    "Check",
     "ConfigurationError",
     "HttpRequest",
     "InsufficientScope",

@@ -77,10 +77,17 @@ def test_only_supported_asymmetric_algorithms_are_accepted(algorithms: str) -> N
         "https://idp.example/realms/todo?x=1",
         "https://idp.example/realms/todo#x",
         "https://",
+        "https://user@idp.example/realms/todo",
+        "https://idp.example:99999/realms/todo",
+        "https://idp.example:port/realms/todo",
+        "https://idp example/realms/todo",
+        "https://idp.example\t/realms/todo",
     ],
 )
 @pytest.mark.parametrize("field", ["issuer_uri", "discovery_uri", "public_url"])
 def test_urls_must_be_absolute_http_without_query_or_fragment(field: str, url: str) -> None:
+    # An authority that is not host[:port] (RFC 3986 §3.2) is refused at start-up, not
+    # on every DPoP request that would need it.
     with pytest.raises(ValidationError):
         IsolatedSettings(**{field: url})
 
