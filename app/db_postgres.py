@@ -14,6 +14,7 @@ statement in flight on it fails with ``DatabaseUnavailable`` (503).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy.engine import make_url
 from app.db import DatabaseUnavailable, Row
 from app.statements import TODO_COLUMNS, Statement, Statements, build
 
-POOL_MAX_SIZE = 10  # the floor's size, and SQLAlchemy's default pool size before
+POOL_MAX_SIZE = 20  # SQLAlchemy's pool_size + max_overflow before
 ACQUIRE_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 5.0
 STATEMENT_TIMEOUT_SECONDS = 30.0
@@ -96,24 +97,28 @@ class PostgresDatabase:
         self, statements: Sequence[Statement], params: dict[str, Any]
     ) -> list[list[Row]]:
         try:
-            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as connection:
-                try:
-                    if len(statements) == 1:  # one statement is atomic on its own
-                        return [
-                            await connection.fetch(statements[0].sql, *statements[0].args(params))
-                        ]
-                    async with connection.transaction():
-                        return [
-                            await connection.fetch(statement.sql, *statement.args(params))
-                            for statement in statements
-                        ]
-                except _UNAVAILABLE:
-                    # The server may have closed the socket before asyncpg noticed: drop
-                    # the connection rather than give it back to the pool (unless the
-                    # pool has taken it back already, having seen it close).
-                    with contextlib.suppress(asyncpg.InterfaceError):
-                        connection.terminate()
-                    raise
+            # asyncio.timeout, not acquire(timeout=): on Python 3.11 asyncpg implements
+            # that with wait_for, a new task for every acquire.
+            async with asyncio.timeout(ACQUIRE_TIMEOUT_SECONDS):
+                connection = await self._pool.acquire()
+            try:
+                if len(statements) == 1:  # one statement is atomic on its own
+                    first = statements[0]
+                    return [await connection.fetch(first.sql, *first.args(params))]
+                async with connection.transaction():
+                    return [
+                        await connection.fetch(statement.sql, *statement.args(params))
+                        for statement in statements
+                    ]
+            except _UNAVAILABLE:
+                # The server may have closed the socket before asyncpg noticed: drop
+                # the connection rather than give it back to the pool (unless the
+                # pool has taken it back already, having seen it close).
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    connection.terminate()
+                raise
+            finally:
+                await self._pool.release(connection)
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(exc.__class__.__name__) from exc
 
