@@ -8,7 +8,8 @@ behind one small interface:
   handler is done;
 * ``write`` runs a fixed sequence of statements in one transaction: on PostgreSQL
   usually one statement (``app.statements.Write``), so one round trip and no BEGIN or
-  COMMIT; on SQLite in its one writer thread, the whole sequence in one hop.
+  COMMIT; on SQLite on its one writer connection, from BEGIN to COMMIT without
+  yielding to the event loop.
 
 Driver errors that mean "the database is not there" become ``DatabaseUnavailable``
 (503, retry); any other error is a bug and stays what it is. Alembic keeps its
@@ -54,7 +55,7 @@ class Database(Protocol):
         ...
 
     def todo(self, row: Row) -> dict[str, Any]:
-        """A todo row as the API shows it (``TodoPublic``'s fields, JSON-ready)."""
+        """A todo row as the API shows it (``TodoPublic``'s fields, for ``to_json``)."""
         ...
 
     def uuid(self, value: Any) -> str:

@@ -1,11 +1,10 @@
 """PostgreSQL through asyncpg's pool.
 
 asyncpg, not psycopg 3, because it is the faster driver here: the hand-written floor
-serves the same list query at ~1.5x the requests per second with asyncpg (bench/
-README.md, section 6). Statements are prepared once per connection (asyncpg's
-statement cache). A read borrows a connection for its one statement, without BEGIN;
-a write is one statement too (``app.statements.Write``); both give the connection back
-before the handler returns.
+costs less CPU per request with asyncpg on the same queries (bench/README.md, section
+6). Statements are prepared once per connection (asyncpg's statement cache). A read
+borrows a connection for its one statement, without BEGIN; a write is one statement too
+(``app.statements.Write``); both give the connection back before the handler returns.
 
 A connection the server dropped (restart, failover, ``pg_terminate_backend``) is
 noticed by asyncpg when the socket closes and replaced at the next acquire; a
