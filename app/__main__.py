@@ -18,8 +18,8 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from app.services import services_of
-from app.settings import AppSettings
-from auth import AuthSettings, ConfigurationError
+from app.settings import AppSettings, TodoAuthSettings
+from auth import ConfigurationError
 from auth.factory import check_settings
 
 WS_MAX_MESSAGE_BYTES = 64 * 1024
@@ -43,7 +43,7 @@ def main() -> None:
     try:
         # Checked before serving, so a bad setup ends with one sentence instead of a
         # lifespan traceback.
-        settings, auth_settings = AppSettings(), AuthSettings()
+        settings, auth_settings = AppSettings(), TodoAuthSettings()
         check_settings(auth_settings, production=settings.production)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)

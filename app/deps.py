@@ -6,15 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
-from starlette.requests import HTTPConnection
+from fastapi import Depends, Security
+from starlette.requests import HTTPConnection, Request
 
 from app.crud import OwnerTodos
 from app.db import Database
+from app.security import oidc
 from app.services import Services, services_of
 from app.settings import AppSettings
-from auth.fastapi import CurrentPrincipal, check_roles
+from auth.errors import AuthError
+from auth.fastapi import check_roles
 from auth.principal import Principal
+
+#: The authenticated caller (``app.security.oidc``).
+CurrentPrincipal = Annotated[Principal, Security(oidc)]
 
 
 async def get_services(connection: HTTPConnection) -> Services:
@@ -59,9 +64,14 @@ async def current_caller(principal: CurrentPrincipal, connection: HTTPConnection
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
-async def require_admin(principal: CurrentPrincipal, settings: SettingsDep) -> Principal:
+async def require_admin(
+    principal: CurrentPrincipal, settings: SettingsDep, request: Request
+) -> Principal:
     """Admit principals holding the configured admin role (``TODO_ADMIN_ROLE``)."""
-    return check_roles(principal, [settings.todo_admin_role])
+    try:
+        return check_roles(principal, [settings.todo_admin_role])
+    except AuthError as error:
+        raise oidc.refusal(request, error) from None
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -23,8 +23,9 @@ from app import crud
 from app.db import DatabaseUnavailable
 from app.errors import problem
 from app.events import Subscription
+from app.security import oidc
 from auth.errors import AuthError
-from auth.fastapi import authenticate_websocket, http_request, offered_subprotocols
+from auth.fastapi import http_request, offered_subprotocols
 from auth.principal import Principal
 
 if TYPE_CHECKING:  # app.services imports this module (LiveConnections)
@@ -109,7 +110,7 @@ class LiveSocket:
         if PROTOCOL not in offered_subprotocols(self.websocket):
             await self._refuse_protocol()
             return
-        authenticated = await authenticate_websocket(self.websocket)
+        authenticated = await oidc.authenticate_websocket(self.websocket)
         if authenticated is None:
             return
         principal, token = authenticated

@@ -17,10 +17,11 @@ from app.body_limit import BodySizeLimit
 from app.errors import install_error_handlers
 from app.openapi import install_openapi
 from app.routes import admin, health, live, me, todos
+from app.security import oidc
 from app.services import open_services
-from app.settings import AppSettings
+from app.settings import AppSettings, TodoAuthSettings
 from auth import AuthSettings, install_token_redaction
-from auth import fastapi as auth_fastapi
+from auth.fastapi import install_auth_error_handler, install_error_handler
 from auth.host_guard import HostGuard
 
 EXPOSED_HEADERS = ["WWW-Authenticate", "DPoP-Nonce", "ETag", "Location", "Retry-After"]
@@ -31,13 +32,12 @@ def create_app(
 ) -> FastAPI:
     """Build the API. Settings default to the environment."""
     app_settings = settings or AppSettings()
-    identity_settings = auth_settings or AuthSettings()
+    identity_settings = auth_settings or TodoAuthSettings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services(app_settings, identity_settings) as services:
             app.state.services = services
-            auth_fastapi.attach(app, services.authenticator)
             try:
                 yield
             finally:
@@ -54,7 +54,8 @@ def create_app(
     )
     routers = (health.router, me.router, todos.router, admin.router, live.router)
     install_error_handlers(app, routers=routers)
-    auth_fastapi.install_error_handler(app)
+    install_error_handler(app)
+    install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself
     install_openapi(app)
     for router in routers:
         app.include_router(router)

@@ -20,9 +20,10 @@ from auth.errors import (
 )
 from auth.factory import create_authenticator
 from auth.principal import Principal
+from auth.profiles import Provider
 from auth.redaction import TokenRedactingFilter, install_token_redaction
 from auth.replay import MemoryReplayStore, ReplayStore
-from auth.settings import AuthMode, AuthSettings
+from auth.settings import AuthMode, AuthSettings, IssuerSettings
 from auth.verifier import Authenticator, TokenVerifier
 
 __all__ = [
@@ -37,9 +38,11 @@ __all__ = [
     "InvalidDpopProof",
     "InvalidRequest",
     "InvalidToken",
+    "IssuerSettings",
     "MemoryReplayStore",
     "MissingCredentials",
     "Principal",
+    "Provider",
     "ReplayStore",
     "ServiceUnavailable",
     "TokenRedactingFilter",

@@ -188,16 +188,20 @@ def _quoted(value: str) -> str:
     return '"' + _NOT_QUOTABLE.sub("", value) + '"'
 
 
-def challenges(error: AuthError | None, *, realm: str, dpop_algorithms: Sequence[str]) -> list[str]:
+def challenges(
+    error: AuthError | None, *, realm: str | None, dpop_algorithms: Sequence[str]
+) -> list[str]:
     """Render the ``WWW-Authenticate`` challenges for ``error`` (RFC 6750 §3, RFC 9449 §7.1).
 
     Both schemes are always offered, so a client learns that DPoP is accepted and with
     which algorithms. The error code is attached to the challenge of the scheme the
-    client used; each attribute appears once. Descriptions are written by this package
-    and never contain token content; characters RFC 6750 forbids are dropped anyway.
+    client used, and that challenge comes first; each attribute appears once.
+    Descriptions are written by this package and never contain token content;
+    characters RFC 6750 forbids are dropped anyway.
     """
-    bearer = [f"realm={_quoted(realm)}"]
-    dpop = [f"realm={_quoted(realm)}"]
+    # realm is optional (RFC 6750 §3); sent only when configured.
+    bearer = [f"realm={_quoted(realm)}"] if realm is not None else []
+    dpop = [f"realm={_quoted(realm)}"] if realm is not None else []
     if error is not None and error.error is not None and error.status_code != 503:
         target = dpop if error.scheme == "DPoP" else bearer
         target.append(f"error={_quoted(error.error)}")
@@ -205,4 +209,8 @@ def challenges(error: AuthError | None, *, realm: str, dpop_algorithms: Sequence
         if isinstance(error, InsufficientScope) and error.scope:
             target.append(f"scope={_quoted(' '.join(error.scope))}")
     dpop.append(f"algs={_quoted(' '.join(dpop_algorithms))}")
-    return ["Bearer " + ", ".join(bearer), "DPoP " + ", ".join(dpop)]
+    rendered = [" ".join(("Bearer", ", ".join(bearer))).rstrip(), "DPoP " + ", ".join(dpop)]
+    # The challenge carrying the error comes first: clients that read one challenge (or
+    # the joined header's first scheme, as requests-oauth2client does to follow a
+    # use_dpop_nonce) find it.
+    return rendered[::-1] if error is not None and error.scheme == "DPoP" else rendered

@@ -92,11 +92,17 @@ class DecodeOnlyAuthenticator(_MockBase):
         issuer = claims.get("iss")
         if not (isinstance(issuer, str) and 0 < len(issuer) <= 255):
             raise InvalidToken("the token lacks a valid iss claim", check=Check.ISS)
+        # The shapes of the configured issuer (the first, with several), or of
+        # OIDC_PROVIDER's profile when no issuer is configured.
+        trusted = self.settings.trusted_issuers()
+        profile = trusted[0].profile if trusted else self.settings.profile()
         return principal_from_claims(
             claims,
-            role_claims=self.settings.resolved_role_claims,
+            role_claims=profile.role_claims,
             groups_claim=self.settings.groups_claim,
             dpop_jkt=confirmation_thumbprint(claims),
+            client_id_claims=profile.client_id_claims,
+            scope_claims=profile.scope_claims,
         )
 
 

@@ -66,7 +66,8 @@ async def test_a_dpop_caller_without_the_role_gets_the_error_in_the_dpop_challen
     )
     assert response.status_code == 403
     assert response.json()["error"] == "insufficient_scope"
-    bearer, dpop = response.headers.get_list("www-authenticate")
+    # The challenge carrying the error comes first (auth.errors.challenges).
+    dpop, bearer = response.headers.get_list("www-authenticate")
     assert bearer == 'Bearer realm="todo-api"'
     assert dpop.startswith("DPoP ")
     assert 'error="insufficient_scope"' in dpop

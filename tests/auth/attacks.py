@@ -53,7 +53,9 @@ async def refused_by(
 
 def token_policy(issuer: TestIssuer) -> AccessTokenPolicy:
     return AccessTokenPolicy(
-        issuer=issuer.issuer, audience=issuer.audience, algorithms=frozenset(SUPPORTED_ALGORITHMS)
+        issuer=issuer.issuer,
+        audiences=(issuer.audience,),
+        algorithms=frozenset(SUPPORTED_ALGORITHMS),
     )
 
 

@@ -72,7 +72,13 @@ class IsolatedSettings(AuthSettings):
 
 
 def settings_for(issuer: TestIssuer, **overrides: Any) -> AuthSettings:
-    values: dict[str, Any] = {"issuer_uri": issuer.issuer, "audience": issuer.audience}
+    # A realm, so the challenges' rendering of it is exercised (the library sends none
+    # unless configured).
+    values: dict[str, Any] = {
+        "issuer_uri": issuer.issuer,
+        "audience": issuer.audience,
+        "realm": "todo-api",
+    }
     return IsolatedSettings(**(values | overrides))
 
 

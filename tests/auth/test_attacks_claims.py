@@ -45,10 +45,10 @@ async def test_a_jwt_of_another_type_is_not_an_access_token(
 async def test_keycloak_id_and_refresh_tokens_are_refused_under_the_jwt_switch(
     make_verifier: MakeVerifier, issuer: TestIssuer, clock: FakeClock, payload_typ: str
 ) -> None:
-    """RFC 8725 §3.12 (mutually exclusive validation rules): with OIDC_ACCEPT_JWT_TYP
+    """RFC 8725 §3.12 (mutually exclusive validation rules): with OIDC_ACCEPTED_TYP allowing JWT,
     Keycloak's tokens all say typ JWT; its payload typ still tells them apart. The ID
     token here even carries our audience, so only the type check can refuse it."""
-    verifier = make_verifier(accept_jwt_typ=True)
+    verifier = make_verifier(accepted_typ="at+jwt jwt")
     kid, key = issuer_key(issuer)
     claims = claims_now(issuer, clock, typ=payload_typ, aud=issuer.audience, nonce="n")
     token = sign_compact({"alg": "RS256", "typ": "JWT", "kid": kid}, claims, key, "RS256")
@@ -230,9 +230,9 @@ async def test_a_null_header_parameter_is_refused_like_a_wrong_type(
 async def test_a_null_payload_typ_is_refused_under_the_jwt_switch(
     make_verifier: MakeVerifier, issuer: TestIssuer, clock: FakeClock
 ) -> None:
-    """RFC 8725 §3.12 with OIDC_ACCEPT_JWT_TYP: only an absent payload typ or Keycloak's
+    """RFC 8725 §3.12 with OIDC_ACCEPTED_TYP allowing JWT: only an absent payload typ or Keycloak's
     Bearer/DPoP passes; null is neither."""
-    verifier = make_verifier(accept_jwt_typ=True)
+    verifier = make_verifier(accepted_typ="at+jwt jwt")
     kid, key = issuer_key(issuer)
     claims = claims_now(issuer, clock) | {"typ": None}
     token = sign_compact({"alg": "RS256", "typ": "JWT", "kid": kid}, claims, key, "RS256")

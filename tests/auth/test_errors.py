@@ -71,7 +71,7 @@ def test_the_error_goes_to_the_scheme_the_client_used() -> None:
     )
     assert 'error="invalid_token"' in bearer
     assert "error" not in dpop
-    bearer, dpop = challenges(
+    dpop, bearer = challenges(
         InvalidToken("expired", check=Check.EXP, scheme="DPoP"), realm="r", dpop_algorithms=ALGS
     )
     assert "error" not in bearer
@@ -83,7 +83,8 @@ def test_proof_errors_are_always_dpop_challenges() -> None:
         InvalidDpopProof("bad", check=Check.DPOP_ATH),
         UseDpopNonce("nonce", nonce="n"),
     ):
-        bearer, dpop = challenges(error, realm="r", dpop_algorithms=ALGS)
+        dpop, bearer = challenges(error, realm="r", dpop_algorithms=ALGS)
+        assert dpop.startswith("DPoP ")  # the challenge with the error comes first
         assert "error" not in bearer
         assert f'error="{error.error}"' in dpop
 

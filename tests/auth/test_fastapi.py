@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Security
 
 from auth import fastapi as auth_fastapi
 from auth.errors import Check, InsufficientScope
-from auth.fastapi import CurrentPrincipal, require_roles, require_scopes
+from auth.fastapi import OIDCAuth, install
 from auth.principal import Principal
 from auth.testing import DpopKey, TestIssuer
 from auth.verifier import Authenticator, TokenVerifier
@@ -25,33 +25,37 @@ URL = f"{BASE_URL}/todos"
 _AUTH_PARAM = re.compile(r'([a-z_]+)="([^"\\]*)"')
 
 
-def build_app(authenticator: Authenticator) -> FastAPI:
+def build_app(authenticator: Authenticator, *, installed: bool = True) -> FastAPI:
+    # Routes inside a function take their dependencies as default values: with
+    # postponed annotations FastAPI cannot resolve an Annotated alias local to here.
+    auth = OIDCAuth()
+    auth.use(authenticator)
     app = FastAPI()
-    auth_fastapi.install(app)
-    auth_fastapi.attach(app, authenticator)
+    if installed:
+        install(app, auth)
 
     @app.get("/todos")
-    async def todos(principal: CurrentPrincipal) -> dict[str, str]:
+    async def todos(principal: Principal = Security(auth)) -> dict[str, str]:  # noqa: B008
         return {"sub": principal.subject}
 
     @app.get("/todos/{name}")
-    async def todo(name: str, principal: CurrentPrincipal) -> dict[str, str]:
+    async def todo(name: str, principal: Principal = Security(auth)) -> dict[str, str]:  # noqa: B008
         return {"name": name}
 
     @app.get("/admin")
     async def admin(
-        principal: Annotated[Principal, Depends(require_roles("todo-admin"))],
+        principal: Principal = Depends(auth.require_roles("todo-admin")),  # noqa: B008
     ) -> dict[str, str]:
         return {"sub": principal.subject}
 
     @app.get("/reports")
-    async def reports(principal: CurrentPrincipal) -> dict[str, str]:
+    async def reports(principal: Principal = Security(auth)) -> dict[str, str]:  # noqa: B008
         # An application's own authorization decision, raised without a scheme.
         raise InsufficientScope("reports are for auditors", check=Check.REQUIRED_ROLE)
 
     @app.post("/todos")
     async def create(
-        principal: Annotated[Principal, Depends(require_scopes("todo:write"))],
+        principal: Principal = Security(auth, scopes=["todo:write"]),  # noqa: B008
     ) -> dict[str, str]:
         return {"sub": principal.subject}
 
