@@ -3,45 +3,52 @@
 Compared with a bare ``uvicorn app.main:app``: proxy headers are not trusted (so a
 client's ``X-Forwarded-Proto`` cannot change the URL a DPoP proof is checked against;
 trust proxies with ``OIDC_TRUSTED_PROXIES`` instead), WebSocket heartbeats and message
-size are set, tokens are redacted from the access log, and on shutdown live sockets
-are closed with 1001 (Going Away) before uvicorn closes connections.
+size are set, and on shutdown live sockets are closed with 1001 (Going Away) before
+uvicorn closes connections.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 
-from app.main import app
+from app.main import create_app
+from app.services import services_of
 from app.settings import AppSettings
-from auth import ConfigurationError, install_token_redaction
+from auth import AuthSettings, ConfigurationError
 from auth.factory import check_settings
 
 WS_MAX_MESSAGE_BYTES = 64 * 1024
 
 
 class Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
     async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
-        app.state.live.close_all()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await app.state.live.wait_closed()
+        # uvicorn closes connections before the lifespan ends (sockets would get 1012):
+        # the services' own close of live sockets is run first, so they get 1001.
+        with contextlib.suppress(RuntimeError):  # RuntimeError: the lifespan never started
+            await services_of(self.app).live.close_all()
         await super().shutdown(sockets)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings: AppSettings = app.state.settings
     try:
-        check_settings(app.state.auth_settings, production=settings.production)
+        # Checked before serving, so a bad setup ends with one sentence instead of a
+        # lifespan traceback.
+        settings, auth_settings = AppSettings(), AuthSettings()
+        check_settings(auth_settings, production=settings.production)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    install_token_redaction()
+    app = create_app(settings, auth_settings)
     config = uvicorn.Config(
         app,
         host=settings.api_host,
@@ -61,7 +68,7 @@ def main() -> None:
         timeout_graceful_shutdown=10,
         log_config=None,
     )
-    Server(config).run()
+    Server(config, app).run()
 
 
 if __name__ == "__main__":

@@ -6,15 +6,12 @@ Alembic uses the synchronous twin of the same URL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.requests import HTTPConnection
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 
@@ -81,12 +78,3 @@ async def database_is_reachable(engine: AsyncEngine) -> bool:
     except Exception:  # any failure means "not ready"; readiness reports, never raises
         return False
     return True
-
-
-async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker
-    async with sessionmaker() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]

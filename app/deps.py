@@ -1,18 +1,21 @@
-"""Dependencies routes declare: who is calling, as which user, with which session."""
+"""Dependencies routes declare: the services, who is calling, as which user, with which
+session. Every shared object is reached through ``ServicesDep`` (``app.services``)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, HTTPException, Path
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import HTTPConnection
 
 from app import crud
-from app.db import SessionDep
 from app.events import EventBroker
 from app.models import Todo
-from app.settings import SettingsDep
-from app.users import KnownUsers
+from app.services import Services, services_of
+from app.settings import AppSettings
 from auth.errors import InsufficientScope
 from auth.fastapi import CurrentPrincipal
 from auth.principal import Principal
@@ -20,12 +23,42 @@ from auth.principal import Principal
 NOT_FOUND = "No todo with this id."
 
 
+async def get_services(connection: HTTPConnection) -> Services:
+    """The running application's services (``async``: FastAPI runs a plain ``def``
+    dependency in its thread pool, a thread hop on every request)."""
+    return services_of(connection)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_settings(services: ServicesDep) -> AppSettings:
+    return services.settings
+
+
+SettingsDep = Annotated[AppSettings, Depends(get_settings)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    async with services.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_broker(services: ServicesDep) -> EventBroker:
+    return services.broker
+
+
+BrokerDep = Annotated[EventBroker, Depends(get_broker)]
+
+
 async def current_user_id(
-    principal: CurrentPrincipal, session: SessionDep, request: Request
+    principal: CurrentPrincipal, session: SessionDep, services: ServicesDep
 ) -> uuid.UUID:
     """The caller's user id; the row is created on first sight and kept up to date."""
-    known: KnownUsers = request.app.state.known_users
-    return await known.user_id(principal, session)
+    return await services.known_users.user_id(principal, session)
 
 
 CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]
@@ -54,11 +87,3 @@ async def require_admin(principal: CurrentPrincipal, settings: SettingsDep) -> P
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
-
-
-async def get_broker(request: Request) -> EventBroker:
-    broker: EventBroker = request.app.state.broker
-    return broker
-
-
-BrokerDep = Annotated[EventBroker, Depends(get_broker)]

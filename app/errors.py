@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -95,23 +95,21 @@ async def _precondition_failed(_: Request, __: Exception) -> JSONResponse:
     return problem(412, "The todo has changed since the version named in If-Match.")
 
 
-def _allowed_methods(request: Request) -> str:
-    # Starlette's 405 names the methods of the first route with that path only; every
-    # route of the path counts (RFC 9110 §15.5.6: Allow lists the supported methods).
-    methods: set[str] = set()
-    routes: list[APIRoute] = request.app.state.api_routes
-    for route in routes:
-        if route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route.methods or set()
-    return ", ".join(sorted(methods))
+def _http_error_handler(routes: Sequence[APIRoute]) -> Handler:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette's 405 names the methods of the first route with that path only;
+            # every route of the path counts (RFC 9110 §15.5.6: Allow lists them all).
+            methods: set[str] = set()
+            for route in routes:
+                if route.matches(request.scope)[0] is not Match.NONE:
+                    methods |= route.methods or set()
+            headers["Allow"] = ", ".join(sorted(methods))
+        return problem(exc.status_code, detail, headers=headers)
 
-
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        headers["Allow"] = _allowed_methods(request)
-    return problem(exc.status_code, detail, headers=headers)
+    return http_error
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -137,17 +135,19 @@ _HANDLERS: dict[type[Exception], Handler] = {
     RequestValidationError: _validation_error,
     FieldError: _field_error,
     PreconditionFailed: _precondition_failed,
-    StarletteHTTPException: _http_error,
     DBAPIError: _database_error,
     PoolTimeoutError: _database_error,
     Exception: _unexpected,
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, routers: Sequence[APIRouter]) -> None:
+    """Answer every error as a problem document; ``routers`` are the application's
+    routers, whose routes make up the ``Allow`` header of a 405."""
     for exception_type, handler in _HANDLERS.items():
         app.add_exception_handler(exception_type, handler)
-    _document_problems(app)
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler(routes))
 
 
 class FieldProblem(BaseModel):
@@ -167,41 +167,23 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = None
 
 
-# Errors any /api route may answer, besides the ones specific to a route.
-_API_ERRORS = {
-    "400": "Malformed request (invalid JSON, two Authorization headers, a token in the query)",
-    "401": "No valid access token or DPoP proof; see WWW-Authenticate",
-    "403": "Authenticated, but without the required role (insufficient_scope)",
-    "404": "No such todo for this user",
-    "412": "If-Match names a version the todo no longer has; nothing changed",
-    "413": "Request body over MAX_REQUEST_BODY_BYTES",
-    "422": "A field of the request is invalid; errors names it",
-    "503": "Signing keys, the database or the replay store unavailable; retry",
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_DESCRIPTIONS = {
+    400: "Malformed request (invalid JSON, two Authorization headers, a token in the query)",
+    401: "No valid access token or DPoP proof; see WWW-Authenticate",
+    403: "Authenticated, but without the required role (insufficient_scope)",
+    404: "No such todo for this user",
+    412: "If-Match names a version the todo no longer has; nothing changed",
+    413: "Request body over MAX_REQUEST_BODY_BYTES",
+    422: "A field of the request is invalid; errors names it",
+    503: "Signing keys, the database or the replay store unavailable; retry after Retry-After",
 }
 
 
-def _document_problems(app: FastAPI) -> None:
-    """Declare the problem+json error answers in OpenAPI, in place of FastAPI's default
-    422 schema, which this API never sends."""
-    build_openapi = app.openapi
-
-    def openapi_with_problems() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build_openapi()
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for name in ("HTTPValidationError", "ValidationError"):
-                components.pop(name, None)
-            problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(problem_schema.pop("$defs", {}))
-            components["Problem"] = problem_schema
-            content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-            for path, item in schema.get("paths", {}).items():
-                if not path.startswith("/api/"):
-                    continue
-                for operation in item.values():
-                    responses = operation.setdefault("responses", {})
-                    for status, description in _API_ERRORS.items():
-                        responses[status] = {"description": description, "content": content}
-        return app.openapi_schema or build_openapi()
-
-    app.openapi = openapi_with_problems  # type: ignore[method-assign]
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route or router can answer, each a
+    problem document (declared per route: a 412 belongs to conditional writes only)."""
+    return {
+        status: {"description": _DESCRIPTIONS[status], "content": _PROBLEM_CONTENT}
+        for status in statuses
+    }

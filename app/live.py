@@ -25,23 +25,21 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import crud
 from app.errors import problem
-from app.events import EventBroker, Subscription
-from app.settings import AppSettings
-from app.users import KnownUsers
+from app.events import Subscription
 from auth.errors import AuthError
 from auth.fastapi import authenticate_websocket, http_request, offered_subprotocols
 from auth.principal import Principal
-from auth.verifier import Authenticator
+
+if TYPE_CHECKING:  # app.services imports this module (LiveConnections)
+    from app.services import Services
 
 PROTOCOL = "todo.v1"
 
@@ -73,11 +71,13 @@ class LiveConnections:
         if not self._open:
             self._all_closed.set()
 
-    def close_all(self) -> None:
+    async def close_all(self, *, grace_seconds: float = 5.0) -> None:
+        """Close every socket with 1001 and wait, at most ``grace_seconds``, until they
+        have gone. Idempotent: later calls find nothing open."""
         self.shutting_down.set()
-
-    async def wait_closed(self) -> None:
-        await self._all_closed.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_seconds):
+                await self._all_closed.wait()
 
 
 @dataclass
@@ -107,24 +107,14 @@ class LiveSocket:
     """One accepted socket: sends the user's events, handles client messages, and
     closes when the token expires, the client lags, or the server stops."""
 
-    def __init__(
-        self,
-        websocket: WebSocket,
-        *,
-        authenticator: Authenticator,
-        broker: EventBroker,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        settings: AppSettings,
-        connections: LiveConnections,
-        known_users: KnownUsers,
-    ) -> None:
+    def __init__(self, websocket: WebSocket, *, services: Services) -> None:
         self.websocket = websocket
-        self.known_users = known_users
-        self.authenticator = authenticator
-        self.broker = broker
-        self.sessionmaker = sessionmaker
-        self.settings = settings
-        self.connections = connections
+        self.authenticator = services.authenticator
+        self.broker = services.broker
+        self.sessionmaker = services.sessionmaker
+        self.settings = services.settings
+        self.connections = services.live
+        self.known_users = services.known_users
 
     async def serve(self) -> None:
         if PROTOCOL not in offered_subprotocols(self.websocket):

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import Depends
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from starlette.requests import HTTPConnection
 
 
 class AppSettings(BaseSettings):
@@ -65,13 +63,3 @@ class AppSettings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.app_env == "production"
-
-
-async def get_settings(connection: HTTPConnection) -> AppSettings:
-    """The settings the running application was created with (``async``: FastAPI runs a
-    plain ``def`` dependency in its thread pool, a thread hop on every request)."""
-    settings: AppSettings = connection.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[AppSettings, Depends(get_settings)]

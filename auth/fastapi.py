@@ -1,10 +1,11 @@
 """The FastAPI adapter: dependencies, WebSocket authentication, errors as responses.
 
 This is the only module that knows about HTTP status codes and headers. ``install``
-registers the error rendering (and the DPoP scheme in OpenAPI) when the application is
-built; ``attach`` hands it the authenticator, typically in the lifespan;
-``CurrentPrincipal``, ``require_roles`` and ``require_scopes`` are the dependencies
-routes declare; ``authenticate_websocket`` guards WebSocket upgrades.
+registers the error rendering (``install_error_handler``) and the DPoP scheme in
+OpenAPI (``document_security_schemes``) when the application is built; ``attach``
+hands it the authenticator, typically in the lifespan; ``CurrentPrincipal``,
+``require_roles`` and ``require_scopes`` are the dependencies routes declare;
+``authenticate_websocket`` guards WebSocket upgrades.
 """
 
 from __future__ import annotations
@@ -74,24 +75,35 @@ def install(app: FastAPI) -> None:
     """Render ``AuthError`` as RFC 6750 / 9449 responses in ``app``, and declare the
     ``DPoP`` scheme in its OpenAPI document as an alternative wherever ``Bearer`` is
     required. Call when building the application (Starlette fixes its handlers before
-    the lifespan starts)."""
-    app.add_exception_handler(AuthError, _handle_auth_error)  # type: ignore[arg-type]
+    the lifespan starts). An application that builds its own OpenAPI document calls
+    ``install_error_handler`` and ``document_security_schemes`` instead."""
+    install_error_handler(app)
     build_openapi = app.openapi
 
     def openapi_with_dpop() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build_openapi()
-            schemes = schema.get("components", {}).get("securitySchemes", {})
-            if "Bearer" in schemes:
-                schemes["DPoP"] = _DPOP_SCHEME
-            for path_item in schema.get("paths", {}).values():
-                for operation in path_item.values():
-                    security = operation.get("security") if isinstance(operation, dict) else None
-                    if security and {"Bearer": []} in security and {"DPoP": []} not in security:
-                        security.append({"DPoP": []})
-        return app.openapi_schema or build_openapi()
+        # FastAPI caches the document it builds; adding the scheme again is a no-op.
+        return document_security_schemes(build_openapi())
 
     app.openapi = openapi_with_dpop  # type: ignore[method-assign]
+
+
+def install_error_handler(app: FastAPI) -> None:
+    """Render ``AuthError`` as RFC 6750 / 9449 responses in ``app``."""
+    app.add_exception_handler(AuthError, _handle_auth_error)  # type: ignore[arg-type]
+
+
+def document_security_schemes(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the ``DPoP`` scheme to an OpenAPI document, as an alternative to ``Bearer``
+    on every operation that requires ``Bearer``. Returns ``schema``, changed in place."""
+    schemes = schema.get("components", {}).get("securitySchemes", {})
+    if "Bearer" in schemes:
+        schemes["DPoP"] = _DPOP_SCHEME
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            security = operation.get("security") if isinstance(operation, dict) else None
+            if security and {"Bearer": []} in security and {"DPoP": []} not in security:
+                security.append({"DPoP": []})
+    return schema
 
 
 def attach(app: FastAPI, authenticator: Authenticator) -> None:

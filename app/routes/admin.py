@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app import crud
-from app.db import SessionDep
-from app.deps import AdminPrincipal
+from app.deps import AdminPrincipal, SessionDep
+from app.errors import problem_responses
 from app.models import AdminStats
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/api/admin", tags=["admin"], responses=problem_responses(400, 401, 403, 503)
+)
 
 
 @router.get("/stats")

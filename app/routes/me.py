@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.errors import problem_responses
 from app.models import Me
 from auth.fastapi import CurrentPrincipal
 
-router = APIRouter(prefix="/api", tags=["me"])
+router = APIRouter(prefix="/api", tags=["me"], responses=problem_responses(400, 401, 503))
 
 
 @router.get("/me")

@@ -11,13 +11,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from app import crud
-from app.db import SessionDep
-from app.deps import NOT_FOUND, BrokerDep, CurrentUserId, OwnedTodo
-from app.errors import FieldError
+from app.deps import NOT_FOUND, BrokerDep, CurrentUserId, OwnedTodo, SessionDep, SettingsDep
+from app.errors import FieldError, problem_responses
 from app.models import Todo, TodoCreate, TodoPage, TodoPublic, TodoUpdate
-from app.settings import AppSettings, SettingsDep
+from app.settings import AppSettings
 
-router = APIRouter(prefix="/api/todos", tags=["todos"])
+router = APIRouter(
+    prefix="/api/todos", tags=["todos"], responses=problem_responses(400, 401, 422, 503)
+)
 
 _ETAG = re.compile(r'\s*(W/)?"(\d{1,18})"\s*')
 
@@ -97,7 +98,7 @@ async def list_todos(
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(413))
 async def create_todo(
     body: TodoCreate,
     owner_id: CurrentUserId,
@@ -115,13 +116,13 @@ async def create_todo(
     return _public(todo, response)
 
 
-@router.get("/{todo_id}")
+@router.get("/{todo_id}", responses=problem_responses(404))
 async def read_todo(todo: OwnedTodo, response: Response) -> TodoPublic:
     """Read one todo."""
     return _public(todo, response)
 
 
-@router.patch("/{todo_id}")
+@router.patch("/{todo_id}", responses=problem_responses(404, 412, 413))
 async def update_todo(
     todo_id: uuid.UUID,
     body: TodoUpdate,
@@ -152,7 +153,9 @@ async def update_todo(
     return _public(todo, response)
 
 
-@router.delete("/{todo_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{todo_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
+)
 async def delete_todo(
     todo_id: uuid.UUID,
     owner_id: CurrentUserId,

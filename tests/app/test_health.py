@@ -68,10 +68,36 @@ async def test_openapi_declares_bearer_and_dpop_schemes(api: Api) -> None:
 async def test_openapi_documents_errors_as_problem_details(api: Api) -> None:
     spec = (await api.client.get("/openapi.json")).json()
     responses = spec["paths"]["/api/todos/{todo_id}"]["patch"]["responses"]
-    for status in ("400", "401", "403", "404", "412", "422", "503"):
+    for status in ("400", "401", "404", "412", "413", "422", "503"):
         assert list(responses[status]["content"]) == ["application/problem+json"]
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     assert spec["components"]["schemas"]["Problem"]["required"] == ["title", "status", "detail"]
+
+
+async def test_openapi_declares_only_the_errors_each_operation_can_answer(api: Api) -> None:
+    paths = (await api.client.get("/openapi.json")).json()["paths"]
+
+    def statuses(path: str, method: str) -> set[str]:
+        return {status for status in paths[path][method]["responses"] if status[0] in "45"}
+
+    assert statuses("/api/me", "get") == {"400", "401", "503"}
+    assert statuses("/api/admin/stats", "get") == {"400", "401", "403", "503"}
+    assert statuses("/api/todos", "get") == {"400", "401", "422", "503"}
+    assert statuses("/api/todos", "post") == {"400", "401", "413", "422", "503"}
+    assert statuses("/api/todos/{todo_id}", "get") == {"400", "401", "404", "422", "503"}
+    assert statuses("/api/todos/{todo_id}", "delete") == {"400", "401", "404", "412", "422", "503"}
+
+
+async def test_a_body_over_the_limit_is_answered_with_cors_headers(
+    cors_client: httpx.AsyncClient,
+) -> None:
+    # CORS is the outermost middleware: the SPA can read the 413 instead of seeing a
+    # CORS failure.
+    response = await cors_client.post(
+        "/api/todos", content=b"x" * 70_000, headers={"Origin": ORIGIN}
+    )
+    assert response.status_code == 413
+    assert response.headers["access-control-allow-origin"] == ORIGIN
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlmodel import select
 
 from app.models import User
+from app.services import services_of
 from tests.app.conftest import Api
 
 
 async def _users(api: Api) -> list[User]:
     application = api.client._transport.app  # type: ignore[attr-defined]
-    async with application.state.sessionmaker() as session:
+    async with services_of(application).sessionmaker() as session:
         return list((await session.exec(select(User))).all())
 
 

@@ -1,0 +1,134 @@
+"""Everything a request needs, built once in the lifespan and closed once on the way out.
+
+``Services`` is the one typed, frozen object the application keeps; ``app.state`` holds
+nothing else, and only ``services_of`` reads it. Routes reach the parts through the
+``Annotated`` aliases of ``app.deps``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+import httpx
+from redis.asyncio import Redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
+
+from app.db import create_engine, create_sessionmaker
+from app.events import EventBroker, MemoryBroker
+from app.events_redis import RedisBroker
+from app.live import LiveConnections
+from app.migrations import upgrade_to_head
+from app.settings import AppSettings
+from app.users import KnownUsers
+from auth import AuthSettings, create_authenticator
+from auth.replay import ReplayStore
+from auth.replay_redis import RedisReplayStore
+from auth.verifier import Authenticator
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The running application's shared objects."""
+
+    settings: AppSettings
+    auth_settings: AuthSettings
+    authenticator: Authenticator
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    broker: EventBroker
+    #: The Redis client shared by the replay store and the broker, when ``REDIS_URL`` is set.
+    redis: Redis | None
+    live: LiveConnections
+    known_users: KnownUsers
+
+    async def redis_is_reachable(self) -> bool:
+        """True without Redis, or when it answers PING. Readiness reports; never raises."""
+        if self.redis is None:
+            return True
+        try:
+            return bool(await self.redis.ping())
+        except Exception:  # any failure is "not reachable"
+            return False
+
+
+def _redis_client(url: str) -> Redis:
+    # Short timeouts and one quick retry: during an outage every command should fail
+    # fast (503, logged) rather than hold a request for seconds.
+    return Redis.from_url(
+        url,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
+        health_check_interval=10,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: AppSettings, auth_settings: AuthSettings
+) -> AsyncIterator[Services]:
+    """Migrate, connect and start everything; on exit, close it in reverse order.
+
+    This is the application's one shutdown path: live sockets are closed with 1001
+    (``LiveConnections.close_all``), then the broker, the authenticator, Redis and the
+    database engine.
+    """
+    if settings.db_migrate_on_start:
+        await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
+    engine = create_engine(settings.database_url)
+    redis = _redis_client(settings.redis_url) if settings.redis_url else None
+    replay: ReplayStore | None = RedisReplayStore(redis) if redis is not None else None
+    broker: EventBroker = (
+        RedisBroker(redis, max_queued=settings.live_send_queue_size)
+        if redis is not None
+        else MemoryBroker(max_queued=settings.live_send_queue_size)
+    )
+    async with httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds) as http_client:
+        services = Services(
+            settings=settings,
+            auth_settings=auth_settings,
+            authenticator=create_authenticator(
+                auth_settings,
+                production=settings.production,
+                http_client=http_client,
+                replay=replay,
+            ),
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            broker=broker,
+            redis=redis,
+            live=LiveConnections(),
+            known_users=KnownUsers(),
+        )
+        await services.authenticator.start()
+        await broker.start()
+        try:
+            yield services
+        finally:
+            await services.live.close_all()
+            await broker.aclose()
+            await services.authenticator.aclose()
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+
+
+def services_of(connection: HTTPConnection | Starlette) -> Services:
+    """The services of the running application (of a request, a WebSocket, or the app).
+
+    Raises:
+        RuntimeError: the lifespan has not started (or has ended).
+    """
+    app = connection.app if isinstance(connection, HTTPConnection) else connection
+    services: Services | None = getattr(app.state, "services", None)
+    if services is None:
+        raise RuntimeError("the application's lifespan is not running")
+    return services
