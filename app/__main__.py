@@ -2,8 +2,9 @@
 
 Compared with a bare ``uvicorn app.main:app``: proxy headers are not trusted (so a
 client's ``X-Forwarded-Proto`` cannot change the URL a DPoP proof is checked against;
-trust proxies with ``OIDC_TRUSTED_PROXIES`` instead), WebSocket heartbeats and message
-size are set, and on shutdown live sockets are closed with 1001 (Going Away) before
+trust proxies with ``OIDC_TRUSTED_PROXIES`` instead), the request head, connections and
+WebSocket messages are capped (``app.http_limits``, docs/limits.md), WebSocket
+heartbeats are set, and on shutdown live sockets are closed with 1001 (Going Away) before
 uvicorn closes connections.
 """
 
@@ -16,13 +17,16 @@ import sys
 import uvicorn
 from fastapi import FastAPI
 
+from app.http_limits import HttpLimits, http_protocol
 from app.main import create_app
 from app.services import services_of
 from app.settings import AppSettings
 from auth import AuthSettings, ConfigurationError
 from auth.factory import check_settings
 
-WS_MAX_MESSAGE_BYTES = 64 * 1024
+#: The WebSocket layer fails a message this many times over ``LIVE_MAX_MESSAGE_BYTES``
+#: with 1009 from its frame header, before reading it; below that the app answers 4400.
+WS_FRAME_LAYER_FACTOR = 4
 
 
 class Server(uvicorn.Server):
@@ -53,10 +57,18 @@ def main() -> None:
         app,
         host=settings.api_host,
         port=settings.api_port,
-        http=settings.api_http,
+        http=http_protocol(
+            settings.api_http,
+            HttpLimits(
+                max_connections=settings.api_max_connections,
+                max_header_bytes=settings.api_max_header_bytes,
+                max_header_line_bytes=settings.api_max_header_line_bytes,
+                header_timeout_seconds=settings.api_header_timeout_seconds,
+            ),
+        ),
         loop="uvloop",
         ws="websockets-sansio",
-        ws_max_size=WS_MAX_MESSAGE_BYTES,
+        ws_max_size=WS_FRAME_LAYER_FACTOR * settings.live_max_message_bytes,
         # Events are small JSON objects: compression would cost more memory per
         # socket (about 40 KiB, measured by bench) than it saves bandwidth.
         ws_per_message_deflate=False,

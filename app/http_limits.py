@@ -111,8 +111,9 @@ class _Guard:
         elif not self.transport.is_closing():
             self.transport.close()  # an idle connection: nothing to answer
 
-    def _check_head(self, target: bytes, fields: list[tuple[bytes, bytes]]) -> None:
-        """The head is complete: refuse it if over capacity or if a line is too long."""
+    def _check_head(self, target: bytes, fields: list[tuple[bytes, bytes]], size: int) -> None:
+        """The head is complete (``size`` bytes at most): refuse it if the connection is
+        over capacity or the head over a limit."""
         self._disarm_head_timer()
         if self._over_capacity:
             raise _Refused(503, "The server is at its connection limit; retry shortly.")
@@ -121,6 +122,8 @@ class _Guard:
             raise _Refused(414, f"The request target exceeds {line_limit} bytes.")
         if any(len(name) + len(value) > line_limit for name, value in fields):
             raise _Refused(431, f"A header field exceeds {line_limit} bytes.")
+        if size > self.limits.max_header_bytes:
+            raise self._head_too_large(target)
         self._reading_head = False
 
     def _head_too_large(self, target: bytes) -> _Refused:
@@ -149,9 +152,13 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Counted per read slice, so these are upper bounds: a request that begins in a
+        # slice (pipelined behind another) is charged from the slice's start. A head is
+        # never admitted over the limit; a pipelined one may be refused a little under it.
         self._head_bytes = 0  # bytes of the current request that are not body
-        self._body_bytes = 0  # body bytes the parser passed on during the current feed
-        self._fed_bound = 0  # an upper bound of _head_bytes at the end of the current feed
+        self._body_bytes = 0  # body bytes the parser passed on during the current slice
+        self._slice_bytes = 0
+        self._fed_bound = 0  # _head_bytes at the end of the current slice, at most
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -166,10 +173,12 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
         limit = self.limits.max_header_bytes
         start, end = 0, len(data)
         while start < end and not self.transport.is_closing():
-            size = max(limit - self._head_bytes + 1, _MIN_FEED)
+            # While a head is read, feed no more than its budget: a head that completes
+            # inside the slice is then within it, or seen over it in on_headers_complete.
+            size = max(limit - self._head_bytes, 1 if self._reading_head else _MIN_FEED)
             piece = data if start == 0 and size >= end else data[start : start + size]
             start += len(piece)
-            self._body_bytes = 0
+            self._body_bytes, self._slice_bytes = 0, len(piece)
             self._fed_bound = self._head_bytes + len(piece)
             try:
                 self.parser.feed_data(piece)
@@ -188,24 +197,22 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
                 else:
                     self._unsupported_upgrade_warning()
                 return
-            # A request that began during this feed is charged the whole slice: never
-            # less than its own bytes, more only when requests are pipelined.
             self._head_bytes += len(piece) - self._body_bytes
             if self._head_bytes > limit:
-                # After the head (chunk lines, trailers) the request is with the app:
+                # Past the head (chunk lines, trailers) the request is with the app:
                 # _refuse then only closes the connection.
                 self._refuse(self._head_too_large(getattr(self, "url", b"")))
                 return
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_bytes = 0
+        self._head_bytes, self._fed_bound = 0, self._slice_bytes
         self._reading_head = True
         self._arm_head_timer()
 
     def on_headers_complete(self) -> None:
         if self._over_capacity or self._fed_bound > self.limits.max_header_line_bytes:
-            self._check_head(self.url, self.headers)
+            self._check_head(self.url, self.headers, self._fed_bound)
         else:
             self._disarm_head_timer()
             self._reading_head = False
@@ -232,7 +239,11 @@ class _LimitedH11Connection(h11.Connection):
             request_line, crlf, _ = self.trailing_data[0].partition(b"\r\n")
             raise self.protocol._head_too_large(b"" if crlf else request_line) from None
         if isinstance(event, h11.Request):
-            self.protocol._check_head(event.target, list(event.headers))
+            fields = list(event.headers)
+            # h11 drops the whitespace around values: this is the head's size within a few bytes.
+            size = len(event.method) + len(event.target) + 13
+            size += sum(len(name) + len(value) + 4 for name, value in fields)
+            self.protocol._check_head(event.target, fields, size)
         return event
 
 
