@@ -1,19 +1,8 @@
-"""Live updates over a WebSocket: the protocol of ``/api/ws``.
+"""Live updates over a WebSocket: the server side of the ``todo.v1`` protocol of ``/api/ws``.
 
-A browser cannot set headers on an upgrade, so the token travels in
-``Sec-WebSocket-Protocol`` (oidc-spa's convention): the client offers ``todo.v1`` and
-``authorization_bearer_<token>``; the server authenticates before accepting and selects
-``todo.v1``, never echoing the token. RFC 9449 has no place for a DPoP proof in the
-upgrade, so for a DPoP-bound token the first client message must be
-``{"type": "auth.dpop", "proof": <proof for GET on the socket's http(s) URL>}``
-(``LIVE_DPOP_PROOF=required``, the default); a stolen DPoP-bound token alone then
-opens no socket.
-
-Server messages: ``ready`` (with the user's current ``seq``), ``todo.created``,
-``todo.updated``, ``todo.deleted`` (with ``seq``), ``resync`` (events may have been
-missed: fetch the list again), ``auth.ok``, ``error``, ``pong``.
-Client messages: ``auth.dpop``, ``auth.refresh`` (``token``, plus ``proof`` when
-DPoP-bound) to extend the session, ``ping``.
+The protocol (authentication in ``Sec-WebSocket-Protocol``, the ``auth.dpop`` first
+message for DPoP-bound tokens, messages, ``seq``, close codes) is described once, in
+docs/websocket.md; this module implements it.
 """
 
 from __future__ import annotations

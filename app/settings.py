@@ -1,4 +1,4 @@
-"""Application configuration, read from the environment (names as documented in the README)."""
+"""Application configuration, read from the environment (documented in docs/configuration.md)."""
 
 from __future__ import annotations
 

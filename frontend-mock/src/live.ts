@@ -1,19 +1,10 @@
 /**
- * The live feed: WebSocket `/api/ws`.
+ * The live feed: the client side of the `todo.v1` WebSocket protocol of `/api/ws`,
+ * described once in docs/websocket.md (token in `Sec-WebSocket-Protocol`, the
+ * `auth.dpop` first message for DPoP-bound tokens, messages, close codes).
  *
- * Browsers cannot set headers on the upgrade request, so (as oidc-spa's docs do)
- * the access token rides in `Sec-WebSocket-Protocol`: we offer `todo.v1` and
- * `authorization_bearer_<token>`; the server must select `todo.v1`.
- *
- * DPoP does not cover the upgrade request. When the token is DPoP-bound, the
- * first client message is an application-level proof `{"type":"auth.dpop"}`
- * with htm GET and htu = the socket URL in http(s) form.
- *
- * Close code 4401 means the token expired: reconnect with a fresh one. While
- * open, renewed tokens are pushed with `{"type":"auth.refresh"}` (with a fresh
- * proof when DPoP-bound); since oidc-spa
- * renews the access token only when asked for it close to expiry, we ask
- * shortly before the token in use expires.
+ * oidc-spa renews the access token only when asked for it close to expiry, so we ask
+ * shortly before the token in use expires and push it with `auth.refresh`.
  */
 import type { Todo } from "./api";
 
