@@ -42,18 +42,9 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        # Checked before serving, so a bad setup ends with one sentence instead of a
-        # lifespan traceback.
-        settings, auth_settings = AppSettings(), AuthSettings()
-        check_settings(auth_settings, production=settings.production)
-    except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    app = create_app(settings, auth_settings)
-    config = uvicorn.Config(
+def uvicorn_config(app: FastAPI, settings: AppSettings) -> uvicorn.Config:
+    """How ``python -m app`` runs uvicorn (also what bench/http_protocol.py measures)."""
+    return uvicorn.Config(
         app,
         host=settings.api_host,
         port=settings.api_port,
@@ -80,7 +71,20 @@ def main() -> None:
         timeout_graceful_shutdown=10,
         log_config=None,
     )
-    Server(config, app).run()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        # Checked before serving, so a bad setup ends with one sentence instead of a
+        # lifespan traceback.
+        settings, auth_settings = AppSettings(), AuthSettings()
+        check_settings(auth_settings, production=settings.production)
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    app = create_app(settings, auth_settings)
+    Server(uvicorn_config(app, settings), app).run()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 import httpx
@@ -24,7 +24,7 @@ from starlette.requests import HTTPConnection
 from app.db import create_engine, create_sessionmaker
 from app.events import EventBroker, MemoryBroker
 from app.events_redis import RedisBroker
-from app.live import LiveConnections
+from app.live import Clock, LiveConnections, SystemClock
 from app.migrations import upgrade_to_head
 from app.settings import AppSettings
 from app.users import KnownUsers
@@ -48,6 +48,8 @@ class Services:
     redis: Redis | None
     live: LiveConnections
     known_users: KnownUsers
+    #: Wall-clock time for token expiry on live sockets (tests move it by hand).
+    clock: Clock = field(default_factory=SystemClock)
 
     async def redis_is_reachable(self) -> bool:
         """True without Redis, or when it answers PING. Readiness reports; never raises."""
@@ -73,7 +75,7 @@ def _redis_client(url: str) -> Redis:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: AppSettings, auth_settings: AuthSettings
+    settings: AppSettings, auth_settings: AuthSettings, *, clock: Clock | None = None
 ) -> AsyncIterator[Services]:
     """Migrate, connect and start everything; on exit, close it in reverse order.
 
@@ -105,8 +107,12 @@ async def open_services(
             sessionmaker=create_sessionmaker(engine),
             broker=broker,
             redis=redis,
-            live=LiveConnections(),
+            live=LiveConnections(
+                max_sockets=settings.live_max_sockets,
+                max_sockets_per_user=settings.live_max_sockets_per_user,
+            ),
             known_users=KnownUsers(),
+            clock=clock or SystemClock(),
         )
         await services.authenticator.start()
         await broker.start()

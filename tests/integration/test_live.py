@@ -210,7 +210,9 @@ def _raw_upgrade(server: Server, token: str, *, receive_buffer: int | None = Non
 
 
 def _sockets(server: Server) -> int:
-    sockets: int = httpx.get(f"{server.url}/readyz").json()["checks"]["events"]["sockets"]
+    admin = server.bearer("ws-admin", realm_access={"roles": ["todo-admin"]})
+    readiness = httpx.get(f"{server.url}/api/admin/readiness", headers=admin).json()
+    sockets: int = readiness["checks"]["events"]["sockets"]
     return sockets
 
 
