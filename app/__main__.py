@@ -21,6 +21,7 @@ from app.http_limits import HttpLimits, http_protocol
 from app.main import create_app
 from app.services import services_of
 from app.settings import AppSettings
+from app.websocket_protocol import WebSocketProtocol
 from auth import AuthSettings, ConfigurationError
 from auth.factory import check_settings
 
@@ -58,7 +59,7 @@ def uvicorn_config(app: FastAPI, settings: AppSettings) -> uvicorn.Config:
             ),
         ),
         loop="uvloop",
-        ws="websockets-sansio",
+        ws=WebSocketProtocol,
         ws_max_size=WS_FRAME_LAYER_FACTOR * settings.live_max_message_bytes,
         # Events are small JSON objects: compression would cost more memory per
         # socket (about 40 KiB, measured by bench) than it saves bandwidth.

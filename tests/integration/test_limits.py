@@ -3,6 +3,7 @@ attacked over raw sockets under both HTTP implementations."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from auth.testing import TestIssuer
-from tests.integration.conftest import api_env
+from tests.integration.conftest import Server, api_env, receive_json
 from tests.services import ApiProcess, api_process, wait_until
 
 pytestmark = pytest.mark.integration
@@ -255,3 +256,48 @@ async def test_connections_beyond_the_limit_get_503_and_those_within_are_served(
             sock.close()
     # Once the held connections are gone, newcomers are served again.
     wait_until(lambda: _served_on_a_new_connection(capped), timeout=10, what="a freed slot")
+
+
+# -- Live sockets --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_capped(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("live-capped")
+    settings = {"LIVE_MAX_SOCKETS_PER_USER": "2", "LIVE_MAX_SOCKETS": "3"}
+    with _serve(issuer, workdir, "httptools", **settings) as served:
+        yield Server(served, issuer)
+
+
+async def _ready(server: Server, stack: contextlib.AsyncExitStack, subject: str) -> None:
+    live = await stack.enter_async_context(server.socket(server.issuer.token(subject)))
+    assert (await receive_json(live))["type"] == "ready"
+
+
+async def _refused(server: Server, subject: str) -> str:
+    async with server.socket(server.issuer.token(subject)) as live:
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive_json(live)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1013
+    return closed.value.rcvd.reason
+
+
+async def test_sockets_beyond_the_per_user_and_total_limits_are_closed_1013(
+    live_capped: Server,
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        await _ready(live_capped, stack, "ws-many")
+        await _ready(live_capped, stack, "ws-many")
+        assert "this user" in await _refused(live_capped, "ws-many")
+        await _ready(live_capped, stack, "ws-other")
+        assert "the server" in await _refused(live_capped, "ws-third")
+    # Closed sockets give their places back (once the server has seen them close).
+    for _ in range(50):
+        async with contextlib.AsyncExitStack() as stack:
+            with contextlib.suppress(ConnectionClosed):
+                for subject in ("ws-third", "ws-many", "ws-many"):
+                    await _ready(live_capped, stack, subject)
+                return
+        await asyncio.sleep(0.1)
+    pytest.fail("the closed sockets' places were not given back")
