@@ -2,7 +2,7 @@
 # `make test` sets everything up and runs the whole suite (what CI runs).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-spa-mock test check lint format typecheck pytest system-deps \
+.PHONY: help setup run run-spa-mock test test-fast check lint format typecheck pytest system-deps \
         frontend keycloak keycloak-start keycloak-stop compose-check bench clean
 
 UV_VERSION := 0.13.8
@@ -14,6 +14,7 @@ SYSTEM_PACKAGES := postgresql redis-server chromium unzip
 help:
 	@echo "make run          the API on http://127.0.0.1:8000 (SQLite, mock auth: no IdP needed)"
 	@echo "make test         set up everything and run lint, types and every test tier"
+	@echo "make test-fast    the tests that need no server process (about 880, under a minute)"
 	@echo "make run-spa-mock the SPA on http://127.0.0.1:5173 against 'make run'"
 	@echo "make bench        benchmarks side by side with oidc-spa/server"
 
@@ -77,6 +78,12 @@ compose-check: setup
 
 pytest: setup
 	.venv/bin/pytest
+
+# Everything but the tiers that start servers of their own (PostgreSQL, Redis, Keycloak,
+# Chromium, the API as a process); in-process test issuers on loopback are fine.
+FAST_TIERS := not pg and not redis and not e2e and not browser and not integration
+test-fast: setup
+	.venv/bin/pytest -m "$(FAST_TIERS)"
 
 test: system-deps setup frontend keycloak check pytest
 

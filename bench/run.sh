@@ -14,7 +14,7 @@ apt_install() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
 command -v wrk >/dev/null || apt_install wrk wrk
-command -v initdb >/dev/null || [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_install initdb postgresql
+command -v initdb >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_install initdb postgresql
 [ -x .venv/bin/python ] || uv sync --frozen
 if [ ! -x bench/.venv/bin/py-spy ]; then
     .venv/bin/python -m venv bench/.venv

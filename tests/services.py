@@ -27,7 +27,25 @@ import uvicorn
 from auth.testing import TestIssuer
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _postgres_bin_dir() -> Path | None:
+    """Where PostgreSQL's server programs are: ``PG_BIN`` if set, else the directory of
+    ``initdb`` on the PATH, else the newest ``/usr/lib/postgresql/<major>/bin`` (Debian
+    keeps them off the PATH)."""
+    if configured := os.environ.get("PG_BIN"):
+        return Path(configured)
+    if on_path := shutil.which("initdb"):
+        return Path(on_path).parent
+    installed = [
+        directory
+        for directory in Path("/usr/lib/postgresql").glob("*/bin")
+        if (directory / "initdb").exists() and directory.parent.name.isdigit()
+    ]
+    return max(installed, key=lambda directory: int(directory.parent.name), default=None)
+
+
+PG_BIN = _postgres_bin_dir()
 
 
 class ServiceUnavailableForTests(RuntimeError):
@@ -62,7 +80,7 @@ def port_is_open(port: int) -> bool:
 
 def _require(executable: str, package: str) -> str:
     path = shutil.which(executable) or (
-        str(PG_BIN / executable) if (PG_BIN / executable).exists() else None
+        str(PG_BIN / executable) if PG_BIN and (PG_BIN / executable).exists() else None
     )
     if path is None:
         raise ServiceUnavailableForTests(
@@ -100,7 +118,7 @@ class PostgresServer:
         subprocess.run(
             [
                 *self._run_as,
-                str(PG_BIN / "pg_ctl"),
+                _require("pg_ctl", "postgresql"),
                 "-D",
                 str(self.data_dir),
                 "-l",
