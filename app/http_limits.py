@@ -6,9 +6,12 @@ protocol as bytes arrive, before a request reaches the application.
   or 414 when the request target is what is too long (RFC 9112 §3).
 - The request target, and each header field (name and value), is at most
   ``max_header_line_bytes``: 414 and 431 again.
-- The head arrives within ``header_timeout_seconds`` of the connection's opening (or of
-  the first byte of a later request on it): 408 (RFC 9110 §15.5.9). Without it, a client
-  sending a byte now and then would hold one of the ``max_connections`` forever.
+- The first request's head arrives within ``header_timeout_seconds`` of the connection's
+  opening: 408 (RFC 9110 §15.5.9). A later head must be complete before uvicorn's
+  keep-alive timeout, counted from the previous response, runs out (the protocols below
+  stop that timer when a head is complete, not at its first byte): the connection is
+  closed. Without these, a client sending a byte now and then would hold one of the
+  ``max_connections`` forever.
 - A connection opened while ``max_connections`` are open (HTTP and WebSocket alike) gets
   503 with ``Retry-After`` for its request. uvicorn's ``limit_concurrency`` is not used:
   it also counts tasks, never refuses a WebSocket upgrade, and refuses the requests of
@@ -53,7 +56,7 @@ class HttpLimits:
     header_timeout_seconds: float
 
 
-def refusal(status: int, detail: str) -> bytes:
+def _refusal_response(status: int, detail: str) -> bytes:
     """A complete ``Connection: close`` response with an RFC 9457 problem body."""
     phrase = HTTPStatus(status).phrase
     body = json.dumps(
@@ -143,7 +146,7 @@ class _Guard:
         logger.warning("refused a request from %s: %d %s", client, refused.status, refused.detail)
         cycle = getattr(self, "cycle", None)  # the protocols' own request-response cycle
         if self._reading_head and (cycle is None or cycle.response_complete):
-            self.transport.write(refusal(refused.status, refused.detail))
+            self.transport.write(_refusal_response(refused.status, refused.detail))
         self.transport.close()
 
 
@@ -159,6 +162,8 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
         self._body_bytes = 0  # body bytes the parser passed on during the current slice
         self._slice_bytes = 0
         self._fed_bound = 0  # _head_bytes at the end of the current slice, at most
+        self._max_head = self.limits.max_header_bytes
+        self._line_limit = self.limits.max_header_line_bytes
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -169,54 +174,62 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        self._unset_keepalive_if_required()
-        limit = self.limits.max_header_bytes
-        start, end = 0, len(data)
+        # uvicorn stops its keep-alive timer here; on_headers_complete does instead.
+        end = len(data)
+        if end <= self._max_head - self._head_bytes:  # the usual case: within the budget
+            self._feed(data)
+            return
+        start = 0
         while start < end and not self.transport.is_closing():
             # While a head is read, feed no more than its budget: a head that completes
             # inside the slice is then within it, or seen over it in on_headers_complete.
-            size = max(limit - self._head_bytes, 1 if self._reading_head else _MIN_FEED)
-            piece = data if start == 0 and size >= end else data[start : start + size]
+            size = max(self._max_head - self._head_bytes, 1 if self._reading_head else _MIN_FEED)
+            piece = data[start : start + size]
             start += len(piece)
-            self._body_bytes, self._slice_bytes = 0, len(piece)
-            self._fed_bound = self._head_bytes + len(piece)
-            try:
-                self.parser.feed_data(piece)
-            except httptools.HttpParserCallbackError as error:
-                if not isinstance(error.__context__, _Refused):
-                    raise
-                self._refuse(error.__context__)  # raised by a callback below
+            if not self._feed(piece):
                 return
-            except httptools.HttpParserError:
-                self.logger.warning("Invalid HTTP request received.")
-                self.send_400_response("Invalid HTTP request received.")
-                return
-            except httptools.HttpParserUpgrade:
-                if self._should_upgrade():
-                    self.handle_websocket_upgrade()
-                else:
-                    self._unsupported_upgrade_warning()
-                return
-            self._head_bytes += len(piece) - self._body_bytes
-            if self._head_bytes > limit:
+            if self._head_bytes > self._max_head:
                 # Past the head (chunk lines, trailers) the request is with the app:
                 # _refuse then only closes the connection.
                 self._refuse(self._head_too_large(getattr(self, "url", b"")))
                 return
 
+    def _feed(self, piece: bytes) -> bool:
+        """Parse ``piece``; False when parsing has stopped (refused, invalid, upgraded)."""
+        self._body_bytes, self._slice_bytes = 0, len(piece)
+        self._fed_bound = self._head_bytes + len(piece)
+        try:
+            self.parser.feed_data(piece)
+        except httptools.HttpParserCallbackError as error:
+            if not isinstance(error.__context__, _Refused):
+                raise
+            self._refuse(error.__context__)  # raised by a callback below
+            return False
+        except httptools.HttpParserError:
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return False
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return False
+        self._head_bytes += len(piece) - self._body_bytes
+        return True
+
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        HttpToolsProtocol.on_message_begin(self)
         self._head_bytes, self._fed_bound = 0, self._slice_bytes
         self._reading_head = True
-        self._arm_head_timer()
 
     def on_headers_complete(self) -> None:
-        if self._over_capacity or self._fed_bound > self.limits.max_header_line_bytes:
+        self._unset_keepalive_if_required()
+        if self._head_timer or self._over_capacity or self._fed_bound > self._line_limit:
             self._check_head(self.url, self.headers, self._fed_bound)
         else:
-            self._disarm_head_timer()
             self._reading_head = False
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
@@ -263,10 +276,11 @@ class LimitedH11Protocol(_Guard, H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        # uvicorn stops its keep-alive timer here; handle_events does when a head is complete.
         if self.conn.their_state is h11.IDLE:
             self._reading_head = True
-            self._arm_head_timer()
-        super().data_received(data)
+        self.conn.receive_data(data)
+        self.handle_events()
 
     def handle_events(self) -> None:
         try:

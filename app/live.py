@@ -187,8 +187,10 @@ class LiveSocket:
             await self.websocket.accept(subprotocol=PROTOCOL)
             await self._run(session, over_limit=over_limit)
         except _Close as close:
-            if close.code is not CloseCode.GOING_AWAY:
-                logger.info("closing a live socket: %d %s", close.code, close.reason)
+            if close.code is not CloseCode.GOING_AWAY:  # one line, whatever the client sent
+                logger.info(
+                    "closing the live socket of user %s: %d %s", user_id, close.code, close.reason
+                )
             await self._close(close.code, close.reason)
         except (WebSocketDisconnect, OSError):
             pass  # the client left (uvicorn reports a vanished peer as an OSError)

@@ -77,6 +77,20 @@ def _request(api: ApiProcess, head: bytes) -> bytes:
         return _read_all(sock)
 
 
+def _keep_alive_get(sock: socket.socket) -> bytes:
+    """One request on a connection kept open, and its whole response."""
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(65536)
+    head, _, body = response.partition(b"\r\n\r\n")
+    lines = head.lower().split(b"\r\n")
+    length = next((int(line[15:]) for line in lines if line.startswith(b"content-length:")), 0)
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
 def _status(response: bytes) -> int:
     return int(response.split(b" ", 2)[1]) if response else 0
 
@@ -192,6 +206,23 @@ def test_a_head_that_trickles_in_gets_408_after_the_header_timeout(api: ApiProce
     assert _status(answered) == 408
 
 
+def test_a_later_head_that_trickles_in_is_cut_off_by_the_keep_alive_timeout(
+    api: ApiProcess,
+) -> None:
+    with _connect(api) as sock:
+        sock.settimeout(None)
+        assert _status(_keep_alive_get(sock)) == 200
+        started = time.monotonic()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            while time.monotonic() - started < 30:  # uvicorn's keep-alive timeout is 5 s
+                sock.sendall(b"X")
+                time.sleep(0.2)
+        # Cut off: no answer, the connection closed well before the 30 s were up.
+        assert time.monotonic() - started < 30
+        assert _read_all(sock) == b""
+
+
 def test_an_idle_connection_is_closed_without_an_answer_after_the_header_timeout(
     api: ApiProcess,
 ) -> None:
@@ -201,8 +232,7 @@ def test_an_idle_connection_is_closed_without_an_answer_after_the_header_timeout
 
 def test_a_keep_alive_connection_is_held_to_the_limits_on_every_request(api: ApiProcess) -> None:
     with _connect(api) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        first = sock.recv(65536)
+        first = _keep_alive_get(sock)
         sock.sendall(_get(extra=b"X-Long: " + b"a" * LINE_LIMIT + b"\r\n"))
         second = _read_all(sock)
     assert _status(first) == 200
@@ -222,11 +252,6 @@ def capped(
     settings = {"API_MAX_CONNECTIONS": str(CONNECTION_LIMIT), "API_HEADER_TIMEOUT_SECONDS": "30"}
     with _serve(issuer, workdir, request.param, **settings) as served:
         yield served
-
-
-def _keep_alive_get(sock: socket.socket) -> bytes:
-    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    return sock.recv(65536)
 
 
 def _served_on_a_new_connection(api: ApiProcess) -> bool:
