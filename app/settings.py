@@ -40,7 +40,7 @@ class AppSettings(BaseSettings):
     live_dpop_proof: Literal["required", "skip"] = "required"
     live_proof_timeout_seconds: float = Field(default=10.0, gt=0)
     #: Live updates: open sockets per user, and in all, beyond which a new socket is
-    #: closed right after its upgrade (4429 and 1013; docs/limits.md).
+    #: closed right after its upgrade with 1013 (docs/limits.md).
     live_max_sockets_per_user: int = Field(default=16, ge=1)
     live_max_sockets: int = Field(default=1024, ge=1)
     #: Live updates: the largest client message; a longer one closes the socket (4400).
