@@ -3,13 +3,18 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help setup run run-spa-mock test test-fast check lint format typecheck pytest system-deps \
-        frontend keycloak keycloak-start keycloak-stop compose-check bench clean
+        frontend keycloak keycloak-start keycloak-stop compose-check bench clean \
+        authorization-servers oidc-provider hydra wheel
 
 UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 PYTHON := .venv/bin/python
 # Debian packages the test tiers need: real PostgreSQL, Redis and Chromium; unzip for Keycloak.
 SYSTEM_PACKAGES := postgresql redis-server chromium unzip
+# Ory Hydra for the `servers` tier, built from the Go module pinned in
+# tests/servers/hydra/go.mod (sqlite tag: its in-memory store). Rebuilt when the pin moves.
+HYDRA := .cache/hydra/hydra
+GO := $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go))
 
 help:
 	@echo "make run          the API on http://127.0.0.1:8000 (SQLite, mock auth: no IdP needed)"
@@ -40,6 +45,25 @@ frontend-mock/node_modules/.installed: frontend-mock/package-lock.json
 
 frontend: frontend-mock/node_modules/.installed
 	cd frontend-mock && npm run build
+
+tests/servers/oidc-provider/node_modules/.installed: tests/servers/oidc-provider/package-lock.json
+	cd tests/servers/oidc-provider && npm ci --no-audit --no-fund
+	@touch $@
+
+oidc-provider: tests/servers/oidc-provider/node_modules/.installed
+
+$(HYDRA): tests/servers/hydra/go.mod tests/servers/hydra/go.sum
+	@[ -n "$(GO)" ] || { echo "Go (>= the version in tests/servers/hydra/go.mod) is needed to build Ory Hydra"; exit 1; }
+	cd tests/servers/hydra && CGO_ENABLED=1 $(GO) build -mod=readonly -buildvcs=false -tags sqlite \
+	    -o $(CURDIR)/$(HYDRA) github.com/ory/hydra/v2
+
+hydra: $(HYDRA)
+
+authorization-servers: oidc-provider hydra
+
+# The library's wheel (auth/ only), as users install it.
+wheel: setup
+	$(UV) build --wheel --out-dir dist
 
 system-deps:
 	@missing=$$(for package in $(SYSTEM_PACKAGES); do \
@@ -81,14 +105,16 @@ pytest: setup
 
 # Everything but the tiers that start servers of their own (PostgreSQL, Redis, Keycloak,
 # Chromium, the API as a process); in-process test issuers on loopback are fine.
-FAST_TIERS := not pg and not redis and not e2e and not browser and not integration
+FAST_TIERS := not pg and not redis and not e2e and not browser and not integration \
+              and not servers and not wheel
 test-fast: setup
 	.venv/bin/pytest -m "$(FAST_TIERS)"
 
-test: system-deps setup frontend keycloak check pytest
+test: system-deps setup frontend keycloak authorization-servers check pytest
 
 bench: setup
 	bench/run.sh
 
 clean:
-	rm -rf .venv .tools .cache frontend-mock/node_modules frontend-mock/dist
+	rm -rf .venv .tools .cache frontend-mock/node_modules frontend-mock/dist dist \
+	    tests/servers/oidc-provider/node_modules

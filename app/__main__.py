@@ -20,9 +20,9 @@ from fastapi import FastAPI
 from app.http_limits import HttpLimits, http_protocol
 from app.main import create_app
 from app.services import services_of
-from app.settings import AppSettings
+from app.settings import AppSettings, TodoAuthSettings
 from app.websocket_protocol import WebSocketProtocol
-from auth import AuthSettings, ConfigurationError
+from auth import ConfigurationError
 from auth.factory import check_settings
 
 #: The WebSocket layer fails a message this many times over ``LIVE_MAX_MESSAGE_BYTES``
@@ -79,7 +79,7 @@ def main() -> None:
     try:
         # Checked before serving, so a bad setup ends with one sentence instead of a
         # lifespan traceback.
-        settings, auth_settings = AppSettings(), AuthSettings()
+        settings, auth_settings = AppSettings(), TodoAuthSettings()
         check_settings(auth_settings, production=settings.production)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,20 +7,24 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path
+from fastapi import Depends, HTTPException, Path, Security
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 from app import crud
 from app.events import EventBroker
 from app.models import Todo
+from app.security import oidc
 from app.services import Services, services_of
 from app.settings import AppSettings
-from auth.errors import InsufficientScope
-from auth.fastapi import CurrentPrincipal
+from auth.errors import AuthError
+from auth.fastapi import check_roles
 from auth.principal import Principal
 
 NOT_FOUND = "No todo with this id."
+
+#: The authenticated caller (``app.security.oidc``).
+CurrentPrincipal = Annotated[Principal, Security(oidc)]
 
 
 async def get_services(connection: HTTPConnection) -> Services:
@@ -79,11 +83,14 @@ async def owned_todo(
 OwnedTodo = Annotated[Todo, Depends(owned_todo)]
 
 
-async def require_admin(principal: CurrentPrincipal, settings: SettingsDep) -> Principal:
+async def require_admin(
+    principal: CurrentPrincipal, settings: SettingsDep, request: Request
+) -> Principal:
     """Admit principals holding the configured admin role (``TODO_ADMIN_ROLE``)."""
-    if settings.todo_admin_role not in principal.roles:
-        raise InsufficientScope(f"requires the role {settings.todo_admin_role}")
-    return principal
+    try:
+        return check_roles(principal, [settings.todo_admin_role])
+    except AuthError as error:
+        raise oidc.refusal(request, error) from None
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -25,8 +25,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from app import crud
 from app.errors import problem
 from app.events import Subscription
+from app.security import oidc
 from auth.errors import AuthError
-from auth.fastapi import authenticate_websocket, http_request, offered_subprotocols
+from auth.fastapi import http_request, offered_subprotocols
 from auth.principal import Principal
 
 if TYPE_CHECKING:  # app.services imports this module (LiveConnections)
@@ -170,7 +171,7 @@ class LiveSocket:
         if PROTOCOL not in offered_subprotocols(self.websocket):
             await self._refuse_protocol()
             return
-        authenticated = await authenticate_websocket(self.websocket)
+        authenticated = await oidc.authenticate_websocket(self.websocket)
         if authenticated is None:
             return
         principal, token = authenticated

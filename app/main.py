@@ -18,10 +18,12 @@ from app.errors import install_error_handlers
 from app.live import Clock
 from app.openapi import install_openapi
 from app.routes import admin, health, live, me, todos
+from app.security import oidc
 from app.services import open_services
-from app.settings import AppSettings
+from app.settings import AppSettings, TodoAuthSettings
 from auth import AuthSettings, install_token_redaction
-from auth import fastapi as auth_fastapi
+from auth.fastapi import install_auth_error_handler, install_error_handler
+from auth.host_guard import HostGuard
 
 EXPOSED_HEADERS = ["WWW-Authenticate", "DPoP-Nonce", "ETag", "Location", "Retry-After"]
 
@@ -34,13 +36,12 @@ def create_app(
 ) -> FastAPI:
     """Build the API. Settings default to the environment; ``clock`` to the system's."""
     app_settings = settings or AppSettings()
-    identity_settings = auth_settings or AuthSettings()
+    identity_settings = auth_settings or TodoAuthSettings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services(app_settings, identity_settings, clock=clock) as services:
             app.state.services = services
-            auth_fastapi.attach(app, services.authenticator)
             try:
                 yield
             finally:
@@ -51,16 +52,23 @@ def create_app(
         summary="Per-user todos behind OIDC access tokens (RFC 9068), Bearer or DPoP (RFC 9449).",
         version="0.1.0",
         lifespan=lifespan,
+        # Starlette answers "/api/todos/" with a redirect to an absolute URL built from
+        # the Host header (an open redirect for a foreign Host): paths are exact instead.
+        redirect_slashes=False,
     )
     routers = (health.router, me.router, todos.router, admin.router, live.router)
     install_error_handlers(app, routers=routers)
-    auth_fastapi.install_error_handler(app)
+    install_error_handler(app)
+    install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself
     install_openapi(app)
     for router in routers:
         app.include_router(router)
     # Added first, so it sits inside CORS: a 413 still carries the CORS headers the SPA
     # needs to read it (outside CORS it would reach the browser as a CORS failure).
     app.add_middleware(BodySizeLimit, max_bytes=app_settings.max_request_body_bytes)
+    # Before any routing or authentication: a Host that is not host[:port] is a 400
+    # (RFC 9112 §3.2), so nothing downstream builds a URL from it.
+    app.add_middleware(HostGuard, trusted_proxies=identity_settings.trusted_proxies)
     if app_settings.cors_origins:  # without origins to allow, the middleware is pure cost
         app.add_middleware(
             CORSMiddleware,

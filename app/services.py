@@ -26,9 +26,10 @@ from app.events import EventBroker, MemoryBroker
 from app.events_redis import RedisBroker
 from app.live import Clock, LiveConnections, SystemClock
 from app.migrations import upgrade_to_head
+from app.security import oidc
 from app.settings import AppSettings
 from app.users import KnownUsers
-from auth import AuthSettings, create_authenticator
+from auth import AuthSettings
 from auth.replay import ReplayStore
 from auth.replay_redis import RedisReplayStore
 from auth.verifier import Authenticator
@@ -94,34 +95,38 @@ async def open_services(
         else MemoryBroker(max_queued=settings.live_send_queue_size)
     )
     async with httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds) as http_client:
-        services = Services(
-            settings=settings,
-            auth_settings=auth_settings,
-            authenticator=create_authenticator(
-                auth_settings,
-                production=settings.production,
-                http_client=http_client,
-                replay=replay,
-            ),
-            engine=engine,
-            sessionmaker=create_sessionmaker(engine),
-            broker=broker,
-            redis=redis,
-            live=LiveConnections(
-                max_sockets=settings.live_max_sockets,
-                max_sockets_per_user=settings.live_max_sockets_per_user,
-            ),
-            known_users=KnownUsers(),
-            clock=clock or SystemClock(),
+        # Keys are loaded here, before the broker starts (as before: a first load failure
+        # is logged, not raised; readiness reports it).
+        await oidc.start(
+            settings=auth_settings,
+            production=settings.production,
+            http_client=http_client,
+            replay=replay,
         )
-        await services.authenticator.start()
-        await broker.start()
         try:
-            yield services
+            services = Services(
+                settings=settings,
+                auth_settings=auth_settings,
+                authenticator=oidc.authenticator,
+                engine=engine,
+                sessionmaker=create_sessionmaker(engine),
+                broker=broker,
+                redis=redis,
+                live=LiveConnections(
+                    max_sockets=settings.live_max_sockets,
+                    max_sockets_per_user=settings.live_max_sockets_per_user,
+                ),
+                known_users=KnownUsers(),
+                clock=clock or SystemClock(),
+            )
+            await broker.start()
+            try:
+                yield services
+            finally:
+                await services.live.close_all()
+                await broker.aclose()
         finally:
-            await services.live.close_all()
-            await broker.aclose()
-            await services.authenticator.aclose()
+            await oidc.aclose()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()

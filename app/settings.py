@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from auth import AuthSettings
+
 
 class AppSettings(BaseSettings):
     """Everything the application reads besides the ``OIDC_*`` settings of ``auth``."""
@@ -81,3 +83,12 @@ class AppSettings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.app_env == "production"
+
+
+class TodoAuthSettings(AuthSettings):
+    """The library's ``OIDC_*`` settings with this application's defaults: its realm and
+    the roles of its development identity (``OIDC_MODE=static``). The environment still
+    overrides both."""
+
+    realm: str | None = "todo-api"
+    static_roles: Annotated[tuple[str, ...], NoDecode] = ("todo-user", "todo-admin")

@@ -8,6 +8,7 @@ JWKS rotation, RFC 6750 / 9449 errors, development modes, and a FastAPI adapter
 from auth.credentials import HttpRequest
 from auth.errors import (
     AuthError,
+    Check,
     ConfigurationError,
     InsufficientScope,
     InvalidDpopProof,
@@ -19,9 +20,10 @@ from auth.errors import (
 )
 from auth.factory import create_authenticator
 from auth.principal import Principal
+from auth.profiles import Provider
 from auth.redaction import TokenRedactingFilter, install_token_redaction
 from auth.replay import MemoryReplayStore, ReplayStore
-from auth.settings import AuthMode, AuthSettings
+from auth.settings import AuthMode, AuthSettings, IssuerSettings
 from auth.verifier import Authenticator, TokenVerifier
 
 __all__ = [
@@ -29,15 +31,18 @@ __all__ = [
     "AuthMode",
     "AuthSettings",
     "Authenticator",
+    "Check",
     "ConfigurationError",
     "HttpRequest",
     "InsufficientScope",
     "InvalidDpopProof",
     "InvalidRequest",
     "InvalidToken",
+    "IssuerSettings",
     "MemoryReplayStore",
     "MissingCredentials",
     "Principal",
+    "Provider",
     "ReplayStore",
     "ServiceUnavailable",
     "TokenRedactingFilter",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from auth.errors import InvalidRequest, MissingCredentials, Scheme
+from auth.errors import Check, InvalidRequest, MissingCredentials, Scheme
 
 # RFC 7235 token68.
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -25,13 +25,18 @@ _SCHEMES: dict[str, Scheme] = {"bearer": "Bearer", "dpop": "DPoP"}
 class HttpRequest:
     """What the verifier needs from an HTTP request, whatever the framework.
 
-    ``headers`` holds every header as (lower-case name, value), repeats included;
-    ``url`` is the absolute URL as the server received it; ``peer`` is the address of
-    the direct client (a proxy, when there is one).
+    ``scheme`` is ``http`` or ``https`` as the server received the request (a WebSocket
+    upgrade gives the scheme of its http(s) URL); ``path`` is the request's path exactly
+    as sent (percent-escapes kept, latin-1 decoded), without the query, which is
+    ``query``. ``headers`` holds every header the verifier reads as (lower-case name,
+    value), repeats included: ``host``, ``authorization``, ``dpop`` and the forwarded
+    headers. ``peer`` is the address of the direct client (a proxy, when there is one).
+    The request's URL is built from these by ``auth.htu``, never taken from a header.
     """
 
     method: str
-    url: str
+    scheme: str
+    path: str
     headers: Sequence[tuple[str, str]]
     query: str = ""
     peer: str | None = None
@@ -64,7 +69,9 @@ def check_token_syntax(credentials: Credentials) -> None:
         InvalidRequest: anything else in the credentials (spaces, commas, quotes...).
     """
     if not _TOKEN68.fullmatch(credentials.token):
-        raise InvalidRequest("the credentials are malformed", scheme=credentials.scheme)
+        raise InvalidRequest(
+            "the credentials are malformed", check=Check.TOKEN68, scheme=credentials.scheme
+        )
 
 
 def extract_credentials(request: HttpRequest) -> Credentials:
@@ -81,19 +88,31 @@ def extract_credentials(request: HttpRequest) -> Credentials:
     in_query = _token_in_query(request.query)
     if not values:
         if in_query:
-            raise InvalidRequest("access tokens are not accepted in the query string")
-        raise MissingCredentials("the request carries no access token")
+            raise InvalidRequest(
+                "access tokens are not accepted in the query string", check=Check.QUERY_TOKEN
+            )
+        raise MissingCredentials("the request carries no access token", check=Check.CREDENTIALS)
     if len(values) > 1:
-        raise InvalidRequest("more than one Authorization header")
+        raise InvalidRequest(
+            "more than one Authorization header", check=Check.DUPLICATE_CREDENTIALS
+        )
     raw_scheme, _, token = values[0].strip().partition(" ")
     scheme = _SCHEMES.get(raw_scheme.lower())
     if scheme is None:
-        raise MissingCredentials("the authorization scheme is not Bearer or DPoP")
+        raise MissingCredentials(
+            "the authorization scheme is not Bearer or DPoP", check=Check.CREDENTIALS
+        )
     token = token.strip()
     if not token:
-        raise InvalidRequest("the credentials are malformed", scheme=scheme)
+        raise InvalidRequest("the credentials are malformed", check=Check.TOKEN68, scheme=scheme)
     if in_query:
-        raise InvalidRequest("the access token is sent by more than one method", scheme=scheme)
+        raise InvalidRequest(
+            "the access token is sent by more than one method",
+            check=Check.DUPLICATE_CREDENTIALS,
+            scheme=scheme,
+        )
     if scheme == "DPoP" and not proofs:
-        raise InvalidRequest("the DPoP scheme requires a DPoP proof header", scheme=scheme)
+        raise InvalidRequest(
+            "the DPoP scheme requires a DPoP proof header", check=Check.DPOP_MISSING, scheme=scheme
+        )
     return Credentials(scheme=scheme, token=token, proofs=proofs)

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from auth.access_token import numeric_date
-from auth.errors import InvalidDpopProof, InvalidToken, UseDpopNonce
+from auth.errors import Check, InvalidDpopProof, InvalidToken, UseDpopNonce
 from auth.htu import normalise_url
+from auth.jwk import import_public_key, key_fits_algorithm
 from auth.jws import (
     CompactJws,
+    Defect,
     Key,
     MalformedJws,
     b64url_encode,
-    import_public_key,
-    key_fits_algorithm,
     parse_compact,
     signature_is_valid,
 )
@@ -38,6 +38,19 @@ from auth.replay import ReplayStore, replay_key
 #: A proof carrying a 4096-bit RSA key is under 3 KiB.
 MAX_PROOF_LENGTH = 8 * 1024
 MAX_JTI_LENGTH = 256
+_KEY_CHECKS = {
+    Defect.PRIVATE_KEY: Check.DPOP_JWK_PRIVATE,
+    Defect.KEY_SIZE: Check.DPOP_JWK_SIZE,
+    Defect.KEY_USE: Check.DPOP_JWK_USE,
+    Defect.KEY_VULNERABLE: Check.DPOP_JWK_VULNERABLE,
+}
+_PARSE_CHECKS = {
+    Defect.SIZE: Check.DPOP_SIZE,
+    Defect.FORMAT: Check.DPOP_FORMAT,
+    Defect.BASE64URL: Check.DPOP_BASE64URL,
+    Defect.JSON: Check.DPOP_JSON,
+    Defect.DUPLICATE_MEMBER: Check.DPOP_DUPLICATE_MEMBER,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +105,13 @@ def parse_proof(values: Sequence[str], *, max_length: int) -> CompactJws:
     """Exactly one ``DPoP`` header holding one well-formed JWT (§4.3 steps 1-2). A
     comma-joined pair of proofs is not a JWT and fails here too."""
     if len(values) != 1:
-        raise InvalidDpopProof("exactly one DPoP header is required")
+        raise InvalidDpopProof("exactly one DPoP header is required", check=Check.DPOP_HEADER)
     try:
         return parse_compact(values[0].strip(), max_length=max_length)
     except MalformedJws as exc:
-        raise InvalidDpopProof(f"malformed DPoP proof: {exc}") from exc
+        raise InvalidDpopProof(
+            f"malformed DPoP proof: {exc}", check=_PARSE_CHECKS.get(exc.defect, Check.DPOP_FORMAT)
+        ) from exc
 
 
 def check_proof_type(header: Mapping[str, Any]) -> None:
@@ -105,16 +120,16 @@ def check_proof_type(header: Mapping[str, Any]) -> None:
     ``application/`` prefix RFC 7515 §4.1.9 lets senders add or omit."""
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower().removeprefix("application/") != "dpop+jwt":
-        raise InvalidDpopProof("the proof's typ is not dpop+jwt")
+        raise InvalidDpopProof("the proof's typ is not dpop+jwt", check=Check.DPOP_TYP)
     if "crit" in header:
-        raise InvalidDpopProof("the proof uses a critical header extension")
+        raise InvalidDpopProof("the proof uses a critical header extension", check=Check.DPOP_CRIT)
 
 
 def check_proof_algorithm(header: Mapping[str, Any], allowed: frozenset[str]) -> str:
     """``alg`` is an accepted asymmetric algorithm, never ``none`` or MAC (§4.3 step 5)."""
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in allowed:
-        raise InvalidDpopProof("the proof's algorithm is not accepted")
+        raise InvalidDpopProof("the proof's algorithm is not accepted", check=Check.DPOP_ALG)
     return alg
 
 
@@ -123,36 +138,41 @@ def proof_key(jws: CompactJws, alg: str, cache: ProofKeyCache) -> tuple[Key, str
     with its RFC 7638 thumbprint."""
     jwk = jws.header.get("jwk")
     if not isinstance(jwk, dict):
-        raise InvalidDpopProof("the proof carries no jwk")
+        raise InvalidDpopProof("the proof carries no jwk", check=Check.DPOP_JWK)
     try:
         key, jkt = cache.get(jwk, header_segment=jws.header_segment)
     except MalformedJws as exc:
-        raise InvalidDpopProof(f"the proof's jwk is not acceptable: {exc}") from exc
+        raise InvalidDpopProof(
+            f"the proof's jwk is not acceptable: {exc}",
+            check=_KEY_CHECKS.get(exc.defect, Check.DPOP_JWK),
+        ) from exc
     if not key_fits_algorithm(key, alg):
-        raise InvalidDpopProof("the proof's jwk does not fit its algorithm")
+        raise InvalidDpopProof("the proof's jwk does not fit its algorithm", check=Check.DPOP_JWK)
     return key, jkt
 
 
 def check_proof_signature(jws: CompactJws, alg: str, key: Key) -> None:
     """The signature verifies with the embedded key (§4.3 step 6)."""
     if not signature_is_valid(jws, alg, key):
-        raise InvalidDpopProof("the proof's signature is invalid")
+        raise InvalidDpopProof("the proof's signature is invalid", check=Check.DPOP_SIGNATURE)
 
 
 def required_proof_claims(claims: Mapping[str, Any]) -> tuple[str, str, str]:
     """``jti``, ``htm`` and ``htu`` are strings (§4.2, §4.3 step 3); returns them."""
     jti, htm, htu = claims.get("jti"), claims.get("htm"), claims.get("htu")
     if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
-        raise InvalidDpopProof("the proof lacks a valid jti")
-    if not isinstance(htm, str) or not isinstance(htu, str):
-        raise InvalidDpopProof("the proof lacks htm or htu")
+        raise InvalidDpopProof("the proof lacks a valid jti", check=Check.DPOP_JTI)
+    if not isinstance(htm, str):
+        raise InvalidDpopProof("the proof lacks a valid htm", check=Check.DPOP_HTM)
+    if not isinstance(htu, str):
+        raise InvalidDpopProof("the proof lacks a valid htu", check=Check.DPOP_HTU)
     return jti, htm, htu
 
 
 def check_method(htm: str, method: str) -> None:
     """``htm`` equals the request method (§4.3 step 8; methods are case-sensitive)."""
     if htm != method:
-        raise InvalidDpopProof("the proof was made for another HTTP method")
+        raise InvalidDpopProof("the proof was made for another HTTP method", check=Check.DPOP_HTM)
 
 
 def check_target_uri(htu: str, expected_htu: str) -> None:
@@ -162,9 +182,9 @@ def check_target_uri(htu: str, expected_htu: str) -> None:
     try:
         normalised = normalise_url(htu)
     except ValueError as exc:
-        raise InvalidDpopProof("the proof's htu is not a valid URL") from exc
+        raise InvalidDpopProof("the proof's htu is not a valid URL", check=Check.DPOP_HTU) from exc
     if normalised != expected_htu:
-        raise InvalidDpopProof("the proof was made for another URL")
+        raise InvalidDpopProof("the proof was made for another URL", check=Check.DPOP_HTU)
 
 
 def check_nonce(claims: Mapping[str, Any], nonces: DpopNonces | None) -> None:
@@ -180,11 +200,11 @@ def check_freshness(claims: Mapping[str, Any], *, now: float, max_age: int, leew
     try:
         iat = numeric_date(claims, "iat")
     except InvalidToken as exc:
-        raise InvalidDpopProof("the proof's iat is not a valid date") from exc
+        raise InvalidDpopProof("the proof's iat is not a valid date", check=Check.DPOP_IAT) from exc
     if iat is None:
-        raise InvalidDpopProof("the proof lacks iat")
+        raise InvalidDpopProof("the proof lacks iat", check=Check.DPOP_IAT)
     if iat < now - max_age - leeway or iat > now + leeway:
-        raise InvalidDpopProof("the proof is not fresh")
+        raise InvalidDpopProof("the proof is not fresh", check=Check.DPOP_IAT)
     return iat
 
 
@@ -198,14 +218,18 @@ def check_token_hash(claims: Mapping[str, Any], expected_ath: str) -> None:
     ath = claims.get("ath")
     # compare_digest raises TypeError on a non-ASCII str: such an ath is simply wrong.
     if not isinstance(ath, str) or not ath.isascii() or not hmac.compare_digest(ath, expected_ath):
-        raise InvalidDpopProof("the proof's ath does not match the access token")
+        raise InvalidDpopProof(
+            "the proof's ath does not match the access token", check=Check.DPOP_ATH
+        )
 
 
 def check_key_binding(jkt: str, expected_jkt: str) -> None:
     """The proof key is the key the token is bound to: ``cnf.jkt`` (§4.3 step 12, §6.1).
     A mismatch means the token is being used by someone without its key."""
     if not hmac.compare_digest(jkt, expected_jkt):
-        raise InvalidDpopProof("the proof's key is not the key the access token is bound to")
+        raise InvalidDpopProof(
+            "the proof's key is not the key the access token is bound to", check=Check.DPOP_JKT
+        )
 
 
 async def check_replay(
@@ -215,7 +239,7 @@ async def check_replay(
     ``iat`` would still pass ``check_freshness``."""
     ttl = max(1.0, iat + policy.max_age + policy.leeway - now + 1.0)
     if not await replay.first_use(replay_key(jkt, jti), ttl_seconds=ttl):
-        raise InvalidDpopProof("the proof has already been used")
+        raise InvalidDpopProof("the proof has already been used", check=Check.DPOP_REPLAY)
 
 
 async def verify_dpop_proof(

@@ -4,12 +4,18 @@ Codes come from RFC 6750 §3.1 (``invalid_request``, ``invalid_token``,
 ``insufficient_scope``) and RFC 9449 §7.1 / §8 (``invalid_dpop_proof``,
 ``use_dpop_nonce``). Only a framework adapter turns these into HTTP responses; the
 rendering of challenges lives here so every adapter renders them the same way.
+
+Every error also carries a ``Check``: the stable name of the one check that refused
+the request, for logs, metrics and tests. The RFC code says what a client should do;
+the check says which rule fired. Checks are never sent to clients (responses stay
+terse). The catalogue, with RFC sections, is in ``auth/README.md`` ("Error codes").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import ClassVar, Literal
 
 Scheme = Literal["Bearer", "DPoP"]
@@ -18,20 +24,94 @@ Scheme = Literal["Bearer", "DPoP"]
 _NOT_QUOTABLE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
+class Check(StrEnum):
+    """The check that refused a request: a stable identifier, one per rule.
+
+    Values never change once published (dashboards and alerts key on them); the
+    ``dpop.`` prefix marks checks of the DPoP proof rather than of the access token.
+    """
+
+    # The request and its credentials (RFC 6750 §2, RFC 9449 §7.1, RFC 9112 §3.2).
+    CREDENTIALS = "credentials"
+    DUPLICATE_CREDENTIALS = "duplicate_credentials"
+    QUERY_TOKEN = "query_token"  # noqa: S105 (a check name, not a secret)
+    TOKEN68 = "token68"
+    HOST = "host"
+    DPOP_MISSING = "dpop.missing"
+    # The access token (RFC 7515, RFC 7519, RFC 9068 §4, RFC 8725).
+    SIZE = "size"
+    FORMAT = "format"
+    BASE64URL = "base64url"
+    JSON = "json"
+    DUPLICATE_MEMBER = "duplicate_member"
+    ALG = "alg"
+    TYP = "typ"
+    CRIT = "crit"
+    EMBEDDED_KEY = "embedded_key"
+    KID = "kid"
+    KEY = "key"
+    SIGNATURE = "signature"
+    ISS = "iss"
+    AUD = "aud"
+    EXP = "exp"
+    NBF = "nbf"
+    IAT = "iat"
+    SUB = "sub"
+    JTI = "jti"
+    CLIENT_ID = "client_id"
+    SCOPE = "scope"
+    CNF = "cnf"
+    SCHEME_BINDING = "scheme_binding"
+    # The DPoP proof (RFC 9449 §4.3, §9, §11.1).
+    DPOP_HEADER = "dpop.header"
+    DPOP_SIZE = "dpop.size"
+    DPOP_FORMAT = "dpop.format"
+    DPOP_BASE64URL = "dpop.base64url"
+    DPOP_JSON = "dpop.json"
+    DPOP_DUPLICATE_MEMBER = "dpop.duplicate_member"
+    DPOP_TYP = "dpop.typ"
+    DPOP_CRIT = "dpop.crit"
+    DPOP_ALG = "dpop.alg"
+    DPOP_JWK = "dpop.jwk"
+    DPOP_JWK_PRIVATE = "dpop.jwk_private"
+    DPOP_JWK_SIZE = "dpop.jwk_size"
+    DPOP_JWK_USE = "dpop.jwk_use"
+    DPOP_JWK_VULNERABLE = "dpop.jwk_vulnerable"
+    DPOP_SIGNATURE = "dpop.signature"
+    DPOP_JTI = "dpop.jti"
+    DPOP_HTM = "dpop.htm"
+    DPOP_HTU = "dpop.htu"
+    DPOP_NONCE = "dpop.nonce"
+    DPOP_IAT = "dpop.iat"
+    DPOP_ATH = "dpop.ath"
+    DPOP_JKT = "dpop.jkt"
+    DPOP_REPLAY = "dpop.replay"
+    # Authorization of an authenticated caller (RFC 6750 §3.1).
+    REQUIRED_ROLE = "required_role"
+    REQUIRED_SCOPE = "required_scope"
+    # A dependency of verification is down (fail closed).
+    KEYS_UNAVAILABLE = "keys_unavailable"
+    ISSUER_UNREACHABLE = "issuer_unreachable"
+    REPLAY_STORE = "replay_store"
+
+
 class AuthError(Exception):
     """Base of every authentication or authorization failure.
 
     ``error`` is the RFC error code (``None`` when the request carried no credentials,
-    RFC 6750 §3.1: no code is sent then). ``scheme`` is the scheme the client used, so
-    the error is reported in the challenge of that scheme.
+    RFC 6750 §3.1: no code is sent then). ``check`` names the rule that refused the
+    request. ``description`` is for people and may change; code and check do not.
+    ``scheme`` is the scheme the client used, so the error is reported in the
+    challenge of that scheme.
     """
 
     error: ClassVar[str | None] = None
     status_code: ClassVar[int] = 401
 
-    def __init__(self, description: str, *, scheme: Scheme | None = None) -> None:
+    def __init__(self, description: str, *, check: Check, scheme: Scheme | None = None) -> None:
         super().__init__(description)
         self.description = description
+        self.check = check
         self.scheme: Scheme | None = scheme
 
     def with_scheme(self, scheme: Scheme) -> AuthError:
@@ -63,8 +143,8 @@ class InvalidDpopProof(AuthError):
 
     error = "invalid_dpop_proof"
 
-    def __init__(self, description: str) -> None:
-        super().__init__(description, scheme="DPoP")
+    def __init__(self, description: str, *, check: Check) -> None:
+        super().__init__(description, check=check, scheme="DPoP")
 
 
 class UseDpopNonce(AuthError):
@@ -73,7 +153,7 @@ class UseDpopNonce(AuthError):
     error = "use_dpop_nonce"
 
     def __init__(self, description: str, *, nonce: str) -> None:
-        super().__init__(description, scheme="DPoP")
+        super().__init__(description, check=Check.DPOP_NONCE, scheme="DPoP")
         self.nonce = nonce
 
 
@@ -83,8 +163,8 @@ class InsufficientScope(AuthError):
     error = "insufficient_scope"
     status_code = 403
 
-    def __init__(self, description: str, *, scope: Sequence[str] = ()) -> None:
-        super().__init__(description)
+    def __init__(self, description: str, *, check: Check, scope: Sequence[str] = ()) -> None:
+        super().__init__(description, check=check)
         self.scope = tuple(scope)
 
 
@@ -108,16 +188,20 @@ def _quoted(value: str) -> str:
     return '"' + _NOT_QUOTABLE.sub("", value) + '"'
 
 
-def challenges(error: AuthError | None, *, realm: str, dpop_algorithms: Sequence[str]) -> list[str]:
+def challenges(
+    error: AuthError | None, *, realm: str | None, dpop_algorithms: Sequence[str]
+) -> list[str]:
     """Render the ``WWW-Authenticate`` challenges for ``error`` (RFC 6750 §3, RFC 9449 §7.1).
 
     Both schemes are always offered, so a client learns that DPoP is accepted and with
     which algorithms. The error code is attached to the challenge of the scheme the
-    client used; each attribute appears once. Descriptions are written by this package
-    and never contain token content; characters RFC 6750 forbids are dropped anyway.
+    client used, and that challenge comes first; each attribute appears once.
+    Descriptions are written by this package and never contain token content;
+    characters RFC 6750 forbids are dropped anyway.
     """
-    bearer = [f"realm={_quoted(realm)}"]
-    dpop = [f"realm={_quoted(realm)}"]
+    # realm is optional (RFC 6750 §3); sent only when configured.
+    bearer = [f"realm={_quoted(realm)}"] if realm is not None else []
+    dpop = [f"realm={_quoted(realm)}"] if realm is not None else []
     if error is not None and error.error is not None and error.status_code != 503:
         target = dpop if error.scheme == "DPoP" else bearer
         target.append(f"error={_quoted(error.error)}")
@@ -125,4 +209,8 @@ def challenges(error: AuthError | None, *, realm: str, dpop_algorithms: Sequence
         if isinstance(error, InsufficientScope) and error.scope:
             target.append(f"scope={_quoted(' '.join(error.scope))}")
     dpop.append(f"algs={_quoted(' '.join(dpop_algorithms))}")
-    return ["Bearer " + ", ".join(bearer), "DPoP " + ", ".join(dpop)]
+    rendered = [" ".join(("Bearer", ", ".join(bearer))).rstrip(), "DPoP " + ", ".join(dpop)]
+    # The challenge carrying the error comes first: clients that read one challenge (or
+    # the joined header's first scheme, as requests-oauth2client does to follow a
+    # use_dpop_nonce) find it.
+    return rendered[::-1] if error is not None and error.scheme == "DPoP" else rendered

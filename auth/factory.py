@@ -24,10 +24,10 @@ def check_settings(settings: AuthSettings, *, production: bool) -> None:
             f"OIDC_MODE={settings.mode.value} does not authenticate anyone and refuses "
             "to run with APP_ENV=production; set OIDC_MODE=verify."
         )
-    if settings.mode is AuthMode.VERIFY and (not settings.issuer_uri or not settings.audience):
+    if settings.mode is AuthMode.VERIFY and not settings.trusted_issuers():
         raise ConfigurationError(
-            "OIDC_ISSUER_URI and OIDC_AUDIENCE must be set to verify access tokens "
-            "(or choose a development mode with OIDC_MODE=static)."
+            "OIDC_ISSUER_URI and OIDC_AUDIENCE (or OIDC_ISSUERS) must be set to verify "
+            "access tokens (or choose a development mode with OIDC_MODE=static)."
         )
 
 
@@ -51,15 +51,20 @@ def create_authenticator(
         return DecodeOnlyAuthenticator(settings)
     if settings.mode is AuthMode.STATIC:
         return StaticIdentityAuthenticator(settings)
-    keys = JwksCache(
-        client=http_client,
-        issuer=settings.issuer_uri or "",  # set: check_settings refused verify mode without it
-        discovery_uri=settings.resolved_discovery_uri,
-        min_ttl=settings.jwks_min_ttl_seconds,
-        max_ttl=settings.jwks_max_ttl_seconds,
-        default_ttl=settings.jwks_default_ttl_seconds,
-        refetch_cooldown=settings.jwks_refetch_cooldown_seconds,
-    )
+    # One key set per trusted issuer, each fetched from that issuer's configured
+    # discovery document only.
+    keys = {
+        trusted.issuer: JwksCache(
+            client=http_client,
+            issuer=trusted.issuer,
+            discovery_uri=trusted.discovery_uri,
+            min_ttl=settings.jwks_min_ttl_seconds,
+            max_ttl=settings.jwks_max_ttl_seconds,
+            default_ttl=settings.jwks_default_ttl_seconds,
+            refetch_cooldown=settings.jwks_refetch_cooldown_seconds,
+        )
+        for trusted in settings.trusted_issuers()
+    }
     if replay is None:  # not "replay or ...": an empty MemoryReplayStore is falsy
         replay = MemoryReplayStore(max_entries=settings.replay_max_entries)
     return TokenVerifier(settings, keys=keys, replay=replay)

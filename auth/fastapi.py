@@ -1,195 +1,73 @@
-"""The FastAPI adapter: dependencies, WebSocket authentication, errors as responses.
+"""The FastAPI adapter: one object that authenticates requests and WebSockets.
 
-This is the only module that knows about HTTP status codes and headers. ``install``
-registers the error rendering (``install_error_handler``) and the DPoP scheme in
-OpenAPI (``document_security_schemes``) when the application is built; ``attach``
-hands it the authenticator, typically in the lifespan; ``CurrentPrincipal``,
-``require_roles`` and ``require_scopes`` are the dependencies routes declare;
-``authenticate_websocket`` guards WebSocket upgrades.
+    auth = OIDCAuth()                       # OIDC_* settings from the environment
+    app = FastAPI(lifespan=auth.lifespan)   # or `async with auth:` in your own lifespan
+
+    @app.get("/items")
+    async def items(user: Principal = Security(auth, scopes=["items:read"])): ...
+
+``OIDCAuth`` is a FastAPI security dependency: used with ``Security(auth, scopes=[...])``
+it requires those scopes and declares them in OpenAPI. ``auth.optional`` gives ``None``
+for a request without credentials (bad credentials are still refused);
+``auth.require_roles``, ``auth.require_any_role`` and ``auth.require_scopes`` build
+dependencies. A refusal is raised as ``AuthHTTPException`` (``auth.fastapi_errors``),
+which renders correctly with or without ``install_error_handler``. Per request the
+outcome is recorded for logs and metrics: ``request.state.principal`` or
+``request.state.auth_error``; each refusal is logged at INFO with its check name only.
+Tests override the principal with ``auth.fastapi_testing.override_principal``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from http import HTTPStatus
-from typing import Annotated, Any
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from types import TracebackType
 
+import httpx
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
-from fastapi.responses import JSONResponse
+from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from auth.credentials import HttpRequest
-from auth.errors import (
-    AuthError,
-    InsufficientScope,
-    InvalidRequest,
-    MissingCredentials,
-    Scheme,
-    ServiceUnavailable,
-    UseDpopNonce,
-    challenges,
+from auth.errors import AuthError, Check, InsufficientScope, MissingCredentials, Scheme
+from auth.factory import create_authenticator
+from auth.fastapi_errors import (
+    PROBLEM_JSON,
+    AuthHTTPException,
+    document_security_schemes,
+    error_response,
+    install,
+    install_auth_error_handler,
+    install_error_handler,
 )
+from auth.fastapi_requests import http_request, offered_subprotocols, websocket_token
+from auth.jws import SUPPORTED_ALGORITHMS
 from auth.principal import Principal
+from auth.replay import ReplayStore
+from auth.settings import AuthSettings
 from auth.verifier import Authenticator
 
-#: ``Sec-WebSocket-Protocol`` entry carrying the access token (oidc-spa's convention).
-WEBSOCKET_TOKEN_PREFIX = "authorization_bearer_"  # noqa: S105 (a prefix, not a secret)
-PROBLEM_JSON = "application/problem+json"
+__all__ = [
+    "PROBLEM_JSON",
+    "AuthHTTPException",
+    "OIDCAuth",
+    "check_roles",
+    "check_scopes",
+    "document_security_schemes",
+    "error_response",
+    "http_request",
+    "install",
+    "install_auth_error_handler",
+    "install_error_handler",
+    "offered_subprotocols",
+]
 
+logger = logging.getLogger("auth.fastapi")
 
-class _Authenticate(SecurityBase):
-    """The dependency that authenticates a request. Being a ``SecurityBase`` it also
-    declares the ``Bearer`` scheme in OpenAPI; ``install`` adds ``DPoP`` beside it as an
-    alternative. One dependency, not three: FastAPI's per-dependency cost is a large
-    share of a small route's time (see bench/README.md)."""
-
-    def __init__(self) -> None:
-        self.model = HTTPBearerModel(bearerFormat="JWT", description="OIDC access token (RFC 9068)")
-        self.scheme_name = "Bearer"
-
-    async def __call__(self, request: Request, response: Response) -> Principal:
-        """The authenticated caller of this request.
-
-        Raises:
-            AuthError: rendered by the installed handler as 400/401/403/503.
-        """
-        authenticator: Authenticator = request.app.state.authenticator
-        principal = await authenticator.authenticate(http_request(request, request.method))
-        for name, value in authenticator.response_headers():
-            response.headers[name] = value
-        return principal
-
-
-current_principal = _Authenticate()
-_DPOP_SCHEME = {
-    "type": "http",
-    "scheme": "DPoP",
-    "description": "DPoP-bound access token plus a DPoP proof header (RFC 9449)",
-}
-
-
-def install(app: FastAPI) -> None:
-    """Render ``AuthError`` as RFC 6750 / 9449 responses in ``app``, and declare the
-    ``DPoP`` scheme in its OpenAPI document as an alternative wherever ``Bearer`` is
-    required. Call when building the application (Starlette fixes its handlers before
-    the lifespan starts). An application that builds its own OpenAPI document calls
-    ``install_error_handler`` and ``document_security_schemes`` instead."""
-    install_error_handler(app)
-    build_openapi = app.openapi
-
-    def openapi_with_dpop() -> dict[str, Any]:
-        # FastAPI caches the document it builds; adding the scheme again is a no-op.
-        return document_security_schemes(build_openapi())
-
-    app.openapi = openapi_with_dpop  # type: ignore[method-assign]
-
-
-def install_error_handler(app: FastAPI) -> None:
-    """Render ``AuthError`` as RFC 6750 / 9449 responses in ``app``."""
-    app.add_exception_handler(AuthError, _handle_auth_error)  # type: ignore[arg-type]
-
-
-def document_security_schemes(schema: dict[str, Any]) -> dict[str, Any]:
-    """Add the ``DPoP`` scheme to an OpenAPI document, as an alternative to ``Bearer``
-    on every operation that requires ``Bearer``. Returns ``schema``, changed in place."""
-    schemes = schema.get("components", {}).get("securitySchemes", {})
-    if "Bearer" in schemes:
-        schemes["DPoP"] = _DPOP_SCHEME
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
-            security = operation.get("security") if isinstance(operation, dict) else None
-            if security and {"Bearer": []} in security and {"DPoP": []} not in security:
-                security.append({"DPoP": []})
-    return schema
-
-
-def attach(app: FastAPI, authenticator: Authenticator) -> None:
-    """Make ``authenticator`` the one the dependencies use (typically in the lifespan)."""
-    app.state.authenticator = authenticator
-
-
-def get_authenticator(connection: HTTPConnection) -> Authenticator:
-    authenticator: Authenticator = connection.app.state.authenticator
-    return authenticator
-
-
-def error_response(error: AuthError, authenticator: Authenticator) -> Response:
-    """An ``application/problem+json`` response with the RFC 6750 / 9449 challenges."""
-    settings = authenticator.settings
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(error.status_code).phrase,
-        "status": error.status_code,
-        "detail": error.description,
-    }
-    if error.error is not None:
-        body["error"] = error.error
-    response = JSONResponse(body, status_code=error.status_code, media_type=PROBLEM_JSON)
-    if error.status_code in (400, 401, 403):
-        for challenge in challenges(
-            error, realm=settings.realm, dpop_algorithms=settings.algorithms
-        ):
-            response.headers.append("WWW-Authenticate", challenge)
-    if isinstance(error, UseDpopNonce):
-        response.headers["DPoP-Nonce"] = error.nonce
-    if isinstance(error, ServiceUnavailable):
-        response.headers["Retry-After"] = str(error.retry_after_seconds)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-async def _handle_auth_error(request: Request, exc: AuthError) -> Response:
-    return error_response(exc, get_authenticator(request))
-
-
-# The headers the verifier reads; only these are decoded for it.
-_AUTH_HEADERS = frozenset(
-    {b"authorization", b"dpop", b"forwarded", b"x-forwarded-proto", b"x-forwarded-host"}
-)
-
-
-def _url_as_sent(connection: HTTPConnection) -> str:
-    # Starlette builds request.url from the percent-DECODED scope["path"], but a DPoP
-    # proof's htu is the URL the client sent ("/todos/caf%C3%A9", not "/todos/café";
-    # "/a%2Fb" is not "/a/b"): rebuild it from the raw path where the server gives one.
-    # Built from the scope directly: Starlette's URL object costs more than the rest of
-    # a cached verification.
-    scope = connection.scope
-    raw_path = scope.get("raw_path")
-    if not raw_path:
-        return str(connection.url.replace(query=""))
-    host = next((value for name, value in scope["headers"] if name == b"host"), None)
-    if host is None:
-        server = scope.get("server")
-        host = f"{server[0]}:{server[1]}".encode() if server else b"localhost"
-    path = scope.get("root_path", "").encode() + raw_path.partition(b"?")[0]
-    return f"{scope['scheme']}://{host.decode('latin-1')}{path.decode('latin-1')}"
-
-
-def http_request(request: HTTPConnection, method: str) -> HttpRequest:
-    """The framework-agnostic view of a Starlette request or WebSocket upgrade. A
-    WebSocket's ``ws(s)://`` URL is given as the ``http(s)://`` URL of its upgrade."""
-    url = _url_as_sent(request)
-    if request.scope["type"] == "websocket":
-        url = "http" + url.removeprefix("ws")
-    client = request.scope.get("client")
-    return HttpRequest(
-        method=method,
-        url=url,
-        headers=[
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in request.scope["headers"]
-            if name in _AUTH_HEADERS
-        ],
-        query=request.scope.get("query_string", b"").decode("latin-1"),
-        peer=client[0] if client else None,
-    )
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+_STATE_KEY = "_oidc_auth_outcome"
 
 
 def _scheme_of(principal: Principal) -> Scheme:
@@ -198,83 +76,281 @@ def _scheme_of(principal: Principal) -> Scheme:
     return "DPoP" if principal.dpop_bound else "Bearer"
 
 
-def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that admits principals holding every one of ``roles`` (else 403)."""
-
-    async def dependency(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_roles(roles):
-            raise InsufficientScope(f"requires the role {', '.join(roles)}").with_scheme(
-                _scheme_of(principal)
-            )
-        return principal
-
-    return dependency
-
-
-def require_scopes(*scopes: str) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that admits tokens granted every one of ``scopes`` (else 403)."""
-
-    async def dependency(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_scopes(scopes):
-            raise InsufficientScope(
-                f"requires the scope {' '.join(scopes)}", scope=scopes
-            ).with_scheme(_scheme_of(principal))
-        return principal
-
-    return dependency
-
-
-def offered_subprotocols(websocket: WebSocket) -> list[str]:
-    """Every protocol offered in ``Sec-WebSocket-Protocol``, across repeated headers."""
-    return [
-        item.strip()
-        for name, value in websocket.headers.raw
-        if name == b"sec-websocket-protocol"
-        for item in value.decode("latin-1").split(",")
-        if item.strip()
-    ]
-
-
-def websocket_token(websocket: WebSocket) -> str:
-    """The access token a browser put in ``Sec-WebSocket-Protocol``.
+def check_roles(principal: Principal, roles: Sequence[str]) -> Principal:
+    """``principal`` if it holds every one of ``roles``. For roles known only at run
+    time (a setting); ``auth.require_roles`` is the dependency for fixed ones. Turn the
+    refusal into an answer with ``auth.refusal(request, error)``.
 
     Raises:
-        MissingCredentials: no ``authorization_bearer_`` entry.
-        InvalidRequest: more than one.
+        InsufficientScope: a role is missing (403).
     """
-    tokens = [
-        item[len(WEBSOCKET_TOKEN_PREFIX) :]
-        for item in offered_subprotocols(websocket)
-        if item.startswith(WEBSOCKET_TOKEN_PREFIX)
-    ]
-    if not tokens:
-        raise MissingCredentials("no access token offered in Sec-WebSocket-Protocol")
-    if len(tokens) > 1:
-        raise InvalidRequest("more than one access token offered in Sec-WebSocket-Protocol")
-    return tokens[0]
+    if not principal.has_roles(roles):
+        raise InsufficientScope(f"requires the role {', '.join(roles)}", check=Check.REQUIRED_ROLE)
+    return principal
 
 
-async def authenticate_websocket(websocket: WebSocket) -> tuple[Principal, str] | None:
-    """Authenticate a WebSocket upgrade before accepting it.
+def check_scopes(principal: Principal, scopes: Sequence[str]) -> Principal:
+    """``principal`` if its token was granted every one of ``scopes``.
 
-    Returns the principal and the token, or None after refusing the upgrade: with an
-    HTTP 401/403/503 carrying the same challenges and body as HTTP routes when the
-    server supports the WebSocket denial-response extension (uvicorn does), else by
-    closing before accept with 1008 (which servers answer with HTTP 403).
+    Raises:
+        InsufficientScope: a scope is missing (403), named in the challenge.
     """
-    authenticator = get_authenticator(websocket)
-    try:
-        token = websocket_token(websocket)
-        principal = await authenticator.authenticate_token(token)
-    except AuthError as error:
-        await refuse_websocket(websocket, error)
-        return None
-    return principal, token
+    if not principal.has_scopes(scopes):
+        raise InsufficientScope(
+            f"requires the scope {' '.join(scopes)}", check=Check.REQUIRED_SCOPE, scope=scopes
+        )
+    return principal
 
 
-async def refuse_websocket(websocket: WebSocket, error: AuthError) -> None:
-    """Refuse a not yet accepted WebSocket with ``error``."""
-    if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(error_response(error, get_authenticator(websocket)))
-    else:
-        await websocket.close(code=1008, reason=error.description[:120])
+class OIDCAuth(SecurityBase):
+    """Authentication for a FastAPI application: lifespan, dependencies, WebSockets.
+
+    ``settings`` default to ``AuthSettings()`` (the ``OIDC_*`` environment) when the
+    object starts. ``production`` keeps the development modes (``OIDC_MODE=static`` or
+    ``decode_only``) from starting; pass ``production=False`` to allow them.
+    """
+
+    def __init__(
+        self,
+        settings: AuthSettings | None = None,
+        *,
+        production: bool = True,
+        description: str = "OIDC access token (RFC 9068)",
+    ) -> None:
+        self.model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        self.scheme_name = "Bearer"
+        self._settings = settings
+        self._production = production
+        self._authenticator: Authenticator | None = None
+        self._client: httpx.AsyncClient | None = None
+        self.optional = _OptionalAuthentication(self)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def authenticator(self) -> Authenticator:
+        """The running authenticator.
+
+        Raises:
+            RuntimeError: not started (no lifespan, ``start`` or ``use`` yet).
+        """
+        if self._authenticator is None:
+            raise RuntimeError("OIDCAuth is not started: use its lifespan, or `async with auth`")
+        return self._authenticator
+
+    @property
+    def settings(self) -> AuthSettings | None:
+        return self._authenticator.settings if self._authenticator else self._settings
+
+    async def start(
+        self,
+        *,
+        settings: AuthSettings | None = None,
+        production: bool | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        replay: ReplayStore | None = None,
+    ) -> None:
+        """Build the authenticator and load the issuers' keys. Without ``http_client``
+        one is created (and closed by ``aclose``) for discovery and JWKS.
+
+        Raises:
+            ConfigurationError: unsafe or incomplete settings.
+            RuntimeError: already started.
+        """
+        if self._authenticator is not None:
+            raise RuntimeError("OIDCAuth is already started")
+        settings = settings or self._settings or AuthSettings()
+        if http_client is None:
+            http_client = self._client = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
+        try:
+            authenticator = create_authenticator(
+                settings,
+                production=self._production if production is None else production,
+                http_client=http_client,
+                replay=replay,
+            )
+        except BaseException:
+            await self.aclose()  # the client it may have created
+            raise
+        self.use(authenticator)
+        await authenticator.start()
+
+    def use(self, authenticator: Authenticator) -> None:
+        """Adopt an authenticator built elsewhere (its owner starts and closes it)."""
+        self._authenticator = authenticator
+
+    async def aclose(self) -> None:
+        authenticator, self._authenticator = self._authenticator, None
+        if authenticator is not None:
+            await authenticator.aclose()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def __aenter__(self) -> OIDCAuth:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        """A lifespan for ``FastAPI(lifespan=auth.lifespan)``."""
+        async with self:
+            yield
+
+    # -- dependencies --------------------------------------------------------------
+
+    async def __call__(
+        self, request: Request, response: Response, security_scopes: SecurityScopes
+    ) -> Principal:
+        """The authenticated caller, holding every scope of ``Security(auth, scopes=...)``.
+
+        Raises:
+            AuthHTTPException: 400/401/403/503 with the RFC 6750 / 9449 challenges.
+        """
+        try:
+            principal = await self._principal(request, response)
+            check_scopes(principal, security_scopes.scopes)
+        except AuthError as error:
+            raise self.refusal(request, error) from None
+        return principal
+
+    async def _principal(self, request: Request, response: Response) -> Principal:
+        # One verification per request, however many dependencies ask: a DPoP proof
+        # must not be checked (and recorded against replay) twice.
+        outcome = getattr(request.state, _STATE_KEY, None)
+        if isinstance(outcome, Principal):
+            return outcome
+        if isinstance(outcome, AuthError):
+            raise outcome
+        authenticator = self.authenticator
+        try:
+            principal = await authenticator.authenticate(http_request(request, request.method))
+        except AuthError as error:
+            setattr(request.state, _STATE_KEY, error)
+            raise
+        setattr(request.state, _STATE_KEY, principal)
+        request.state.principal = principal
+        for name, value in authenticator.response_headers():
+            response.headers[name] = value
+        return principal
+
+    def refusal(self, connection: HTTPConnection, error: AuthError) -> AuthHTTPException:
+        """Record and log ``error`` for this request, and make it an HTTP answer. A
+        refusal after authentication (a missing role) goes in the challenge of the
+        scheme the request authenticated with (RFC 9449 §7.2, RFC 6750 §3)."""
+        outcome = getattr(connection.state, _STATE_KEY, None)
+        if isinstance(outcome, Principal):
+            error.with_scheme(_scheme_of(outcome))
+        connection.state.auth_error = error
+        # The check name and nothing from the request: never a token or a proof.
+        logger.info("refused %s (%s %d)", error.check.value, error.error, error.status_code)
+        return AuthHTTPException(error, realm=self._realm, algorithms=self._algorithms)
+
+    @property
+    def _realm(self) -> str | None:
+        settings = self.settings
+        return settings.realm if settings else None
+
+    @property
+    def _algorithms(self) -> tuple[str, ...]:
+        settings = self.settings
+        return settings.algorithms if settings else SUPPORTED_ALGORITHMS
+
+    def require_roles(self, *roles: str) -> Callable[..., Awaitable[Principal]]:
+        """A dependency admitting callers that hold every one of ``roles`` (else 403)."""
+        return self._requirement(
+            lambda principal: principal.has_roles(roles),
+            lambda: InsufficientScope(
+                f"requires the role {', '.join(roles)}", check=Check.REQUIRED_ROLE
+            ),
+        )
+
+    def require_any_role(self, *roles: str) -> Callable[..., Awaitable[Principal]]:
+        """A dependency admitting callers that hold at least one of ``roles`` (else 403)."""
+        return self._requirement(
+            lambda principal: principal.has_any_role(roles),
+            lambda: InsufficientScope(
+                f"requires one of the roles {', '.join(roles)}", check=Check.REQUIRED_ROLE
+            ),
+        )
+
+    def require_scopes(self, *scopes: str) -> Callable[..., Awaitable[Principal]]:
+        """A dependency admitting tokens granted every one of ``scopes`` (else 403).
+        ``Security(auth, scopes=[...])`` does the same and shows them in OpenAPI."""
+        return self._requirement(
+            lambda principal: principal.has_scopes(scopes),
+            lambda: InsufficientScope(
+                f"requires the scope {' '.join(scopes)}", check=Check.REQUIRED_SCOPE, scope=scopes
+            ),
+        )
+
+    def _requirement(
+        self, admits: Callable[[Principal], bool], refusal: Callable[[], InsufficientScope]
+    ) -> Callable[..., Awaitable[Principal]]:
+        auth = self
+
+        async def dependency(
+            request: Request,
+            principal: Principal = Depends(auth),  # noqa: B008 (FastAPI's dependency form)
+        ) -> Principal:
+            if admits(principal):
+                return principal
+            raise auth.refusal(request, refusal().with_scheme(_scheme_of(principal)))
+
+        return dependency
+
+    # -- WebSockets ------------------------------------------------------------------
+
+    async def authenticate_websocket(self, websocket: WebSocket) -> tuple[Principal, str] | None:
+        """Authenticate a WebSocket upgrade before accepting it.
+
+        Returns the principal and the token, or None after refusing the upgrade: with an
+        HTTP 401/403/503 carrying the same challenges and body as HTTP routes when the
+        server supports the WebSocket denial-response extension (uvicorn does), else by
+        closing before accept with 1008 (which servers answer with HTTP 403).
+        """
+        try:
+            token = websocket_token(websocket)
+            principal = await self.authenticator.authenticate_token(token)
+        except AuthError as error:
+            await self.refuse_websocket(websocket, error)
+            return None
+        websocket.state.principal = principal
+        return principal, token
+
+    async def refuse_websocket(self, websocket: WebSocket, error: AuthError) -> None:
+        """Refuse a not yet accepted WebSocket with ``error``."""
+        refusal = self.refusal(websocket, error)
+        if "websocket.http.response" in websocket.scope.get("extensions", {}):
+            await websocket.send_denial_response(refusal.response())
+        else:
+            await websocket.close(code=1008, reason=error.description[:120])
+
+
+class _OptionalAuthentication:
+    """``auth.optional``: the caller, or None when the request carries no credentials.
+    Credentials that are present but bad are refused as usual (401/400)."""
+
+    def __init__(self, auth: OIDCAuth) -> None:
+        self._auth = auth
+
+    async def __call__(self, request: Request, response: Response) -> Principal | None:
+        """The authenticated caller, or None without credentials.
+
+        Raises:
+            AuthHTTPException: credentials are present but not acceptable.
+        """
+        try:
+            return await self._auth._principal(request, response)
+        except MissingCredentials:
+            return None
+        except AuthError as error:
+            raise self._auth.refusal(request, error) from None

@@ -5,27 +5,28 @@ normalisation, with query and fragment removed. Written by hand: the one maintai
 Python package for RFC 3986 normalisation (``rfc3986``) has had no release since 2022,
 and the rules needed here fit in a page.
 
-The expected URL comes from, in order: the configured public URL of the API; the
-``Forwarded`` (RFC 7239) or ``X-Forwarded-Proto``/``-Host`` headers, but only when the
-direct peer is a configured trusted proxy, and then only the element that proxy
-appended; the request as the server received it. An untrusted client's forwarded
-headers never change what is expected.
+The expected URL is the request's origin (the configured public URL of the API, else
+the validated ``Host`` or a trusted proxy's forwarded values: ``auth.origin``) followed
+by the request's own path, as the server parsed it from the request line. No part of
+the path ever comes from a header.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+from auth.origin import InvalidOrigin, IpNetwork, Origin, parse_origin, request_origin
+
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_FORWARDED_PAIR = re.compile(r'(?:^|;)\s*(proto|host)\s*=\s*("[^"]*"|[^;,\s]*)', re.IGNORECASE)
-
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# RFC 3986 §3.3: what a path may hold besides unreserved characters and escapes.
+_PATH_SAFE = "/%!$&'()*+,;=:@"
+# RFC 3986 §2: a URI is printable ASCII without spaces. urlsplit would silently drop
+# tabs and newlines instead of refusing them.
+_URI = re.compile(r"[\x21-\x7e]+")
 
 
 def _normalise_percent(match: re.Match[str]) -> str:
@@ -47,6 +48,14 @@ def _remove_dot_segments(path: str) -> str:
     return "/".join(output)
 
 
+def normalise_path(path: str) -> str:
+    """A path with escapes normalised (§6.2.2.1-2), characters a path cannot hold
+    escaped, and dot segments removed (§6.2.2.3). A path given as the server received
+    it (latin-1 decoded bytes) is escaped back to those same bytes."""
+    escaped = quote(_PERCENT.sub(_normalise_percent, path), safe=_PATH_SAFE, encoding="latin-1")
+    return _remove_dot_segments(escaped) or "/"
+
+
 @functools.lru_cache(maxsize=4096)
 def normalise_url(url: str) -> str:
     """Normalise an absolute http(s) URL and drop its query and fragment.
@@ -55,57 +64,20 @@ def normalise_url(url: str) -> str:
     cache is bounded, so URLs an attacker makes up only evict each other.
 
     Raises:
-        ValueError: not an absolute http(s) URL, or with userinfo.
+        ValueError: not an absolute http(s) URL of printable ASCII whose authority is
+            ``host[:port]`` (no userinfo).
     """
+    if not _URI.fullmatch(url):
+        raise ValueError("not a URI")
     parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
-        raise ValueError("not an absolute http(s) URL without userinfo")
-    host = (parts.hostname or "").lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    port = parts.port  # raises ValueError on a bad port
-    authority = host if port is None or str(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    path = _PERCENT.sub(_normalise_percent, parts.path) or "/"
-    return f"{scheme}://{authority}{_remove_dot_segments(path)}"
-
-
-def _last_element(headers: Sequence[tuple[str, str]], header: str) -> str | None:
-    # Proxies append to what they received (RFC 7239 §4; the X-Forwarded-* habit), and
-    # only our direct peer is known to be trusted: the last element is the one it
-    # added. Earlier ones may have been written by the client.
-    values = [value for name, value in headers if name == header]
-    if not values:
-        return None
-    return ",".join(values).split(",")[-1].strip()
-
-
-def _forwarded_values(headers: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
-    proto = host = None
-    forwarded = _last_element(headers, "forwarded")
-    if forwarded is not None:
-        for name, value in _FORWARDED_PAIR.findall(forwarded):
-            if name.lower() == "proto":
-                proto = value.strip('"')
-            else:
-                host = value.strip('"')
-        return proto, host
-    return _last_element(headers, "x-forwarded-proto"), _last_element(headers, "x-forwarded-host")
-
-
-def _is_trusted(peer: str | None, trusted: Sequence[IpNetwork]) -> bool:
-    if not peer or not trusted:
-        return False
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(address in network for network in trusted)
+    origin = parse_origin(parts.scheme, parts.netloc)
+    return f"{origin}{normalise_path(parts.path)}"
 
 
 def expected_htu(
     *,
-    request_url: str,
+    scheme: str,
+    path: str,
     headers: Sequence[tuple[str, str]],
     peer: str | None,
     public_url: str | None,
@@ -113,18 +85,33 @@ def expected_htu(
 ) -> str:
     """The normalised URL this request was addressed to, for comparison with ``htu``.
 
-    ``headers`` are (lower-case name, value) pairs; ``peer`` is the direct client address.
+    ``scheme`` and ``path`` are the request's as the server received it (``path``
+    without the query); ``headers`` are (lower-case name, value) pairs; ``peer`` is the
+    direct client address.
 
     Raises:
-        ValueError: the resulting URL is not an absolute http(s) URL.
+        InvalidOrigin: the Host or a trusted proxy's forwarded values are not valid, or
+            the request names no host and no public URL is configured.
     """
-    path = urlsplit(request_url).path or "/"
+    # Validated even when the public URL replaces it: an invalid Host is a malformed
+    # request (RFC 9112 §3.2), refused the same whatever the configuration.
+    origin = request_origin(
+        scheme=scheme, headers=headers, peer=peer, trusted_proxies=trusted_proxies
+    )
     if public_url is not None:
-        base = urlsplit(public_url)
-        return normalise_url(f"{base.scheme}://{base.netloc}{base.path.rstrip('/')}{path}")
-    if _is_trusted(peer, trusted_proxies):
-        proto, host = _forwarded_values(headers)
-        if proto or host:
-            actual = urlsplit(request_url)
-            return normalise_url(f"{proto or actual.scheme}://{host or actual.netloc}{path}")
-    return normalise_url(request_url)
+        return _public_htu(public_url, path)
+    if origin is None:
+        raise InvalidOrigin("the request names no host")
+    return _join(origin, path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _join(origin: Origin, path: str) -> str:
+    return f"{origin}{normalise_path(path)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_htu(public_url: str, path: str) -> str:
+    base = urlsplit(public_url)
+    origin = parse_origin(base.scheme, base.netloc)
+    return f"{origin}{normalise_path(base.path.rstrip('/') + path)}"

@@ -26,8 +26,9 @@ from typing import Any
 import httpx
 
 from auth.discovery import FetchError, ProviderMetadata, fetch_json, fetch_provider_metadata
-from auth.errors import InvalidToken, ServiceUnavailable
-from auth.jws import Key, MalformedJws, import_public_key, key_fits_algorithm
+from auth.errors import Check, InvalidToken, ServiceUnavailable
+from auth.jwk import import_public_key, key_fits_algorithm
+from auth.jws import Key, MalformedJws
 
 logger = logging.getLogger("auth.jwks")
 
@@ -45,21 +46,37 @@ class SigningKeys:
     by_kid: Mapping[str, tuple[Key, ...]]
     without_kid: tuple[Key, ...] = ()
     ignored: tuple[str, ...] = field(default=())
+    #: (kid, RFC 7638 thumbprint) of every key; kid None for the keys published without.
+    published: frozenset[tuple[str | None, str]] = frozenset()
+    #: Each key with its thumbprint, computed once per key set rather than per token.
+    thumbprints: tuple[tuple[Key, str], ...] = ()
 
     def __len__(self) -> int:
         return sum(len(keys) for keys in self.by_kid.values()) + len(self.without_kid)
 
+    def publishes(self, kid: str | None, thumbprint: str) -> bool:
+        """True when a token naming ``kid`` (or none) would still be verified with the
+        key whose RFC 7638 thumbprint is ``thumbprint``: the same key ``key_for``
+        would choose, so a cached verification answers as a fresh one would."""
+        if kid is not None or self.without_kid:
+            return (kid, thumbprint) in self.published
+        # No kid, and no key published without one: only a single key resolves it.
+        return len(self) == 1 and next(iter(self.published))[1] == thumbprint
+
+    def thumbprint_of(self, key: Key) -> str:
+        """The RFC 7638 thumbprint of ``key``, one of this set's keys."""
+        for candidate, thumbprint in self.thumbprints:
+            if candidate is key:
+                return thumbprint
+        return key.thumbprint()
+
 
 def _ignore_reason(jwk: Mapping[str, Any]) -> str | None:
-    if jwk.get("use", "sig") != "sig":
-        return "use is not sig"
-    key_ops = jwk.get("key_ops")
-    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        return "key_ops lacks verify"
+    # use, key_ops, RSA bounds and ROCA are import_public_key's rules, shared with proof
+    # keys. Members are tested for presence: "kid": null is malformed, not absent.
     if jwk.get("kty") == "oct":
         return "symmetric key"
-    kid = jwk.get("kid")
-    if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
+    if "kid" in jwk and (not isinstance(jwk["kid"], str) or len(jwk["kid"]) > MAX_KID_LENGTH):
         return "invalid kid"
     if not isinstance(jwk.get("alg", ""), str):
         return "invalid alg"
@@ -67,8 +84,10 @@ def _ignore_reason(jwk: Mapping[str, Any]) -> str | None:
 
 
 def select_signing_keys(document: Mapping[str, Any]) -> SigningKeys:
-    """Keep the keys a token may be verified with: asymmetric, ``use`` absent or ``sig``,
-    RSA of at least 2048 bits, public only, with a supported curve.
+    """Keep the keys a token may be verified with: those ``import_public_key`` accepts
+    (asymmetric, public only, ``use``/``key_ops`` allowing verification, RSA within
+    bounds and without the ROCA fingerprint), with a valid ``kid`` and a supported
+    algorithm.
 
     Raises:
         FetchError: the document has no ``keys`` array.
@@ -79,6 +98,8 @@ def select_signing_keys(document: Mapping[str, Any]) -> SigningKeys:
     by_kid: dict[str, list[Key]] = {}
     without_kid: list[Key] = []
     ignored: list[str] = []
+    published: set[tuple[str | None, str]] = set()
+    thumbprints: list[tuple[Key, str]] = []
     for jwk in entries:
         if not isinstance(jwk, dict):
             ignored.append("?: not an object")
@@ -101,10 +122,15 @@ def select_signing_keys(document: Mapping[str, Any]) -> SigningKeys:
             without_kid.append(key)
         else:
             by_kid.setdefault(kid, []).append(key)
+        thumbprint = key.thumbprint()
+        published.add((kid, thumbprint))
+        thumbprints.append((key, thumbprint))
     return SigningKeys(
         by_kid={kid: tuple(keys) for kid, keys in by_kid.items()},
         without_kid=tuple(without_kid),
         ignored=tuple(ignored),
+        published=frozenset(published),
+        thumbprints=tuple(thumbprints),
     )
 
 
@@ -226,8 +252,8 @@ class JwksCache:
             headers, minimum=self._min_ttl, maximum=self._max_ttl, default=self._default_ttl
         )
         now = self._clock()
-        changed = self._keys is None or (self._keys.by_kid.keys(), self._keys.ignored) != (
-            keys.by_kid.keys(),
+        changed = self._keys is None or (self._keys.published, self._keys.ignored) != (
+            keys.published,
             keys.ignored,
         )
         self._keys, self._expires_at = keys, now + ttl
@@ -273,14 +299,16 @@ class JwksCache:
         if self._keys is None and self._may_refetch(now):
             await self.refresh()
         if self._keys is None:
-            raise ServiceUnavailable("the issuer's signing keys are not available yet")
+            raise ServiceUnavailable(
+                "the issuer's signing keys are not available yet", check=Check.KEYS_UNAVAILABLE
+            )
         if kid is None:
             return self._choose(self._keys.without_kid or _only_key(self._keys), alg)
         candidates = self._keys.by_kid.get(kid)
         if candidates is not None:
             return self._choose(candidates, alg)
         if self._unknown_kids.get(kid, 0.0) > now:
-            raise InvalidToken("the token's key id is not published by the issuer")
+            raise _unknown_kid()
         if self._inflight is not None:
             # A refresh is under way anyway: its result may hold the kid.
             await asyncio.shield(self._inflight)
@@ -294,11 +322,11 @@ class JwksCache:
             if candidates is not None:
                 return self._choose(candidates, alg)
             if not refreshed:
-                raise ServiceUnavailable("the issuer is unreachable and the token's key is unknown")
+                raise _issuer_unreachable()
             self._remember_unknown(kid, now)
         elif self._last_error is not None:
-            raise ServiceUnavailable("the issuer is unreachable and the token's key is unknown")
-        raise InvalidToken("the token's key id is not published by the issuer")
+            raise _issuer_unreachable()
+        raise _unknown_kid()
 
     def _remember_unknown(self, kid: str, now: float) -> None:
         self._unknown_kids[kid] = now + self._cooldown
@@ -311,12 +339,24 @@ class JwksCache:
         for key in candidates:
             if key_fits_algorithm(key, alg):
                 return key
-        raise InvalidToken("the token's key does not fit its algorithm")
+        raise InvalidToken("the token's key does not fit its algorithm", check=Check.KEY)
 
 
 def _only_key(keys: SigningKeys) -> tuple[Key, ...]:
     # A token without kid is only resolvable when the issuer publishes a single key.
     everything = [key for group in keys.by_kid.values() for key in group]
     if len(everything) != 1:
-        raise InvalidToken("the token has no key id and the issuer publishes several keys")
+        raise InvalidToken(
+            "the token has no key id and the issuer publishes several keys", check=Check.KID
+        )
     return tuple(everything)
+
+
+def _unknown_kid() -> InvalidToken:
+    return InvalidToken("the token's key id is not published by the issuer", check=Check.KID)
+
+
+def _issuer_unreachable() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "the issuer is unreachable and the token's key is unknown", check=Check.ISSUER_UNREACHABLE
+    )

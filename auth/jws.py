@@ -1,11 +1,14 @@
 """Strict parsing of compact JWS (RFC 7515 §7.1) and signature checks on joserfc.
 
-Parsing is written here rather than taken from joserfc because joserfc's parser is
-lenient where RFC 8725 asks for strictness: it accepts duplicate JSON members
-(RFC 7515 §5.2 lets us reject them), ``NaN``/``Infinity`` and non-canonical base64url
-(the unused low bits of the last character), and it caps protected headers at 512
-bytes, which a DPoP proof carrying an RSA ``jwk`` exceeds. The token is parsed once;
-keys and signature algorithms are joserfc's.
+Parsing is written here rather than taken from joserfc because joserfc's parser (1.8)
+accepts duplicate JSON members, keeping the last (RFC 7515 §4 and RFC 7519 §4 let a
+parser refuse them, and parsers that keep the first would read another token), and
+``NaN``/``Infinity``, which are not JSON (RFC 8259 §6). joserfc does refuse
+non-canonical base64url, and its 512-byte cap on protected headers (too small for a
+DPoP proof carrying an RSA ``jwk``) is a setting, ``JWSRegistry.max_header_length``:
+neither is a reason on its own. ``tests/auth/test_jws.py`` has a canary that fails when
+joserfc starts refusing duplicates and ``NaN``, so this choice is revisited on upgrade.
+The token is parsed once; keys and signature algorithms are joserfc's.
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 Key = RSAKey | ECKey | OKPKey
@@ -39,7 +42,6 @@ KEY_REQUIREMENTS: dict[str, tuple[str, frozenset[str] | None]] = {
     "Ed25519": ("OKP", frozenset({"Ed25519"})),
 }
 SUPPORTED_ALGORITHMS = tuple(KEY_REQUIREMENTS)
-MIN_RSA_BITS = 2048
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _B64URL_VALUE = {
@@ -51,12 +53,31 @@ _UNUSED_BITS = {0: 0, 2: 0b1111, 3: 0b11}
 # A JSON escape of a UTF-16 surrogate (high or low); rare, so only then is the value
 # checked for unpaired ones.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-# RFC 7517 §4 and RFC 7518 §6: members that only a private or symmetric key carries.
-PRIVATE_KEY_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+class Defect(StrEnum):
+    """What is wrong with a value ``MalformedJws`` refuses; callers map it to their
+    ``auth.errors.Check`` (the same defect is a different check in a token and a proof)."""
+
+    SIZE = "size"  # longer than the caller's cap
+    FORMAT = "format"  # not ASCII, not three segments, empty signature
+    BASE64URL = "base64url"  # foreign characters, padding, non-canonical encoding
+    JSON = "json"  # not strict JSON, or not an object
+    DUPLICATE_MEMBER = "duplicate_member"  # a JSON member name given twice
+    KEY = "key"  # a JWK of an unsupported type, or with invalid values
+    KEY_SIZE = "key_size"  # an RSA modulus or exponent outside the accepted bounds
+    KEY_USE = "key_use"  # use other than sig, key_ops without verify or with repeats
+    KEY_VULNERABLE = "key_vulnerable"  # a modulus known to be factorable (ROCA)
+    PRIVATE_KEY = "private_key"  # a JWK carrying private or symmetric key material
 
 
 class MalformedJws(ValueError):
-    """The value is not a well-formed compact JWS; the message says why."""
+    """The value is not a well-formed compact JWS (or JWK); the message says why and
+    ``defect`` says it in a stable form."""
+
+    def __init__(self, message: str, defect: Defect) -> None:
+        super().__init__(message)
+        self.defect = defect
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +99,16 @@ def b64url_decode(segment: str) -> bytes:
     """Decode unpadded base64url, refusing padding, foreign characters and non-canonical
     encodings (RFC 7515 §2; RFC 4648 §3.5 lets a decoder reject non-zero pad bits)."""
     if len(segment) % 4 == 1 or not _B64URL.fullmatch(segment):
-        raise MalformedJws("invalid base64url")
+        raise MalformedJws("invalid base64url", Defect.BASE64URL)
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except binascii.Error as exc:
-        raise MalformedJws("invalid base64url") from exc
+        raise MalformedJws("invalid base64url", Defect.BASE64URL) from exc
     # Canonical: the bits of the last character that encode no byte must be zero (four
     # of them when the length is 4n+2, two when 4n+3), or several strings decode alike.
     unused_bits = _UNUSED_BITS[len(segment) % 4]
     if unused_bits and _B64URL_VALUE[segment[-1]] & unused_bits:
-        raise MalformedJws("non-canonical base64url")
+        raise MalformedJws("non-canonical base64url", Defect.BASE64URL)
     return raw
 
 
@@ -98,12 +119,12 @@ def b64url_encode(raw: bytes) -> str:
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        raise MalformedJws("duplicate JSON member")
+        raise MalformedJws("duplicate JSON member", Defect.DUPLICATE_MEMBER)
     return obj
 
 
 def _reject_constant(name: str) -> None:
-    raise MalformedJws(f"{name} is not JSON")
+    raise MalformedJws(f"{name} is not JSON", Defect.JSON)
 
 
 _STRICT_JSON = json.JSONDecoder(
@@ -122,16 +143,16 @@ def json_object(raw: bytes) -> dict[str, Any]:
     # ValueError: UnicodeDecodeError, JSONDecodeError, int digit limit. RecursionError:
     # deeply nested arrays, which a 16 KiB token can hold thousands of.
     except (ValueError, RecursionError) as exc:
-        raise MalformedJws("invalid JSON") from exc
+        raise MalformedJws("invalid JSON", Defect.JSON) from exc
     if _SURROGATE_ESCAPE.search(text):
         # "\ud800" parses to a str that cannot be encoded as UTF-8, which breaks
         # whatever later hashes or stores it. Only a pair may form a character.
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise MalformedJws("unpaired surrogate in JSON string") from exc
+            raise MalformedJws("unpaired surrogate in JSON string", Defect.JSON) from exc
     if not isinstance(value, dict):
-        raise MalformedJws("JSON value is not an object")
+        raise MalformedJws("JSON value is not an object", Defect.JSON)
     return value
 
 
@@ -146,74 +167,25 @@ def parse_compact(value: str, *, max_length: int) -> CompactJws:
         MalformedJws: too long, not three base64url segments, not JSON objects.
     """
     if len(value) > max_length:
-        raise MalformedJws(f"longer than {max_length} characters")
+        raise MalformedJws(f"longer than {max_length} characters", Defect.SIZE)
     if not value.isascii():
-        raise MalformedJws("not ASCII")
+        raise MalformedJws("not ASCII", Defect.FORMAT)
     parts = value.split(".")
     if len(parts) != 3:
         # Five segments would be a JWE; anything else is not a JWS either.
-        raise MalformedJws("not a compact JWS (expected three segments)")
+        raise MalformedJws("not a compact JWS (expected three segments)", Defect.FORMAT)
     header_b64, payload_b64, signature_b64 = parts
     header = json_object(b64url_decode(header_b64))
     payload = json_object(b64url_decode(payload_b64))
     signature = b64url_decode(signature_b64)
     if not signature:
-        raise MalformedJws("empty signature")
+        raise MalformedJws("empty signature", Defect.FORMAT)
     return CompactJws(
         header=header,
         payload=payload,
         signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
         signature=signature,
     )
-
-
-def key_fits_algorithm(key: Key, alg: str) -> bool:
-    """True when ``key`` may verify ``alg`` (RFC 8725 §3.1): the key type and curve match,
-    an ``alg`` member on the key agrees, RSA keys have at least 2048 bits."""
-    requirement = KEY_REQUIREMENTS.get(alg)
-    if requirement is None:
-        return False
-    kty, curves = requirement
-    if key.key_type != kty:
-        return False
-    if curves is not None and key.curve_name not in curves:  # type: ignore[union-attr]
-        return False
-    if key.alg is not None and key.alg != alg:
-        return False
-    if isinstance(key, RSAKey):
-        public = key.public_key
-        if not isinstance(public, rsa.RSAPublicKey) or public.key_size < MIN_RSA_BITS:
-            return False
-    return True
-
-
-def import_public_key(jwk: dict[str, Any]) -> Key:
-    """Import a public JWK of type RSA, EC or OKP.
-
-    Raises:
-        MalformedJws: private or symmetric members present, unsupported ``kty``, bad values.
-    """
-    if PRIVATE_KEY_MEMBERS & jwk.keys():
-        raise MalformedJws("key contains private or symmetric key material")
-    kty = jwk.get("kty")
-    if kty not in ("RSA", "EC", "OKP"):
-        raise MalformedJws("unsupported key type")
-    if kty == "RSA":
-        # Checked before import: joserfc imports short RSA keys with only a warning.
-        modulus = jwk.get("n")
-        if not isinstance(modulus, str) or _rsa_bits(modulus) < MIN_RSA_BITS:
-            raise MalformedJws(f"RSA key shorter than {MIN_RSA_BITS} bits")
-    try:
-        key = JWKRegistry.import_key(jwk)
-    except Exception as exc:  # joserfc raises several types for bad key values
-        raise MalformedJws("invalid key") from exc
-    if key.is_private:
-        raise MalformedJws("key is private")
-    return key  # type: ignore[return-value]
-
-
-def _rsa_bits(modulus_b64: str) -> int:
-    return int.from_bytes(b64url_decode(modulus_b64), "big").bit_length()
 
 
 def signature_is_valid(jws: CompactJws, alg: str, key: Key) -> bool:

@@ -18,9 +18,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from auth.access_token import check_time_claims, is_valid_subject, parse_token
+from auth.access_token import (
+    check_time_claims,
+    confirmation_thumbprint,
+    is_valid_subject,
+    parse_token,
+)
 from auth.credentials import HttpRequest, extract_credentials
-from auth.errors import InvalidToken
+from auth.errors import Check, InvalidToken
 from auth.principal import Principal, principal_from_claims
 from auth.settings import AuthMode, AuthSettings
 
@@ -73,25 +78,31 @@ class DecodeOnlyAuthenticator(_MockBase):
         principal = await self.authenticate_token(credentials.token)
         if (credentials.scheme == "DPoP") != principal.dpop_bound:
             raise InvalidToken(
-                "the token's DPoP binding does not match the scheme", scheme=credentials.scheme
+                "the token's DPoP binding does not match the scheme",
+                check=Check.SCHEME_BINDING,
+                scheme=credentials.scheme,
             )
         return principal
 
     async def authenticate_token(self, token: str) -> Principal:
         claims = parse_token(token, max_length=16 * 1024).payload
         check_time_claims(claims, now=self._clock(), leeway=self.settings.leeway_seconds)
+        if not is_valid_subject(claims.get("sub")):
+            raise InvalidToken("the token lacks a valid sub claim", check=Check.SUB)
         issuer = claims.get("iss")
-        if not is_valid_subject(claims.get("sub")) or not (
-            isinstance(issuer, str) and 0 < len(issuer) <= 255
-        ):
-            raise InvalidToken("the token lacks a valid sub or iss claim")
-        cnf = claims.get("cnf")
-        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if not (isinstance(issuer, str) and 0 < len(issuer) <= 255):
+            raise InvalidToken("the token lacks a valid iss claim", check=Check.ISS)
+        # The shapes of the configured issuer (the first, with several), or of
+        # OIDC_PROVIDER's profile when no issuer is configured.
+        trusted = self.settings.trusted_issuers()
+        profile = trusted[0].profile if trusted else self.settings.profile()
         return principal_from_claims(
             claims,
-            role_claims=self.settings.resolved_role_claims,
+            role_claims=profile.role_claims,
             groups_claim=self.settings.groups_claim,
-            dpop_jkt=jkt if isinstance(jkt, str) else None,
+            dpop_jkt=confirmation_thumbprint(claims),
+            client_id_claims=profile.client_id_claims,
+            scope_claims=profile.scope_claims,
         )
 
 

@@ -1,4 +1,8 @@
-"""The authenticated caller, as the application sees it."""
+"""The authenticated caller, as the application sees it, built from verified claims.
+
+Where a provider puts the client id, the scopes and the roles is a provider profile's
+business (``auth.profiles``); this module reads them where the profile says.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +24,10 @@ class Principal:
     name: str | None = None
     email: str | None = None
     username: str | None = None
+    #: Scopes from the profile's scope claims (``scope``, ``scp``...).
     scopes: frozenset[str] = frozenset()
-    #: Roles found at the configured role claims (realm and this API's client roles).
+    #: Roles found at the profile's role claims (lists, or objects keyed by role).
     roles: frozenset[str] = frozenset()
-    #: Keycloak's realm roles (``realm_access.roles``), whatever ``role_claims`` says.
-    realm_roles: frozenset[str] = frozenset()
-    #: Every client's roles from Keycloak's ``resource_access``.
-    client_roles: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY)
     groups: tuple[str, ...] = ()
     #: Unix time after which the access token is no longer accepted.
     expires_at: float | None = None
@@ -40,6 +41,9 @@ class Principal:
 
     def has_roles(self, roles: Sequence[str]) -> bool:
         return self.roles.issuperset(roles)
+
+    def has_any_role(self, roles: Sequence[str]) -> bool:
+        return not self.roles.isdisjoint(roles)
 
     def has_scopes(self, scopes: Sequence[str]) -> bool:
         return self.scopes.issuperset(scopes)
@@ -63,6 +67,20 @@ def _strings(value: Any) -> tuple[str, ...]:
     return ()
 
 
+def _role_names(value: Any) -> tuple[str, ...]:
+    # A list of names (Keycloak, Entra, Okta groups), or an object whose keys are the
+    # names (Zitadel: {"admin": {"<org id>": "<org domain>"}}).
+    if isinstance(value, Mapping):
+        return tuple(key for key in value if isinstance(key, str))
+    return _strings(value)
+
+
+def _scope_words(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(value.split())
+    return _strings(value)
+
+
 def _optional_string(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -73,18 +91,19 @@ def principal_from_claims(
     role_claims: Sequence[str],
     groups_claim: str,
     dpop_jkt: str | None,
+    client_id_claims: Sequence[str] = ("client_id", "azp"),
+    scope_claims: Sequence[str] = ("scope",),
 ) -> Principal:
-    """Build a principal from verified claims (RFC 9068 §2.2; Keycloak's role claims)."""
+    """Build a principal from verified claims (RFC 9068 §2.2), reading the client id,
+    scopes and roles where the provider profile says they are."""
     roles = frozenset(
-        role for pointer in role_claims for role in _strings(_resolve_pointer(claims, pointer))
+        role for pointer in role_claims for role in _role_names(_resolve_pointer(claims, pointer))
     )
-    resource_access = claims.get("resource_access")
-    client_roles: dict[str, frozenset[str]] = {}
-    if isinstance(resource_access, Mapping):
-        for client, entry in resource_access.items():
-            if isinstance(entry, Mapping):
-                client_roles[client] = frozenset(_strings(entry.get("roles")))
-    scope = claims.get("scope")
+    scopes = frozenset(word for name in scope_claims for word in _scope_words(claims.get(name)))
+    client_id = next(
+        (value for name in client_id_claims if (value := _optional_string(claims.get(name)))),
+        None,
+    )
     given, family = claims.get("given_name"), claims.get("family_name")
     name = _optional_string(claims.get("name"))
     if name is None and isinstance(given, str) and isinstance(family, str):
@@ -93,14 +112,12 @@ def principal_from_claims(
     return Principal(
         subject=claims["sub"],
         issuer=claims["iss"],
-        client_id=_optional_string(claims.get("client_id")) or _optional_string(claims.get("azp")),
+        client_id=client_id,
         name=name,
         email=_optional_string(claims.get("email")),
         username=_optional_string(claims.get("preferred_username")),
-        scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+        scopes=scopes,
         roles=roles,
-        realm_roles=frozenset(_strings(_resolve_pointer(claims, "/realm_access/roles"))),
-        client_roles=MappingProxyType(client_roles),
         groups=_strings(_resolve_pointer(claims, groups_claim)),
         expires_at=float(exp)
         if isinstance(exp, int | float) and not isinstance(exp, bool)

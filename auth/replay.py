@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from auth.errors import ServiceUnavailable
+from auth.errors import Check, ServiceUnavailable
 
 
 @runtime_checkable
@@ -69,7 +69,7 @@ class MemoryReplayStore:
             return False
         self._sweep(now)
         if len(self._entries) >= self._max_entries:
-            raise ServiceUnavailable("the DPoP replay store is full")
+            raise ServiceUnavailable("the DPoP replay store is full", check=Check.REPLAY_STORE)
         self._entries[key] = now + ttl_seconds
         self._entries.move_to_end(key)
         return True

@@ -12,7 +12,7 @@ import math
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from auth.errors import ServiceUnavailable
+from auth.errors import Check, ServiceUnavailable
 
 
 class RedisReplayStore:
@@ -26,7 +26,9 @@ class RedisReplayStore:
                 self._prefix + key, b"1", nx=True, px=max(1, math.ceil(ttl_seconds * 1000))
             )
         except (RedisError, OSError) as exc:
-            raise ServiceUnavailable("the DPoP replay store is unavailable") from exc
+            raise ServiceUnavailable(
+                "the DPoP replay store is unavailable", check=Check.REPLAY_STORE
+            ) from exc
         return bool(created)
 
     async def aclose(self) -> None:

@@ -8,11 +8,20 @@ from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from auth.errors import ConfigurationError
+from auth.htu import normalise_url
 from auth.jws import SUPPORTED_ALGORITHMS
+from auth.profiles import (
+    OPTIONAL_RFC9068_CLAIMS,
+    PROFILES,
+    TYP_ABSENT,
+    Provider,
+    ProviderProfile,
+    TrustedIssuer,
+    normalise_typ,
+)
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -39,9 +48,40 @@ def _split_words(value: object) -> object:
     return value
 
 
-def _pointer_token(value: str) -> str:
-    # RFC 6901 §3: "~" and "/" inside a reference token.
-    return value.replace("~", "~0").replace("/", "~1")
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > 255:
+        raise ValueError("must be at most 255 characters")
+    parts = urlsplit(value)
+    try:
+        normalise_url(value)  # printable ASCII, http(s), authority host[:port]
+    except ValueError:
+        raise ValueError("must be an absolute http(s) URL whose authority is host[:port]") from None
+    if parts.query or parts.fragment:
+        raise ValueError("must not carry a query or fragment")
+    return value
+
+
+def _audiences(value: str | None) -> tuple[str, ...]:
+    return tuple(value.split()) if value else ()
+
+
+class IssuerSettings(BaseModel):
+    """One entry of ``OIDC_ISSUERS``: a trusted issuer, its audience and its provider."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    issuer: str
+    #: Space-separated; a token naming any one of them is for this API.
+    audience: str = Field(min_length=1)
+    provider: Provider = Field(default=Provider.KEYCLOAK, strict=False)
+    discovery_uri: str | None = None
+
+    @field_validator("issuer", "discovery_uri")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _http_url(value)
 
 
 class AuthSettings(BaseSettings):
@@ -52,26 +92,37 @@ class AuthSettings(BaseSettings):
     mode: AuthMode = AuthMode.VERIFY
     #: The exact ``iss`` of accepted tokens (compared as strings, RFC 9068 §4 step 3).
     issuer_uri: str | None = None
-    #: The audience this API must find in ``aud`` (RFC 9068 §4 step 4).
+    #: The audiences this API answers to, space-separated: a token whose ``aud`` names
+    #: any one of them is for this API (RFC 9068 §4 step 4).
     audience: str | None = None
     #: Where to fetch discovery from when it differs from ``{issuer}/.well-known/...``
     #: (a container reaching the IdP by another host name). The document's ``issuer``
     #: must still equal ``issuer_uri``.
     discovery_uri: str | None = None
-    #: ``realm`` attribute of ``WWW-Authenticate`` challenges.
-    realm: str = "todo-api"
+    #: Several trusted issuers (a JSON list of ``{"issuer", "audience", "provider",
+    #: "discovery_uri"}``), instead of ``issuer_uri``/``audience``/``discovery_uri``.
+    issuers: Annotated[tuple[IssuerSettings, ...], NoDecode] = ()
+    #: ``realm`` attribute of ``WWW-Authenticate`` challenges; none when unset.
+    realm: str | None = None
 
     algorithms: Annotated[tuple[str, ...], NoDecode] = SUPPORTED_ALGORITHMS
     leeway_seconds: int = Field(default=30, ge=0, le=300)
-    #: Accept header ``typ: JWT`` from providers that cannot emit ``at+jwt``.
-    accept_jwt_typ: bool = False
-    #: JSON Pointers (RFC 6901) to arrays of role names. ``{audience}`` is replaced by
-    #: the configured audience (escaped as a reference token). Keycloak's realm and
-    #: client roles by default.
-    role_claims: Annotated[tuple[str, ...], NoDecode] = (
-        "/realm_access/roles",
-        "/resource_access/{audience}/roles",
-    )
+
+    #: Whose token shapes the five settings below default to (``auth/profiles.py``).
+    provider: Provider = Provider.KEYCLOAK
+    #: Header ``typ`` values accepted (``at+jwt``, ``jwt``, ``absent`` for none). ID,
+    #: logout and refresh tokens and DPoP proofs are refused whatever this says.
+    accepted_typ: Annotated[tuple[str, ...] | None, NoDecode] = None
+    #: Which of the RFC 9068 claims ``jti`` and ``client_id`` a token must carry.
+    required_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
+    #: Claims holding the client id, first present wins: ``client_id``, ``azp``,
+    #: ``cid``, ``appid``.
+    client_id_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
+    #: Claims holding scopes: a space-separated string or a list of strings.
+    scope_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
+    #: JSON Pointers (RFC 6901) to lists of role names, or to objects whose keys are
+    #: role names. ``{audience}`` stands for each configured audience.
+    role_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
     groups_claim: str = "/groups"
 
     http_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -100,12 +151,46 @@ class AuthSettings(BaseSettings):
     static_subject: str = "dev-user"
     static_name: str = "Development User"
     static_email: str = "dev-user@example.invalid"
-    static_roles: Annotated[tuple[str, ...], NoDecode] = ("todo-user", "todo-admin")
+    static_roles: Annotated[tuple[str, ...], NoDecode] = ()
 
-    @field_validator("algorithms", "role_claims", "static_roles", "trusted_proxies", mode="before")
+    @field_validator(
+        "algorithms",
+        "accepted_typ",
+        "required_claims",
+        "client_id_claims",
+        "scope_claims",
+        "role_claims",
+        "static_roles",
+        "trusted_proxies",
+        mode="before",
+    )
     @classmethod
     def _words(cls, value: object) -> object:
         return _split_words(value)
+
+    @field_validator("issuers", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("accepted_typ")
+    @classmethod
+    def _typ_values(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        normalised = tuple(normalise_typ(typ) for typ in value)
+        # Only the access-token types: a proof's, a logout token's or any other type a
+        # provider gives its other JWTs is never accepted (auth.token_kind).
+        if not normalised or not set(normalised) <= {"at+jwt", "jwt", TYP_ABSENT}:
+            raise ValueError(f"OIDC_ACCEPTED_TYP may list at+jwt, jwt and {TYP_ABSENT}")
+        return normalised
+
+    @field_validator("required_claims")
+    @classmethod
+    def _known_claims(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not set(value) <= set(OPTIONAL_RFC9068_CLAIMS):
+            raise ValueError("OIDC_REQUIRED_CLAIMS may only list jti and client_id")
+        return value
 
     @field_validator("algorithms")
     @classmethod
@@ -124,33 +209,58 @@ class AuthSettings(BaseSettings):
 
     @field_validator("issuer_uri", "discovery_uri", "public_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if len(value) > 255:
-            raise ValueError("must be at most 255 characters")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an absolute http(s) URL")
-        if parts.query or parts.fragment:
-            raise ValueError("must not carry a query or fragment")
-        return value
+    def _url(cls, value: str | None) -> str | None:
+        return _http_url(value)
 
     @model_validator(mode="after")
     def _coherent(self) -> AuthSettings:
         if self.jwks_min_ttl_seconds > self.jwks_max_ttl_seconds:
             raise ValueError("OIDC_JWKS_MIN_TTL_SECONDS exceeds OIDC_JWKS_MAX_TTL_SECONDS")
+        if self.issuers and (self.issuer_uri or self.audience or self.discovery_uri):
+            raise ValueError(
+                "set either OIDC_ISSUERS or OIDC_ISSUER_URI/OIDC_AUDIENCE/OIDC_DISCOVERY_URI"
+            )
+        names = [entry.issuer for entry in self.issuers]
+        if len(names) != len(set(names)):
+            raise ValueError("OIDC_ISSUERS names an issuer twice")
         return self
 
-    @property
-    def resolved_discovery_uri(self) -> str:
-        if self.discovery_uri:
-            return self.discovery_uri
-        if self.issuer_uri is None:
-            raise ConfigurationError("OIDC_ISSUER_URI is not set.")
-        return self.issuer_uri.rstrip("/") + "/.well-known/openid-configuration"
+    def profile(self, provider: Provider | None = None) -> ProviderProfile:
+        """The token-shape settings for ``provider`` (default: ``OIDC_PROVIDER``): its
+        profile's defaults, overridden by every shape setting given explicitly."""
+        defaults = PROFILES[provider or self.provider]
+        return ProviderProfile(
+            accepted_typ=self.accepted_typ or defaults.accepted_typ,
+            required_claims=(
+                defaults.required_claims if self.required_claims is None else self.required_claims
+            ),
+            client_id_claims=self.client_id_claims or defaults.client_id_claims,
+            scope_claims=self.scope_claims or defaults.scope_claims,
+            role_claims=defaults.role_claims if self.role_claims is None else self.role_claims,
+        )
 
-    @property
-    def resolved_role_claims(self) -> tuple[str, ...]:
-        audience = _pointer_token(self.audience or "")
-        return tuple(pointer.replace("{audience}", audience) for pointer in self.role_claims)
+    def trusted_issuers(self) -> tuple[TrustedIssuer, ...]:
+        """Every issuer this API trusts, each with its audiences and token shapes:
+        ``OIDC_ISSUERS``, or the single ``OIDC_ISSUER_URI`` (empty when neither is set)."""
+        if self.issuers:
+            return tuple(
+                TrustedIssuer.build(
+                    issuer=entry.issuer,
+                    audiences=_audiences(entry.audience),
+                    provider=entry.provider,
+                    profile=self.profile(entry.provider),
+                    discovery_uri=entry.discovery_uri,
+                )
+                for entry in self.issuers
+            )
+        if not self.issuer_uri or not self.audience:
+            return ()
+        return (
+            TrustedIssuer.build(
+                issuer=self.issuer_uri,
+                audiences=_audiences(self.audience),
+                provider=self.provider,
+                profile=self.profile(),
+                discovery_uri=self.discovery_uri,
+            ),
+        )

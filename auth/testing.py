@@ -15,19 +15,17 @@ import secrets
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import uvicorn
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from auth.dpop import access_token_hash
 from auth.jws import Key, b64url_encode
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 _CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 
@@ -181,7 +179,7 @@ class TestIssuer:
         header: Mapping[str, Any] | None = None,
         **claims: Any,
     ) -> str:
-        """A signed access token; ``None`` as a claim value removes that claim."""
+        """A signed access token; ``None`` as a claim or header value removes it."""
         kid = kid or self.current_kid.get(alg) or self.add_key(alg)
         _, key = self.keys[kid]
         payload = self.claims(subject, **claims)
@@ -189,6 +187,7 @@ class TestIssuer:
             payload["cnf"] = {"jkt": dpop_key.jkt}
         jws_header: dict[str, Any] = {"typ": "at+jwt", "alg": alg, "kid": kid}
         jws_header.update(header or {})
+        jws_header = {name: value for name, value in jws_header.items() if value is not None}
         return sign_compact(jws_header, payload, key, alg)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -208,7 +207,12 @@ class TestIssuer:
 
     def asgi_app(self) -> Starlette:
         """The issuer over real HTTP: discovery, JWKS, and ``GET /token?sub=...`` which
-        mints a Bearer token (a development convenience; there is no login)."""
+        mints a Bearer token (a development convenience; there is no login).
+        Needs the ``testing`` extra (Starlette); minting tokens needs nothing more."""
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse, Response
+        from starlette.routing import Route
 
         async def discovery(_: Request) -> Response:
             self.discovery_requests += 1
@@ -239,6 +243,8 @@ class TestIssuer:
 
 def main() -> None:
     """Serve a test issuer on loopback and print how to use it with the API."""
+    import uvicorn
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--audience", default="todo-api")

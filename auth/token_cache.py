@@ -2,9 +2,12 @@
 
 Keyed by the SHA-256 of the token: fixed size per entry whatever the token's length,
 and an attacker cannot plant an entry without holding a token that verified. An entry
-lives until the token's ``exp`` (plus leeway) and is dropped as soon as the key that
-signed the token leaves the issuer's key set, so revoking a key takes effect at the
-next JWKS refresh rather than at token expiry. DPoP proofs are never cached.
+lives until the token's ``exp`` (plus leeway) and is bound to the key that verified the
+token: its ``kid`` and RFC 7638 thumbprint. The verifier drops it at its next use once
+that key is no longer what a fresh verification would use (removed, replaced under the
+same kid, moved to another kid), so revoking a key takes effect at the next JWKS
+refresh rather than at token expiry, with or without ``kid``. DPoP proofs are never
+cached.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ class CachedToken(Generic[T]):
     value: T
     expires_at: float
     kid: str | None
+    #: RFC 7638 thumbprint of the key the token was verified with.
+    key_thumbprint: str
 
 
 class VerifiedTokenCache(Generic[T]):
@@ -57,16 +62,21 @@ class VerifiedTokenCache(Generic[T]):
         self._entries.move_to_end(digest)
         return entry
 
-    def put(self, digest: bytes, value: T, *, expires_at: float, kid: str | None) -> None:
+    def put(
+        self,
+        digest: bytes,
+        value: T,
+        *,
+        expires_at: float,
+        kid: str | None,
+        key_thumbprint: str,
+    ) -> None:
         if self._max_entries <= 0:
             return
-        self._entries[digest] = CachedToken(value, expires_at, kid)
+        self._entries[digest] = CachedToken(value, expires_at, kid, key_thumbprint)
         self._entries.move_to_end(digest)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
     def discard(self, digest: bytes) -> None:
         self._entries.pop(digest, None)
-
-    def clear(self) -> None:
-        self._entries.clear()

@@ -5,26 +5,43 @@
 A token under the ``Bearer`` scheme must not be DPoP-bound (RFC 9449 §7.2: accepting
 it would downgrade a sender-constrained token to a bearer one); a token under the
 ``DPoP`` scheme must be, and must come with a valid proof on every request.
+
+Several issuers may be trusted (``OIDC_ISSUERS``). The token's ``iss``, read before
+anything is verified, only selects one of the configured issuers, each with its own
+policy and key set; a token naming any other issuer is refused without a network call,
+and no URL taken from a token is ever fetched.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from auth.access_token import AccessTokenPolicy, verify_access_token
+from auth.access_token import (
+    MAX_TOKEN_LENGTH,
+    AccessTokenPolicy,
+    check_algorithm,
+    parse_token,
+    unverified_issuer,
+    verify_jws,
+)
 from auth.credentials import HttpRequest, check_token_syntax, extract_credentials
 from auth.dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
-from auth.errors import AuthError, InvalidDpopProof, InvalidToken
+from auth.errors import AuthError, Check, InvalidRequest, InvalidToken
 from auth.htu import expected_htu
 from auth.jwks import JwksCache
 from auth.nonce import DpopNonces
+from auth.origin import InvalidOrigin
 from auth.principal import Principal, principal_from_claims
+from auth.profiles import TrustedIssuer
 from auth.replay import ReplayStore
 from auth.settings import AuthMode, AuthSettings
 from auth.token_cache import VerifiedTokenCache
+from auth.token_kind import check_type
 
 logger = logging.getLogger("auth.verifier")
 
@@ -71,6 +88,30 @@ class Authenticator(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Issuer:
+    """One trusted issuer: its settings, the policy its tokens are checked with, its keys."""
+
+    trusted: TrustedIssuer
+    policy: AccessTokenPolicy
+    keys: JwksCache
+
+
+def token_policy(trusted: TrustedIssuer, settings: AuthSettings) -> AccessTokenPolicy:
+    """The access-token policy for one trusted issuer."""
+    profile = trusted.profile
+    return AccessTokenPolicy(
+        issuer=trusted.issuer,
+        audiences=trusted.audiences,
+        algorithms=frozenset(settings.algorithms),
+        leeway=settings.leeway_seconds,
+        accepted_typ=frozenset(profile.accepted_typ),
+        required_claims=frozenset(profile.required_claims),
+        client_id_claims=profile.client_id_claims,
+        scope_claims=profile.scope_claims,
+    )
+
+
 class TokenVerifier:
     """Offline verification of OIDC access tokens and DPoP proofs (``OIDC_MODE=verify``)."""
 
@@ -80,23 +121,29 @@ class TokenVerifier:
         self,
         settings: AuthSettings,
         *,
-        keys: JwksCache,
+        keys: JwksCache | Mapping[str, JwksCache],
         replay: ReplayStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if settings.issuer_uri is None or settings.audience is None:
+        trusted = settings.trusted_issuers()
+        if not trusted:
             raise ValueError("TokenVerifier needs an issuer and an audience")
+        key_sets = {trusted[0].issuer: keys} if isinstance(keys, JwksCache) else dict(keys)
+        if set(key_sets) != {issuer.issuer for issuer in trusted}:
+            raise ValueError("TokenVerifier needs one key set per trusted issuer")
         self.settings = settings
-        self._keys = keys
+        self._issuers = {
+            issuer.issuer: _Issuer(
+                trusted=issuer, policy=token_policy(issuer, settings), keys=key_sets[issuer.issuer]
+            )
+            for issuer in trusted
+        }
         self._replay = replay
         self._clock = clock
         algorithms = frozenset(settings.algorithms)
-        self._token_policy = AccessTokenPolicy(
-            issuer=settings.issuer_uri,
-            audience=settings.audience,
-            algorithms=algorithms,
-            leeway=settings.leeway_seconds,
-            accept_jwt_typ=settings.accept_jwt_typ,
+        self._algorithms = algorithms
+        self._any_accepted_typ = frozenset(
+            typ for issuer in self._issuers.values() for typ in issuer.policy.accepted_typ
         )
         self._dpop_policy = DpopPolicy(
             algorithms=algorithms,
@@ -115,20 +162,34 @@ class TokenVerifier:
             max_entries=settings.token_cache_max_entries
         )
         self._proof_keys = ProofKeyCache()
-        self._role_claims = settings.resolved_role_claims
 
     async def start(self) -> None:
-        await self._keys.start()
+        # Each issuer's first load at once: one slow IdP does not delay the others.
+        await asyncio.gather(*(issuer.keys.start() for issuer in self._issuers.values()))
 
     async def aclose(self) -> None:
-        await self._keys.aclose()
+        for issuer in self._issuers.values():
+            await issuer.keys.aclose()
         await self._replay.aclose()
 
     def status(self) -> dict[str, Any]:
-        return {"mode": self.mode.value, "issuer": self.settings.issuer_uri, **self._keys.status()}
+        """Readiness detail; with several issuers, each issuer's own under ``issuers``."""
+        if len(self._issuers) == 1:
+            (issuer,) = self._issuers.values()
+            return {
+                "mode": self.mode.value,
+                "issuer": issuer.trusted.issuer,
+                **issuer.keys.status(),
+            }
+        return {
+            "mode": self.mode.value,
+            "keys_loaded": self.is_ready(),
+            "issuers": {name: issuer.keys.status() for name, issuer in self._issuers.items()},
+        }
 
     def is_ready(self) -> bool:
-        return self._keys.keys is not None
+        """True once every trusted issuer's signing keys are loaded."""
+        return all(issuer.keys.keys is not None for issuer in self._issuers.values())
 
     def response_headers(self) -> list[tuple[str, str]]:
         # RFC 9449 §9: a fresh nonce may be handed out on any response.
@@ -147,12 +208,16 @@ class TokenVerifier:
         if credentials.scheme == "Bearer":
             if principal.dpop_bound:
                 raise InvalidToken(
-                    "a DPoP-bound token must be sent with the DPoP scheme", scheme="Bearer"
+                    "a DPoP-bound token must be sent with the DPoP scheme",
+                    check=Check.SCHEME_BINDING,
+                    scheme="Bearer",
                 )
             return principal
         if principal.dpop_jkt is None:
             raise InvalidToken(
-                "the token is not DPoP-bound; send it with the Bearer scheme", scheme="DPoP"
+                "the token is not DPoP-bound; send it with the Bearer scheme",
+                check=Check.SCHEME_BINDING,
+                scheme="DPoP",
             )
         await self._check_proof(principal, credentials.token, credentials.proofs, request, digest)
         return principal
@@ -177,17 +242,23 @@ class TokenVerifier:
         digest: bytes | None,
     ) -> None:
         if principal.dpop_jkt is None:
-            raise InvalidToken("the token is not DPoP-bound", scheme="DPoP")
+            raise InvalidToken(
+                "the token is not DPoP-bound", check=Check.SCHEME_BINDING, scheme="DPoP"
+            )
         try:
             htu = expected_htu(
-                request_url=request.url,
+                scheme=request.scheme,
+                path=request.path,
                 headers=request.headers,
                 peer=request.peer,
                 public_url=self.settings.public_url,
                 trusted_proxies=self.settings.trusted_proxies,
             )
-        except ValueError as exc:
-            raise InvalidDpopProof("the request URL cannot be determined") from exc
+        except InvalidOrigin as exc:
+            # RFC 9112 §3.2: a malformed Host is a bad request, never a guess at a URL.
+            raise InvalidRequest(
+                f"the request's origin is invalid: {exc}", check=Check.HOST, scheme="DPoP"
+            ) from None
         await verify_dpop_proof(
             proofs,
             method=request.method,
@@ -204,34 +275,49 @@ class TokenVerifier:
 
     def _cached(self, token: str, digest: bytes | None) -> Principal | None:
         """The principal of a token verified before, if it is still good: not expired, and
-        its signing key still published (so removing a key takes effect at the next JWKS
-        refresh)."""
+        the key that verified it still the one its kid (or its lack of one) resolves to,
+        so removing or replacing a key takes effect at the next JWKS refresh."""
         if digest is None:
             return None
         cached = self._cache.get(digest, now=self._clock())
         if cached is None:
             return None
-        keys = self._keys.keys
-        if cached.kid is None or (keys is not None and cached.kid in keys.by_kid):
+        issuer = self._issuers.get(cached.value.issuer)
+        keys = issuer.keys.keys if issuer is not None else None
+        if keys is not None and keys.publishes(cached.kid, cached.key_thumbprint):
             return cached.value
         self._cache.discard(digest)
         return None
 
     async def _verify(self, token: str, digest: bytes | None) -> Principal:
-        verified = await verify_access_token(
-            token, policy=self._token_policy, keys=self._keys, now=self._clock()
-        )
+        jws = parse_token(token, max_length=MAX_TOKEN_LENGTH)
+        # The structural checks that need no issuer run first, as with a single issuer:
+        # a token no configured issuer would accept is refused for what it is.
+        check_algorithm(jws.header, self._algorithms)
+        check_type(jws.header, jws.payload, accepted=self._any_accepted_typ)
+        issuer = self._issuers.get(unverified_issuer(jws) or "")
+        if issuer is None:
+            # Decided from configuration alone: nothing is fetched for an unknown issuer.
+            raise InvalidToken(
+                "the token was issued by an issuer this API does not trust", check=Check.ISS
+            )
+        verified = await verify_jws(jws, policy=issuer.policy, keys=issuer.keys, now=self._clock())
+        profile = issuer.trusted.profile
         principal = principal_from_claims(
             verified.claims,
-            role_claims=self._role_claims,
+            role_claims=profile.role_claims,
             groups_claim=self.settings.groups_claim,
             dpop_jkt=verified.jkt,
+            client_id_claims=profile.client_id_claims,
+            scope_claims=profile.scope_claims,
         )
-        if digest is not None:
+        keys = issuer.keys.keys
+        if digest is not None and keys is not None:
             self._cache.put(
                 digest,
                 principal,
                 expires_at=verified.expires_at + self.settings.leeway_seconds,
                 kid=verified.kid,
+                key_thumbprint=keys.thumbprint_of(verified.key),
             )
         return principal

@@ -82,11 +82,12 @@ def replay() -> dict[str, Any]:
 def _principals() -> Any:
     issuer = TestIssuer()
     settings = AuthSettings(issuer_uri=issuer.issuer, audience=issuer.audience)
+    profile = settings.trusted_issuers()[0].profile
     for n in range(DISTINCT):
         claims = issuer.claims(f"user-{n}")
         yield principal_from_claims(
             claims,
-            role_claims=settings.resolved_role_claims,
+            role_claims=profile.role_claims,
             groups_claim=settings.groups_claim,
             dpop_jkt=None,
         )

@@ -60,11 +60,10 @@ def serve(protocol: str, app_name: str, port: int) -> None:
     """Run one server in this process (the child side of ``_server``)."""
     from app.__main__ import Server, uvicorn_config
     from app.main import create_app
-    from app.settings import AppSettings
-    from auth import AuthSettings
+    from app.settings import AppSettings, TodoAuthSettings
 
     settings = AppSettings(api_port=port, api_access_log=False)
-    app = create_app(settings, AuthSettings()) if app_name == "api" else _bare
+    app = create_app(settings, TodoAuthSettings()) if app_name == "api" else _bare
     config = uvicorn_config(app, settings)  # type: ignore[arg-type]
     if protocol == PROTOCOLS[0]:
         config.http = "httptools"

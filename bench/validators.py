@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -41,9 +42,21 @@ async def auth_call(
     if "url" in case:
         token, url = case["token"], case["url"]
 
+        target = urlsplit(url)
+
         async def dpop(proof: str) -> object:
-            headers = [("host", "api.bench"), ("authorization", f"DPoP {token}"), ("dpop", proof)]
-            request = HttpRequest(method="GET", url=url, headers=headers, peer="127.0.0.1")
+            headers = [
+                ("host", target.netloc),
+                ("authorization", f"DPoP {token}"),
+                ("dpop", proof),
+            ]
+            request = HttpRequest(
+                method="GET",
+                scheme=target.scheme,
+                path=target.path,
+                headers=headers,
+                peer="127.0.0.1",
+            )
             return await verifier.authenticate(request)
 
         return dpop
@@ -51,7 +64,7 @@ async def auth_call(
     async def bearer(token: str) -> object:
         headers = [("host", "api.bench"), ("authorization", f"Bearer {token}")]
         request = HttpRequest(
-            method="GET", url="http://api.bench/api/me", headers=headers, peer="127.0.0.1"
+            method="GET", scheme="http", path="/api/me", headers=headers, peer="127.0.0.1"
         )
         return await verifier.authenticate(request)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.authorization_servers import AuthorizationServer, hydra_server, oidc_provider_server
 from tests.services import (
     KeycloakServer,
     PostgresServer,
@@ -34,4 +35,18 @@ def redis() -> Iterator[RedisServer]:
 def keycloak() -> Iterator[KeycloakServer]:
     """A real Keycloak with the realms of keycloak/*.json (markers ``e2e``, ``browser``)."""
     with keycloak_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[AuthorizationServer]:
+    """node-oidc-provider: JWT access tokens via resource indicators, DPoP with nonces."""
+    with oidc_provider_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def hydra() -> Iterator[AuthorizationServer]:
+    """Ory Hydra with the JWT access-token strategy (``typ: JWT``, ``scp``)."""
+    with hydra_server() as server:
         yield server

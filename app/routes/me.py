@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.deps import CurrentPrincipal
 from app.errors import problem_responses
 from app.models import Me
-from auth.fastapi import CurrentPrincipal
 
 router = APIRouter(prefix="/api", tags=["me"], responses=problem_responses(400, 401, 503))
 

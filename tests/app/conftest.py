@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.main import create_app
-from app.settings import AppSettings
+from app.settings import AppSettings, TodoAuthSettings
 from auth.settings import AuthSettings
 from auth.testing import DpopKey, TestIssuer
 from tests.services import PostgresServer, issuer_server
@@ -98,7 +98,7 @@ def app_settings(database_url: str, **overrides: Any) -> AppSettings:
 
 
 def auth_settings(issuer: TestIssuer, **overrides: Any) -> AuthSettings:
-    return AuthSettings(issuer_uri=issuer.issuer, audience=issuer.audience, **overrides)
+    return TodoAuthSettings(issuer_uri=issuer.issuer, audience=issuer.audience, **overrides)
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.app.conftest import Api
+from tests.app.conftest import API, Api
 
 
 async def test_admin_sees_user_and_todo_counts(api: Api) -> None:
@@ -51,3 +51,23 @@ async def test_role_of_another_client_does_not_count(api: Api) -> None:
 async def test_admin_without_token_is_401_not_403(api: Api) -> None:
     response = await api.client.get("/api/admin/stats")
     assert response.status_code == 401
+
+
+async def test_a_dpop_caller_without_the_role_gets_the_error_in_the_dpop_challenge(
+    api: Api,
+) -> None:
+    # RFC 9449 §7.2 / RFC 6750 §3: the error goes in the challenge of the scheme the
+    # client used; the Bearer challenge stays bare.
+    key = api.dpop_key()
+    token = api.issuer.token("dpop-user", dpop_key=key, realm_access={"roles": ["todo-user"]})
+    proof = key.proof("GET", f"{API}/api/admin/stats", access_token=token)
+    response = await api.client.get(
+        "/api/admin/stats", headers={"Authorization": f"DPoP {token}", "DPoP": proof}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
+    # The challenge carrying the error comes first (auth.errors.challenges).
+    dpop, bearer = response.headers.get_list("www-authenticate")
+    assert bearer == 'Bearer realm="todo-api"'
+    assert dpop.startswith("DPoP ")
+    assert 'error="insufficient_scope"' in dpop

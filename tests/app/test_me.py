@@ -67,7 +67,6 @@ async def test_expired_token_is_401_invalid_token(api: Api) -> None:
     response = await api.client.get("/api/todos", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"
-    assert "expired" in response.json()["detail"]
 
 
 async def test_token_in_query_is_400_and_never_accepted(api: Api) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
@@ -71,7 +72,13 @@ class IsolatedSettings(AuthSettings):
 
 
 def settings_for(issuer: TestIssuer, **overrides: Any) -> AuthSettings:
-    values: dict[str, Any] = {"issuer_uri": issuer.issuer, "audience": issuer.audience}
+    # A realm, so the challenges' rendering of it is exercised (the library sends none
+    # unless configured).
+    values: dict[str, Any] = {
+        "issuer_uri": issuer.issuer,
+        "audience": issuer.audience,
+        "realm": "todo-api",
+    }
     return IsolatedSettings(**(values | overrides))
 
 
@@ -98,9 +105,19 @@ def http_request(
     query: str = "",
     peer: str | None = "203.0.113.7",
 ) -> HttpRequest:
-    """An ``HttpRequest`` as a framework adapter would build it."""
-    all_headers = [("host", "api.example")]
+    """An ``HttpRequest`` as a framework adapter would build it for a request the server
+    received for ``url`` (its authority in ``Host``, unless ``headers`` has one)."""
+    parts = urlsplit(url)
+    extra = list(headers)
+    all_headers = [] if any(name == "host" for name, _ in extra) else [("host", parts.netloc)]
     all_headers += [("authorization", value) for value in authorization]
     all_headers += [("dpop", value) for value in proofs]
-    all_headers += list(headers)
-    return HttpRequest(method=method, url=url, headers=all_headers, query=query, peer=peer)
+    all_headers += extra
+    return HttpRequest(
+        method=method,
+        scheme=parts.scheme,
+        path=parts.path,
+        headers=all_headers,
+        query=query or parts.query,
+        peer=peer,
+    )

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Security
 
 from auth import fastapi as auth_fastapi
-from auth.fastapi import CurrentPrincipal, require_roles, require_scopes
+from auth.errors import Check, InsufficientScope
+from auth.fastapi import OIDCAuth, install
 from auth.principal import Principal
 from auth.testing import DpopKey, TestIssuer
 from auth.verifier import Authenticator, TokenVerifier
+from tests.auth.refusals import refused
 
 Mint = Callable[..., str]
 Prove = Callable[..., str]
@@ -23,28 +25,37 @@ URL = f"{BASE_URL}/todos"
 _AUTH_PARAM = re.compile(r'([a-z_]+)="([^"\\]*)"')
 
 
-def build_app(authenticator: Authenticator) -> FastAPI:
+def build_app(authenticator: Authenticator, *, installed: bool = True) -> FastAPI:
+    # Routes inside a function take their dependencies as default values: with
+    # postponed annotations FastAPI cannot resolve an Annotated alias local to here.
+    auth = OIDCAuth()
+    auth.use(authenticator)
     app = FastAPI()
-    auth_fastapi.install(app)
-    auth_fastapi.attach(app, authenticator)
+    if installed:
+        install(app, auth)
 
     @app.get("/todos")
-    async def todos(principal: CurrentPrincipal) -> dict[str, str]:
+    async def todos(principal: Principal = Security(auth)) -> dict[str, str]:  # noqa: B008
         return {"sub": principal.subject}
 
     @app.get("/todos/{name}")
-    async def todo(name: str, principal: CurrentPrincipal) -> dict[str, str]:
+    async def todo(name: str, principal: Principal = Security(auth)) -> dict[str, str]:  # noqa: B008
         return {"name": name}
 
     @app.get("/admin")
     async def admin(
-        principal: Annotated[Principal, Depends(require_roles("todo-admin"))],
+        principal: Principal = Depends(auth.require_roles("todo-admin")),  # noqa: B008
     ) -> dict[str, str]:
         return {"sub": principal.subject}
 
+    @app.get("/reports")
+    async def reports(principal: Principal = Security(auth)) -> dict[str, str]:  # noqa: B008
+        # An application's own authorization decision, raised without a scheme.
+        raise InsufficientScope("reports are for auditors", check=Check.REQUIRED_ROLE)
+
     @app.post("/todos")
     async def create(
-        principal: Annotated[Principal, Depends(require_scopes("todo:write"))],
+        principal: Principal = Security(auth, scopes=["todo:write"]),  # noqa: B008
     ) -> dict[str, str]:
         return {"sub": principal.subject}
 
@@ -188,6 +199,33 @@ async def test_insufficient_scope_goes_to_the_dpop_challenge_for_a_dpop_client(
     assert "error" not in parsed["Bearer"]
 
 
+async def test_an_applications_own_refusal_goes_in_the_challenge_of_the_scheme_used(
+    client: httpx.AsyncClient, mint: Mint, prove: Prove, dpop_key: DpopKey
+) -> None:
+    # The adapter remembers the scheme that authenticated the request, so an error the
+    # application raises afterwards (without naming a scheme) is rendered on it.
+    token = mint(dpop_key=dpop_key)
+    proof = prove(dpop_key, "GET", f"{BASE_URL}/reports", access_token=token)
+    response = await client.get(
+        "/reports", headers={"Authorization": f"DPoP {token}", "DPoP": proof}
+    )
+    assert_problem(response, 403, "insufficient_scope")
+    parsed = challenges(response)
+    assert parsed["DPoP"]["error"] == "insufficient_scope"
+    assert "error" not in parsed["Bearer"]
+    response = await client.get("/reports", headers={"Authorization": f"Bearer {mint()}"})
+    assert challenges(response)["Bearer"]["error"] == "insufficient_scope"
+
+
+def test_the_role_helper_is_the_dependencys_check() -> None:
+    # Applications whose role is only known at run time (a setting) call check_roles.
+    principal = Principal(subject="s", issuer="i", roles=frozenset({"a", "b"}))
+    assert auth_fastapi.check_roles(principal, ["a"]) is principal
+    with refused(Check.REQUIRED_ROLE, InsufficientScope) as caught:
+        auth_fastapi.check_roles(principal, ["a", "admin"])
+    assert caught.value.scheme is None  # the handler names it from the request
+
+
 async def test_keys_not_loaded_is_503_with_retry_after(
     client: httpx.AsyncClient, issuer: TestIssuer, mint: Mint
 ) -> None:
@@ -284,3 +322,115 @@ async def test_openapi_declares_both_security_schemes(verifier: TokenVerifier) -
     schemes = schema["components"]["securitySchemes"]
     assert schemes["Bearer"]["scheme"] == "bearer"
     assert schemes["DPoP"]["scheme"] == "DPoP"
+
+
+class TestForgedHost:
+    """RFC 9112 §3.2 / RFC 3986 §3.2: Host is ``host[:port]`` and nothing else. A Host
+    carrying a path, a query or a fragment must not move the URL a DPoP proof is checked
+    against (RFC 9449 §4.3 step 9), with or without a configured public URL, and the
+    adapter refuses it (400) even in an application that installs no Host guard."""
+
+    @pytest.fixture(params=[None, BASE_URL], ids=["host-header", "public-url"])
+    async def client(
+        self, request: pytest.FixtureRequest, make_verifier: Callable[..., TokenVerifier]
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        verifier = make_verifier(public_url=request.param)
+        transport = httpx.ASGITransport(app=build_app(verifier))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            yield http
+
+    @pytest.mark.parametrize(
+        ("host", "proof_url"),
+        [
+            ("api.example/todos/a?", f"{BASE_URL}/todos/a"),
+            ("api.example/todos/a#", f"{BASE_URL}/todos/a"),
+            ("api.example?", f"{BASE_URL}/"),
+            ("api.example/todos/a", f"{BASE_URL}/todos/a/todos/b"),
+        ],
+        ids=["path-and-query", "path-and-fragment", "query", "path"],
+    )
+    async def test_a_proof_for_one_url_is_not_accepted_on_another_through_the_host(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        mint: Mint,
+        prove: Prove,
+        dpop_key: DpopKey,
+        host: str,
+        proof_url: str,
+    ) -> None:
+        token = mint(dpop_key=dpop_key)
+        proof = prove(dpop_key, "GET", proof_url, access_token=token)
+        response = await client.get(
+            "/todos/b", headers={"Host": host, "Authorization": f"DPoP {token}", "DPoP": proof}
+        )
+        assert_problem(response, 400, "invalid_request")
+        assert challenges(response)["DPoP"]["error"] == "invalid_request"
+
+    @pytest.mark.parametrize(
+        "host",
+        [
+            "user@api.example",
+            "api.example/",
+            "api.example:443/x",
+            "api.example?x",
+            "api.example#x",
+            "api .example",
+            "",
+            "api.example:https",
+            "api.example:65536",
+            "api.example\\todos",
+            "[::1",
+            "api.example:443:443",
+        ],
+        ids=[
+            "userinfo",
+            "slash",
+            "port-and-path",
+            "query",
+            "fragment",
+            "space",
+            "empty",
+            "port-not-a-number",
+            "port-out-of-range",
+            "backslash",
+            "unclosed-ipv6",
+            "two-ports",
+        ],
+    )
+    async def test_an_invalid_host_is_400_even_with_an_honest_proof(
+        self, client: httpx.AsyncClient, mint: Mint, prove: Prove, dpop_key: DpopKey, host: str
+    ) -> None:
+        token = mint(dpop_key=dpop_key)
+        proof = prove(dpop_key, "GET", f"{BASE_URL}/todos/b", access_token=token)
+        response = await client.get(
+            "/todos/b", headers={"Host": host, "Authorization": f"DPoP {token}", "DPoP": proof}
+        )
+        assert_problem(response, 400, "invalid_request")
+
+    @pytest.mark.parametrize(
+        "forwarded",
+        [
+            {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example/todos/a?"},
+            {"Forwarded": 'proto=https;host="api.example/todos/a?"'},
+            {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example, api.example/todos/a?"},
+        ],
+        ids=["x-forwarded-host", "forwarded", "x-forwarded-host-last-element"],
+    )
+    async def test_a_trusted_proxys_forwarded_host_is_held_to_the_same_rule(
+        self,
+        make_verifier: Callable[..., TokenVerifier],
+        mint: Mint,
+        prove: Prove,
+        dpop_key: DpopKey,
+        forwarded: dict[str, str],
+    ) -> None:
+        verifier = make_verifier(trusted_proxies="10.0.0.0/8")
+        transport = httpx.ASGITransport(app=build_app(verifier), client=("10.0.0.2", 4000))
+        token = mint(dpop_key=dpop_key)
+        proof = prove(dpop_key, "GET", f"{BASE_URL}/todos/a", access_token=token)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app:8000") as http:
+            response = await http.get(
+                "/todos/b", headers={"Authorization": f"DPoP {token}", "DPoP": proof, **forwarded}
+            )
+        assert_problem(response, 400, "invalid_request")

@@ -4,12 +4,35 @@ and the trusted-proxy rules for forwarded headers."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import pytest
 
 from auth.htu import expected_htu, normalise_url
+from auth.origin import InvalidOrigin, IpNetwork
 
 PROXY = ipaddress.ip_network("10.0.0.0/8")
+
+
+def _expected(
+    request_url: str,
+    *,
+    headers: Sequence[tuple[str, str]] = (),
+    peer: str | None = "203.0.113.7",
+    public_url: str | None = None,
+    trusted_proxies: Sequence[IpNetwork] = (),
+) -> str:
+    """``expected_htu`` for a request the server received for ``request_url``."""
+    parts = urlsplit(request_url)
+    return expected_htu(
+        scheme=parts.scheme,
+        path=parts.path,
+        headers=[("host", parts.netloc), *headers],
+        peer=peer,
+        public_url=public_url,
+        trusted_proxies=trusted_proxies,
+    )
 
 
 class TestNormaliseUrl:
@@ -57,6 +80,12 @@ class TestNormaliseUrl:
             "https://api.example:99999/todos",
             "https://api.example:port/todos",
             "wss://api.example/live",
+            "https://api.example\t/todos",
+            "https://api.ex\nample/todos",
+            "https://api.example/to dos",
+            "https://api.example/caf\u00e9",
+            "https://api.example:443:443/todos",
+            "https:///todos",
         ],
     )
     def test_anything_but_an_absolute_http_url_without_userinfo_is_refused(self, url: str) -> None:
@@ -66,8 +95,8 @@ class TestNormaliseUrl:
 
 class TestExpectedHtu:
     def test_the_request_url_is_used_by_default(self) -> None:
-        htu = expected_htu(
-            request_url="http://api.example:80/todos?x=1",
+        htu = _expected(
+            "http://api.example:80/todos?x=1",
             headers=[],
             peer="203.0.113.7",
             public_url=None,
@@ -76,8 +105,8 @@ class TestExpectedHtu:
         assert htu == "http://api.example/todos"
 
     def test_a_configured_public_url_wins_over_everything(self) -> None:
-        htu = expected_htu(
-            request_url="http://10.1.2.3:8000/todos/1",
+        htu = _expected(
+            "http://10.1.2.3:8000/todos/1",
             headers=[("x-forwarded-proto", "http"), ("x-forwarded-host", "evil.example")],
             peer="10.0.0.2",
             public_url="https://API.example/base/",
@@ -97,8 +126,8 @@ class TestExpectedHtu:
     def test_forwarded_headers_of_a_trusted_proxy_are_believed(
         self, headers: list[tuple[str, str]]
     ) -> None:
-        htu = expected_htu(
-            request_url="http://app:8000/todos",
+        htu = _expected(
+            "http://app:8000/todos",
             headers=headers,
             peer="10.0.0.2",
             public_url=None,
@@ -108,8 +137,8 @@ class TestExpectedHtu:
 
     @pytest.mark.parametrize("peer", ["203.0.113.7", None, "not-an-ip", "unix:/tmp/socket"])
     def test_forwarded_headers_of_anyone_else_are_ignored(self, peer: str | None) -> None:
-        htu = expected_htu(
-            request_url="http://app:8000/todos",
+        htu = _expected(
+            "http://app:8000/todos",
             headers=[
                 ("x-forwarded-proto", "https"),
                 ("x-forwarded-host", "evil.example"),
@@ -122,8 +151,8 @@ class TestExpectedHtu:
         assert htu == "http://app:8000/todos"
 
     def test_no_trusted_proxies_means_forwarded_headers_are_ignored(self) -> None:
-        htu = expected_htu(
-            request_url="http://app:8000/todos",
+        htu = _expected(
+            "http://app:8000/todos",
             headers=[("x-forwarded-proto", "https")],
             peer="10.0.0.2",
             public_url=None,
@@ -132,8 +161,8 @@ class TestExpectedHtu:
         assert htu == "http://app:8000/todos"
 
     def test_forwarded_takes_precedence_over_x_forwarded(self) -> None:
-        htu = expected_htu(
-            request_url="http://app:8000/todos",
+        htu = _expected(
+            "http://app:8000/todos",
             headers=[
                 ("x-forwarded-proto", "http"),
                 ("x-forwarded-host", "old.example"),
@@ -146,8 +175,8 @@ class TestExpectedHtu:
         assert htu == "https://api.example/todos"
 
     def test_only_the_proto_may_be_forwarded(self) -> None:
-        htu = expected_htu(
-            request_url="http://api.example/todos",
+        htu = _expected(
+            "http://api.example/todos",
             headers=[("x-forwarded-proto", "https")],
             peer="10.0.0.2",
             public_url=None,
@@ -182,8 +211,8 @@ class TestExpectedHtu:
         # A proxy appends its element (RFC 7239 §4) to whatever the client sent. Only
         # the direct peer is known to be trusted, so only the last element is its own:
         # the earlier ones came from the client and must not choose the expected htu.
-        htu = expected_htu(
-            request_url="http://app:8000/todos",
+        htu = _expected(
+            "http://app:8000/todos",
             headers=headers,
             peer="10.0.0.2",
             public_url=None,
@@ -191,12 +220,80 @@ class TestExpectedHtu:
         )
         assert htu == "https://api.example/todos"
 
-    def test_an_unusable_forwarded_host_is_an_error(self) -> None:
-        with pytest.raises(ValueError):  # noqa: PT011
-            expected_htu(
-                request_url="http://app:8000/todos",
+    def test_an_unusable_forwarded_proto_is_an_error(self) -> None:
+        with pytest.raises(InvalidOrigin):
+            _expected(
+                "http://app:8000/todos",
                 headers=[("x-forwarded-proto", "gopher")],
                 peer="10.0.0.2",
                 public_url=None,
                 trusted_proxies=(PROXY,),
+            )
+
+    @pytest.mark.parametrize(
+        ("request_url", "host"),
+        [
+            ("https://api.example/todos/b", "api.example/todos/a?"),
+            ("https://api.example/todos/b", "api.example/todos/a#"),
+            ("https://api.example/todos/b", "api.example?"),
+            ("https://api.example/todos/b", "api.example/todos/a"),
+        ],
+    )
+    def test_no_part_of_the_path_comes_from_the_host(self, request_url: str, host: str) -> None:
+        # RFC 9449 §4.3 step 9: the URL of this request; RFC 9112 §3.2: Host is host[:port].
+        parts = urlsplit(request_url)
+        for public_url in (None, "https://api.example"):
+            with pytest.raises(InvalidOrigin):
+                expected_htu(
+                    scheme=parts.scheme,
+                    path=parts.path,
+                    headers=[("host", host)],
+                    peer=None,
+                    public_url=public_url,
+                    trusted_proxies=(),
+                )
+
+    def test_the_request_path_is_taken_as_the_server_received_it(self) -> None:
+        # Characters a path cannot hold are escaped, never read as a query or fragment.
+        for path, expected in (
+            ("/todos/b?x", "/todos/b%3Fx"),
+            ("/todos/b#x", "/todos/b%23x"),
+            ("/todos/caf\u00c3\u00a9", "/todos/caf%C3%A9"),  # latin-1 decoded UTF-8 bytes
+            ("/todos/a b", "/todos/a%20b"),
+            ("", "/"),
+        ):
+            htu = expected_htu(
+                scheme="https",
+                path=path,
+                headers=[("host", "api.example")],
+                peer=None,
+                public_url=None,
+                trusted_proxies=(),
+            )
+            assert htu == f"https://api.example{expected}"
+
+    def test_without_a_host_the_public_url_is_needed(self) -> None:
+        def htu(public_url: str | None) -> str:
+            return expected_htu(
+                scheme="http",
+                path="/todos",
+                headers=[],
+                peer=None,
+                public_url=public_url,
+                trusted_proxies=(),
+            )
+
+        with pytest.raises(InvalidOrigin):
+            htu(None)
+        assert htu("https://api.example") == "https://api.example/todos"
+
+    def test_two_host_headers_are_refused(self) -> None:
+        with pytest.raises(InvalidOrigin):
+            expected_htu(
+                scheme="https",
+                path="/todos",
+                headers=[("host", "api.example"), ("host", "evil.example")],
+                peer=None,
+                public_url=None,
+                trusted_proxies=(),
             )

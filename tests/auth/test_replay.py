@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
-from auth.errors import ServiceUnavailable
+from auth.errors import Check, ServiceUnavailable
 from auth.replay import MemoryReplayStore, ReplayStore, replay_key
 from tests.auth.fakes import FakeClock
+from tests.auth.refusals import refused
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ async def test_a_full_store_refuses_rather_than_forgets_a_live_entry(clock: Fake
     store = MemoryReplayStore(max_entries=3, clock=clock)
     for key in (b"a", b"b", b"c"):
         await store.first_use(key, ttl_seconds=10)
-    with pytest.raises(ServiceUnavailable, match="full"):
+    with refused(Check.REPLAY_STORE, ServiceUnavailable):
         await store.first_use(b"d", ttl_seconds=10)
     assert await store.first_use(b"a", ttl_seconds=10) is False
 

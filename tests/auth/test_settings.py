@@ -7,7 +7,6 @@ import ipaddress
 import pytest
 from pydantic import ValidationError
 
-from auth.errors import ConfigurationError
 from auth.jws import SUPPORTED_ALGORITHMS
 from auth.settings import AuthMode, AuthSettings
 from tests.auth.fakes import IsolatedSettings
@@ -28,7 +27,7 @@ def test_defaults_verify_with_every_supported_algorithm() -> None:
     assert settings.mode is AuthMode.VERIFY
     assert settings.algorithms == SUPPORTED_ALGORITHMS
     assert settings.leeway_seconds == 30
-    assert settings.accept_jwt_typ is False
+    assert settings.profile().accepted_typ == ("at+jwt",)  # strict RFC 9068 for Keycloak
     assert settings.trusted_proxies == ()
     assert settings.dpop_nonce is False
 
@@ -77,10 +76,17 @@ def test_only_supported_asymmetric_algorithms_are_accepted(algorithms: str) -> N
         "https://idp.example/realms/todo?x=1",
         "https://idp.example/realms/todo#x",
         "https://",
+        "https://user@idp.example/realms/todo",
+        "https://idp.example:99999/realms/todo",
+        "https://idp.example:port/realms/todo",
+        "https://idp example/realms/todo",
+        "https://idp.example\t/realms/todo",
     ],
 )
 @pytest.mark.parametrize("field", ["issuer_uri", "discovery_uri", "public_url"])
 def test_urls_must_be_absolute_http_without_query_or_fragment(field: str, url: str) -> None:
+    # An authority that is not host[:port] (RFC 3986 §3.2) is refused at start-up, not
+    # on every DPoP request that would need it.
     with pytest.raises(ValidationError):
         IsolatedSettings(**{field: url})
 
@@ -113,25 +119,26 @@ def test_settings_are_immutable() -> None:
 
 
 def test_discovery_defaults_to_the_issuers_well_known_document() -> None:
-    settings = IsolatedSettings(issuer_uri="https://idp.example/realms/todo/")
-    assert settings.resolved_discovery_uri == (
+    settings = IsolatedSettings(issuer_uri="https://idp.example/realms/todo/", audience="a")
+    assert settings.trusted_issuers()[0].discovery_uri == (
         "https://idp.example/realms/todo/.well-known/openid-configuration"
     )
     explicit = IsolatedSettings(
         issuer_uri="https://idp.example/realms/todo",
+        audience="a",
         discovery_uri="http://keycloak:8080/realms/todo/.well-known/openid-configuration",
     )
-    assert explicit.resolved_discovery_uri.startswith("http://keycloak:8080/")
+    assert explicit.trusted_issuers()[0].discovery_uri.startswith("http://keycloak:8080/")
 
 
-def test_discovery_without_an_issuer_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError, match="OIDC_ISSUER_URI"):
-        _ = IsolatedSettings().resolved_discovery_uri
+def test_without_an_issuer_nothing_is_trusted() -> None:
+    assert IsolatedSettings().trusted_issuers() == ()
+    assert IsolatedSettings(issuer_uri="https://idp.example").trusted_issuers() == ()
 
 
 def test_role_claims_name_this_apis_client_roles() -> None:
-    settings = IsolatedSettings(audience="todo-api")
-    assert settings.resolved_role_claims == (
+    settings = IsolatedSettings(issuer_uri="https://i.example", audience="todo-api")
+    assert settings.trusted_issuers()[0].profile.role_claims == (
         "/realm_access/roles",
         "/resource_access/todo-api/roles",
     )
@@ -147,4 +154,19 @@ def test_role_claims_name_this_apis_client_roles() -> None:
 def test_an_audience_is_escaped_inside_the_json_pointer(audience: str, pointer: str) -> None:
     # RFC 6901 §3: "/" and "~" inside a reference token are written "~1" and "~0";
     # Keycloak client ids may be URLs.
-    assert IsolatedSettings(audience=audience).resolved_role_claims[1] == pointer
+    settings = IsolatedSettings(issuer_uri="https://i.example", audience=audience)
+    assert settings.trusted_issuers()[0].profile.role_claims[1] == pointer
+
+
+@pytest.mark.parametrize("value", ["dpop+jwt", "at+jwt logout+jwt", "id_token+jwt", ""])
+def test_only_access_token_types_can_be_accepted(value: str) -> None:
+    with pytest.raises(ValueError, match="OIDC_ACCEPTED_TYP"):
+        IsolatedSettings(accepted_typ=value)
+
+
+def test_explicit_shape_settings_win_over_the_profile() -> None:
+    settings = IsolatedSettings(provider="entra", scope_claims="scope", required_claims="")
+    profile = settings.profile()
+    assert profile.accepted_typ == ("jwt",)  # the profile's
+    assert profile.scope_claims == ("scope",)  # explicit
+    assert profile.required_claims == ()  # explicit, even empty

@@ -7,13 +7,21 @@ from typing import Any
 
 import pytest
 
-from auth.errors import InvalidDpopProof, InvalidToken, ServiceUnavailable, UseDpopNonce
+from auth.errors import (
+    Check,
+    InvalidDpopProof,
+    InvalidRequest,
+    InvalidToken,
+    ServiceUnavailable,
+    UseDpopNonce,
+)
 from auth.jwks import JwksCache
 from auth.jws import Key
 from auth.replay import MemoryReplayStore
 from auth.testing import DpopKey, TestIssuer
 from auth.verifier import Authenticator, TokenVerifier
 from tests.auth.fakes import API_URL, FakeClock, http_request, settings_for
+from tests.auth.refusals import refused
 
 Mint = Callable[..., str]
 Prove = Callable[..., str]
@@ -89,7 +97,7 @@ async def test_a_cached_token_expires_with_the_token(
     clock.advance(60 + 29)  # within the 30-second leeway
     await verifier.authenticate(_bearer(token))
     clock.advance(1)
-    with pytest.raises(InvalidToken, match="expired"):
+    with refused(Check.EXP, InvalidToken):
         await verifier.authenticate(_bearer(token))
 
 
@@ -102,7 +110,7 @@ async def test_a_cached_token_whose_key_left_the_issuers_keys_is_refused(
     issuer.add_key("RS256")
     issuer.remove_key(old_kid)
     await jwks.refresh()
-    with pytest.raises(InvalidToken):
+    with refused(Check.KID, InvalidToken):
         await verifier.authenticate(_bearer(token))
 
 
@@ -112,7 +120,7 @@ async def test_the_proof_is_checked_on_every_request_even_for_a_cached_token(
     token = mint(dpop_key=dpop_key)
     proof = prove(dpop_key, access_token=token)
     await verifier.authenticate(_dpop(token, proof))
-    with pytest.raises(InvalidDpopProof, match="already been used"):
+    with refused(Check.DPOP_REPLAY, InvalidDpopProof):
         await verifier.authenticate(_dpop(token, proof))
     await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token)))
 
@@ -121,10 +129,10 @@ async def test_errors_are_reported_in_the_scheme_the_client_used(
     verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
 ) -> None:
     token = mint(aud="another-api", dpop_key=dpop_key)
-    with pytest.raises(InvalidToken) as caught:
+    with refused(Check.AUD, InvalidToken) as caught:
         await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token)))
     assert caught.value.scheme == "DPoP"
-    with pytest.raises(InvalidToken) as caught:
+    with refused(Check.AUD, InvalidToken) as caught:
         await verifier.authenticate(_bearer(mint(aud="another-api")))
     assert caught.value.scheme == "Bearer"
 
@@ -133,7 +141,7 @@ async def test_keys_unavailable_is_service_unavailable(
     verifier: TokenVerifier, issuer: TestIssuer, mint: Mint
 ) -> None:
     issuer.available = False
-    with pytest.raises(ServiceUnavailable):
+    with refused(Check.KEYS_UNAVAILABLE, ServiceUnavailable):
         await verifier.authenticate(_bearer(mint()))
     assert not verifier.is_ready()
 
@@ -152,7 +160,7 @@ async def test_start_loads_the_keys_and_status_reports_them(
 
 
 async def test_a_non_ascii_token_is_refused_not_a_crash(verifier: TokenVerifier) -> None:
-    with pytest.raises(InvalidToken):
+    with refused(Check.FORMAT, InvalidToken):
         await verifier.authenticate_token("eyJ\u00e9.a.b")
 
 
@@ -165,7 +173,7 @@ async def test_the_public_url_sets_the_expected_htu(
     proof = prove(dpop_key, url="https://public.example/todos", access_token=token)
     await verifier.authenticate(_dpop(token, proof, **internal))
     proof = prove(dpop_key, url="http://10.0.0.3:8000/todos", access_token=token)
-    with pytest.raises(InvalidDpopProof, match="another URL"):
+    with refused(Check.DPOP_HTU, InvalidDpopProof):
         await verifier.authenticate(_dpop(token, proof, **internal))
 
 
@@ -183,7 +191,7 @@ class TestNonces:
         self, verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
     ) -> None:
         token = mint(dpop_key=dpop_key)
-        with pytest.raises(UseDpopNonce) as caught:
+        with refused(Check.DPOP_NONCE, UseDpopNonce) as caught:
             await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token)))
         proof = prove(dpop_key, access_token=token, nonce=caught.value.nonce)
         await verifier.authenticate(_dpop(token, proof))
@@ -199,7 +207,7 @@ class TestNonces:
         [(_, nonce)] = verifier.response_headers()
         clock.advance(2 * 300)
         token = mint(dpop_key=dpop_key)
-        with pytest.raises(UseDpopNonce):
+        with refused(Check.DPOP_NONCE, UseDpopNonce):
             await verifier.authenticate(
                 _dpop(token, prove(dpop_key, access_token=token, nonce=nonce))
             )
@@ -221,7 +229,7 @@ class TestVerifyProof:
         upgrade = http_request(url="https://api.example/live")
         proof = prove(dpop_key, url="https://api.example/live", access_token=token)
         await verifier.verify_proof(principal, token=token, proof=proof, request=upgrade)
-        with pytest.raises(InvalidDpopProof, match="already been used"):
+        with refused(Check.DPOP_REPLAY, InvalidDpopProof):
             await verifier.verify_proof(principal, token=token, proof=proof, request=upgrade)
 
     async def test_a_proof_for_another_url_is_refused(
@@ -230,7 +238,7 @@ class TestVerifyProof:
         token = mint(dpop_key=dpop_key)
         principal = await verifier.authenticate_token(token)
         proof = prove(dpop_key, url=API_URL, access_token=token)
-        with pytest.raises(InvalidDpopProof, match="another URL"):
+        with refused(Check.DPOP_HTU, InvalidDpopProof):
             await verifier.verify_proof(
                 principal,
                 token=token,
@@ -238,12 +246,34 @@ class TestVerifyProof:
                 request=http_request(url="https://api.example/live"),
             )
 
+    @pytest.mark.parametrize("public_url", [None, "https://api.example"])
+    async def test_a_host_that_names_another_url_is_an_invalid_request(
+        self,
+        make_verifier: Callable[..., TokenVerifier],
+        mint: Mint,
+        prove: Prove,
+        dpop_key: DpopKey,
+        public_url: str | None,
+    ) -> None:
+        # RFC 9449 §4.3 step 9 for the WebSocket's auth.dpop proof: a GET proof made for
+        # /todos must not open a socket at /live through "Host: api.example/todos?".
+        verifier = make_verifier(public_url=public_url)
+        token = mint(dpop_key=dpop_key)
+        principal = await verifier.authenticate_token(token)
+        proof = prove(dpop_key, url=API_URL, access_token=token)
+        upgrade = http_request(
+            url="https://api.example/live", headers=[("host", "api.example/todos?")]
+        )
+        with refused(Check.HOST, InvalidRequest) as caught:
+            await verifier.verify_proof(principal, token=token, proof=proof, request=upgrade)
+        assert caught.value.scheme == "DPoP"
+
     async def test_an_unbound_principal_has_no_proof_to_check(
         self, verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey
     ) -> None:
         token = mint()
         principal = await verifier.authenticate_token(token)
-        with pytest.raises(InvalidToken, match="not DPoP-bound"):
+        with refused(Check.SCHEME_BINDING, InvalidToken):
             await verifier.verify_proof(
                 principal,
                 token=token,

@@ -102,8 +102,8 @@ def test_verify_mode_without_issuer_refuses_to_start_with_one_sentence() -> None
     result = _start_and_fail({"OIDC_MODE": "verify"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: OIDC_ISSUER_URI and OIDC_AUDIENCE must be set to verify access tokens "
-        "(or choose a development mode with OIDC_MODE=static)."
+        "error: OIDC_ISSUER_URI and OIDC_AUDIENCE (or OIDC_ISSUERS) must be set to verify "
+        "access tokens (or choose a development mode with OIDC_MODE=static)."
     )
 
 

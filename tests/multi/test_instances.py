@@ -75,7 +75,7 @@ def test_a_dpop_proof_used_at_one_instance_is_refused_at_the_other(cluster: Clus
     assert httpx.get(f"{cluster.a.base_url}/api/me", headers=headers).status_code == 200
     replayed = httpx.get(f"{cluster.b.base_url}/api/me", headers=headers)
     assert replayed.status_code == 401
-    assert replayed.json()["detail"] == "the proof has already been used"
+    assert replayed.json()["error"] == "invalid_dpop_proof"
 
 
 async def test_the_same_proof_sent_to_both_instances_at_once_wins_once(cluster: Cluster) -> None:

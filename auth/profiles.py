@@ -1,0 +1,178 @@
+"""Provider profiles: documented defaults for how each identity provider shapes its tokens.
+
+RFC 9068 fixes the shape of a JWT access token (header ``typ: at+jwt``; ``jti`` and
+``client_id`` required; scopes in a ``scope`` string), but most providers predate it or
+follow it partly. A profile is nothing but defaults for five explicit settings, each of
+which also exists on its own (``OIDC_ACCEPTED_TYP``, ``OIDC_REQUIRED_CLAIMS``,
+``OIDC_CLIENT_ID_CLAIMS``, ``OIDC_SCOPE_CLAIMS``, ``OIDC_ROLE_CLAIMS``): a setting given
+explicitly always wins over the profile's value.
+
+The token shapes behind each profile, with their sources, are in ``auth/README.md``
+("Providers") and in ``tests/auth/test_provider_tokens.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+#: The pseudo ``typ`` value meaning "the header has no ``typ``".
+TYP_ABSENT = "absent"
+#: Claims RFC 9068 §2.2 requires that some providers leave out (``iss``, ``aud``, ``exp``,
+#: ``iat`` and ``sub`` are required whatever the profile).
+OPTIONAL_RFC9068_CLAIMS = ("jti", "client_id")
+
+
+class Provider(StrEnum):
+    """``OIDC_PROVIDER``: whose token shapes the defaults follow."""
+
+    KEYCLOAK = "keycloak"
+    AUTH0 = "auth0"
+    ENTRA = "entra"
+    OKTA = "okta"
+    ZITADEL = "zitadel"
+    AUTHENTIK = "authentik"
+    GENERIC = "generic"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderProfile:
+    """Defaults of the five token-shape settings for one provider."""
+
+    #: Header ``typ`` values accepted, lower-case; ``absent`` for no ``typ`` at all.
+    accepted_typ: tuple[str, ...]
+    #: Which of ``jti`` and ``client_id`` must be present.
+    required_claims: tuple[str, ...]
+    #: Where the client id is read from, first present wins (``client_id`` and its aliases).
+    client_id_claims: tuple[str, ...]
+    #: Where scopes are read from: ``scope`` (a space-separated string), ``scp`` (a
+    #: string or a list), or another claim of either shape.
+    scope_claims: tuple[str, ...]
+    #: JSON Pointers (RFC 6901) to role lists or to objects whose keys are role names;
+    #: ``{audience}`` stands for each configured audience.
+    role_claims: tuple[str, ...]
+
+
+_STRICT = ("at+jwt",)
+_RELAXED = ("at+jwt", "jwt", TYP_ABSENT)
+_ALL_CLIENT_ID_CLAIMS = ("client_id", "azp", "cid", "appid")
+
+PROFILES: dict[Provider, ProviderProfile] = {
+    # RFC 9068 as written, once the realm or client turns on "at+jwt" headers
+    # (client attribute access.token.header.type.rfc9068); roles as Keycloak puts them.
+    Provider.KEYCLOAK: ProviderProfile(
+        accepted_typ=_STRICT,
+        required_claims=OPTIONAL_RFC9068_CLAIMS,
+        client_id_claims=("client_id", "azp"),
+        scope_claims=("scope",),
+        role_claims=("/realm_access/roles", "/resource_access/{audience}/roles"),
+    ),
+    # Auth0's default "Auth0" token profile: typ JWT, no jti, no client_id (azp); RBAC
+    # permissions in "permissions". Its "RFC 9068" profile passes this one too.
+    Provider.AUTH0: ProviderProfile(
+        accepted_typ=("at+jwt", "jwt"),
+        required_claims=("client_id",),
+        client_id_claims=("client_id", "azp"),
+        scope_claims=("scope", "permissions"),
+        role_claims=(),
+    ),
+    # Entra ID v1 and v2: typ JWT, no jti (uti instead), appid (v1) or azp (v2), scp
+    # as a space-separated string, app roles in "roles".
+    Provider.ENTRA: ProviderProfile(
+        accepted_typ=("jwt",),
+        required_claims=("client_id",),
+        client_id_claims=("azp", "appid"),
+        scope_claims=("scp",),
+        role_claims=("/roles",),
+    ),
+    # Okta's custom authorization servers: no typ, cid, scp as a list; groups when a
+    # groups claim is configured.
+    Provider.OKTA: ProviderProfile(
+        accepted_typ=(TYP_ABSENT, "at+jwt", "jwt"),
+        required_claims=OPTIONAL_RFC9068_CLAIMS,
+        client_id_claims=("cid", "client_id"),
+        scope_claims=("scp", "scope"),
+        role_claims=("/groups",),
+    ),
+    # Zitadel's JWT access tokens: no typ; project roles as an object keyed by role.
+    Provider.ZITADEL: ProviderProfile(
+        accepted_typ=(TYP_ABSENT, "at+jwt", "jwt"),
+        required_claims=OPTIONAL_RFC9068_CLAIMS,
+        client_id_claims=("client_id", "azp"),
+        scope_claims=("scope",),
+        role_claims=("/urn:zitadel:iam:org:project:roles",),
+    ),
+    # authentik's OAuth2 provider: typ JWT, azp, no jti; groups through its profile scope.
+    Provider.AUTHENTIK: ProviderProfile(
+        accepted_typ=("jwt", "at+jwt"),
+        required_claims=("client_id",),
+        client_id_claims=("azp", "client_id"),
+        scope_claims=("scope",),
+        role_claims=("/groups",),
+    ),
+    # Anything else: every typ but ID/logout/refresh tokens and proofs, every alias.
+    Provider.GENERIC: ProviderProfile(
+        accepted_typ=_RELAXED,
+        required_claims=(),
+        client_id_claims=_ALL_CLIENT_ID_CLAIMS,
+        scope_claims=("scope", "scp"),
+        role_claims=("/roles",),
+    ),
+}
+
+
+def normalise_typ(value: str) -> str:
+    """``typ`` as compared: lower-case, without the ``application/`` prefix that RFC 7515
+    §4.1.9 says may be left out."""
+    lowered = value.lower()
+    return lowered.removeprefix("application/")
+
+
+def _pointer_token(value: str) -> str:
+    # RFC 6901 §3: "~" and "/" inside a reference token.
+    return value.replace("~", "~0").replace("/", "~1")
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedIssuer:
+    """An issuer this API trusts, resolved from the settings: where its keys are, which
+    audiences name this API, and the token shapes its profile (and the explicit
+    settings) accept. ``profile.role_claims`` has ``{audience}`` expanded."""
+
+    issuer: str
+    audiences: tuple[str, ...]
+    provider: Provider
+    profile: ProviderProfile
+    discovery_uri: str
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        issuer: str,
+        audiences: tuple[str, ...],
+        provider: Provider,
+        profile: ProviderProfile,
+        discovery_uri: str | None,
+    ) -> TrustedIssuer:
+        role_claims: list[str] = []
+        for pointer in profile.role_claims:
+            expanded = (
+                [pointer.replace("{audience}", _pointer_token(aud)) for aud in audiences]
+                if "{audience}" in pointer
+                else [pointer]
+            )
+            role_claims.extend(p for p in expanded if p not in role_claims)
+        return cls(
+            issuer=issuer,
+            audiences=audiences,
+            provider=provider,
+            profile=ProviderProfile(
+                accepted_typ=profile.accepted_typ,
+                required_claims=profile.required_claims,
+                client_id_claims=profile.client_id_claims,
+                scope_claims=profile.scope_claims,
+                role_claims=tuple(role_claims),
+            ),
+            discovery_uri=discovery_uri or issuer.rstrip("/") + "/.well-known/openid-configuration",
+        )
