@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.body_limit import BodySizeLimit
 from app.errors import install_error_handlers
+from app.live import Clock
 from app.openapi import install_openapi
 from app.routes import admin, health, live, me, todos
 from app.security import oidc
@@ -28,15 +29,18 @@ EXPOSED_HEADERS = ["WWW-Authenticate", "DPoP-Nonce", "ETag", "Location", "Retry-
 
 
 def create_app(
-    settings: AppSettings | None = None, auth_settings: AuthSettings | None = None
+    settings: AppSettings | None = None,
+    auth_settings: AuthSettings | None = None,
+    *,
+    clock: Clock | None = None,
 ) -> FastAPI:
-    """Build the API. Settings default to the environment."""
+    """Build the API. Settings default to the environment; ``clock`` to the system's."""
     app_settings = settings or AppSettings()
     identity_settings = auth_settings or TodoAuthSettings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(app_settings, identity_settings) as services:
+        async with open_services(app_settings, identity_settings, clock=clock) as services:
             app.state.services = services
             try:
                 yield

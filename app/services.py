@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 import httpx
@@ -25,7 +25,7 @@ from app.db_postgres import PostgresDatabase
 from app.db_sqlite import SqliteDatabase
 from app.events import EventBroker, MemoryBroker
 from app.events_redis import RedisBroker
-from app.live import LiveConnections
+from app.live import Clock, LiveConnections, SystemClock
 from app.migrations import upgrade_to_head
 from app.security import oidc
 from app.settings import AppSettings
@@ -49,6 +49,8 @@ class Services:
     redis: Redis | None
     live: LiveConnections
     known_users: KnownUsers
+    #: Wall-clock time for token expiry on live sockets (tests move it by hand).
+    clock: Clock = field(default_factory=SystemClock)
 
     async def redis_is_reachable(self) -> bool:
         """True without Redis, or when it answers PING. Readiness reports; never raises."""
@@ -81,7 +83,7 @@ async def open_database(url: str) -> Database:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: AppSettings, auth_settings: AuthSettings
+    settings: AppSettings, auth_settings: AuthSettings, *, clock: Clock | None = None
 ) -> AsyncIterator[Services]:
     """Migrate, connect and start everything; on exit, close it in reverse order.
 
@@ -116,8 +118,12 @@ async def open_services(
                 database=database,
                 broker=broker,
                 redis=redis,
-                live=LiveConnections(),
+                live=LiveConnections(
+                    max_sockets=settings.live_max_sockets,
+                    max_sockets_per_user=settings.live_max_sockets_per_user,
+                ),
                 known_users=KnownUsers(database),
+                clock=clock or SystemClock(),
             )
             await broker.start()
             try:
