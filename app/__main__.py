@@ -2,8 +2,9 @@
 
 Compared with a bare ``uvicorn app.main:app``: proxy headers are not trusted (so a
 client's ``X-Forwarded-Proto`` cannot change the URL a DPoP proof is checked against;
-trust proxies with ``OIDC_TRUSTED_PROXIES`` instead), WebSocket heartbeats and message
-size are set, log lines get one format (``LOG_FORMAT``; the application writes the
+trust proxies with ``OIDC_TRUSTED_PROXIES`` instead), the request head, connections and
+WebSocket messages are capped (``app.http_limits``, docs/limits.md), WebSocket
+heartbeats are set, log lines get one format (``LOG_FORMAT``; the application writes the
 access line, uvicorn's own access log is off), and on shutdown live sockets are closed
 with 1001 (Going Away) before uvicorn closes connections.
 """
@@ -16,14 +17,18 @@ import sys
 import uvicorn
 from fastapi import FastAPI
 
+from app.http_limits import HttpLimits, http_protocol
 from app.main import create_app
 from app.observability.logs import configure_logging
 from app.services import services_of
-from app.settings import load_settings
+from app.settings import AppSettings, load_settings
+from app.websocket_protocol import WebSocketProtocol
 from auth import ConfigurationError
 from auth.factory import check_settings
 
-WS_MAX_MESSAGE_BYTES = 64 * 1024
+#: The WebSocket layer fails a message this many times over ``LIVE_MAX_MESSAGE_BYTES``
+#: with 1009 from its frame header, before reading it; below that the app answers 4400.
+WS_FRAME_LAYER_FACTOR = 4
 
 
 class Server(uvicorn.Server):
@@ -39,25 +44,24 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def main() -> None:
-    try:
-        # Checked before serving, so a bad setup ends with one sentence instead of a
-        # lifespan traceback.
-        settings, auth_settings = load_settings()
-        check_settings(auth_settings, production=settings.production)
-    except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging(settings.resolved_log_format, level=settings.log_level)
-    app = create_app(settings, auth_settings)
-    config = uvicorn.Config(
+def uvicorn_config(app: FastAPI, settings: AppSettings) -> uvicorn.Config:
+    """How ``python -m app`` runs uvicorn (also what bench/http_protocol.py measures)."""
+    return uvicorn.Config(
         app,
         host=settings.api_host,
         port=settings.api_port,
-        http=settings.api_http,
+        http=http_protocol(
+            settings.api_http,
+            HttpLimits(
+                max_connections=settings.api_max_connections,
+                max_header_bytes=settings.api_max_header_bytes,
+                max_header_line_bytes=settings.api_max_header_line_bytes,
+                header_timeout_seconds=settings.api_header_timeout_seconds,
+            ),
+        ),
         loop="uvloop",
-        ws="websockets-sansio",
-        ws_max_size=WS_MAX_MESSAGE_BYTES,
+        ws=WebSocketProtocol,
+        ws_max_size=WS_FRAME_LAYER_FACTOR * settings.live_max_message_bytes,
         # Events are small JSON objects: compression would cost more memory per
         # socket (about 40 KiB, measured by bench) than it saves bandwidth.
         ws_per_message_deflate=False,
@@ -71,7 +75,20 @@ def main() -> None:
         timeout_graceful_shutdown=10,
         log_config=None,
     )
-    Server(config, app).run()
+
+
+def main() -> None:
+    try:
+        # Checked before serving, so a bad setup ends with one sentence instead of a
+        # lifespan traceback.
+        settings, auth_settings = load_settings()
+        check_settings(auth_settings, production=settings.production)
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.resolved_log_format, level=settings.log_level)
+    app = create_app(settings, auth_settings)
+    Server(uvicorn_config(app, settings), app).run()
 
 
 if __name__ == "__main__":

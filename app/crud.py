@@ -1,9 +1,10 @@
-"""Every database write of the application, and the reads that go with them.
+"""Every read and write of the application's data; the only module that writes.
 
-Each function takes the session and the owner keyword-only, so no query can forget
-whose data it touches: a todo of another user is simply not found. Writes bump the
-owner's live-event ``seq`` in the same transaction and return the event to publish
-once the commit has succeeded.
+``OwnerTodos`` is one user's todos: its owner is fixed when it is made, so no query can
+forget whose data it touches, and a todo of another user is simply not found. Each write
+bumps the owner's live-event ``seq`` in its own transaction (``app.statements.Write``)
+and publishes the event itself, after the commit, so a new write cannot skip live
+updates. Rows become the API's JSON without ORM or pydantic objects.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, func, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from uuid6 import uuid7
 
+from app.db import Database
 from app.errors import PreconditionFailed
-from app.events import EventType, LiveEvent
-from app.models import AdminStats, Todo, User, todo_public, utcnow
+from app.events import EventBroker, EventType, LiveEvent
+from app.models import AdminStats, utcnow
+from app.statements import Write
+
+
+def _list(versions: Collection[int] | None) -> list[int] | None:
+    return None if versions is None else list(versions)
 
 
 def _display(value: str | None, limit: int) -> str | None:
@@ -29,160 +33,117 @@ def _display(value: str | None, limit: int) -> str | None:
 
 
 async def ensure_user(
-    session: AsyncSession, *, issuer: str, subject: str, name: str | None, email: str | None
-) -> User:
-    """The user row for (issuer, subject), created on first sight and refreshed when the
-    token's name or email changed."""
-    name, email = _display(name, 255), _display(email, 320)
-    query = select(User).where(col(User.issuer) == issuer, col(User.subject) == subject)
-    user = (await session.exec(query)).first()
-    if user is None:
-        user = User(issuer=issuer, subject=subject, name=name, email=email)
-        session.add(user)
-        try:
-            await session.commit()
-        except IntegrityError:
-            # Another request created it first.
-            await session.rollback()
-            return (await session.exec(query)).one()
-        return user
-    if (user.name, user.email) != (name, email):
-        user.name, user.email, user.updated_at = name, email, utcnow()
-        await session.commit()
-    return user
+    database: Database, *, issuer: str, subject: str, name: str | None, email: str | None
+) -> uuid.UUID:
+    """The id of the user row for (issuer, subject), created on first sight and
+    refreshed when the token's name or email changed (one upsert; two requests that
+    create the same user at once get the same row)."""
+    s, key = database.statements, {"issuer": issuer, "subject": subject}
+    params: dict[str, Any] = {**key, "user_id": uuid7(), "now": utcnow()}
+    params |= {"name": _display(name, 255), "email": _display(email, 320)}
+    [written] = await database.write((s.upsert_user,), params)
+    # Nothing written: the row exists and is up to date.
+    rows = written or await database.fetch(s.find_user, key)
+    return uuid.UUID(database.uuid(rows[0][0]))
 
 
-async def _next_seq(session: AsyncSession, owner_id: uuid.UUID) -> int:
-    # Row-locks the owner until commit, so seq order is commit order for that user.
-    bump = update(User).where(col(User.id) == owner_id).values(event_seq=col(User.event_seq) + 1)
-    seq: int = (await session.exec(bump.returning(col(User.event_seq)))).scalar_one()
-    return seq
+class OwnerTodos:
+    """The todos of one user, and the live events of their changes."""
 
+    def __init__(self, database: Database, broker: EventBroker, owner_id: uuid.UUID) -> None:
+        self._db, self._broker, self.owner_id = database, broker, owner_id
+        self._s = database.statements
 
-async def _event(
-    session: AsyncSession, owner_id: uuid.UUID, kind: EventType, todo: dict[str, Any]
-) -> LiveEvent:
-    return LiveEvent(user_id=owner_id, type=kind, todo=todo, seq=await _next_seq(session, owner_id))
+    async def page(
+        self, *, limit: int, before: uuid.UUID | None = None, done: bool | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the owner's todos, newest first, and the id to continue before."""
+        statement = self._s.list_todos[(done is not None, before is not None)]
+        params = {"owner_id": self.owner_id, "limit": limit + 1, "done": done, "before": before}
+        rows = await self._db.fetch(statement, params)
+        todos = [self._db.todo(row) for row in rows[:limit]]
+        return todos, todos[-1]["id"] if len(rows) > limit else None
 
+    async def get(self, todo_id: uuid.UUID) -> dict[str, Any] | None:
+        rows = await self._db.fetch(self._s.get_todo, self._key(todo_id))
+        return self._db.todo(rows[0]) if rows else None
 
-async def list_todos(
-    session: AsyncSession,
-    *,
-    owner_id: uuid.UUID,
-    limit: int,
-    before: uuid.UUID | None = None,
-    done: bool | None = None,
-) -> tuple[list[Todo], uuid.UUID | None]:
-    """A page of the owner's todos, newest first, and the id to continue before."""
-    query = select(Todo).where(col(Todo.owner_id) == owner_id)
-    if done is not None:
-        query = query.where(col(Todo.done) == done)
-    if before is not None:
-        query = query.where(col(Todo.id) < before)
-    query = query.order_by(col(Todo.id).desc()).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    next_before = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_before
+    async def create(self, text: str) -> dict[str, Any]:
+        now = utcnow()
+        todo = {"id": uuid7(), "text": text, "done": False, "created_at": now}
+        todo |= {"updated_at": now, "version": 1}
+        params = {"todo_id": todo["id"], "owner_id": self.owner_id, "text": text, "now": now}
+        written = await self._write(self._s.create_todo, params)
+        if written is None:  # the foreign key makes the insert fail first
+            raise LookupError(f"no user {self.owner_id}")
+        seq = written[1]
+        todo["id"] = str(todo["id"])
+        await self._publish("todo.created", todo, seq)
+        return todo
 
+    async def update(
+        self, todo_id: uuid.UUID, changes: dict[str, Any], if_match: Collection[int] | None
+    ) -> dict[str, Any] | None:
+        """Apply ``changes``; None when the owner has no such todo.
 
-async def get_todo(
-    session: AsyncSession, *, owner_id: uuid.UUID, todo_id: uuid.UUID
-) -> Todo | None:
-    query = select(Todo).where(col(Todo.id) == todo_id, col(Todo.owner_id) == owner_id)
-    return (await session.exec(query)).first()
+        ``if_match`` holds the versions the client accepts to overwrite (None: any). The
+        version check and the write are one statement, so two writers cannot both win.
 
+        Raises:
+            PreconditionFailed: the todo exists at another version; nothing was changed.
+        """
+        fields = tuple(field for field in ("text", "done") if field in changes)
+        write = self._s.update_todo[(fields, if_match is not None)]
+        params = {**self._key(todo_id), **changes, "now": utcnow(), "versions": _list(if_match)}
+        written = await self._write(write, params)
+        if written is None:
+            await self._refused(todo_id, if_match)
+            return None
+        todo = self._db.todo(written[0])
+        await self._publish("todo.updated", todo, written[1])
+        return todo
 
-async def create_todo(
-    session: AsyncSession, *, owner_id: uuid.UUID, text: str
-) -> tuple[Todo, LiveEvent]:
-    todo = Todo(owner_id=owner_id, text=text)
-    session.add(todo)
-    await session.flush()
-    event = await _event(session, owner_id, "todo.created", todo_public(todo))
-    await session.commit()
-    return todo, event
+    async def delete(self, todo_id: uuid.UUID, if_match: Collection[int] | None) -> bool:
+        """Delete the todo; False when the owner has no such todo.
 
+        Raises:
+            PreconditionFailed: the todo exists at another version; nothing was deleted.
+        """
+        write = self._s.delete_todo[if_match is not None]
+        params = {**self._key(todo_id), "versions": _list(if_match)}
+        written = await self._write(write, params)
+        if written is None:
+            await self._refused(todo_id, if_match)
+            return False
+        await self._publish("todo.deleted", {"id": str(todo_id)}, written[1])
+        return True
 
-async def _current_version(
-    session: AsyncSession, owner_id: uuid.UUID, todo_id: uuid.UUID
-) -> int | None:
-    query = select(col(Todo.version)).where(col(Todo.id) == todo_id, col(Todo.owner_id) == owner_id)
-    return (await session.exec(query)).first()
+    async def _write(self, write: Write, params: dict[str, Any]) -> tuple[Any, int] | None:
+        return write.outcome(await self._db.write(write.statements, params))
 
+    async def _refused(self, todo_id: uuid.UUID, if_match: Collection[int] | None) -> None:
+        """Nothing matched: a 404, unless If-Match was given and the todo exists at
+        another version (412).
 
-async def update_todo(
-    session: AsyncSession,
-    *,
-    owner_id: uuid.UUID,
-    todo_id: uuid.UUID,
-    changes: dict[str, Any],
-    if_match: Collection[int] | None = None,
-) -> tuple[Todo, LiveEvent] | None:
-    """Apply ``changes``; None when the owner has no such todo.
-
-    ``if_match`` holds the versions the client accepts to overwrite (None: any). The
-    version check and the write are one statement, so two writers cannot both win.
-
-    Raises:
-        PreconditionFailed: the todo exists at another version; nothing was changed.
-    """
-    statement = (
-        update(Todo)
-        .where(col(Todo.id) == todo_id, col(Todo.owner_id) == owner_id)
-        .values(**changes, version=col(Todo.version) + 1, updated_at=utcnow())
-        .returning(Todo)
-    )
-    if if_match is not None:
-        statement = statement.where(col(Todo.version).in_(list(if_match)))
-    todo: Todo | None = (await session.exec(statement)).scalar_one_or_none()
-    if todo is None:
-        await session.rollback()
-        if if_match is not None and await _current_version(session, owner_id, todo_id) is not None:
+        Raises:
+            PreconditionFailed: the todo exists; nothing was changed.
+        """
+        if if_match is not None and await self._db.fetch(self._s.todo_version, self._key(todo_id)):
             raise PreconditionFailed
-        return None
-    event = await _event(session, owner_id, "todo.updated", todo_public(todo))
-    await session.commit()
-    return todo, event
+
+    def _key(self, todo_id: uuid.UUID) -> dict[str, Any]:
+        return {"todo_id": todo_id, "owner_id": self.owner_id}
+
+    async def _publish(self, kind: EventType, todo: dict[str, Any], seq: int) -> None:
+        await self._broker.publish(LiveEvent(user_id=self.owner_id, type=kind, todo=todo, seq=seq))
 
 
-async def delete_todo(
-    session: AsyncSession,
-    *,
-    owner_id: uuid.UUID,
-    todo_id: uuid.UUID,
-    if_match: Collection[int] | None = None,
-) -> LiveEvent | None:
-    """Delete the todo; None when the owner has no such todo.
-
-    Raises:
-        PreconditionFailed: the todo exists at another version; nothing was deleted.
-    """
-    statement = (
-        delete(Todo)
-        .where(col(Todo.id) == todo_id, col(Todo.owner_id) == owner_id)
-        .returning(col(Todo.id))
-    )
-    if if_match is not None:
-        statement = statement.where(col(Todo.version).in_(list(if_match)))
-    deleted: uuid.UUID | None = (await session.exec(statement)).scalar_one_or_none()
-    if deleted is None:
-        await session.rollback()
-        if if_match is not None and await _current_version(session, owner_id, todo_id) is not None:
-            raise PreconditionFailed
-        return None
-    event = await _event(session, owner_id, "todo.deleted", {"id": str(deleted)})
-    await session.commit()
-    return event
-
-
-async def admin_stats(session: AsyncSession) -> AdminStats:
-    users = (await session.exec(select(func.count()).select_from(User))).one()
-    todos = (await session.exec(select(func.count()).select_from(Todo))).one()
-    done = (await session.exec(select(func.count()).select_from(Todo).where(col(Todo.done)))).one()
+async def admin_stats(database: Database) -> AdminStats:
+    [(users, todos, done)] = await database.fetch(database.statements.admin_counts, {})
     return AdminStats(users=users, todos=todos, todos_done=done)
 
 
-async def current_seq(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
+async def current_seq(database: Database, *, owner_id: uuid.UUID) -> int:
     """The owner's last live-event sequence number."""
-    query = select(User.event_seq).where(col(User.id) == owner_id)
-    return (await session.exec(query)).one()
+    rows = await database.fetch(database.statements.current_seq, {"owner_id": owner_id})
+    return int(rows[0][0]) if rows else 0

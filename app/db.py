@@ -1,80 +1,85 @@
-"""Database engine and sessions: SQLite by default, PostgreSQL with the same code.
+"""The database as the application uses it: prebuilt statements run on the driver.
 
-The application talks to the database asynchronously (aiosqlite, psycopg 3 async);
-Alembic uses the synchronous twin of the same URL.
+SQLite (the default; ``app.db_sqlite``) or PostgreSQL (``app.db_postgres``, asyncpg),
+behind one small interface:
+
+* ``fetch`` runs one read without a transaction around it, and gives its connection
+  back before returning, so no read holds a connection or a transaction once its
+  handler is done;
+* ``write`` runs a fixed sequence of statements in one transaction: on PostgreSQL
+  usually one statement (``app.statements.Write``), so one round trip and no BEGIN or
+  COMMIT; on SQLite on its one writer connection, from BEGIN to COMMIT without
+  yielding to the event loop.
+
+Driver errors that mean "the database is not there" become ``DatabaseUnavailable``
+(503, retry); any other error is a bug and stays what it is. Alembic keeps its
+synchronous SQLAlchemy engine (``sync_database_url``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-SQLITE_BUSY_TIMEOUT_MS = 5_000
+from app.statements import Statement, Statements
 
-
-def _with_driver(url: str, *, sqlite: str) -> str:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        parsed = parsed.set(drivername=sqlite)
-    elif parsed.get_backend_name() == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3: sync and async
-    return parsed.render_as_string(hide_password=False)
+Row = Any  # a tuple-like row of the driver
 
 
-def async_database_url(url: str) -> str:
-    """``sqlite:///x`` -> ``sqlite+aiosqlite:///x``; ``postgresql://`` -> psycopg 3."""
-    return _with_driver(url, sqlite="sqlite+aiosqlite")
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or is shutting down: retryable, nothing was done
+    (a write is acknowledged only after its commit)."""
+
+
+class Database(Protocol):
+    statements: Statements
+
+    async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
+        """Rows of one read.
+
+        Raises:
+            DatabaseUnavailable: no connection, or it was lost.
+        """
+        ...
+
+    async def write(
+        self, statements: Sequence[Statement], params: dict[str, Any]
+    ) -> list[list[Row]]:
+        """Run ``statements`` in one transaction, all with ``params``; the rows of each.
+
+        Raises:
+            DatabaseUnavailable: no connection, or it was lost (nothing committed).
+        """
+        ...
+
+    def todo(self, row: Row) -> dict[str, Any]:
+        """A todo row as the API shows it (``TodoPublic``'s fields, for ``to_json``)."""
+        ...
+
+    def uuid(self, value: Any) -> str:
+        """A UUID column's value in its canonical text form."""
+        ...
+
+    def connections(self) -> tuple[int, int]:
+        """(in use, at most): the connections a request may hold (for metrics)."""
+        ...
+
+    async def is_reachable(self) -> bool: ...
+    async def aclose(self) -> None: ...
+
+
+def backend(url: str) -> str:
+    """``sqlite`` or ``postgresql``."""
+    name = make_url(url).get_backend_name()
+    if name not in ("sqlite", "postgresql"):
+        raise ValueError(f"DATABASE_URL: unsupported database {name!r} (sqlite or postgresql)")
+    return name
 
 
 def sync_database_url(url: str) -> str:
-    """The URL Alembic connects with (synchronous drivers)."""
-    return _with_driver(url, sqlite="sqlite")
-
-
-def _configure_sqlite(dbapi_connection: Any, _: Any) -> None:
-    # WAL lets readers work during a write and lets two processes share the file;
-    # the busy timeout waits for a lock instead of failing with "database is locked".
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def create_engine(url: str) -> AsyncEngine:
-    async_url = async_database_url(url)
-    if make_url(async_url).get_backend_name() == "sqlite":
-        engine = create_async_engine(
-            async_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        )
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        return engine
-    # No pre-ping (a round trip before every request): when the server went away, the
-    # first statement on a dead connection fails, that request gets 503, and SQLAlchemy
-    # invalidates the whole pool, so the next requests get fresh connections.
-    return create_async_engine(
-        async_url,
-        pool_recycle=1800,
-        pool_size=10,
-        max_overflow=10,
-        pool_timeout=5,
-        connect_args={"connect_timeout": 5},
-    )
-
-
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-async def database_is_reachable(engine: AsyncEngine) -> bool:
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception:  # any failure means "not ready"; readiness reports, never raises
-        return False
-    return True
+    """The URL Alembic connects with (synchronous drivers: sqlite3, psycopg 3)."""
+    parsed = make_url(url)
+    driver = "sqlite" if backend(url) == "sqlite" else "postgresql+psycopg"
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)

@@ -20,11 +20,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.db import DatabaseUnavailable
 from auth.fastapi import PROBLEM_JSON
 
 logger = logging.getLogger("app.errors")
@@ -112,16 +111,11 @@ def _http_error_handler(routes: Sequence[APIRoute]) -> Handler:
     return http_error
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+async def _database_unavailable(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
     # Connection refused, server gone, pool exhausted: retryable, and nothing was
-    # acknowledged (a write's response is only sent after its commit). Anything else
-    # from the database is a bug and answered as one.
-    unavailable = isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
-    if not unavailable:
-        return await _unexpected(request, exc)
-    logger.warning("database unavailable: %s", exc.__class__.__name__)
+    # acknowledged (a write's response is only sent after its commit). Any other
+    # database error is a bug and answered as one (500).
+    logger.warning("database unavailable: %s", exc)
     return problem(503, "The database is unavailable; retry shortly.", headers={"Retry-After": "2"})
 
 
@@ -135,8 +129,7 @@ _HANDLERS: dict[type[Exception], Handler] = {
     RequestValidationError: _validation_error,
     FieldError: _field_error,
     PreconditionFailed: _precondition_failed,
-    DBAPIError: _database_error,
-    PoolTimeoutError: _database_error,
+    DatabaseUnavailable: _database_unavailable,
     Exception: _unexpected,
 }
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
+
+from app.models import to_json
 
 EventType = Literal["todo.created", "todo.updated", "todo.deleted"]
 
@@ -29,7 +30,7 @@ class LiveEvent:
 
     def message(self) -> str:
         """The JSON text sent to the user's sockets."""
-        return json.dumps({"type": self.type, "todo": self.todo, "seq": self.seq})
+        return to_json({"type": self.type, "todo": self.todo, "seq": self.seq}).decode()
 
 
 class Subscription:

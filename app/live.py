@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import crud
+from app.db import DatabaseUnavailable
 from app.errors import problem
 from app.events import Subscription
 from app.security import oidc
@@ -31,39 +33,75 @@ from auth.principal import Principal
 if TYPE_CHECKING:  # app.services imports this module (LiveConnections)
     from app.services import Services
 
+logger = logging.getLogger("app.live")
+
 PROTOCOL = "todo.v1"
+#: Client messages are JSON objects nested at most this deep (docs/websocket.md).
+MAX_MESSAGE_DEPTH = 4
+CLIENT_MESSAGE_TYPES = frozenset({"auth.dpop", "auth.refresh", "ping"})
 
 
 class CloseCode(IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001  # the server is shutting down
+    UNSUPPORTED_DATA = 1003  # a binary message: the protocol speaks JSON text
+    TRY_AGAIN_LATER = 1013  # the server, or this user, holds its maximum of sockets
     BAD_MESSAGE = 4400  # a client message this protocol does not define
     UNAUTHORIZED = 4401  # the token expired, or the DPoP proof is missing or invalid
     FORBIDDEN = 4403  # a refreshed token belongs to someone else
     SLOW_CONSUMER = 4429  # the client fell too far behind: reconnect and resync
 
 
-class LiveConnections:
-    """The open sockets of this process, so that shutdown can close them with 1001, and
-    what they were sent (read by ``app.observability.metrics``)."""
+class Clock(Protocol):
+    """Wall-clock time and waiting, for token expiry (tests pass one they move by hand)."""
 
-    def __init__(self) -> None:
+    def time(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def time(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class LiveConnections:
+    """The open sockets of this process: their caps (in all and per user), shutdown
+    closing them with 1001, and what they were sent (read by ``app.observability``)."""
+
+    def __init__(self, *, max_sockets: int, max_sockets_per_user: int) -> None:
         self.shutting_down = asyncio.Event()
+        self.max_sockets = max_sockets
+        self.max_sockets_per_user = max_sockets_per_user
         self._open = 0
-        self.events_sent = 0
+        self._per_user: Counter[uuid.UUID] = Counter()
         self._all_closed = asyncio.Event()
         self._all_closed.set()
+        self.events_sent = 0
 
     @property
-    def open(self) -> int:
+    def open_count(self) -> int:
         return self._open
 
-    def opened(self) -> None:
+    def open(self, user_id: uuid.UUID) -> str | None:
+        """Count a new socket of ``user_id``, or say why it cannot be opened."""
+        if self._open >= self.max_sockets:
+            return f"the server holds its maximum of {self.max_sockets} sockets"
+        if self._per_user[user_id] >= self.max_sockets_per_user:
+            return f"this user holds the maximum of {self.max_sockets_per_user} sockets"
         self._open += 1
+        self._per_user[user_id] += 1
         self._all_closed.clear()
+        return None
 
-    def closed(self) -> None:
+    def closed(self, user_id: uuid.UUID) -> None:
         self._open -= 1
+        self._per_user[user_id] -= 1
+        if not self._per_user[user_id]:
+            del self._per_user[user_id]
         if not self._open:
             self._all_closed.set()
 
@@ -89,13 +127,34 @@ class _Close(Exception):
         self.code, self.reason = code, reason[:120]
 
 
-def _parse(text: str) -> dict[str, Any]:
+def _nesting_exceeds(value: object, limit: int) -> bool:
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return any(isinstance(item, dict | list) for item in level)
+
+
+def _parse(text: str, *, max_bytes: int) -> dict[str, Any]:
+    """A client message, or the 4400 close for one this protocol does not define."""
+    if len(text.encode()) > max_bytes:
+        raise _Close(CloseCode.BAD_MESSAGE, f"messages are at most {max_bytes} bytes")
     try:
         message = json.loads(text)
+    except RecursionError:  # what json.loads raises on deep nesting, not ValueError
+        raise _Close(CloseCode.BAD_MESSAGE, "message nested too deeply") from None
     except ValueError:
         raise _Close(CloseCode.BAD_MESSAGE, "messages must be JSON objects") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise _Close(CloseCode.BAD_MESSAGE, "messages must be JSON objects with a type")
+    if _nesting_exceeds(message, MAX_MESSAGE_DEPTH):
+        raise _Close(CloseCode.BAD_MESSAGE, "message nested too deeply")
+    if message["type"] not in CLIENT_MESSAGE_TYPES:
+        raise _Close(CloseCode.BAD_MESSAGE, f"unknown message type {message['type'][:40]!r}")
     return message
 
 
@@ -107,10 +166,11 @@ class LiveSocket:
         self.websocket = websocket
         self.authenticator = services.authenticator
         self.broker = services.broker
-        self.sessionmaker = services.sessionmaker
+        self.database = services.database
         self.settings = services.settings
         self.connections = services.live
         self.known_users = services.known_users
+        self.clock = services.clock
 
     async def serve(self) -> None:
         if PROTOCOL not in offered_subprotocols(self.websocket):
@@ -121,23 +181,27 @@ class LiveSocket:
             return
         principal, token = authenticated
         try:
-            async with self.sessionmaker() as db:
-                user_id = await self.known_users.user_id(principal, db)
-        except SQLAlchemyError:
+            user_id = await self.known_users.user_id(principal)
+        except DatabaseUnavailable:
             # Refused like an HTTP request would be: 503, retry later; never a 500.
             await self._deny(problem(503, "The database is unavailable; retry shortly."))
             return
         session = _Session(principal, token, user_id)
-        await self.websocket.accept(subprotocol=PROTOCOL)
-        self.connections.opened()
+        over_limit = self.connections.open(user_id)
         try:
-            await self._run(session)
+            await self.websocket.accept(subprotocol=PROTOCOL)
+            await self._run(session, over_limit=over_limit)
         except _Close as close:
+            if close.code is not CloseCode.GOING_AWAY:  # one line, whatever the client sent
+                logger.info(
+                    "closing the live socket of user %s: %d %s", user_id, close.code, close.reason
+                )
             await self._close(close.code, close.reason)
         except (WebSocketDisconnect, OSError):
             pass  # the client left (uvicorn reports a vanished peer as an OSError)
         finally:
-            self.connections.closed()
+            if not over_limit:
+                self.connections.closed(user_id)
 
     async def _refuse_protocol(self) -> None:
         await self._deny(problem(400, f"offer the {PROTOCOL} subprotocol"))
@@ -149,13 +213,14 @@ class LiveSocket:
         else:
             await self.websocket.close(code=1011 if response.status_code >= 500 else 1008)
 
-    async def _run(self, session: _Session) -> None:
+    async def _run(self, session: _Session, *, over_limit: str | None) -> None:
+        if over_limit:  # accepted first: a close code reaches browsers, an HTTP status not
+            raise _Close(CloseCode.TRY_AGAIN_LATER, over_limit)
         if session.principal.dpop_bound and self.settings.live_dpop_proof == "required":
             await self._expect_dpop_proof(session)
         async with self.broker.subscribe(session.user_id) as subscription:
             # Subscribed before reading seq: no event can fall between the two.
-            async with self.sessionmaker() as db:
-                seq = await crud.current_seq(db, owner_id=session.user_id)
+            seq = await crud.current_seq(self.database, owner_id=session.user_id)
             await self._send(
                 {"type": "ready", "seq": seq, "expires_at": session.principal.expires_at}
             )
@@ -177,7 +242,7 @@ class LiveSocket:
     async def _expect_dpop_proof(self, session: _Session) -> None:
         try:
             async with asyncio.timeout(self.settings.live_proof_timeout_seconds):
-                message = _parse(await self.websocket.receive_text())
+                message = await self._receive_message()
         except TimeoutError:
             raise _Close(
                 CloseCode.UNAUTHORIZED, "a DPoP-bound token needs an auth.dpop message"
@@ -218,23 +283,34 @@ class LiveSocket:
         while True:
             expires_at = session.principal.expires_at
             if expires_at is None:
-                await asyncio.sleep(3600)
+                await self.clock.sleep(3600)
                 continue
-            remaining = expires_at - time.time()
+            remaining = expires_at - self.clock.time()
             if remaining <= 0:
                 raise _Close(CloseCode.UNAUTHORIZED, "access token expired")
-            await asyncio.sleep(min(remaining, 60))
+            await self.clock.sleep(min(remaining, 60))
 
     async def _receive(self, session: _Session) -> None:
         while True:
-            message = _parse(await self.websocket.receive_text())
+            message = await self._receive_message()
             kind = message["type"]
             if kind == "ping":
                 await self._send({"type": "pong"})
             elif kind == "auth.refresh":
                 await self._refresh(session, message)
             else:
-                raise _Close(CloseCode.BAD_MESSAGE, f"unsupported message type {kind[:40]!r}")
+                raise _Close(CloseCode.BAD_MESSAGE, f"{kind} is not expected now")
+
+    async def _receive_message(self) -> dict[str, Any]:
+        """The next client message. Every frame gets a defined answer: a binary message
+        closes with 1003, anything else this protocol does not define with 4400."""
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        if text is None:
+            raise _Close(CloseCode.UNSUPPORTED_DATA, "messages are JSON text, not binary")
+        return _parse(text, max_bytes=self.settings.live_max_message_bytes)
 
     async def _refresh(self, session: _Session, message: dict[str, Any]) -> None:
         token, proof = message.get("token"), message.get("proof")

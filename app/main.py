@@ -1,6 +1,6 @@
 """The application factory: ``uvicorn app.main:app`` or ``python -m app``.
 
-The lifespan opens the services (``app.services``: engine, authenticator, replay store,
+The lifespan opens the services (``app.services``: database, authenticator, replay store,
 event broker) from the settings the application was created with, and closes them on
 the way out; it also starts what the observability settings ask for (a metrics
 listener, the discovery behind the login in ``/docs``).
@@ -19,6 +19,7 @@ from prometheus_client import start_http_server
 from app.body_limit import BodySizeLimit
 from app.docs import SwaggerLogin, install_docs
 from app.errors import install_error_handlers
+from app.live import Clock
 from app.observability.metrics import Metrics
 from app.observability.requests import RequestObserver
 from app.openapi import install_openapi
@@ -64,10 +65,11 @@ def create_app(
     settings: AppSettings | None = None,
     auth_settings: AuthSettings | None = None,
     *,
+    clock: Clock | None = None,
     tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the API. Settings default to the environment and ``.env``; traces are on
-    with ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider`` (tests)."""
+    """Build the API. Settings default to the environment and ``.env``; ``clock`` to the
+    system's; traces are on with ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider``."""
     if settings is None or auth_settings is None:
         loaded, loaded_auth = load_settings()
         settings, auth_settings = settings or loaded, auth_settings or loaded_auth
@@ -84,7 +86,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
-            open_services(app_settings, identity_settings, tracing=tracing) as services,
+            open_services(
+                app_settings, identity_settings, clock=clock, tracing=tracing
+            ) as services,
             contextlib.AsyncExitStack() as stack,
         ):
             app.state.services = services
@@ -99,7 +103,8 @@ def create_app(
                     )
                     stack.callback(server.server_close)
                     stack.callback(server.shutdown)
-            if login is not None:  # the login goes to the first issuer
+            if login is not None and services.http_client is not None:
+                # The login goes to the first issuer.
                 await stack.enter_async_context(
                     login.discovering(
                         services.http_client,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
@@ -17,15 +17,16 @@ import httpx
 from redis.asyncio import Redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
-from app.db import create_engine, create_sessionmaker
+from app.db import Database, backend
+from app.db_postgres import PostgresDatabase
+from app.db_sqlite import SqliteDatabase
 from app.events import EventBroker, MemoryBroker
 from app.events_redis import RedisBroker
-from app.live import LiveConnections
+from app.live import Clock, LiveConnections, SystemClock
 from app.migrations import upgrade_to_head
 from app.security import oidc
 from app.settings import AppSettings
@@ -46,15 +47,16 @@ class Services:
     settings: AppSettings
     auth_settings: AuthSettings
     authenticator: Authenticator
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
+    database: Database
     broker: EventBroker
     #: The Redis client shared by the replay store and the broker, when ``REDIS_URL`` is set.
     redis: Redis | None
     live: LiveConnections
     known_users: KnownUsers
     #: The client for the identity providers (discovery, keys).
-    http_client: httpx.AsyncClient
+    http_client: httpx.AsyncClient | None = None
+    #: Wall-clock time for token expiry on live sockets (tests move it by hand).
+    clock: Clock = field(default_factory=SystemClock)
 
     async def redis_is_reachable(self) -> bool:
         """True without Redis, or when it answers PING. Readiness reports; never raises."""
@@ -78,20 +80,33 @@ def _redis_client(url: str) -> Redis:
     )
 
 
+async def open_database(url: str) -> Database:
+    """The database of ``DATABASE_URL``, already migrated (``app.migrations``)."""
+    if backend(url) == "sqlite":
+        return SqliteDatabase.open(make_url(url).database or "")
+    return await PostgresDatabase.open(url)
+
+
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: AppSettings, auth_settings: AuthSettings, *, tracing: Tracing | None = None
+    settings: AppSettings,
+    auth_settings: AuthSettings,
+    *,
+    clock: Clock | None = None,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[Services]:
-    """Migrate, connect and start everything; on exit, close it in reverse order.
-    With ``tracing``, the database, identity provider and Redis clients make spans.
+    """Migrate, connect and start everything; on exit, close it in reverse order. With
+    ``tracing``, the database, identity provider and Redis clients make spans.
 
     This is the application's one shutdown path: live sockets are closed with 1001
     (``LiveConnections.close_all``), then the broker, the authenticator, Redis and the
-    database engine.
+    database.
     """
     if settings.db_migrate_on_start:
         await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
-    engine = create_engine(settings.database_url)
+    database = await open_database(settings.database_url)
+    if tracing is not None:
+        database = tracing.instrument_database(database)
     redis = _redis_client(settings.redis_url) if settings.redis_url else None
     replay: ReplayStore | None = RedisReplayStore(redis) if redis is not None else None
     broker: EventBroker = (
@@ -101,7 +116,7 @@ async def open_services(
     )
     async with httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds) as http_client:
         if tracing is not None:
-            tracing.instrument_services(engine=engine, http_client=http_client, redis=redis)
+            tracing.instrument_clients(http_client=http_client, redis=redis)
         # Keys are loaded here, before the broker starts (as before: a first load failure
         # is logged, not raised; readiness reports it).
         await oidc.start(
@@ -115,13 +130,16 @@ async def open_services(
                 settings=settings,
                 auth_settings=auth_settings,
                 authenticator=oidc.authenticator,
-                engine=engine,
-                sessionmaker=create_sessionmaker(engine),
+                database=database,
                 broker=broker,
                 redis=redis,
-                live=LiveConnections(),
-                known_users=KnownUsers(),
+                live=LiveConnections(
+                    max_sockets=settings.live_max_sockets,
+                    max_sockets_per_user=settings.live_max_sockets_per_user,
+                ),
+                known_users=KnownUsers(database),
                 http_client=http_client,
+                clock=clock or SystemClock(),
             )
             await broker.start()
             try:
@@ -133,7 +151,7 @@ async def open_services(
             await oidc.aclose()
             if redis is not None:
                 await redis.aclose()
-            await engine.dispose()
+            await database.aclose()
 
 
 def services_of(connection: HTTPConnection | Starlette) -> Services:

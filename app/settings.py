@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from auth import AuthSettings, ConfigurationError
@@ -42,6 +42,12 @@ class AppSettings(BaseSettings):
     #: socket's first message (``required``), or the upgrade alone suffices (``skip``).
     live_dpop_proof: Literal["required", "skip"] = "required"
     live_proof_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Live updates: open sockets per user, and in all, beyond which a new socket is
+    #: closed right after its upgrade with 1013 (docs/limits.md).
+    live_max_sockets_per_user: int = Field(default=16, ge=1)
+    live_max_sockets: int = Field(default=1024, ge=1)
+    #: Live updates: the largest client message; a longer one closes the socket (4400).
+    live_max_message_bytes: int = Field(default=16 * 1024, ge=1024)
 
     #: ``python -m app`` only: where to listen and how.
     api_host: str = "127.0.0.1"
@@ -53,6 +59,12 @@ class AppSettings(BaseSettings):
     api_access_log: bool = True
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
+    #: ``python -m app`` only: what one connection may make the server hold
+    #: (app/http_limits.py; docs/limits.md).
+    api_max_connections: int = Field(default=2048, ge=1)
+    api_max_header_bytes: int = Field(default=64 * 1024, ge=4096)
+    api_max_header_line_bytes: int = Field(default=8 * 1024, ge=256)
+    api_header_timeout_seconds: float = Field(default=10.0, gt=0)
 
     #: Log lines as one JSON object each (``json``) or aligned text (``text``); unset:
     #: json with ``APP_ENV=production``, text otherwise.
@@ -89,6 +101,12 @@ class AppSettings(BaseSettings):
                 return tuple(json.loads(stripped))
             return tuple(item for item in stripped.replace(",", " ").split() if item)
         return value
+
+    @model_validator(mode="after")
+    def _line_within_head(self) -> AppSettings:
+        if self.api_max_header_line_bytes > self.api_max_header_bytes:
+            raise ValueError("API_MAX_HEADER_LINE_BYTES exceeds API_MAX_HEADER_BYTES")
+        return self
 
     @property
     def production(self) -> bool:

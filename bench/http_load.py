@@ -66,10 +66,17 @@ class Credentials:
 
 
 def wrk(
-    url: str, *, connections: int, seconds: int, headers: dict[str, str], proofs: Path | None = None
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    headers: dict[str, str],
+    proofs: Path | None = None,
+    script: Path = LUA,
+    script_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One wrk run on the load core; requests/s, p50/p99 in ms, failures."""
-    env = dict(os.environ)
+    env = {**os.environ, **(script_env or {})}
     if proofs is not None:
         env["BENCH_DPOP_PROOFS"] = str(proofs)
     command = [
@@ -80,7 +87,7 @@ def wrk(
         "--timeout",
         "10s",
         "-s",
-        str(LUA),
+        str(script),
     ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
@@ -93,6 +100,7 @@ def wrk(
         "p50_ms": report["p50_us"] / 1000,
         "p99_ms": report["p99_us"] / 1000,
         "failed": report["non2xx"] + report["socket_errors"],
+        "requests": report["requests"],
     }
 
 

@@ -24,7 +24,7 @@ PY_SPY = ROOT / "bench" / ".venv" / "bin" / "py-spy"
 #: Frames worth reading in the inclusive view: our code and the costs around it (the
 #: framework's spine, present in every stack, says nothing).
 _INTERESTING = re.compile(
-    r"\((auth|app|bench)/|logging/|sqlalchemy/orm/session|aiosqlite|sqlmodel/|serialize_response"
+    r"\((auth|app|bench)/|logging/|asyncpg/|sqlmodel/|serialize_response"
     r"|solve_dependencies|cors\.py|body_limit|ESAlgorithm|RSAAlgorithm"
 )
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import data_path_report
 from bench.http_load import OURS, PEER, PEER_OFF, STATIC
 from bench.profiling import render as render_profile
 from bench.stats import fmt, fmt_summary, paired_ratio, table
@@ -267,22 +268,17 @@ def render(result: dict[str, Any]) -> str:
                 ],
             ),
         ]
-    parts += [
-        "",
-        "Targets of issue 7",
-        table(
-            ["target", "measured", "goal", ""],
-            [
-                [
-                    t["target"],
-                    "-" if t["measured"] is None else f"{t['measured']:.3g}",
-                    t["goal"],
-                    "met" if t["met"] else "MISSED",
-                ]
-                for t in result["targets"]
-            ],
-        ),
-    ]
+    if "data" in result:
+        parts += [
+            "",
+            f"6. Data path, one worker, wrk -t1 -c{result['data']['connections']} "
+            "(median (min-max); latency medians of runs)" + _load(result, "data"),
+            data_path_report.render(result["data"]),
+        ]
+    parts += ["", "Targets of issue 7", _targets(result["targets"])]
+    if "data" in result:
+        targets_11 = data_path_report.targets(result["data"], result.get("scale"))
+        parts += ["", "Targets of issue 11 (data path)", _targets(targets_11)]
     for row in result.get("validators", []):
         if row.get("profile"):
             parts += [
@@ -293,3 +289,18 @@ def render(result: dict[str, Any]) -> str:
     for name, profile in result.get("http", {}).get("profiles", {}).items():
         parts += ["", f"profile of {name}:", render_profile(profile)]
     return "\n".join(parts)
+
+
+def _targets(rows: list[dict[str, Any]]) -> str:
+    return table(
+        ["target", "measured", "goal", ""],
+        [
+            [
+                t["target"],
+                "-" if t["measured"] is None else f"{t['measured']:.3g}",
+                t["goal"],
+                "met" if t["met"] else "MISSED",
+            ]
+            for t in rows
+        ],
+    )

@@ -19,6 +19,7 @@ from typing import Any
 
 from bench import (
     bounded_memory,
+    data_path,
     data_scale,
     http_load,
     profiling,
@@ -30,7 +31,7 @@ from bench.fixtures import loopback_issuer
 from bench.report import render, targets
 from bench.stats import ROOT, load_average, machine
 
-SECTIONS = ("validators", "http", "websocket", "scale", "memory")
+SECTIONS = ("validators", "http", "websocket", "scale", "data", "memory")
 
 
 def log(message: str) -> None:
@@ -44,6 +45,7 @@ def settings_for(quick: bool) -> dict[str, Any]:
             "http": http_load.Settings(),
             "websocket": ws_fanout.Settings(),
             "scale": data_scale.Settings(),
+            "data": data_path.Settings(),
         }
     return {
         "validators": validator_throughput.Settings(
@@ -52,6 +54,7 @@ def settings_for(quick: bool) -> dict[str, Any]:
         "http": http_load.Settings(runs=2, seconds=2, warmup_seconds=1, profile=False),
         "websocket": ws_fanout.Settings(runs=2),
         "scale": data_scale.Settings(sizes=(10_000, 100_000), runs=2, seconds=2),
+        "data": data_path.Settings(runs=1, seconds=2, profile=False),
     }
 
 
@@ -83,6 +86,7 @@ def main() -> None:
         "http": ("HTTP, one worker, wrk on the other core", http_load.run),
         "websocket": ("WebSocket fan-out", ws_fanout.run),
         "scale": ("data scale", data_scale.run),
+        "data": ("data path, API vs hand-written floor", data_path.run),
     }
     with loopback_issuer() as issuer:
         for section, (title, run) in issuer_sections.items():

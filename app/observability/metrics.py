@@ -156,7 +156,9 @@ class ServicesCollector(Collector):
 
     def _live(self) -> Iterator[Metric]:
         live = self._services.live
-        yield GaugeMetricFamily("live_connections_open", "Open live-update sockets.", live.open)
+        yield GaugeMetricFamily(
+            "live_connections_open", "Open live-update sockets.", live.open_count
+        )
         yield CounterMetricFamily(
             "live_events_sent", "Events written to live-update sockets.", live.events_sent
         )
@@ -167,13 +169,8 @@ class ServicesCollector(Collector):
         )
 
     def _database(self) -> Iterator[Metric]:
-        pool = self._services.engine.pool
-        # QueuePool (PostgreSQL, file SQLite) counts its connections; other pools do not.
-        checked_out = getattr(pool, "checkedout", None)
-        if callable(checked_out):
-            yield GaugeMetricFamily(
-                "db_pool_connections_in_use", "Database connections checked out.", checked_out()
-            )
-        size = getattr(pool, "size", None)
-        if callable(size):
-            yield GaugeMetricFamily("db_pool_size", "Database pool's configured size.", size())
+        in_use, most = self._services.database.connections()
+        yield GaugeMetricFamily(
+            "db_pool_connections_in_use", "Database connections held by a request now.", in_use
+        )
+        yield GaugeMetricFamily("db_pool_size", "Database connections at most.", most)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from app import crud
-from app.deps import AdminPrincipal, SessionDep
+from app.deps import AdminPrincipal, DatabaseDep, ServicesDep
 from app.errors import problem_responses
 from app.models import AdminStats
+from app.readiness import check_readiness
 
 router = APIRouter(
     prefix="/api/admin", tags=["admin"], responses=problem_responses(400, 401, 403, 503)
@@ -15,6 +18,12 @@ router = APIRouter(
 
 
 @router.get("/stats")
-async def read_stats(_: AdminPrincipal, session: SessionDep) -> AdminStats:
+async def read_stats(_: AdminPrincipal, database: DatabaseDep) -> AdminStats:
     """Counts of users and todos (requires the admin role, TODO_ADMIN_ROLE)."""
-    return await crud.admin_stats(session)
+    return await crud.admin_stats(database)
+
+
+@router.get("/readiness")
+async def read_readiness(_: AdminPrincipal, services: ServicesDep) -> dict[str, Any]:
+    """/readyz with each part's detail: issuer, keys, sockets, last errors (admin role)."""
+    return (await check_readiness(services)).detail()

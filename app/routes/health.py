@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.db import database_is_reachable
 from app.deps import ServicesDep
+from app.readiness import check_readiness
 
 router = APIRouter(tags=["health"])
 
@@ -19,17 +17,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Not ready; the body says which part"}})
+@router.get(
+    "/readyz",
+    responses={503: {"description": "Not ready: the body says which part, the log says why"}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """Readiness: database reachable, signing keys loaded, Redis (when used) connected."""
-    database = await database_is_reachable(services.engine)
-    auth_status = services.authenticator.status()
-    checks: dict[str, Any] = {
-        "database": {"ok": database},
-        "auth": {"ok": services.authenticator.is_ready(), **auth_status},
-        "events": services.broker.status(),
-    }
-    if services.redis is not None:
-        checks["redis"] = {"ok": await services.redis_is_reachable()}
-    ready = all(check["ok"] for check in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    """Readiness: database, signing keys, event broker, Redis (when used); ok or not ok."""
+    readiness = await check_readiness(services)
+    return JSONResponse(readiness.public(), status_code=200 if readiness.ready else 503)

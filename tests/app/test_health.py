@@ -21,16 +21,30 @@ async def test_healthz_answers_without_authentication(api: Api) -> None:
     assert response.json() == {"status": "ok"}
 
 
-async def test_readyz_reports_database_and_keys(api: Api) -> None:
+async def test_readyz_tells_strangers_one_word_per_part(api: Api) -> None:
     response = await api.client.get("/readyz")
     assert response.status_code == 200
+    assert response.json() == {
+        "ready": True,
+        "checks": {"database": "ok", "auth": "ok", "events": "ok"},
+    }
+
+
+async def test_the_readiness_detail_is_for_the_admin_role_only(api: Api) -> None:
+    assert (await api.client.get("/api/admin/readiness")).status_code == 401
+    assert (await api.caller().get("/api/admin/readiness")).status_code == 403
+    response = await api.caller(roles=["todo-admin"]).get("/api/admin/readiness")
+    assert response.status_code == 200
     checks = response.json()["checks"]
-    assert checks["database"]["ok"] is True
-    assert checks["auth"]["ok"] is True
+    assert checks["database"] == {"ok": True}
     assert checks["auth"]["keys_loaded"] is True
+    assert checks["auth"]["issuer"] == api.issuer.issuer
+    assert checks["events"]["sockets"] == 0
 
 
-async def test_idp_down_at_start_is_not_ready_and_503_then_recovers(database_url: str) -> None:
+async def test_idp_down_at_start_is_not_ready_and_503_then_recovers(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     port = free_port()
     issuer = TestIssuer(f"http://127.0.0.1:{port}/realms/todo")
     settings = auth_settings(issuer, jwks_refetch_cooldown_seconds=1)
@@ -38,7 +52,11 @@ async def test_idp_down_at_start_is_not_ready_and_503_then_recovers(database_url
         headers = {"Authorization": f"Bearer {issuer.token('alice')}"}
         not_ready = await client.get("/readyz")
         assert not_ready.status_code == 503
-        assert not_ready.json()["checks"]["auth"]["keys_loaded"] is False
+        assert not_ready.json()["checks"]["auth"] == "not ok"
+        # The internal URL that failed is in the log, not in the public answer.
+        assert f"127.0.0.1:{port}" not in not_ready.text
+        logged = [r.getMessage() for r in caplog.records if r.name == "app.readiness"]
+        assert any(f"127.0.0.1:{port}" in line for line in logged)
         unavailable = await client.get("/api/todos", headers=headers)
         assert unavailable.status_code == 503
         assert unavailable.headers["retry-after"]

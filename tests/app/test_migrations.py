@@ -35,21 +35,3 @@ def test_downgrade_to_base_removes_everything_and_upgrade_again_works(database_u
     assert _tables(database_url) == set()
     command.upgrade(config, "head")
     assert _tables(database_url) == {"users", "todos"}
-
-
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
-
-    from app.db import create_engine
-
-    async def pragmas() -> tuple[str, int]:
-        engine = create_engine(f"sqlite:///{tmp_path / 'wal.db'}")
-        try:
-            async with engine.connect() as connection:
-                journal = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
-                foreign = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar_one()
-                return journal, foreign
-        finally:
-            await engine.dispose()
-
-    assert asyncio.run(pragmas()) == ("wal", 1)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+import sqlalchemy as sa
+from sqlmodel import Session, select
 
+from app.db import sync_database_url
 from app.models import User
-from app.services import services_of
 from tests.app.conftest import Api
 
 
 async def _users(api: Api) -> list[User]:
-    application = api.client._transport.app  # type: ignore[attr-defined]
-    async with services_of(application).sessionmaker() as session:
-        return list((await session.exec(select(User))).all())
+    # Read with SQLAlchemy's own engine: the rows as Alembic's models see them.
+    engine = sa.create_engine(sync_database_url(api.settings.database_url))
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(User)).all())
+    finally:
+        engine.dispose()
 
 
 async def test_user_is_created_on_first_sight_and_refreshed_on_change(api: Api) -> None:

@@ -11,7 +11,7 @@ from tests.distribution.conftest import Virtualenv
 pytestmark = pytest.mark.wheel
 
 #: What the TODO application needs and the library must not pull in.
-APPLICATION_ONLY = {"sqlmodel", "sqlalchemy", "alembic", "psycopg", "aiosqlite", "uuid6", "orjson"}
+APPLICATION_ONLY = {"sqlmodel", "sqlalchemy", "alembic", "psycopg", "asyncpg", "uuid6", "orjson"}
 
 
 def test_wheel_holds_the_library_and_its_typing_marker(wheel: Path) -> None:

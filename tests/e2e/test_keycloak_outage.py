@@ -15,8 +15,11 @@ from tests.services import ApiProcess
 pytestmark = pytest.mark.e2e
 
 
-def _auth_report(api: ApiProcess) -> dict[str, Any]:
-    report: dict[str, Any] = httpx.get(f"{api.base_url}/readyz").json()["checks"]["auth"]
+def _auth_report(api: ApiProcess, admin_token: str) -> dict[str, Any]:
+    """The identity provider's detail, which only the admin role may read."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    readiness = httpx.get(f"{api.base_url}/api/admin/readiness", headers=headers).json()
+    report: dict[str, Any] = readiness["checks"]["auth"]
     return report
 
 
@@ -30,13 +33,14 @@ def _wait_for(predicate: Any, timeout: float = 30) -> None:
 def test_keycloak_outage_and_recovery(realm: Realm, api: ApiProcess) -> None:
     seen = realm.password_token("alice").access_token
     unseen = realm.password_token("bob").access_token  # never shown to the API before the outage
+    admin = realm.password_token("carol").access_token  # carol holds todo-admin
     me = f"{api.base_url}/api/me"
     assert httpx.get(me, headers={"Authorization": f"Bearer {seen}"}).status_code == 200
 
     realm.keycloak.stop()
     try:
-        _wait_for(lambda: _auth_report(api)["issuer_reachable"] is False)
-        report = _auth_report(api)
+        _wait_for(lambda: _auth_report(api, admin)["issuer_reachable"] is False)
+        report = _auth_report(api, admin)
         assert report["keys_loaded"] is True
         assert report["last_error"]
         # Offline validation with the keys already known, for a token never seen before too.
@@ -46,7 +50,8 @@ def test_keycloak_outage_and_recovery(realm: Realm, api: ApiProcess) -> None:
     finally:
         realm.keycloak.start()
 
-    _wait_for(lambda: _auth_report(api)["issuer_reachable"] is True)
+    admin = realm.password_token("carol").access_token  # signed by the restarted Keycloak
+    _wait_for(lambda: _auth_report(api, admin)["issuer_reachable"] is True)
     # A restarted dev-mode Keycloak has new signing keys: its tokens are accepted too.
     fresh = realm.password_token("alice").access_token
     assert httpx.get(me, headers={"Authorization": f"Bearer {fresh}"}).status_code == 200

@@ -3,7 +3,10 @@ real HTTP, and clients speaking real HTTP and WebSocket to them."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,3 +82,24 @@ async def receive_json(socket: ClientConnection, timeout: float = 5) -> dict[str
     message = await asyncio.wait_for(socket.recv(), timeout)
     value: dict[str, Any] = json.loads(message)
     return value
+
+
+def raw_upgrade(server: Server, token: str, *, receive_buffer: int | None = None) -> socket.socket:
+    """A WebSocket client that completes the handshake and then does nothing: it never
+    reads, never answers pings (and may send frames no library would)."""
+    raw = socket.socket()
+    if receive_buffer:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    raw.connect(("127.0.0.1", server.api.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1:{server.api.port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: todo.v1, authorization_bearer_{token}\r\n\r\n"
+    )
+    raw.sendall(request.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += raw.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return raw

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-import os
-import socket
 import time
 from typing import Any
 
@@ -15,7 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from auth.testing import DpopKey
-from tests.integration.conftest import Server, receive_json
+from tests.integration.conftest import Server, raw_upgrade, receive_json
 
 pytestmark = pytest.mark.integration
 
@@ -92,28 +88,6 @@ async def test_bad_upgrades_are_refused_before_accept_with_http_status(
         assert response.headers.get_all("WWW-Authenticate")[0].startswith("Bearer realm=")
 
 
-async def test_expired_token_closes_the_socket_with_4401(server: Server) -> None:
-    token = server.issuer.token("ws-expiring", exp=int(time.time()) + 2)
-    async with server.socket(token) as live:
-        await _ready(live)
-        with pytest.raises(ConnectionClosed) as closed:
-            await receive_json(live, timeout=10)
-    assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 4401
-
-
-async def test_a_fresh_token_on_the_open_socket_extends_it(server: Server) -> None:
-    token = server.issuer.token("ws-refresh", exp=int(time.time()) + 2)
-    async with server.socket(token) as live:
-        await _ready(live)
-        fresh = server.issuer.token("ws-refresh", exp=int(time.time()) + 300)
-        await live.send(json.dumps({"type": "auth.refresh", "token": fresh}))
-        assert (await receive_json(live))["type"] == "auth.ok"
-        await asyncio.sleep(3)
-        server.create("ws-refresh", "still here")
-        assert (await receive_json(live))["type"] == "todo.created"
-
-
 async def test_a_refresh_with_someone_elses_token_closes_4403(server: Server) -> None:
     async with server.socket(server.issuer.token("ws-owner")) as live:
         await _ready(live)
@@ -188,35 +162,16 @@ async def test_dpop_bound_token_with_a_bad_proof_is_closed_4401(
 # -- Resource limits -----------------------------------------------------------------
 
 
-def _raw_upgrade(server: Server, token: str, *, receive_buffer: int | None = None) -> socket.socket:
-    """A WebSocket client that completes the handshake and then does nothing: it never
-    reads, never answers pings."""
-    raw = socket.socket()
-    if receive_buffer:
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-    raw.connect(("127.0.0.1", server.api.port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1:{server.api.port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Sec-WebSocket-Protocol: todo.v1, authorization_bearer_{token}\r\n\r\n"
-    )
-    raw.sendall(request.encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += raw.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return raw
-
-
 def _sockets(server: Server) -> int:
-    sockets: int = httpx.get(f"{server.url}/readyz").json()["checks"]["events"]["sockets"]
+    admin = server.bearer("ws-admin", realm_access={"roles": ["todo-admin"]})
+    readiness = httpx.get(f"{server.url}/api/admin/readiness", headers=admin).json()
+    sockets: int = readiness["checks"]["events"]["sockets"]
     return sockets
 
 
 async def test_a_slow_consumer_is_dropped_without_affecting_others(server: Server) -> None:
     user = "ws-slow"
-    slow = _raw_upgrade(server, server.issuer.token(user), receive_buffer=1024)
+    slow = raw_upgrade(server, server.issuer.token(user), receive_buffer=1024)
     try:
         async with server.socket(server.issuer.token(user)) as healthy:
             await _ready(healthy)
@@ -256,7 +211,7 @@ async def test_a_slow_consumer_is_dropped_without_affecting_others(server: Serve
 
 
 def test_a_client_that_stops_answering_pings_is_cleaned_up(server: Server) -> None:
-    silent = _raw_upgrade(server, server.issuer.token("ws-silent"))
+    silent = raw_upgrade(server, server.issuer.token("ws-silent"))
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and _sockets(server) != 0:

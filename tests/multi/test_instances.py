@@ -143,7 +143,7 @@ async def test_redis_outage_degrades_clearly_and_recovers_without_losing_writes(
         cluster.redis.stop()
         await _eventually(a_not_ready)
         report = (await client.get(f"{a}/readyz")).json()["checks"]
-        assert report["redis"]["ok"] is False
+        assert report["redis"] == "not ok"
         # Writes do not depend on Redis: they are acknowledged and stored.
         during = await client.post(f"{a}/api/todos", json={"text": "during"})
         assert during.status_code == 201

@@ -1,6 +1,6 @@
 """One API trusting two real authorization servers at once (OIDC_ISSUERS): tokens from
-node-oidc-provider and from Ory Hydra both accepted, each issuer with its own keys and
-its own line in the readiness report."""
+node-oidc-provider and from Ory Hydra both accepted, each issuer with its own keys, and
+ready only when both issuers' keys are loaded."""
 
 from __future__ import annotations
 
@@ -49,7 +49,6 @@ def test_tokens_of_both_issuers_are_accepted_each_with_its_own_keys(
         )
         assert me.status_code == 200, me.text
         assert me.json()["issuer"] == server.issuer
-    ready = httpx.get(f"{api.base_url}/readyz").json()["checks"]["auth"]
-    assert ready["ok"] is True
-    assert set(ready["issuers"]) == {oidc_provider.issuer, hydra.issuer}
-    assert all(issuer["keys_loaded"] for issuer in ready["issuers"].values())
+    # Ready only once every trusted issuer's keys are loaded. The per-issuer detail is
+    # for the admin role (/api/admin/readiness), which these clients' tokens do not carry.
+    assert httpx.get(f"{api.base_url}/readyz").json()["checks"]["auth"] == "ok"

@@ -1,0 +1,295 @@
+"""What one HTTP connection may make the server hold, enforced inside uvicorn's HTTP
+protocol as bytes arrive, before a request reaches the application.
+
+- The request head (request line and header fields; for a chunked body also its chunk
+  lines and trailer fields) is at most ``max_header_bytes``: beyond it, 431 (RFC 6585 §5),
+  or 414 when the request target is what is too long (RFC 9112 §3).
+- The request target, and each header field (name and value), is at most
+  ``max_header_line_bytes``: 414 and 431 again.
+- The first request's head arrives within ``header_timeout_seconds`` of the connection's
+  opening: 408 (RFC 9110 §15.5.9). A later head must be complete before uvicorn's
+  keep-alive timeout, counted from the previous response, runs out (the protocols below
+  stop that timer when a head is complete, not at its first byte): the connection is
+  closed. Without these, a client sending a byte now and then would hold one of the
+  ``max_connections`` forever.
+- A connection opened while ``max_connections`` are open (HTTP and WebSocket alike) gets
+  503 with ``Retry-After`` for its request. uvicorn's ``limit_concurrency`` is not used:
+  it also counts tasks, never refuses a WebSocket upgrade, and refuses the requests of
+  connections already open rather than the newcomer's.
+
+Every refusal closes the connection. Why by hand: uvicorn's httptools protocol has no
+head limit at all. llhttp hands a header value over in pieces and httptools joins them
+into one ``bytes`` before calling ``on_header`` (a 200 MiB value is held whole, and copied
+as it grows), and no callback fires meanwhile, so the bytes must be counted where they
+arrive (``data_received``), feeding the parser at most what is left of the budget. h11
+does bound its buffer (``max_incomplete_event_size``) but answers 400: its subclass here
+adds the line limits, the timeout, the capacity check and the 414/431 answers.
+Docs: docs/limits.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, ClassVar, cast
+
+import h11
+import httptools
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+logger = logging.getLogger("app.http_limits")
+
+#: The smallest slice fed to httptools, so that a body after a nearly full head is not
+#: parsed a few bytes at a time. The parser may hold the head budget plus this much.
+_MIN_FEED = 4096
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    max_connections: int
+    max_header_bytes: int
+    max_header_line_bytes: int
+    header_timeout_seconds: float
+
+
+def _refusal_response(status: int, detail: str) -> bytes:
+    """A complete ``Connection: close`` response with an RFC 9457 problem body."""
+    phrase = HTTPStatus(status).phrase
+    body = json.dumps(
+        {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
+    ).encode()
+    retry = b"retry-after: 1\r\n" if status == 503 else b""
+    return (
+        f"HTTP/1.1 {status} {phrase}\r\n".encode()
+        + b"content-type: application/problem+json\r\n"
+        + retry
+        + f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
+        + body
+    )
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to stop parsing: the request is refused."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+class _Guard:
+    """What both protocols share: the capacity verdict, the head timer, refusals."""
+
+    limits: ClassVar[HttpLimits]
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    client: tuple[str, int] | None
+    _over_capacity = False
+    _head_timer: asyncio.TimerHandle | None = None
+    #: A request's first bytes have arrived and its head is not complete yet.
+    _reading_head = False
+
+    def _admit(self, open_connections: int) -> None:
+        self._over_capacity = open_connections > self.limits.max_connections
+        self._arm_head_timer()
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(
+                self.limits.header_timeout_seconds, self._head_timed_out
+            )
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._reading_head:
+            self._refuse(_Refused(408, "The request head did not arrive in time."))
+        elif not self.transport.is_closing():
+            self.transport.close()  # an idle connection: nothing to answer
+
+    def _check_head(self, target: bytes, fields: list[tuple[bytes, bytes]], size: int) -> None:
+        """The head is complete (``size`` bytes at most): refuse it if the connection is
+        over capacity or the head over a limit."""
+        self._disarm_head_timer()
+        if self._over_capacity:
+            raise _Refused(503, "The server is at its connection limit; retry shortly.")
+        line_limit = self.limits.max_header_line_bytes
+        if len(target) > line_limit:
+            raise _Refused(414, f"The request target exceeds {line_limit} bytes.")
+        if any(len(name) + len(value) > line_limit for name, value in fields):
+            raise _Refused(431, f"A header field exceeds {line_limit} bytes.")
+        if size > self.limits.max_header_bytes:
+            raise self._head_too_large(target)
+        self._reading_head = False
+
+    def _head_too_large(self, target: bytes) -> _Refused:
+        """The head went over ``max_header_bytes``; ``target`` is as much as was read."""
+        if len(target) > self.limits.max_header_line_bytes:
+            return _Refused(
+                414, f"The request target exceeds {self.limits.max_header_line_bytes} bytes."
+            )
+        return _Refused(431, f"The request head exceeds {self.limits.max_header_bytes} bytes.")
+
+    def _refuse(self, refused: _Refused) -> None:
+        """Answer (when no earlier response is in flight) and close the connection."""
+        self._disarm_head_timer()
+        if self.transport.is_closing():
+            return
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+        logger.warning("refused a request from %s: %d %s", client, refused.status, refused.detail)
+        cycle = getattr(self, "cycle", None)  # the protocols' own request-response cycle
+        if self._reading_head and (cycle is None or cycle.response_complete):
+            self.transport.write(_refusal_response(refused.status, refused.detail))
+        self.transport.close()
+
+
+class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
+    """uvicorn's httptools protocol with the limits above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Counted per read slice, so these are upper bounds: a request that begins in a
+        # slice (pipelined behind another) is charged from the slice's start. A head is
+        # never admitted over the limit; a pipelined one may be refused a little under it.
+        self._head_bytes = 0  # bytes of the current request that are not body
+        self._body_bytes = 0  # body bytes the parser passed on during the current slice
+        self._slice_bytes = 0
+        self._fed_bound = 0  # _head_bytes at the end of the current slice, at most
+        self._max_head = self.limits.max_header_bytes
+        self._line_limit = self.limits.max_header_line_bytes
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._admit(len(self.connections))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # uvicorn stops its keep-alive timer here; on_headers_complete does instead.
+        end = len(data)
+        if end <= self._max_head - self._head_bytes:  # the usual case: within the budget
+            self._feed(data)
+            return
+        start = 0
+        while start < end and not self.transport.is_closing():
+            # While a head is read, feed no more than its budget: a head that completes
+            # inside the slice is then within it, or seen over it in on_headers_complete.
+            size = max(self._max_head - self._head_bytes, 1 if self._reading_head else _MIN_FEED)
+            piece = data[start : start + size]
+            start += len(piece)
+            if not self._feed(piece):
+                return
+            if self._head_bytes > self._max_head:
+                # Past the head (chunk lines, trailers) the request is with the app:
+                # _refuse then only closes the connection.
+                self._refuse(self._head_too_large(getattr(self, "url", b"")))
+                return
+
+    def _feed(self, piece: bytes) -> bool:
+        """Parse ``piece``; False when parsing has stopped (refused, invalid, upgraded)."""
+        self._body_bytes, self._slice_bytes = 0, len(piece)
+        self._fed_bound = self._head_bytes + len(piece)
+        try:
+            self.parser.feed_data(piece)
+        except httptools.HttpParserCallbackError as error:
+            if not isinstance(error.__context__, _Refused):
+                raise
+            self._refuse(error.__context__)  # raised by a callback below
+            return False
+        except httptools.HttpParserError:
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return False
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return False
+        self._head_bytes += len(piece) - self._body_bytes
+        return True
+
+    def on_message_begin(self) -> None:
+        HttpToolsProtocol.on_message_begin(self)
+        self._head_bytes, self._fed_bound = 0, self._slice_bytes
+        self._reading_head = True
+
+    def on_headers_complete(self) -> None:
+        self._unset_keepalive_if_required()
+        if self._head_timer or self._over_capacity or self._fed_bound > self._line_limit:
+            self._check_head(self.url, self.headers, self._fed_bound)
+        else:
+            self._reading_head = False
+        HttpToolsProtocol.on_headers_complete(self)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)
+
+
+class _LimitedH11Connection(h11.Connection):
+    """h11's connection, telling the protocol where request heads begin and end."""
+
+    def __init__(self, protocol: LimitedH11Protocol) -> None:
+        super().__init__(h11.SERVER, max_incomplete_event_size=protocol.limits.max_header_bytes)
+        self.protocol = protocol
+
+    def next_event(self) -> Any:
+        try:
+            event = super().next_event()
+        except h11.RemoteProtocolError as error:
+            if error.error_status_hint != 431:
+                raise
+            request_line, crlf, _ = self.trailing_data[0].partition(b"\r\n")
+            raise self.protocol._head_too_large(b"" if crlf else request_line) from None
+        if isinstance(event, h11.Request):
+            fields = list(event.headers)
+            # h11 drops the whitespace around values: this is the head's size within a few bytes.
+            size = len(event.method) + len(event.target) + 13
+            size += sum(len(name) + len(value) + 4 for name, value in fields)
+            self.protocol._check_head(event.target, fields, size)
+        return event
+
+
+class LimitedH11Protocol(_Guard, H11Protocol):
+    """uvicorn's h11 protocol with the limits above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn = _LimitedH11Connection(self)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._admit(len(self.connections))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # uvicorn stops its keep-alive timer here; handle_events does when a head is complete.
+        if self.conn.their_state is h11.IDLE:
+            self._reading_head = True
+        self.conn.receive_data(data)
+        self.handle_events()
+
+    def handle_events(self) -> None:
+        try:
+            super().handle_events()
+        except _Refused as refused:  # raised by _LimitedH11Connection.next_event
+            self._refuse(refused)
+
+
+def http_protocol(kind: str, limits: HttpLimits) -> type[asyncio.Protocol]:
+    """The protocol class for uvicorn's ``http`` setting, bound to ``limits``."""
+    base = LimitedHttpToolsProtocol if kind == "httptools" else LimitedH11Protocol
+    return cast("type[asyncio.Protocol]", type(base.__name__, (base,), {"limits": limits}))

@@ -1,0 +1,145 @@
+"""The write path on both backends: each write publishes its live event after its commit,
+with the owner's ``seq`` bumped in the same transaction, once per write;
+a refused write publishes nothing. Driven through ``OwnerTodos`` itself, as any new
+route would, so a write cannot reach the database without its event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import crud
+from app.crud import OwnerTodos
+from app.db import Database
+from app.errors import PreconditionFailed
+from app.events import MemoryBroker, Subscription
+from app.migrations import upgrade_to_head
+from app.services import open_database
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    upgrade_to_head(database_url)
+    opened = await open_database(database_url)
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+async def _owner(database: Database, subject: str = "writer") -> uuid.UUID:
+    return await crud.ensure_user(
+        database, issuer="https://issuer.test", subject=subject, name=None, email=None
+    )
+
+
+def _events(subscription: Subscription) -> list[dict[str, Any]]:
+    events = []
+    while not subscription.queue.empty():
+        events.append(json.loads(subscription.queue.get_nowait()))
+    return events
+
+
+async def test_concurrent_writes_publish_every_seq_once(database: Database) -> None:
+    broker = MemoryBroker(max_queued=1000)
+    owner = await _owner(database)
+    mine = OwnerTodos(database, broker, owner)
+    async with broker.subscribe(owner) as subscription:
+        created = await asyncio.gather(*(mine.create(f"todo {n}") for n in range(40)))
+        await asyncio.gather(
+            *(mine.update(uuid.UUID(t["id"]), {"done": True}, None) for t in created)
+        )
+        await asyncio.gather(*(mine.delete(uuid.UUID(t["id"]), None) for t in created[:10]))
+        events = _events(subscription)
+    # Every seq once, none missing. (Order: SQLite commits one write at a time, so its
+    # events leave in seq order; two PostgreSQL commits of one user can be acknowledged
+    # in either order, and a client that sees a gap resynchronises.)
+    assert sorted(e["seq"] for e in events) == list(range(1, 91))
+    kinds = [e["type"] for e in events]
+    assert kinds.count("todo.created") == 40
+    assert kinds.count("todo.updated") == 40
+    assert kinds.count("todo.deleted") == 10
+    assert await crud.current_seq(database, owner_id=owner) == 90
+
+
+async def test_a_refused_write_publishes_nothing_and_keeps_seq(database: Database) -> None:
+    broker = MemoryBroker()
+    owner, other = await _owner(database), await _owner(database, "someone-else")
+    mine = OwnerTodos(database, broker, owner)
+    theirs = OwnerTodos(database, broker, other)
+    todo = await mine.create("mine")
+    todo_id = uuid.UUID(todo["id"])
+    async with broker.subscribe(owner) as subscription:
+        with pytest.raises(PreconditionFailed):
+            await mine.update(todo_id, {"text": "stale"}, [todo["version"] + 1])
+        with pytest.raises(PreconditionFailed):
+            await mine.delete(todo_id, [7])
+        assert await theirs.update(todo_id, {"done": True}, None) is None
+        assert await theirs.delete(todo_id, None) is False
+        assert await mine.update(uuid.uuid4(), {"done": True}, [1]) is None
+        assert _events(subscription) == []
+    assert await crud.current_seq(database, owner_id=owner) == 1
+    assert await mine.get(todo_id) == todo
+
+
+async def test_rows_read_back_as_they_were_written(database: Database) -> None:
+    mine = OwnerTodos(database, MemoryBroker(), await _owner(database))
+    created = await mine.create("ünïcode ✓")
+    todo_id = uuid.UUID(created["id"])
+    assert await mine.get(todo_id) == created
+    updated = await mine.update(todo_id, {"text": "changed", "done": True}, [1])
+    assert updated is not None
+    assert (updated["text"], updated["done"], updated["version"]) == ("changed", True, 2)
+    assert updated["created_at"] == created["created_at"]
+    assert updated["updated_at"] >= created["updated_at"]
+    page, next_before = await mine.page(limit=1)
+    assert (page, next_before) == ([updated], None)
+
+
+def test_sqlite_writes_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'todo.db'}"
+    upgrade_to_head(url)
+
+    async def write_a_todo_of_no_user() -> None:
+        database = await open_database(url)
+        try:
+            # No user: the insert must fail on the foreign key (and bump nothing).
+            orphans = OwnerTodos(database, MemoryBroker(), uuid.uuid4())
+            await orphans.create("orphan")
+        finally:
+            await database.aclose()
+
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        asyncio.run(write_a_todo_of_no_user())
+    with sqlite3.connect(tmp_path / "todo.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_sqlite_write_waits_for_another_writer_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "todo.db"
+    upgrade_to_head(f"sqlite:///{path}")
+    database = await open_database(f"sqlite:///{path}")
+    try:
+        mine = OwnerTodos(database, MemoryBroker(), await _owner(database))
+        # Another process's write transaction holds the file's write lock.
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.create_task(mine.create("after the other writer"))
+        await asyncio.sleep(0.1)
+        assert not write.done()
+        assert await mine.page(limit=5) == ([], None)  # reads go on meanwhile
+        other.execute("COMMIT")
+        other.close()
+        created = await asyncio.wait_for(write, 2)
+        assert await mine.page(limit=5) == ([created], None)
+    finally:
+        await database.aclose()

@@ -1,0 +1,329 @@
+"""What one connection may make ``python -m app`` hold (app/http_limits.py, docs/limits.md),
+attacked over raw sockets under both HTTP implementations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from auth.testing import TestIssuer
+from tests.integration.conftest import Server, api_env, receive_json
+from tests.services import ApiProcess, api_process, wait_until
+
+pytestmark = pytest.mark.integration
+
+MIB = 1024 * 1024
+HEAD_LIMIT = 64 * 1024  # the defaults
+LINE_LIMIT = 8 * 1024
+
+
+def _serve(
+    issuer: TestIssuer, workdir: Path, http: str, **settings: str
+) -> contextlib.AbstractContextManager[ApiProcess]:
+    return api_process(
+        api_env(issuer, API_HTTP=http, API_ACCESS_LOG="false", **settings), workdir=workdir
+    )
+
+
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def api(
+    request: pytest.FixtureRequest, issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    """Default head limits; a 1 s header timeout."""
+    workdir = tmp_path_factory.mktemp(f"limits-{request.param}")
+    with _serve(issuer, workdir, request.param, API_HEADER_TIMEOUT_SECONDS="1") as served:
+        yield served
+
+
+def _connect(api: ApiProcess) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", api.port))
+    sock.settimeout(10)
+    return sock
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def _send_until_refused(api: ApiProcess, start: bytes, filler: bytes, total: int) -> bytes:
+    """Send ``start``, then ``filler`` up to ``total`` bytes, then end the head; stop
+    sending as soon as the server closes. Return what the server answered."""
+    with _connect(api) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(start)
+            for _ in range(total // len(filler)):
+                sock.sendall(filler)
+            sock.sendall(b"\r\n\r\n")
+        return _read_all(sock)
+
+
+def _request(api: ApiProcess, head: bytes) -> bytes:
+    with _connect(api) as sock:
+        sock.sendall(head)
+        return _read_all(sock)
+
+
+def _keep_alive_get(sock: socket.socket) -> bytes:
+    """One request on a connection kept open, and its whole response."""
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(65536)
+    head, _, body = response.partition(b"\r\n\r\n")
+    lines = head.lower().split(b"\r\n")
+    length = next((int(line[15:]) for line in lines if line.startswith(b"content-length:")), 0)
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def _status(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1]) if response else 0
+
+
+def _problem(response: bytes) -> dict[str, object]:
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert b"content-type: application/problem+json" in head.lower()
+    assert b"connection: close" in head.lower()
+    document: dict[str, object] = json.loads(body)
+    return document
+
+
+def _memory_kib(api: ApiProcess) -> tuple[int, int]:
+    """The server's resident memory and its peak so far (VmRSS, VmHWM), in KiB."""
+    fields = dict(
+        line.split(":", 1)
+        for line in Path(f"/proc/{api.process.pid}/status").read_text().splitlines()
+    )
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+def _get(path: str = "/healthz", extra: bytes = b"") -> bytes:
+    return (
+        b"GET "
+        + path.encode()
+        + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        + extra
+        + b"\r\n"
+    )
+
+
+def test_a_200_mib_header_value_is_refused_while_memory_stays_flat(api: ApiProcess) -> None:
+    _request(api, _get(extra=b"X-Warm-Up: " + b"a" * (2 * HEAD_LIMIT) + b"\r\n"))  # warm the path
+    rss_before, peak_before = _memory_kib(api)
+    start = b"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
+    response = _send_until_refused(api, start, b"a" * MIB, 200 * MIB)
+    rss_after, peak_after = _memory_kib(api)
+    assert _status(response) == 431, response[:200]
+    assert _problem(response)["status"] == 431
+    # The head is refused at 64 KiB: the server never holds the value. (Before the limit,
+    # the same request took the server from 107 MB to 467 MB.)
+    assert rss_after - rss_before < 32 * 1024
+    assert peak_after - max(peak_before, rss_before) < 32 * 1024
+
+
+def test_a_200_mib_request_target_is_refused_with_414(api: ApiProcess) -> None:
+    response = _send_until_refused(api, b"GET /healthz?q=", b"a" * MIB, 200 * MIB)
+    assert _status(response) == 414, response[:200]
+
+
+def test_a_request_target_over_the_line_limit_gets_414(api: ApiProcess) -> None:
+    response = _request(api, _get("/healthz?q=" + "a" * LINE_LIMIT))
+    assert _status(response) == 414
+    assert _problem(response)["title"]
+
+
+def test_a_header_field_over_the_line_limit_gets_431(api: ApiProcess) -> None:
+    response = _request(api, _get(extra=b"X-Long: " + b"a" * LINE_LIMIT + b"\r\n"))
+    assert _status(response) == 431
+    assert "header field" in str(_problem(response)["detail"])
+
+
+def test_many_fields_over_the_head_limit_get_431_even_in_one_packet(api: ApiProcess) -> None:
+    fields = b"".join(b"X-F%d: %s\r\n" % (n, b"a" * 1000) for n in range(70))
+    response = _request(api, _get(extra=fields))
+    assert _status(response) == 431
+    assert "head" in str(_problem(response)["detail"])
+
+
+def test_a_head_just_within_the_limits_is_served(api: ApiProcess) -> None:
+    target = "/healthz?q=" + "a" * (LINE_LIMIT - 20)
+    fields = b"X-Long: " + b"a" * (LINE_LIMIT - 20) + b"\r\n"
+    head = _get(target, fields)
+    filler = HEAD_LIMIT - len(head) - len(b"X-Fill: \r\n")
+    fields += b"".join(b"X-F: " + b"a" * 1000 + b"\r\n" for _ in range(filler // 1007))
+    head = _get(target, fields)
+    head = _get(target, fields + b"X-Fill: " + b"a" * (HEAD_LIMIT - len(head) - 10) + b"\r\n")
+    assert len(head) == HEAD_LIMIT
+    assert _status(_request(api, head)) == 200
+
+
+def test_a_huge_trailer_section_closes_the_connection_while_memory_stays_flat(
+    api: ApiProcess,
+) -> None:
+    rss_before, _ = _memory_kib(api)
+    start = (
+        b"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Trailer: "
+    )
+    response = _send_until_refused(api, start, b"a" * MIB, 200 * MIB)
+    rss_after, _ = _memory_kib(api)
+    # The app answers (405, without reading the body) while the trailer grows; then the
+    # connection is closed.
+    assert _status(response) in {0, 405}
+    assert rss_after - rss_before < 32 * 1024
+    assert "Traceback" not in api.output()
+
+
+def test_a_head_that_trickles_in_gets_408_after_the_header_timeout(api: ApiProcess) -> None:
+    with _connect(api) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        answered = b""
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(50):  # one byte every 0.1 s would last 5 s
+                sock.sendall(b"X")
+                time.sleep(0.1)
+                sock.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    answered = sock.recv(65536)
+                sock.setblocking(True)
+                if answered:
+                    break
+        answered += _read_all(sock)
+    assert _status(answered) == 408
+
+
+def test_a_later_head_that_trickles_in_is_cut_off_by_the_keep_alive_timeout(
+    api: ApiProcess,
+) -> None:
+    with _connect(api) as sock:
+        sock.settimeout(None)
+        assert _status(_keep_alive_get(sock)) == 200
+        started = time.monotonic()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            while time.monotonic() - started < 30:  # uvicorn's keep-alive timeout is 5 s
+                sock.sendall(b"X")
+                time.sleep(0.2)
+        # Cut off: no answer, the connection closed well before the 30 s were up.
+        assert time.monotonic() - started < 30
+        assert _read_all(sock) == b""
+
+
+def test_an_idle_connection_is_closed_without_an_answer_after_the_header_timeout(
+    api: ApiProcess,
+) -> None:
+    with _connect(api) as sock:
+        assert _read_all(sock) == b""
+
+
+def test_a_keep_alive_connection_is_held_to_the_limits_on_every_request(api: ApiProcess) -> None:
+    with _connect(api) as sock:
+        first = _keep_alive_get(sock)
+        sock.sendall(_get(extra=b"X-Long: " + b"a" * LINE_LIMIT + b"\r\n"))
+        second = _read_all(sock)
+    assert _status(first) == 200
+    assert _status(second) == 431
+
+
+# -- Connections ---------------------------------------------------------------------
+
+CONNECTION_LIMIT = 4
+
+
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def capped(
+    request: pytest.FixtureRequest, issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    workdir = tmp_path_factory.mktemp(f"capped-{request.param}")
+    settings = {"API_MAX_CONNECTIONS": str(CONNECTION_LIMIT), "API_HEADER_TIMEOUT_SECONDS": "30"}
+    with _serve(issuer, workdir, request.param, **settings) as served:
+        yield served
+
+
+def _served_on_a_new_connection(api: ApiProcess) -> bool:
+    return _status(_request(api, _get())) == 200
+
+
+async def test_connections_beyond_the_limit_get_503_and_those_within_are_served(
+    capped: ApiProcess, issuer: TestIssuer
+) -> None:
+    wait_until(lambda: _served_on_a_new_connection(capped), timeout=10, what="a free slot")
+    held = [_connect(capped) for _ in range(CONNECTION_LIMIT)]
+    try:
+        assert all(_status(_keep_alive_get(sock)) == 200 for sock in held)
+        refused = _request(capped, _get())
+        assert _status(refused) == 503
+        assert b"retry-after: 1" in refused.lower()
+        assert _problem(refused)["status"] == 503
+        ws_url = capped.base_url.replace("http://", "ws://") + "/api/ws"
+        token = issuer.token("capped")
+        with pytest.raises(InvalidStatus) as upgrade:
+            async with connect(ws_url, subprotocols=["todo.v1", f"authorization_bearer_{token}"]):  # type: ignore[list-item]
+                pass
+        assert upgrade.value.response.status_code == 503
+        assert _status(_keep_alive_get(held[0])) == 200  # the connections within stay served
+    finally:
+        for sock in held:
+            sock.close()
+    # Once the held connections are gone, newcomers are served again.
+    wait_until(lambda: _served_on_a_new_connection(capped), timeout=10, what="a freed slot")
+
+
+# -- Live sockets --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_capped(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("live-capped")
+    settings = {"LIVE_MAX_SOCKETS_PER_USER": "2", "LIVE_MAX_SOCKETS": "3"}
+    with _serve(issuer, workdir, "httptools", **settings) as served:
+        yield Server(served, issuer)
+
+
+async def _ready(server: Server, stack: contextlib.AsyncExitStack, subject: str) -> None:
+    live = await stack.enter_async_context(server.socket(server.issuer.token(subject)))
+    assert (await receive_json(live))["type"] == "ready"
+
+
+async def _refused(server: Server, subject: str) -> str:
+    async with server.socket(server.issuer.token(subject)) as live:
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive_json(live)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1013
+    return closed.value.rcvd.reason
+
+
+async def test_sockets_beyond_the_per_user_and_total_limits_are_closed_1013(
+    live_capped: Server,
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        await _ready(live_capped, stack, "ws-many")
+        await _ready(live_capped, stack, "ws-many")
+        assert "this user" in await _refused(live_capped, "ws-many")
+        await _ready(live_capped, stack, "ws-other")
+        assert "the server" in await _refused(live_capped, "ws-third")
+    # Closed sockets give their places back (once the server has seen them close).
+    for _ in range(50):
+        async with contextlib.AsyncExitStack() as stack:
+            with contextlib.suppress(ConnectionClosed):
+                for subject in ("ws-third", "ws-many", "ws-many"):
+                    await _ready(live_capped, stack, subject)
+                return
+        await asyncio.sleep(0.1)
+    pytest.fail("the closed sockets' places were not given back")
