@@ -26,7 +26,7 @@ from app.db import DatabaseUnavailable
 from app.errors import problem
 from app.events import Subscription
 from app.security import oidc
-from auth.errors import AuthError
+from auth.errors import AuthError, ServiceUnavailable
 from auth.fastapi import http_request, offered_subprotocols
 from auth.principal import Principal
 
@@ -227,7 +227,7 @@ class LiveSocket:
             tasks = {
                 asyncio.create_task(self._pump(subscription)),
                 asyncio.create_task(self._receive(session)),
-                asyncio.create_task(self._watch_expiry(session)),
+                asyncio.create_task(self._watch_token(session)),
                 asyncio.create_task(self._watch(subscription)),
             }
             try:
@@ -278,17 +278,25 @@ class LiveSocket:
             raise _Close(CloseCode.GOING_AWAY, "server shutting down")
         raise _Close(CloseCode.SLOW_CONSUMER, "too many events queued; reconnect and resync")
 
-    async def _watch_expiry(self, session: _Session) -> None:
-        # Re-read on every wake-up: auth.refresh moves the deadline.
+    async def _watch_token(self, session: _Session) -> None:
+        """Close the socket once its token is no longer acceptable: at its expiry, and, as
+        the token is verified again every ``LIVE_TOKEN_RECHECK_SECONDS``, once the key
+        that signed it has left the issuer's key set (removing a key revokes what it
+        signed, open sockets included). A verification costs a cache lookup."""
+        interval = self.settings.live_token_recheck_seconds
         while True:
+            # Re-read on every wake-up: auth.refresh moves the deadline and the token.
             expires_at = session.principal.expires_at
-            if expires_at is None:
-                await self.clock.sleep(3600)
-                continue
-            remaining = expires_at - self.clock.time()
+            remaining = interval if expires_at is None else expires_at - self.clock.time()
             if remaining <= 0:
                 raise _Close(CloseCode.UNAUTHORIZED, "access token expired")
-            await self.clock.sleep(min(remaining, 60))
+            await self.clock.sleep(min(remaining, interval))
+            try:
+                await self.authenticator.authenticate_token(session.token)
+            except ServiceUnavailable:
+                continue  # no verdict on this token (keys unreachable): check it again later
+            except AuthError as error:
+                raise _Close(CloseCode.UNAUTHORIZED, error.description) from None
 
     async def _receive(self, session: _Session) -> None:
         while True:

@@ -42,6 +42,9 @@ class AppSettings(BaseSettings):
     #: socket's first message (``required``), or the upgrade alone suffices (``skip``).
     live_dpop_proof: Literal["required", "skip"] = "required"
     live_proof_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Live updates: how often an open socket's token is verified again, so that a
+    #: signing key leaving the issuer's key set closes the sockets its tokens opened.
+    live_token_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
     #: Live updates: open sockets per user, and in all, beyond which a new socket is
     #: closed right after its upgrade with 1013 (docs/limits.md).
     live_max_sockets_per_user: int = Field(default=16, ge=1)

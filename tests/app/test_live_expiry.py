@@ -1,14 +1,17 @@
-"""A live socket ends when its token expires, and ``auth.refresh`` moves that moment; the
-socket's clock is moved by hand, so nothing here waits for a token to expire."""
+"""A live socket ends when its token expires or its signing key is removed, and
+``auth.refresh`` moves that moment; the socket's clock is moved by hand, so nothing here
+waits for a token to expire."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
@@ -17,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from app.main import create_app
 from auth.testing import TestIssuer
 from tests.app.conftest import app_settings, auth_settings
-from tests.services import free_port
+from tests.services import free_port, issuer_server
 
 
 class ManualClock:
@@ -55,10 +58,9 @@ def clock() -> ManualClock:
     return ManualClock(time.time())
 
 
-@pytest.fixture
-async def ws_url(database_url: str, issuer: TestIssuer, clock: ManualClock) -> AsyncIterator[str]:
-    """The API under uvicorn on a loopback port, in this test's event loop, on ``clock``."""
-    app = create_app(app_settings(database_url), auth_settings(issuer), clock=clock)
+@contextlib.asynccontextmanager
+async def _serving(app: Any) -> AsyncIterator[str]:
+    """``app`` under uvicorn on a loopback port, in this test's event loop."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
@@ -71,6 +73,15 @@ async def ws_url(database_url: str, issuer: TestIssuer, clock: ManualClock) -> A
     finally:
         server.should_exit = True
         await serving
+
+
+@pytest.fixture
+async def ws_url(database_url: str, issuer: TestIssuer, clock: ManualClock) -> AsyncIterator[str]:
+    """The API under uvicorn on a loopback port, in this test's event loop, on ``clock``."""
+    async with _serving(
+        create_app(app_settings(database_url), auth_settings(issuer), clock=clock)
+    ) as url:
+        yield url
 
 
 def _socket(ws_url: str, token: str) -> Any:
@@ -133,3 +144,37 @@ async def test_a_socket_closed_by_its_client_stops_watching_its_expiry(
             return
         await asyncio.sleep(0.01)
     pytest.fail("the expiry watch of a closed socket is still waiting")
+
+
+async def test_a_socket_closes_once_its_tokens_signing_key_is_removed(
+    database_url: str, clock: ManualClock
+) -> None:
+    # An issuer of this test's own (its key is removed), whose key set is fetched again
+    # every second, and a socket re-verified every 30 s of the socket's clock.
+    with issuer_server() as issuer:
+        issuer.cache_control = "max-age=1"
+        app = create_app(
+            app_settings(database_url, live_token_recheck_seconds=30),
+            auth_settings(issuer, jwks_min_ttl_seconds=1),
+            clock=clock,
+        )
+        async with _serving(app) as ws_url:
+            old_kid = issuer.current_kid["RS256"]
+            token = issuer.token("revoked")
+            async with _socket(ws_url, token) as live:
+                await _receive(live)
+                clock.advance(30)
+                assert await _still_open(live)  # verified again: still good
+                issuer.add_key("RS256")
+                issuer.remove_key(old_kid)
+                http = ws_url.replace("ws://", "http://").removesuffix("/api/ws")
+                async with httpx.AsyncClient(base_url=http) as client:
+                    headers = {"Authorization": f"Bearer {token}"}
+                    for _ in range(100):  # the next refresh drops the key, cache included
+                        if (await client.get("/api/me", headers=headers)).status_code == 401:
+                            break
+                        await asyncio.sleep(0.1)
+                    else:
+                        pytest.fail("the removed key still verifies over HTTP")
+                clock.advance(30)
+                assert await _close_code(live) == 4401
