@@ -2,7 +2,8 @@
 
 FastAPI generates the operations, with the error answers each route declares
 (``app.errors.problem_responses``); this adds the ``Problem`` schema those answers
-refer to and the ``DPoP`` security scheme beside ``Bearer`` (``auth.fastapi``).
+refer to, the bodies the routes read themselves (``app.json_body``) and the ``DPoP``
+security scheme beside ``Bearer`` (``auth.fastapi``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app import json_body
 from app.docs import SwaggerLogin, add_login_scheme
 from app.errors import Problem
 from auth.fastapi import document_security_schemes
@@ -34,6 +36,7 @@ def install_openapi(app: FastAPI, *, login: SwaggerLogin | None = None) -> None:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
+            components.update(json_body.schemas())
             document_security_schemes(schema)
             app.openapi_schema = add_login_scheme(schema, login) if login else schema
         return app.openapi_schema
