@@ -60,7 +60,7 @@ def create_app(
     install_error_handlers(app, routers=routers)
     install_error_handler(app)
     install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself
-    install_openapi(app)
+    install_openapi(app, app_settings)
     for router in routers:
         app.include_router(router)
     # Added first, so it sits inside CORS: a 413 still carries the CORS headers the SPA

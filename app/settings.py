@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -86,6 +86,23 @@ class AppSettings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.app_env == "production"
+
+
+#: Key of a ``json_schema_extra`` entry whose JSON Schema keywords take a setting's value.
+SETTING_BOUNDS = "x-bounds-from-settings"
+
+
+def bounds_from_settings(**keywords: str) -> dict[str, Any]:
+    """``json_schema_extra`` for a field bounded by settings, e.g.
+    ``bounds_from_settings(maximum="page_size_max")``: the OpenAPI document states the
+    configured value (``app.openapi``), so it cannot drift from what the routes refuse.
+
+    Raises:
+        ValueError: a name is not an ``AppSettings`` field.
+    """
+    if unknown := set(keywords.values()) - set(AppSettings.model_fields):
+        raise ValueError(f"not AppSettings fields: {sorted(unknown)}")
+    return {SETTING_BOUNDS: keywords}
 
 
 class TodoAuthSettings(AuthSettings):
