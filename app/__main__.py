@@ -4,14 +4,14 @@ Compared with a bare ``uvicorn app.main:app``: proxy headers are not trusted (so
 client's ``X-Forwarded-Proto`` cannot change the URL a DPoP proof is checked against;
 trust proxies with ``OIDC_TRUSTED_PROXIES`` instead), the request head, connections and
 WebSocket messages are capped (``app.http_limits``, docs/limits.md), WebSocket
-heartbeats are set, and on shutdown live sockets are closed with 1001 (Going Away) before
-uvicorn closes connections.
+heartbeats are set, log lines get one format (``LOG_FORMAT``; the application writes the
+access line, uvicorn's own access log is off), and on shutdown live sockets are closed
+with 1001 (Going Away) before uvicorn closes connections.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 
 import uvicorn
@@ -19,8 +19,9 @@ from fastapi import FastAPI
 
 from app.http_limits import HttpLimits, http_protocol
 from app.main import create_app
+from app.observability.logs import configure_logging
 from app.services import services_of
-from app.settings import AppSettings, TodoAuthSettings
+from app.settings import AppSettings, load_settings
 from app.websocket_protocol import WebSocketProtocol
 from auth import ConfigurationError
 from auth.factory import check_settings
@@ -64,7 +65,9 @@ def uvicorn_config(app: FastAPI, settings: AppSettings) -> uvicorn.Config:
         # Events are small JSON objects: compression would cost more memory per
         # socket (about 40 KiB, measured by bench) than it saves bandwidth.
         ws_per_message_deflate=False,
-        access_log=settings.api_access_log,
+        # The application writes one access line per request (app.observability):
+        # uvicorn's would be a second, with the query string in it.
+        access_log=False,
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,
         proxy_headers=False,
@@ -75,15 +78,15 @@ def uvicorn_config(app: FastAPI, settings: AppSettings) -> uvicorn.Config:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         # Checked before serving, so a bad setup ends with one sentence instead of a
         # lifespan traceback.
-        settings, auth_settings = AppSettings(), TodoAuthSettings()
+        settings, auth_settings = load_settings()
         check_settings(auth_settings, production=settings.production)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    configure_logging(settings.resolved_log_format, level=settings.log_level)
     app = create_app(settings, auth_settings)
     Server(uvicorn_config(app, settings), app).run()
 

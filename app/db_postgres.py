@@ -127,6 +127,9 @@ class PostgresDatabase:
     def uuid(self, value: Any) -> str:
         return str(value)
 
+    def connections(self) -> tuple[int, int]:
+        return self._pool.get_size() - self._pool.get_idle_size(), self._pool.get_max_size()
+
     async def is_reachable(self) -> bool:
         try:
             async with self._pool.acquire(timeout=2) as connection:

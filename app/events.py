@@ -42,21 +42,25 @@ class Subscription:
         self.queue: asyncio.Queue[str] = asyncio.Queue(max_queued)
         self.overflowed = asyncio.Event()
 
-    def deliver(self, message: str) -> None:
+    def deliver(self, message: str) -> bool:
+        """Queue ``message``; False when it was dropped (the inbox is or was full)."""
         if self.overflowed.is_set():
-            return
+            return False
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
             self.overflowed.set()
+            return False
+        return True
 
 
 class LocalFanout:
-    """This process's subscriptions, by user."""
+    """This process's subscriptions, by user, and how many events their inboxes dropped."""
 
     def __init__(self, *, max_queued: int) -> None:
         self._by_user: dict[uuid.UUID, set[Subscription]] = {}
         self._max_queued = max_queued
+        self.dropped = 0
 
     def __len__(self) -> int:
         return sum(len(subscriptions) for subscriptions in self._by_user.values())
@@ -76,15 +80,20 @@ class LocalFanout:
 
     def deliver(self, user_id: uuid.UUID, message: str) -> None:
         for subscription in tuple(self._by_user.get(user_id, ())):
-            subscription.deliver(message)
+            if not subscription.deliver(message):
+                self.dropped += 1
 
     def deliver_to_all(self, message: str) -> None:
         for subscriptions in tuple(self._by_user.values()):
             for subscription in tuple(subscriptions):
-                subscription.deliver(message)
+                if not subscription.deliver(message):
+                    self.dropped += 1
 
 
 class EventBroker(Protocol):
+    #: This process's sockets' inboxes.
+    fanout: LocalFanout
+
     def subscribe(self, user_id: uuid.UUID) -> contextlib.AbstractAsyncContextManager[Subscription]:
         """Receive the user's events from now on, from every instance."""
         ...

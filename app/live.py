@@ -69,8 +69,8 @@ class SystemClock:
 
 
 class LiveConnections:
-    """The open sockets of this process: their caps (in all and per user), and shutdown
-    closing them with 1001."""
+    """The open sockets of this process: their caps (in all and per user), shutdown
+    closing them with 1001, and what they were sent (read by ``app.observability``)."""
 
     def __init__(self, *, max_sockets: int, max_sockets_per_user: int) -> None:
         self.shutting_down = asyncio.Event()
@@ -80,6 +80,11 @@ class LiveConnections:
         self._per_user: Counter[uuid.UUID] = Counter()
         self._all_closed = asyncio.Event()
         self._all_closed.set()
+        self.events_sent = 0
+
+    @property
+    def open_count(self) -> int:
+        return self._open
 
     def open(self, user_id: uuid.UUID) -> str | None:
         """Count a new socket of ``user_id``, or say why it cannot be opened."""
@@ -259,6 +264,7 @@ class LiveSocket:
     async def _pump(self, subscription: Subscription) -> None:
         while True:
             await self.websocket.send_text(await subscription.queue.get())
+            self.connections.events_sent += 1
 
     async def _watch(self, subscription: Subscription) -> None:
         overflow = asyncio.create_task(subscription.overflowed.wait())

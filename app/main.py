@@ -2,30 +2,63 @@
 
 The lifespan opens the services (``app.services``: database, authenticator, replay store,
 event broker) from the settings the application was created with, and closes them on
-the way out.
+the way out; it also starts what the observability settings ask for (a metrics
+listener, the discovery behind the login in ``/docs``).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import start_http_server
 
 from app.body_limit import BodySizeLimit
+from app.docs import SwaggerLogin, install_docs
 from app.errors import install_error_handlers
 from app.live import Clock
+from app.observability.metrics import Metrics
+from app.observability.requests import RequestObserver
 from app.openapi import install_openapi
 from app.routes import admin, health, live, me, todos
+from app.routes.metrics import metrics_router
 from app.security import oidc
 from app.services import open_services
-from app.settings import AppSettings, TodoAuthSettings
+from app.settings import AppSettings, load_settings
 from auth import AuthSettings, install_token_redaction
 from auth.fastapi import install_auth_error_handler, install_error_handler
 from auth.host_guard import HostGuard
 
-EXPOSED_HEADERS = ["WWW-Authenticate", "DPoP-Nonce", "ETag", "Location", "Retry-After"]
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from app.observability.tracing import Tracing
+
+EXPOSED_HEADERS = [
+    "WWW-Authenticate",
+    "DPoP-Nonce",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "X-Request-ID",
+]
+
+
+def _tracing(settings: AppSettings, provider: TracerProvider | None) -> Tracing | None:
+    """Traces when an OTLP endpoint is configured (or a provider given, by tests). The
+    instrumentations are imported only then: they are heavy."""
+    if provider is None and settings.otel_exporter_otlp_endpoint is None:
+        return None
+    from app.observability.tracing import Tracing, otlp_tracer_provider  # noqa: PLC0415
+
+    if provider is None:
+        provider = otlp_tracer_provider(
+            settings.otel_exporter_otlp_endpoint or "", service_name=settings.otel_service_name
+        )
+    return Tracing(provider)
 
 
 def create_app(
@@ -33,15 +66,55 @@ def create_app(
     auth_settings: AuthSettings | None = None,
     *,
     clock: Clock | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the API. Settings default to the environment; ``clock`` to the system's."""
-    app_settings = settings or AppSettings()
-    identity_settings = auth_settings or TodoAuthSettings()
+    """Build the API. Settings default to the environment and ``.env``; ``clock`` to the
+    system's; traces are on with ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider``."""
+    if settings is None or auth_settings is None:
+        loaded, loaded_auth = load_settings()
+        settings, auth_settings = settings or loaded, auth_settings or loaded_auth
+    app_settings, identity_settings = settings, auth_settings
+    metrics = Metrics() if app_settings.metrics != "off" else None
+    issuers = identity_settings.trusted_issuers()
+    login = (
+        SwaggerLogin(app_settings.oidc_swagger_client_id, app_settings.oidc_swagger_scopes)
+        if app_settings.oidc_swagger_client_id and issuers
+        else None
+    )
+    tracing = _tracing(app_settings, tracer_provider)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(app_settings, identity_settings, clock=clock) as services:
+        async with (
+            open_services(
+                app_settings, identity_settings, clock=clock, tracing=tracing
+            ) as services,
+            contextlib.AsyncExitStack() as stack,
+        ):
             app.state.services = services
+            if metrics is not None:
+                metrics.watch(services)
+                stack.callback(metrics.unwatch)
+                if app_settings.metrics == "port":
+                    server, _ = start_http_server(
+                        app_settings.metrics_port,
+                        addr=app_settings.metrics_host,
+                        registry=metrics.registry,
+                    )
+                    stack.callback(server.server_close)
+                    stack.callback(server.shutdown)
+            if login is not None and services.http_client is not None:
+                # The login goes to the first issuer.
+                await stack.enter_async_context(
+                    login.discovering(
+                        services.http_client,
+                        issuers[0].discovery_uri,
+                        issuer=issuers[0].issuer,
+                        app=app,
+                    )
+                )
+            if tracing is not None:
+                stack.callback(tracing.shutdown)
             try:
                 yield
             finally:
@@ -55,20 +128,39 @@ def create_app(
         # Starlette answers "/api/todos/" with a redirect to an absolute URL built from
         # the Host header (an open redirect for a foreign Host): paths are exact instead.
         redirect_slashes=False,
+        docs_url=None,  # served by app.docs, without a CDN
+        redoc_url=None,
     )
     routers = (health.router, me.router, todos.router, admin.router, live.router)
     install_error_handlers(app, routers=routers)
     install_error_handler(app)
     install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself
-    install_openapi(app, app_settings)
+    oidc.serve_resource_metadata(app)  # RFC 9728, pointed at by every challenge
+    install_openapi(app, app_settings, login=login)
+    install_docs(app, login=login)
     for router in routers:
         app.include_router(router)
+    if metrics is not None and app_settings.metrics == "admin":
+        app.include_router(metrics_router(metrics))
     # Added first, so it sits inside CORS: a 413 still carries the CORS headers the SPA
     # needs to read it (outside CORS it would reach the browser as a CORS failure).
     app.add_middleware(BodySizeLimit, max_bytes=app_settings.max_request_body_bytes)
     # Before any routing or authentication: a Host that is not host[:port] is a 400
     # (RFC 9112 §3.2), so nothing downstream builds a URL from it.
     app.add_middleware(HostGuard, trusted_proxies=identity_settings.trusted_proxies)
+    # Outside the Host guard, so its 400s are logged and counted too.
+    app.add_middleware(
+        RequestObserver,
+        trusted_proxies=identity_settings.trusted_proxies,
+        access_log=app_settings.api_access_log,
+        subject=app_settings.log_subject,
+        subject_key=(
+            app_settings.log_subject_key.get_secret_value().encode()
+            if app_settings.log_subject_key
+            else b""
+        ),
+        metrics=metrics,
+    )
     if app_settings.cors_origins:  # without origins to allow, the middleware is pure cost
         app.add_middleware(
             CORSMiddleware,
@@ -78,10 +170,20 @@ def create_app(
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
+    if tracing is not None:
+        tracing.instrument_app(app)
     # Here and only here: whoever serves the app (python -m app, uvicorn, a test server)
     # gets tokens redacted from uvicorn's logs.
     install_token_redaction()
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """``app``: the application built from the environment and ``.env`` on first use
+    (``uvicorn app.main:app``), so that importing this module builds nothing
+    (``python -m app`` builds its own, after reporting a bad setting in one sentence)."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    application = create_app()
+    globals()["app"] = application
+    return application

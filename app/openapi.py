@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.docs import SwaggerLogin, add_login_scheme
 from app.errors import Problem
 from app.settings import SETTING_BOUNDS, AppSettings
 from auth.fastapi import document_security_schemes
@@ -46,9 +47,12 @@ def _parameters_without_null(schema: dict[str, Any]) -> None:
                 parameter_schema.update(members[0] if len(members) == 1 else {"anyOf": members})
 
 
-def install_openapi(app: FastAPI, settings: AppSettings) -> None:
+def install_openapi(
+    app: FastAPI, settings: AppSettings, *, login: SwaggerLogin | None = None
+) -> None:
     """Make ``app.openapi`` build (once) and serve this application's document, with the
-    bounds that are ``settings``."""
+    bounds that are ``settings`` and the identity provider's login (``app.docs``) when
+    configured."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -65,7 +69,8 @@ def install_openapi(app: FastAPI, settings: AppSettings) -> None:
             components["Problem"] = problem
             _write_setting_bounds(schema, settings)
             _parameters_without_null(schema)
-            app.openapi_schema = document_security_schemes(schema)
+            document_security_schemes(schema)
+            app.openapi_schema = add_login_scheme(schema, login) if login else schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -35,6 +36,9 @@ from auth.replay import ReplayStore
 from auth.replay_redis import RedisReplayStore
 from auth.verifier import Authenticator
 
+if TYPE_CHECKING:  # imported only when traces are on: the instrumentations are heavy
+    from app.observability.tracing import Tracing
+
 
 @dataclass(frozen=True, slots=True)
 class Services:
@@ -49,6 +53,8 @@ class Services:
     redis: Redis | None
     live: LiveConnections
     known_users: KnownUsers
+    #: The client for the identity providers (discovery, keys).
+    http_client: httpx.AsyncClient | None = None
     #: Wall-clock time for token expiry on live sockets (tests move it by hand).
     clock: Clock = field(default_factory=SystemClock)
 
@@ -83,9 +89,14 @@ async def open_database(url: str) -> Database:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: AppSettings, auth_settings: AuthSettings, *, clock: Clock | None = None
+    settings: AppSettings,
+    auth_settings: AuthSettings,
+    *,
+    clock: Clock | None = None,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[Services]:
-    """Migrate, connect and start everything; on exit, close it in reverse order.
+    """Migrate, connect and start everything; on exit, close it in reverse order. With
+    ``tracing``, the database, identity provider and Redis clients make spans.
 
     This is the application's one shutdown path: live sockets are closed with 1001
     (``LiveConnections.close_all``), then the broker, the authenticator, Redis and the
@@ -94,6 +105,8 @@ async def open_services(
     if settings.db_migrate_on_start:
         await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
     database = await open_database(settings.database_url)
+    if tracing is not None:
+        database = tracing.instrument_database(database)
     redis = _redis_client(settings.redis_url) if settings.redis_url else None
     replay: ReplayStore | None = RedisReplayStore(redis) if redis is not None else None
     broker: EventBroker = (
@@ -102,6 +115,8 @@ async def open_services(
         else MemoryBroker(max_queued=settings.live_send_queue_size)
     )
     async with httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds) as http_client:
+        if tracing is not None:
+            tracing.instrument_clients(http_client=http_client, redis=redis)
         # Keys are loaded here, before the broker starts (as before: a first load failure
         # is logged, not raised; readiness reports it).
         await oidc.start(
@@ -123,6 +138,7 @@ async def open_services(
                     max_sockets_per_user=settings.live_max_sockets_per_user,
                 ),
                 known_users=KnownUsers(database),
+                http_client=http_client,
                 clock=clock or SystemClock(),
             )
             await broker.start()

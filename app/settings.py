@@ -1,14 +1,15 @@
-"""Application configuration, read from the environment (documented in docs/configuration.md)."""
+"""Application configuration, read from the environment and an optional ``.env`` file
+(every variable is listed in ``.env.example`` and documented in docs/configuration.md)."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from auth import AuthSettings
+from auth import AuthSettings, ConfigurationError
 
 
 class AppSettings(BaseSettings):
@@ -55,8 +56,9 @@ class AppSettings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_http: Literal["httptools", "h11"] = "httptools"
-    #: uvicorn's access log (tokens redacted). A line per request costs about a third
-    #: of a small request's time; turn it off when a proxy logs requests already.
+    #: One access line per request (``app.access``: request id, route, status, duration,
+    #: hashed subject, auth outcome and check; never a token). It replaces uvicorn's
+    #: access log; turn it off when a proxy logs requests already.
     api_access_log: bool = True
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
@@ -67,9 +69,35 @@ class AppSettings(BaseSettings):
     api_max_header_line_bytes: int = Field(default=8 * 1024, ge=256)
     api_header_timeout_seconds: float = Field(default=10.0, gt=0)
 
-    @field_validator("cors_origins", mode="before")
+    #: Log lines as one JSON object each (``json``) or aligned text (``text``); unset:
+    #: json with ``APP_ENV=production``, text otherwise.
+    log_format: Literal["json", "text"] | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: The caller's ``sub`` in access lines: ``hashed`` (16 hex digits of an HMAC-SHA256
+    #: over issuer and subject, keyed with ``LOG_SUBJECT_KEY``), ``plain`` or ``omitted``.
+    log_subject: Literal["hashed", "plain", "omitted"] = "hashed"
+    log_subject_key: SecretStr | None = None
+
+    #: Prometheus metrics: ``off``; ``port``, on their own listener (``METRICS_HOST``,
+    #: ``METRICS_PORT``), open to whoever reaches it; or ``admin``, at ``/metrics`` on
+    #: the API for callers holding ``TODO_ADMIN_ROLE``. Off by default: what the API
+    #: reveals about its traffic is the operator's choice (docs/operations.md).
+    metrics: Literal["off", "port", "admin"] = "off"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=1, le=65535)
+
+    #: OpenTelemetry traces over OTLP/HTTP when set (the collector's base URL).
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "todo-api"
+
+    #: A public client of the identity provider allowed to redirect to ``/docs``: turns
+    #: on "Authorize" (authorization code + PKCE) in Swagger UI.
+    oidc_swagger_client_id: str | None = None
+    oidc_swagger_scopes: Annotated[tuple[str, ...], NoDecode] = ("openid",)
+
+    @field_validator("cors_origins", "oidc_swagger_scopes", mode="before")
     @classmethod
-    def _origins(cls, value: object) -> object:
+    def _word_list(cls, value: object) -> object:
         if isinstance(value, str):
             stripped = value.strip()
             if stripped.startswith("["):
@@ -86,6 +114,12 @@ class AppSettings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.production else "text"
 
 
 #: Key of a ``json_schema_extra`` entry whose JSON Schema keywords take a setting's value.
@@ -106,9 +140,35 @@ def bounds_from_settings(**keywords: str) -> dict[str, Any]:
 
 
 class TodoAuthSettings(AuthSettings):
-    """The library's ``OIDC_*`` settings with this application's defaults: its realm and
-    the roles of its development identity (``OIDC_MODE=static``). The environment still
-    overrides both."""
+    """The library's ``OIDC_*`` settings with this application's defaults: its realm, the
+    roles of its development identity (``OIDC_MODE=static``) and where its RFC 9728
+    metadata says the documentation is. The environment still overrides them."""
 
     realm: str | None = "todo-api"
     static_roles: Annotated[tuple[str, ...], NoDecode] = ("todo-user", "todo-admin")
+    resource_documentation: str | None = "/docs"
+
+
+#: Read by ``python -m app`` and ``uvicorn app.main:app`` from the working directory;
+#: variables set in the environment win over the file (pydantic-settings' order).
+ENV_FILE = ".env"
+
+
+def load_settings(env_file: str | None = ENV_FILE) -> tuple[AppSettings, TodoAuthSettings]:
+    """Both settings objects, from the environment and ``env_file`` when it exists.
+
+    Raises:
+        ConfigurationError: a value is invalid; the message names the variable, never
+            its value (it may be a secret).
+    """
+    try:
+        return AppSettings(_env_file=env_file), TodoAuthSettings(_env_file=env_file)
+    except ValidationError as exc:
+        prefix = "" if exc.title == AppSettings.__name__ else "OIDC_"
+        problems = [
+            f"{(prefix + str(error['loc'][0])).upper()}: {error['msg']}"
+            if error["loc"]
+            else error["msg"]
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None

@@ -189,9 +189,14 @@ def _quoted(value: str) -> str:
 
 
 def challenges(
-    error: AuthError | None, *, realm: str | None, dpop_algorithms: Sequence[str]
+    error: AuthError | None,
+    *,
+    realm: str | None,
+    dpop_algorithms: Sequence[str],
+    resource_metadata: str | None = None,
 ) -> list[str]:
-    """Render the ``WWW-Authenticate`` challenges for ``error`` (RFC 6750 §3, RFC 9449 §7.1).
+    """Render the ``WWW-Authenticate`` challenges for ``error`` (RFC 6750 §3, RFC 9449 §7.1),
+    each pointing at the protected resource metadata when its URL is given (RFC 9728 §5.1).
 
     Both schemes are always offered, so a client learns that DPoP is accepted and with
     which algorithms. The error code is attached to the challenge of the scheme the
@@ -202,6 +207,9 @@ def challenges(
     # realm is optional (RFC 6750 §3); sent only when configured.
     bearer = [f"realm={_quoted(realm)}"] if realm is not None else []
     dpop = [f"realm={_quoted(realm)}"] if realm is not None else []
+    if resource_metadata is not None:
+        bearer.append(f"resource_metadata={_quoted(resource_metadata)}")
+        dpop.append(f"resource_metadata={_quoted(resource_metadata)}")
     if error is not None and error.error is not None and error.status_code != 503:
         target = dpop if error.scheme == "DPoP" else bearer
         target.append(f"error={_quoted(error.error)}")

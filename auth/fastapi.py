@@ -13,8 +13,10 @@ for a request without credentials (bad credentials are still refused);
 dependencies. A refusal is raised as ``AuthHTTPException`` (``auth.fastapi_errors``),
 which renders correctly with or without ``install_error_handler``. Per request the
 outcome is recorded for logs and metrics: ``request.state.principal`` or
-``request.state.auth_error``; each refusal is logged at INFO with its check name only.
-Tests override the principal with ``auth.fastapi_testing.override_principal``.
+``request.state.auth_error``; each refusal is logged at INFO with its check name only,
+and each verification is an ``auth.verify`` span when OpenTelemetry is installed.
+``auth.serve_resource_metadata(app)`` serves the RFC 9728 metadata and points every
+challenge at it. Tests override the principal with ``auth.fastapi_testing.override_principal``.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import httpx
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.responses import JSONResponse
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
@@ -45,9 +49,17 @@ from auth.fastapi_errors import (
 )
 from auth.fastapi_requests import http_request, offered_subprotocols, websocket_token
 from auth.jws import SUPPORTED_ALGORITHMS
+from auth.origin import InvalidOrigin
 from auth.principal import Principal
 from auth.replay import ReplayStore
+from auth.resource_metadata import (
+    WELL_KNOWN_PATH,
+    metadata_url,
+    protected_resource_metadata,
+    resource_identifier,
+)
 from auth.settings import AuthSettings
+from auth.tracing import verification_span
 from auth.verifier import Authenticator
 
 __all__ = [
@@ -123,6 +135,7 @@ class OIDCAuth(SecurityBase):
         self._production = production
         self._authenticator: Authenticator | None = None
         self._client: httpx.AsyncClient | None = None
+        self._serves_metadata = False
         self.optional = _OptionalAuthentication(self)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -232,7 +245,9 @@ class OIDCAuth(SecurityBase):
             raise outcome
         authenticator = self.authenticator
         try:
-            principal = await authenticator.authenticate(http_request(request, request.method))
+            with verification_span() as span:
+                principal = await authenticator.authenticate(http_request(request, request.method))
+                span.principal = principal
         except AuthError as error:
             setattr(request.state, _STATE_KEY, error)
             raise
@@ -252,7 +267,65 @@ class OIDCAuth(SecurityBase):
         connection.state.auth_error = error
         # The check name and nothing from the request: never a token or a proof.
         logger.info("refused %s (%s %d)", error.check.value, error.error, error.status_code)
-        return AuthHTTPException(error, realm=self._realm, algorithms=self._algorithms)
+        return AuthHTTPException(
+            error,
+            realm=self._realm,
+            algorithms=self._algorithms,
+            resource_metadata=self._metadata_url(connection),
+        )
+
+    def _metadata_url(self, connection: HTTPConnection) -> str | None:
+        """Where this request's client finds the RFC 9728 metadata (§5.1), when it is
+        served (``serve_resource_metadata``) and the request names a valid host."""
+        settings = self.settings
+        if not self._serves_metadata or settings is None:
+            return None
+        try:
+            return metadata_url(resource_identifier(http_request(connection, "GET"), settings))
+        except InvalidOrigin:
+            return None
+
+    def serve_resource_metadata(self, app: FastAPI) -> None:
+        """Serve OAuth 2.0 Protected Resource Metadata (RFC 9728) at
+        ``/.well-known/oauth-protected-resource`` in ``app``, and point every refusal's
+        challenges at it (``resource_metadata``, §5.1). ``resource_name`` defaults to the
+        app's title; the rest comes from the settings (``auth.resource_metadata``)."""
+        auth = self
+
+        async def protected_resource_metadata_document(request: Request) -> JSONResponse:
+            """OAuth 2.0 Protected Resource Metadata (RFC 9728) of this API."""
+            settings = auth.settings
+            if settings is None:
+                raise RuntimeError("OIDCAuth is not started")
+            try:
+                resource = resource_identifier(http_request(request, "GET"), settings)
+            except InvalidOrigin:
+                raise HTTPException(400, "The request names no valid host.") from None
+            # §3.1: the resource's path follows the well-known path; any other is not ours.
+            suffix = request.path_params.get("suffix", "")
+            if urlsplit(resource).path.strip("/") != suffix.strip("/"):
+                raise HTTPException(404, "No protected resource at this path.")
+            document = protected_resource_metadata(
+                settings, resource=resource, resource_name=app.title
+            )
+            return JSONResponse(document, headers={"Cache-Control": "max-age=3600"})
+
+        app.add_api_route(
+            WELL_KNOWN_PATH,
+            protected_resource_metadata_document,
+            methods=["GET"],
+            tags=["metadata"],
+            summary="Protected resource metadata (RFC 9728)",
+        )
+        # A resource identifier with a path (OIDC_PUBLIC_URL=https://host/todo) has its
+        # metadata at the well-known path followed by that path (§3.1).
+        app.add_api_route(
+            WELL_KNOWN_PATH + "/{suffix:path}",
+            protected_resource_metadata_document,
+            methods=["GET"],
+            include_in_schema=False,
+        )
+        self._serves_metadata = True
 
     @property
     def _realm(self) -> str | None:
@@ -318,8 +391,10 @@ class OIDCAuth(SecurityBase):
         closing before accept with 1008 (which servers answer with HTTP 403).
         """
         try:
-            token = websocket_token(websocket)
-            principal = await self.authenticator.authenticate_token(token)
+            with verification_span() as span:
+                token = websocket_token(websocket)
+                principal = await self.authenticator.authenticate_token(token)
+                span.principal = principal
         except AuthError as error:
             await self.refuse_websocket(websocket, error)
             return None

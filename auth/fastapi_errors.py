@@ -24,10 +24,20 @@ from auth.jws import SUPPORTED_ALGORITHMS
 
 PROBLEM_JSON = "application/problem+json"
 
+# OpenAPI's "http" type would be exact ("scheme": "DPoP" is registered by RFC 9449),
+# but Swagger UI shows it as "unsupported scheme 'dpop'". Described as the proof header
+# instead, with what a client must send: tools read the RFC 9728 metadata and the
+# WWW-Authenticate challenge (algs) for the machine-readable part.
 _DPOP_SCHEME = {
-    "type": "http",
-    "scheme": "DPoP",
-    "description": "DPoP-bound access token plus a DPoP proof header (RFC 9449)",
+    "type": "apiKey",
+    "in": "header",
+    "name": "DPoP",
+    "description": (
+        "DPoP (RFC 9449): send `Authorization: DPoP <access token>` with a DPoP-bound "
+        "token, and in this header a fresh proof signed by the token's key for each "
+        "request (its method and URL, `ath`, a new `jti`). Proofs are single-use, so "
+        "one cannot be pasted here: use a DPoP client, or log in with Bearer."
+    ),
 }
 
 
@@ -45,14 +55,24 @@ def problem_body(error: AuthError) -> dict[str, Any]:
 
 
 def error_headers(
-    error: AuthError, *, realm: str | None, algorithms: Sequence[str] = SUPPORTED_ALGORITHMS
+    error: AuthError,
+    *,
+    realm: str | None,
+    algorithms: Sequence[str] = SUPPORTED_ALGORITHMS,
+    resource_metadata: str | None = None,
 ) -> list[tuple[str, str]]:
-    """The headers of a refusal: challenges (400/401/403), nonce, Retry-After, no-store."""
+    """The headers of a refusal: challenges (400/401/403, pointing at the RFC 9728
+    metadata when its URL is given), nonce, Retry-After, no-store."""
     headers: list[tuple[str, str]] = []
     if error.status_code in (400, 401, 403):
         headers += [
             ("WWW-Authenticate", challenge)
-            for challenge in challenges(error, realm=realm, dpop_algorithms=algorithms)
+            for challenge in challenges(
+                error,
+                realm=realm,
+                dpop_algorithms=algorithms,
+                resource_metadata=resource_metadata,
+            )
         ]
     if isinstance(error, UseDpopNonce):
         headers.append(("DPoP-Nonce", error.nonce))
@@ -89,9 +109,12 @@ class AuthHTTPException(HTTPException):
         *,
         realm: str | None,
         algorithms: Sequence[str] = SUPPORTED_ALGORITHMS,
+        resource_metadata: str | None = None,
     ) -> None:
         self.error = error
-        self.header_list = error_headers(error, realm=realm, algorithms=algorithms)
+        self.header_list = error_headers(
+            error, realm=realm, algorithms=algorithms, resource_metadata=resource_metadata
+        )
         merged: dict[str, str] = {}
         for name, value in self.header_list:
             merged[name] = f"{merged[name]}, {value}" if name in merged else value

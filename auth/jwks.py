@@ -29,6 +29,7 @@ from auth.discovery import FetchError, ProviderMetadata, fetch_json, fetch_provi
 from auth.errors import Check, InvalidToken, ServiceUnavailable
 from auth.jwk import import_public_key, key_fits_algorithm
 from auth.jws import Key, MalformedJws
+from auth.stats import KeySetStats
 
 logger = logging.getLogger("auth.jwks")
 
@@ -188,6 +189,8 @@ class JwksCache:
         self._last_success_at: float | None = None
         self._last_error: str | None = None
         self._failures = 0
+        self._fetches_ok = 0
+        self._fetches_failed = 0
         self._unknown_kids: OrderedDict[str, float] = OrderedDict()
         self._inflight: asyncio.Task[bool] | None = None
         self._maintainer: asyncio.Task[None] | None = None
@@ -221,6 +224,16 @@ class JwksCache:
             ),
         }
 
+    def stats(self) -> KeySetStats:
+        age = None if self._last_success_at is None else self._clock() - self._last_success_at
+        return KeySetStats(
+            issuer=self._issuer,
+            fetches_ok=self._fetches_ok,
+            fetches_failed=self._fetches_failed,
+            keys=len(self._keys) if self._keys else 0,
+            age_seconds=age,
+        )
+
     async def refresh(self) -> bool:
         """Fetch the keys now; concurrent callers share one fetch. True on success."""
         if self._inflight is None:
@@ -244,6 +257,7 @@ class JwksCache:
             # Discovery is fetched again next time: the jwks_uri may have moved.
             self._metadata = None
             self._failures += 1
+            self._fetches_failed += 1
             self._last_error = str(exc)
             state = "keeping the cached keys" if self._keys else "no keys loaded"
             logger.warning("signing key refresh failed (%s): %s", state, exc)
@@ -258,6 +272,7 @@ class JwksCache:
         )
         self._keys, self._expires_at = keys, now + ttl
         self._last_success_at, self._last_error, self._failures = now, None, 0
+        self._fetches_ok += 1
         self._unknown_kids.clear()
         # Refreshes are frequent; only a change of the key set is worth a log line.
         level = logging.INFO if changed else logging.DEBUG

@@ -28,6 +28,7 @@ from auth.credentials import HttpRequest, extract_credentials
 from auth.errors import Check, InvalidToken
 from auth.principal import Principal, principal_from_claims
 from auth.settings import AuthMode, AuthSettings
+from auth.stats import AuthStats
 
 logger = logging.getLogger("auth.mock")
 
@@ -57,6 +58,9 @@ class _MockBase:
 
     def is_ready(self) -> bool:
         return True
+
+    def stats(self) -> AuthStats:
+        return AuthStats()  # nothing cached, fetched or remembered
 
     def response_headers(self) -> list[tuple[str, str]]:
         return []

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from auth.jws import MalformedJws, b64url_decode, b64url_encode
+from auth.stats import NonceStats
 
 _MAC_BYTES = 16
 
@@ -33,6 +34,11 @@ class DpopNonces:
         self._secret = secret or secrets.token_bytes(32)
         self._lifetime = lifetime_seconds
         self._clock = clock
+        self._issued = 0
+        self._refused = 0
+
+    def stats(self) -> NonceStats:
+        return NonceStats(issued=self._issued, refused=self._refused)
 
     def _mac(self, step: int) -> bytes:
         return hmac.new(self._secret, step.to_bytes(8, "big"), hashlib.sha256).digest()[:_MAC_BYTES]
@@ -42,11 +48,18 @@ class DpopNonces:
 
     def current(self) -> str:
         """The nonce to hand out now (in ``DPoP-Nonce``)."""
+        self._issued += 1
         step = self._step()
         return b64url_encode(step.to_bytes(8, "big") + self._mac(step))
 
     def is_valid(self, nonce: object) -> bool:
         """True for a nonce this server (or one sharing the secret) issued recently."""
+        valid = self._check(nonce)
+        if not valid:
+            self._refused += 1
+        return valid
+
+    def _check(self, nonce: object) -> bool:
         if not isinstance(nonce, str) or len(nonce) > 64:
             return False
         try:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from auth.errors import Check, ServiceUnavailable
+from auth.stats import ReplayStats
 
 
 @runtime_checkable
@@ -58,6 +59,8 @@ class MemoryReplayStore:
         self._entries: OrderedDict[bytes, float] = OrderedDict()
         self._max_entries = max_entries
         self._clock = clock
+        self._replays = 0
+        self._full = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -66,13 +69,18 @@ class MemoryReplayStore:
         now = self._clock()
         expiry = self._entries.get(key)
         if expiry is not None and expiry > now:
+            self._replays += 1
             return False
         self._sweep(now)
         if len(self._entries) >= self._max_entries:
+            self._full += 1
             raise ServiceUnavailable("the DPoP replay store is full", check=Check.REPLAY_STORE)
         self._entries[key] = now + ttl_seconds
         self._entries.move_to_end(key)
         return True
+
+    def stats(self) -> ReplayStats:
+        return ReplayStats(size=len(self._entries), replays=self._replays, unavailable=self._full)
 
     def _sweep(self, now: float) -> None:
         entries = self._entries

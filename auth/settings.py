@@ -136,6 +136,9 @@ class AuthSettings(BaseSettings):
     #: About 2.9 KB per entry with Keycloak-sized claims: 20,000 entries stay under 60 MB.
     token_cache_max_entries: int = Field(default=20_000, ge=0)
 
+    #: Refuse tokens that are not DPoP-bound (the ``Bearer`` scheme), and say so in the
+    #: RFC 9728 metadata (``dpop_bound_access_tokens_required``).
+    dpop_required: bool = False
     dpop_max_age_seconds: int = Field(default=60, ge=1, le=600)
     dpop_nonce: bool = False
     dpop_nonce_secret: SecretStr | None = None
@@ -147,6 +150,13 @@ class AuthSettings(BaseSettings):
     public_url: str | None = None
     #: Peers whose ``Forwarded`` / ``X-Forwarded-*`` headers are believed. Empty: none.
     trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = ()
+
+    #: RFC 9728 metadata: the scopes a client requests for this API (none by default),
+    #: a human-readable name (else the application's title) and the URL of the API's
+    #: documentation (absolute, or a path on this API).
+    scopes_supported: Annotated[tuple[str, ...], NoDecode] = ()
+    resource_name: str | None = None
+    resource_documentation: str | None = None
 
     static_subject: str = "dev-user"
     static_name: str = "Development User"
@@ -162,6 +172,7 @@ class AuthSettings(BaseSettings):
         "role_claims",
         "static_roles",
         "trusted_proxies",
+        "scopes_supported",
         mode="before",
     )
     @classmethod

@@ -137,6 +137,7 @@ class TestIssuer:
         return {
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
+            "authorization_endpoint": f"{self.issuer}/auth",
             "token_endpoint": f"{self.issuer}/token",
             "dpop_signing_alg_values_supported": ["ES256", "RS256"],
         }

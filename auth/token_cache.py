@@ -17,6 +17,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from auth.stats import TokenCacheStats
+
 T = TypeVar("T")
 
 
@@ -41,6 +43,8 @@ class VerifiedTokenCache(Generic[T]):
     def __init__(self, *, max_entries: int = 20_000) -> None:
         self._entries: OrderedDict[bytes, CachedToken[T]] = OrderedDict()
         self._max_entries = max_entries
+        self._hits = 0
+        self._misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -55,11 +59,14 @@ class VerifiedTokenCache(Generic[T]):
         """The live entry for ``digest``; expired entries are dropped on sight."""
         entry = self._entries.get(digest)
         if entry is None:
+            self._misses += 1
             return None
         if entry.expires_at <= now:
             del self._entries[digest]
+            self._misses += 1
             return None
         self._entries.move_to_end(digest)
+        self._hits += 1
         return entry
 
     def put(
@@ -77,6 +84,14 @@ class VerifiedTokenCache(Generic[T]):
         self._entries.move_to_end(digest)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+    def stats(self) -> TokenCacheStats:
+        return TokenCacheStats(
+            hits=self._hits,
+            misses=self._misses,
+            size=len(self._entries),
+            max_entries=self._max_entries,
+        )
 
     def discard(self, digest: bytes) -> None:
         self._entries.pop(digest, None)

@@ -31,7 +31,7 @@ from auth.access_token import (
 )
 from auth.credentials import HttpRequest, check_token_syntax, extract_credentials
 from auth.dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
-from auth.errors import AuthError, Check, InvalidRequest, InvalidToken
+from auth.errors import AuthError, Check, InvalidRequest, InvalidToken, Scheme
 from auth.htu import expected_htu
 from auth.jwks import JwksCache
 from auth.nonce import DpopNonces
@@ -40,6 +40,7 @@ from auth.principal import Principal, principal_from_claims
 from auth.profiles import TrustedIssuer
 from auth.replay import ReplayStore
 from auth.settings import AuthMode, AuthSettings
+from auth.stats import AuthStats, ReportsReplayStats
 from auth.token_cache import VerifiedTokenCache
 from auth.token_kind import check_type
 
@@ -56,6 +57,7 @@ class Authenticator(Protocol):
     async def aclose(self) -> None: ...
     def status(self) -> dict[str, Any]: ...
     def is_ready(self) -> bool: ...
+    def stats(self) -> AuthStats: ...
     def response_headers(self) -> list[tuple[str, str]]: ...
 
     async def authenticate(self, request: HttpRequest) -> Principal:
@@ -191,6 +193,15 @@ class TokenVerifier:
         """True once every trusted issuer's signing keys are loaded."""
         return all(issuer.keys.keys is not None for issuer in self._issuers.values())
 
+    def stats(self) -> AuthStats:
+        replay = self._replay
+        return AuthStats(
+            token_cache=self._cache.stats(),
+            key_sets=tuple(issuer.keys.stats() for issuer in self._issuers.values()),
+            replay=replay.stats() if isinstance(replay, ReportsReplayStats) else None,
+            nonces=self._nonces.stats() if self._nonces else None,
+        )
+
     def response_headers(self) -> list[tuple[str, str]]:
         # RFC 9449 §9: a fresh nonce may be handed out on any response.
         return [("DPoP-Nonce", self._nonces.current())] if self._nonces else []
@@ -212,6 +223,7 @@ class TokenVerifier:
                     check=Check.SCHEME_BINDING,
                     scheme="Bearer",
                 )
+            self._refuse_unbound_if_required(principal, scheme="Bearer")
             return principal
         if principal.dpop_jkt is None:
             raise InvalidToken(
@@ -224,7 +236,19 @@ class TokenVerifier:
 
     async def authenticate_token(self, token: str) -> Principal:
         digest = VerifiedTokenCache.digest(token)
-        return self._cached(token, digest) or await self._verify(token, digest)
+        principal = self._cached(token, digest) or await self._verify(token, digest)
+        self._refuse_unbound_if_required(principal, scheme="Bearer")
+        return principal
+
+    def _refuse_unbound_if_required(self, principal: Principal, *, scheme: Scheme) -> None:
+        # OIDC_DPOP_REQUIRED: a bearer token, however valid, is not enough here (RFC 9449
+        # §7.1; advertised as dpop_bound_access_tokens_required, RFC 9728 §2).
+        if self.settings.dpop_required and not principal.dpop_bound:
+            raise InvalidToken(
+                "this resource requires DPoP-bound tokens",
+                check=Check.SCHEME_BINDING,
+                scheme=scheme,
+            )
 
     async def verify_proof(
         self, principal: Principal, *, token: str, proof: str, request: HttpRequest

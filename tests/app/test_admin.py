@@ -68,6 +68,7 @@ async def test_a_dpop_caller_without_the_role_gets_the_error_in_the_dpop_challen
     assert response.json()["error"] == "insufficient_scope"
     # The challenge carrying the error comes first (auth.errors.challenges).
     dpop, bearer = response.headers.get_list("www-authenticate")
-    assert bearer == 'Bearer realm="todo-api"'
+    metadata = "http://api.test/.well-known/oauth-protected-resource"  # RFC 9728 §5.1
+    assert bearer == f'Bearer realm="todo-api", resource_metadata="{metadata}"'
     assert dpop.startswith("DPoP ")
     assert 'error="insufficient_scope"' in dpop

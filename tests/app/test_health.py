@@ -76,7 +76,7 @@ async def test_openapi_declares_bearer_and_dpop_schemes(api: Api) -> None:
     schemes = spec["components"]["securitySchemes"]
     assert schemes["Bearer"]["type"] == "http"
     assert schemes["Bearer"]["scheme"] == "bearer"
-    assert schemes["DPoP"]["scheme"] == "DPoP"
+    assert (schemes["DPoP"]["type"], schemes["DPoP"]["name"]) == ("apiKey", "DPoP")
     security = spec["paths"]["/api/todos"]["get"]["security"]
     assert {"Bearer": []} in security
     assert {"DPoP": []} in security

@@ -57,8 +57,9 @@ async def test_no_token_is_401_with_both_challenges_and_no_error_code(api: Api) 
     response = await api.client.get("/api/todos")
     assert response.status_code == 401
     challenges = response.headers.get_list("www-authenticate")
-    assert challenges[0] == 'Bearer realm="todo-api"'
-    assert challenges[1].startswith('DPoP realm="todo-api", algs="')
+    metadata = 'resource_metadata="http://api.test/.well-known/oauth-protected-resource"'
+    assert challenges[0] == f'Bearer realm="todo-api", {metadata}'
+    assert challenges[1].startswith(f'DPoP realm="todo-api", {metadata}, algs="')
     assert "error" not in response.json()
 
 

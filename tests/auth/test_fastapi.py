@@ -320,8 +320,12 @@ async def test_the_peer_address_reaches_the_trusted_proxy_check(
 async def test_openapi_declares_both_security_schemes(verifier: TokenVerifier) -> None:
     schema = build_app(verifier).openapi()
     schemes = schema["components"]["securitySchemes"]
-    assert schemes["Bearer"]["scheme"] == "bearer"
-    assert schemes["DPoP"]["scheme"] == "DPoP"
+    # Bearer keeps Swagger UI's "paste a token"; DPoP is described as its proof header,
+    # a type Swagger UI can show (an "http" scheme named DPoP is "unsupported" there).
+    assert (schemes["Bearer"]["type"], schemes["Bearer"]["scheme"]) == ("http", "bearer")
+    assert (schemes["DPoP"]["type"], schemes["DPoP"]["in"]) == ("apiKey", "header")
+    assert schemes["DPoP"]["name"] == "DPoP"
+    assert "Authorization: DPoP" in schemes["DPoP"]["description"]
 
 
 class TestForgedHost:

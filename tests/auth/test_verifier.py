@@ -280,3 +280,19 @@ class TestVerifyProof:
                 proof=prove(dpop_key, access_token=token),
                 request=http_request(),
             )
+
+
+async def test_dpop_required_refuses_a_valid_bearer_token(
+    make_verifier: Callable[..., TokenVerifier],
+    mint: Mint,
+    prove: Prove,
+    dpop_key: DpopKey,
+) -> None:
+    verifier = make_verifier(dpop_required=True)
+    with pytest.raises(InvalidToken) as caught:
+        await verifier.authenticate(_bearer(mint()))
+    assert (caught.value.check, caught.value.scheme) == (Check.SCHEME_BINDING, "Bearer")
+    with pytest.raises(InvalidToken):
+        await verifier.authenticate_token(mint())  # a WebSocket's token alike
+    token = mint(dpop_key=dpop_key)
+    await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token)))

@@ -53,12 +53,14 @@ def chromium_executable() -> str | None:
 
 @pytest.fixture(scope="package")
 def api(keycloak: KeycloakServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    """The API trusting the Keycloak realm, allowing the SPA's origin through CORS."""
+    """The API trusting the Keycloak realm, allowing the SPA's origin through CORS, with
+    the login from /docs (the realm's todo-swagger client)."""
     env = {
         "OIDC_ISSUER_URI": keycloak.issuer(),
         "OIDC_AUDIENCE": AUDIENCE,
         "CORS_ORIGINS": SPA_URL,
         "APP_ENV": "production",
+        "OIDC_SWAGGER_CLIENT_ID": "todo-swagger",
     }
     with api_process(env, workdir=tmp_path_factory.mktemp("browser-api")) as process:
         yield process

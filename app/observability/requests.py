@@ -1,0 +1,186 @@
+"""Every request observed once: its id, one access line, its metrics.
+
+The request id is the ``X-Request-ID`` a trusted proxy sent (``OIDC_TRUSTED_PROXIES``,
+the same trust as for forwarded headers), or a fresh one; it is bound to every log line
+written while the request runs and echoed in the response. When the response has gone,
+one line is logged (``app.access``; it replaces uvicorn's access log) and the request's
+metrics are recorded. The auth outcome comes from what the ``auth.fastapi`` adapter
+left on the request: ``state.auth_error`` (the ``AuthError`` it refused with) or
+``state.principal``.
+
+The line never carries a token or a proof: the query's values are replaced, the
+subject is hashed unless ``LOG_SUBJECT=plain``, and the formatter redacts every field
+anyway (``app.observability.logs``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.observability.metrics import Metrics
+from auth.errors import AuthError
+from auth.origin import IpNetwork, is_trusted
+from auth.principal import Principal
+
+logger = logging.getLogger("app.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+SubjectInLogs = Literal["hashed", "plain", "omitted"]
+# Printable ASCII without space, quote or backslash, as proxies' ids are (UUIDs, AWS
+# trace ids); anything else is replaced rather than written into a log line.
+_REQUEST_ID = re.compile(rb"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
+_MAX_PATH_CHARS = 1024
+_MAX_QUERY_NAMES = 20
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def redacted_path(scope: Scope) -> str:
+    """The path as sent, with the query's names kept and its values replaced."""
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    path = raw_path.partition(b"?")[0].decode("latin-1")[:_MAX_PATH_CHARS]
+    query: bytes = scope.get("query_string", b"")
+    if not query:
+        return path
+    names = [pair.partition(b"=")[0].decode("latin-1")[:64] for pair in query.split(b"&") if pair]
+    return path + "?" + "&".join(f"{name}=[redacted]" for name in names[:_MAX_QUERY_NAMES])
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's path template (``/api/todos/{todo_id}``), None if none matched."""
+    route = scope.get("route")
+    path: object = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
+
+
+class RequestObserver:
+    """ASGI middleware: request id, access line, request and auth metrics."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        trusted_proxies: Sequence[IpNetwork] = (),
+        access_log: bool = True,
+        subject: SubjectInLogs = "hashed",
+        subject_key: bytes = b"",
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.app = app
+        self._trusted = tuple(trusted_proxies)
+        self._access_log = access_log
+        self._subject = subject
+        self._subject_key = subject_key
+        self._metrics = metrics
+
+    def request_id(self, scope: Scope) -> str:
+        """The trusted proxy's ``X-Request-ID``, else a new random id."""
+        client = scope.get("client")
+        if self._trusted and client and is_trusted(client[0], self._trusted):
+            sent = _header(scope, REQUEST_ID_HEADER)
+            if sent is not None and _REQUEST_ID.fullmatch(sent):
+                return sent.decode("ascii")
+        return uuid.uuid4().hex
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = self.request_id(scope)
+        id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        status: int | None = None
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            kind = message["type"]
+            if kind in ("http.response.start", "websocket.http.response.start"):
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+            elif kind == "websocket.accept":
+                status = 101
+                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+            elif kind == "websocket.close" and status is None:
+                status = 403  # closed before accept: servers answer the upgrade with 403
+            await send(message)
+
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except BaseException:
+                status = status or 500  # the server's error handler answers outside us
+                raise
+            finally:
+                self._done(scope, status or 500, time.perf_counter() - started)
+
+    def _done(self, scope: Scope, status: int, seconds: float) -> None:
+        state: dict[str, Any] = scope.get("state") or {}
+        error: AuthError | None = state.get("auth_error")
+        principal: Principal | None = state.get("principal")
+        route = route_template(scope)
+        websocket = scope["type"] == "websocket"
+        method = "WEBSOCKET" if websocket else scope["method"]
+        auth = _auth_outcome(error, principal)
+        if self._metrics is not None:
+            if not websocket:  # a socket's duration is its lifetime, not a latency
+                self._metrics.observe_request(method, route, status, seconds)
+            if auth is not None:
+                self._metrics.observe_auth(*auth)
+        if not self._access_log:
+            return
+        fields: dict[str, Any] = {
+            "method": method,
+            "route": route,
+            "path": redacted_path(scope),
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+        }
+        if principal is not None and self._subject != "omitted":
+            fields["subject"] = self._logged_subject(principal)
+        if auth is not None:
+            fields["auth_scheme"], fields["auth_outcome"], check = auth
+            if check:
+                fields["auth_check"] = check
+        logger.log(logging.WARNING if status >= 500 else logging.INFO, "request", extra=fields)
+
+    def _logged_subject(self, principal: Principal) -> str:
+        if self._subject == "plain":
+            return principal.subject
+        # Keyed with LOG_SUBJECT_KEY when set, so a guessable subject (an e-mail
+        # address) cannot be found by hashing candidates. Issuer-scoped: the same sub
+        # at two issuers is two people.
+        message = f"{principal.issuer}\x00{principal.subject}".encode("utf-8", "surrogatepass")
+        return hmac.new(self._subject_key, message, hashlib.sha256).hexdigest()[:16]
+
+
+def _scheme_of(principal: Principal | None) -> str:
+    if principal is None:
+        return "none"
+    return "DPoP" if principal.dpop_bound else "Bearer"
+
+
+def _auth_outcome(
+    error: AuthError | None, principal: Principal | None
+) -> tuple[str, str, str] | None:
+    """(scheme, outcome, check): ``ok``, the RFC error code, or ``missing_credentials``."""
+    if error is not None:
+        check = str(error.check)
+        return error.scheme or _scheme_of(principal), error.error or "missing_credentials", check
+    if principal is not None:
+        return _scheme_of(principal), "ok", ""
+    return None

@@ -1,0 +1,116 @@
+"""Every request observed once (app.observability.requests): id, access line, no token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from auth.errors import Check
+from auth.testing import TestIssuer
+from tests.app.conftest import app_settings, auth_settings, running_app
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [
+        {**record.__dict__, "level": record.levelname}
+        for record in caplog.records
+        if record.name == "app.access"
+    ]
+
+
+@pytest.fixture
+async def client(
+    tmp_path: Any, issuer: TestIssuer, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[httpx.AsyncClient]:
+    caplog.set_level(logging.INFO, logger="app.access")
+    settings = app_settings(f"sqlite:///{tmp_path / 'todo.db'}", log_subject_key="k")
+    auth = auth_settings(issuer, trusted_proxies="127.0.0.0/8")
+    async with running_app(settings, auth) as http:
+        yield http
+
+
+async def test_a_refused_token_is_one_line_with_its_check_and_no_token(
+    client: httpx.AsyncClient, issuer: TestIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = issuer.token("alice", aud="another-api")
+    response = await client.get(
+        "/api/todos?limit=5&access_token=x", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code in (400, 401)
+    [line] = access_lines(caplog)
+    assert line["route"] == "/api/todos"
+    assert line["path"] == "/api/todos?limit=[redacted]&access_token=[redacted]"
+    assert line["status"] == response.status_code
+    assert line["auth_outcome"] == response.json()["error"]
+    # A token in the header and another in the query: RFC 6750 §2 allows one method.
+    assert line["auth_check"] == Check.DUPLICATE_CREDENTIALS
+    assert token not in repr(caplog.records)
+
+
+async def test_a_wrong_audience_names_the_aud_check(
+    client: httpx.AsyncClient, issuer: TestIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = issuer.token("alice", aud="another-api")
+    await client.get("/api/todos", headers={"Authorization": f"Bearer {token}"})
+    [line] = access_lines(caplog)
+    assert (line["auth_scheme"], line["auth_outcome"], line["auth_check"]) == (
+        "Bearer",
+        "invalid_token",
+        "aud",
+    )
+    assert line["status"] == 401
+    assert "subject" not in line  # nobody was authenticated
+
+
+async def test_an_accepted_token_logs_the_hashed_subject(
+    client: httpx.AsyncClient, issuer: TestIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = issuer.token("alice")
+    await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    [line] = access_lines(caplog)
+    expected = hmac.new(b"k", f"{issuer.issuer}\x00alice".encode(), hashlib.sha256)
+    assert line["subject"] == expected.hexdigest()[:16]
+    assert (line["auth_outcome"], line["status"], line["method"]) == ("ok", 200, "GET")
+    assert "auth_check" not in line
+    assert line["duration_ms"] > 0
+
+
+async def test_the_request_id_is_generated_and_echoed(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await client.get("/healthz")
+    second = await client.get("/healthz")
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    assert len(first.headers["x-request-id"]) == 32
+
+
+async def test_a_request_id_is_taken_from_a_trusted_proxy_only(
+    tmp_path: Any, issuer: TestIssuer
+) -> None:
+    settings = app_settings(f"sqlite:///{tmp_path / 'todo.db'}")
+    sent = {"X-Request-ID": "edge-1234"}
+    # httpx's ASGI transport presents the client as 127.0.0.1.
+    async with running_app(settings, auth_settings(issuer)) as untrusting:
+        assert (await untrusting.get("/healthz", headers=sent)).headers["x-request-id"] != (
+            "edge-1234"
+        )
+    trusted = auth_settings(issuer, trusted_proxies="127.0.0.1/32")
+    async with running_app(settings, trusted) as trusting:
+        echoed = await trusting.get("/healthz", headers=sent)
+        assert echoed.headers["x-request-id"] == "edge-1234"
+        bad = await trusting.get("/healthz", headers={"X-Request-ID": 'a"b c'})
+        assert bad.headers["x-request-id"] != 'a"b c'
+
+
+async def test_an_unmatched_path_has_no_route(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await client.get("/nowhere/eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
+    [line] = access_lines(caplog)
+    assert (line["route"], line["status"]) == (None, 404)

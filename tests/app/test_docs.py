@@ -1,0 +1,70 @@
+"""/docs and /redoc served without the internet, and the login from /docs (app.docs)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+
+from auth.testing import TestIssuer
+from tests.app.conftest import Api, app_settings, auth_settings, running_app
+
+_URL = re.compile(r"""(?:src|href)=["']([^"']+)["']""")
+
+
+async def _assets_of(client: httpx.AsyncClient, page: str) -> list[str]:
+    response = await client.get(page)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    return _URL.findall(response.text)
+
+
+async def test_the_docs_pages_load_nothing_from_another_host(api: Api) -> None:
+    for page in ("/docs", "/redoc"):
+        assets = await _assets_of(api.client, page)
+        assert assets, page
+        for url in assets:
+            assert url.startswith("/static/docs/"), f"{page} loads {url}"
+            fetched = await api.client.get(url)
+            assert fetched.status_code == 200, url
+            assert len(fetched.content) > 1000, url
+        html = (await api.client.get(page)).text
+        assert "cdn.jsdelivr" not in html
+        assert "fonts.googleapis" not in html
+
+
+async def test_the_oauth2_redirect_page_is_served(api: Api) -> None:
+    response = await api.client.get("/docs/oauth2-redirect")
+    assert response.status_code == 200
+    assert "oauth2" in response.text
+
+
+async def test_without_a_swagger_client_there_is_no_login(api: Api) -> None:
+    spec = (await api.client.get("/openapi.json")).json()
+    assert "OIDC" not in spec["components"]["securitySchemes"]
+    assert "initOAuth" not in (await api.client.get("/docs")).text
+
+
+async def test_the_login_scheme_is_built_from_discovery(
+    database_url: str, issuer: TestIssuer
+) -> None:
+    settings = app_settings(database_url, oidc_swagger_client_id="todo-swagger")
+    async with running_app(settings, auth_settings(issuer)) as client:
+        for _ in range(50):  # discovery runs beside start-up
+            spec = (await client.get("/openapi.json")).json()
+            if "OIDC" in spec["components"]["securitySchemes"]:
+                break
+            await asyncio.sleep(0.1)
+        scheme = spec["components"]["securitySchemes"]["OIDC"]
+        flow = scheme["flows"]["authorizationCode"]
+        assert scheme["type"] == "oauth2"
+        assert flow["authorizationUrl"] == f"{issuer.issuer}/auth"
+        assert flow["tokenUrl"] == f"{issuer.issuer}/token"
+        assert flow["scopes"] == {"openid": "openid"}
+        security = spec["paths"]["/api/todos"]["get"]["security"]
+        assert {"Bearer": []} in security
+        assert {"OIDC": ["openid"]} in security
+        docs = (await client.get("/docs")).text
+        assert '"clientId": "todo-swagger"' in docs
+        assert '"usePkceWithAuthorizationCodeGrant": true' in docs
