@@ -53,7 +53,10 @@ class Target:
             timeout=600,
             check=False,
         )
-        return f"exit {run.returncode}\n{run.stdout}\n{run.stderr}"
+        report = f"exit {run.returncode}\n{run.stdout}\n{run.stderr}"
+        if (code := self.api.process.poll()) is not None:  # say why requests were refused
+            report += f"\nthe API exited ({code}) during the run:\n{self.api.output()[-3000:]}"
+        return report
 
 
 @pytest.fixture(scope="module")
