@@ -106,7 +106,7 @@ pytest: setup
 # Everything but the tiers that start servers of their own (PostgreSQL, Redis, Keycloak,
 # Chromium, the API as a process); in-process test issuers on loopback are fine.
 FAST_TIERS := not pg and not redis and not e2e and not browser and not integration \
-              and not servers and not wheel
+              and not servers and not wheel and not fuzz
 test-fast: setup
 	.venv/bin/pytest -m "$(FAST_TIERS)"
 

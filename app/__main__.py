@@ -81,8 +81,8 @@ def uvicorn_config(app: FastAPI, settings: AppSettings) -> uvicorn.Config:
         loop="uvloop",
         ws=WebSocketProtocol,
         ws_max_size=WS_FRAME_LAYER_FACTOR * settings.live_max_message_bytes,
-        # Events are small JSON objects: compression would cost more memory per
-        # socket (about 40 KiB, measured by bench) than it saves bandwidth.
+        # Events are small JSON objects: compression would cost more memory per socket
+        # (a compressor and a decompressor each; see bench/README.md) than it saves.
         ws_per_message_deflate=False,
         # The application writes one access line per request (app.observability):
         # uvicorn's would be a second, with the query string in it.

@@ -145,7 +145,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     oidc.serve_resource_metadata(app)  # RFC 9728, pointed at by every challenge
-    install_openapi(app, login=login)
+    install_openapi(app, app_settings, login=login)
     install_docs(app, login=login)
     if metrics is not None and app_settings.metrics == "admin":
         app.include_router(metrics_router(metrics))

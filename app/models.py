@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, field_validator
 from pydantic import Field as PydanticField
+from pydantic.config import JsonDict
 from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 from uuid6 import uuid7
+
+from app.settings import bounds_from_settings
 
 # Constraint names are derived, so migrations and models agree on them on every backend.
 SQLModel.metadata.naming_convention = {
@@ -92,6 +95,14 @@ _STRICT = ConfigDict(extra="forbid", strict=True)
 TEXT_DESCRIPTION = (
     "Not blank, no NUL, at most TODO_TEXT_MAX_LENGTH characters (500 unless configured)."
 )
+#: What ``str.strip`` removes (``str.isspace``), spelled out: the ``\s`` of ECMA-262
+#: (JSON Schema's regex dialect) and of Rust's regex (pydantic's) are other sets.
+BLANK_CHARACTERS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: The texts the routes accept (``app.routes.todos``), as JSON Schema: a character that is
+#: not blank, and no NUL anywhere.
+TEXT_PATTERN = rf"^[^\x00]*[^\x00{BLANK_CHARACTERS}][^\x00]*$"
+# Documented, not enforced by pydantic: the route refuses with its own messages.
+_TEXT_SCHEMA = {"pattern": TEXT_PATTERN, **bounds_from_settings(maxLength="todo_text_max_length")}
 
 
 # Request bodies are plain pydantic models too: they are validated on every write.
@@ -100,15 +111,32 @@ class TodoCreate(BaseModel):
 
     model_config = _STRICT
 
-    text: StrictStr = PydanticField(min_length=1, description=TEXT_DESCRIPTION)
+    text: StrictStr = PydanticField(
+        min_length=1, description=TEXT_DESCRIPTION, json_schema_extra=_TEXT_SCHEMA
+    )
+
+
+def _omittable_not_nullable(schema: JsonDict) -> None:
+    # An omitted field is left as it is and null is refused (``_not_null``): the document
+    # shows each field's non-null type alone, no null default, and asks for one field.
+    properties = cast(dict[str, dict[str, Any]], schema["properties"])
+    for field_schema in properties.values():
+        del field_schema["default"]
+        (member,) = [member for member in field_schema.pop("anyOf") if member != {"type": "null"}]
+        field_schema.update(member)
+    schema["minProperties"] = 1
 
 
 class TodoUpdate(BaseModel):
     """Body of ``PATCH /api/todos/{id}``: every field optional, at least one present."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra=_omittable_not_nullable
+    )
 
-    text: StrictStr | None = PydanticField(default=None, min_length=1, description=TEXT_DESCRIPTION)
+    text: StrictStr | None = PydanticField(
+        default=None, min_length=1, description=TEXT_DESCRIPTION, json_schema_extra=_TEXT_SCHEMA
+    )
     done: StrictBool | None = None
 
     @field_validator("text", "done", mode="before")

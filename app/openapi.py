@@ -3,7 +3,10 @@
 FastAPI generates the operations, with the error answers each route declares
 (``app.errors.problem_responses``); this adds the ``Problem`` schema those answers
 refer to, the bodies the routes read themselves (``app.json_body``) and the ``DPoP``
-security scheme beside ``Bearer`` (``auth.fastapi``).
+security scheme beside ``Bearer`` (``auth.fastapi``), and writes the configured value of
+every bound that is a setting (``app.settings.bounds_from_settings``): the document
+states the limits the running server enforces, and the fuzz tier (tests/fuzz) holds the
+server to it.
 """
 
 from __future__ import annotations
@@ -16,12 +19,42 @@ from fastapi.openapi.utils import get_openapi
 from app import json_body
 from app.docs import SwaggerLogin, add_login_scheme
 from app.errors import Problem
+from app.settings import SETTING_BOUNDS, AppSettings
 from auth.fastapi import document_security_schemes
 
+_NULL = {"type": "null"}
 
-def install_openapi(app: FastAPI, *, login: SwaggerLogin | None = None) -> None:
+
+def _write_setting_bounds(node: Any, settings: AppSettings) -> None:
+    if isinstance(node, dict):
+        for keyword, setting in node.pop(SETTING_BOUNDS, {}).items():
+            node[keyword] = getattr(settings, setting)
+        for value in node.values():
+            _write_setting_bounds(value, settings)
+    elif isinstance(node, list):
+        for value in node:
+            _write_setting_bounds(value, settings)
+
+
+def _parameters_without_null(schema: dict[str, Any]) -> None:
+    # An absent parameter is None in the route's signature, which FastAPI documents as
+    # "or null"; a query or header value is text or absent, never null.
+    for operation in (op for path in schema["paths"].values() for op in path.values()):
+        for parameter in operation.get("parameters", []):
+            parameter_schema = parameter["schema"]
+            members = parameter_schema.get("anyOf", [])
+            if _NULL in members:
+                members = [member for member in members if member != _NULL]
+                del parameter_schema["anyOf"]
+                parameter_schema.update(members[0] if len(members) == 1 else {"anyOf": members})
+
+
+def install_openapi(
+    app: FastAPI, settings: AppSettings, *, login: SwaggerLogin | None = None
+) -> None:
     """Make ``app.openapi`` build (once) and serve this application's document, with the
-    identity provider's login (``app.docs``) when configured."""
+    bounds that are ``settings`` and the identity provider's login (``app.docs``) when
+    configured."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -37,6 +70,8 @@ def install_openapi(app: FastAPI, *, login: SwaggerLogin | None = None) -> None:
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
             components.update(json_body.schemas())
+            _write_setting_bounds(schema, settings)
+            _parameters_without_null(schema)
             document_security_schemes(schema)
             app.openapi_schema = add_login_scheme(schema, login) if login else schema
         return app.openapi_schema

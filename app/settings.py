@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -120,6 +120,23 @@ class AppSettings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return "json" if self.production else "text"
+
+
+#: Key of a ``json_schema_extra`` entry whose JSON Schema keywords take a setting's value.
+SETTING_BOUNDS = "x-bounds-from-settings"
+
+
+def bounds_from_settings(**keywords: str) -> dict[str, Any]:
+    """``json_schema_extra`` for a field bounded by settings, e.g.
+    ``bounds_from_settings(maximum="page_size_max")``: the OpenAPI document states the
+    configured value (``app.openapi``), so it cannot drift from what the routes refuse.
+
+    Raises:
+        ValueError: a name is not an ``AppSettings`` field.
+    """
+    if unknown := set(keywords.values()) - set(AppSettings.model_fields):
+        raise ValueError(f"not AppSettings fields: {sorted(unknown)}")
+    return {SETTING_BOUNDS: keywords}
 
 
 class TodoAuthSettings(AuthSettings):

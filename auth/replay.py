@@ -47,9 +47,9 @@ class MemoryReplayStore:
     freshness window. When every slot holds a live entry the store refuses new proofs
     (503) rather than forget a live one: forgetting would re-open replay.
 
-    Memory: about 205 bytes per entry on CPython 3.11 (16-byte key, float,
-    ordered-dict node, allocator overhead; ``bench`` measured 204 MB for one million),
-    so the default cap of one million entries stays under 210 MB.
+    Memory is bounded by ``max_entries`` (an entry is a 16-byte key, a float and an
+    ordered-dict node); what the default cap costs is measured by ``bench`` ("Bounded
+    memory" in bench/README.md).
     ``first_use`` has no ``await`` inside, so it is atomic on the event loop.
     """
 

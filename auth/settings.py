@@ -133,7 +133,7 @@ class AuthSettings(BaseSettings):
     #: remembered for as long.
     jwks_refetch_cooldown_seconds: int = Field(default=10, ge=1, le=60)
 
-    #: About 2.9 KB per entry with Keycloak-sized claims: 20,000 entries stay under 60 MB.
+    #: Verified tokens kept (0: none); bench/README.md measures what an entry weighs.
     token_cache_max_entries: int = Field(default=20_000, ge=0)
 
     #: Refuse tokens that are not DPoP-bound (the ``Bearer`` scheme), and say so in the

@@ -34,10 +34,10 @@ class CachedToken(Generic[T]):
 class VerifiedTokenCache(Generic[T]):
     """A bounded LRU map from token digest to what its verification produced.
 
-    Memory: about 500 bytes of bookkeeping per entry (digest, entry, ordered-dict node)
-    plus the value. The verifier caches a ``Principal``, which with Keycloak-sized
-    claims brings an entry to about 2.9 KB (measured by ``bench``): the default
-    ``OIDC_TOKEN_CACHE_MAX_ENTRIES`` of 20,000 stays under 60 MB.
+    Memory is bounded by ``max_entries``: each entry is the digest, its bookkeeping and
+    the value (the verifier caches a ``Principal``). What an entry weighs with
+    Keycloak-sized claims, and so what the default ``OIDC_TOKEN_CACHE_MAX_ENTRIES``
+    costs, is measured by ``bench`` ("Bounded memory" in bench/README.md).
     """
 
     def __init__(self, *, max_entries: int = 20_000) -> None:

@@ -9,18 +9,18 @@ The routes declare the principal and ask for the caller's todos themselves
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
 from app import json_body
 from app.deps import CurrentPrincipal, caller_of
 from app.errors import FieldError, problem_responses
 from app.models import TodoCreate, TodoPage, TodoPublic, TodoUpdate, to_json
-from app.settings import AppSettings
+from app.preconditions import ETAG_HEADER, IfMatch, parse_if_match
+from app.settings import AppSettings, bounds_from_settings
 
 router = APIRouter(
     prefix="/api/todos", tags=["todos"], responses=problem_responses(400, 401, 422, 503)
@@ -28,7 +28,11 @@ router = APIRouter(
 
 NOT_FOUND = "No todo with this id."
 
-_ETAG = re.compile(r'\s*(W/)?"(\d{1,18})"\s*')
+_LOCATION = {
+    "Location": {"description": "The todo's path", "schema": {"type": "string"}, "required": True}
+}
+#: The cursors this API returns: a todo id's 16 bytes in unpadded base64url.
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 def _json(todo: dict[str, Any], status_code: int = 200, **headers: str) -> Response:
@@ -48,36 +52,18 @@ def _checked_text(text: str, settings: AppSettings) -> str:
     return text
 
 
-def parse_if_match(value: str | None) -> list[int] | None:
-    """Versions an ``If-Match`` header accepts (RFC 9110 §13.1.1, strong comparison):
-    None when absent or ``*``; weak or malformed entries match nothing."""
-    if value is None or value.strip() == "*":
-        return None
-    versions = []
-    for item in value.split(","):
-        match = _ETAG.fullmatch(item)
-        if match and not match.group(1):
-            versions.append(int(match.group(2)))
-    return versions
-
-
 def _encode_cursor(todo_id: str) -> str:
     return base64.urlsafe_b64encode(uuid.UUID(todo_id).bytes).rstrip(b"=").decode()
 
 
 def _decode_cursor(cursor: str) -> uuid.UUID:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return uuid.UUID(bytes=raw)
-    except (binascii.Error, ValueError) as exc:
-        raise FieldError(
-            "cursor", "is not a cursor returned by this API", location="query"
-        ) from exc
+    # Only the exact shape _encode_cursor writes: base64 decoding alone would skip
+    # characters outside its alphabet and accept padding.
+    if not _CURSOR.fullmatch(cursor):
+        raise FieldError("cursor", "is not a cursor returned by this API", location="query")
+    return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=="))
 
 
-IfMatch = Annotated[
-    str | None, Header(alias="If-Match", description="ETag of the version to overwrite")
-]
 TodoId = Annotated[uuid.UUID, Path(description="The todo's id")]
 
 
@@ -86,9 +72,20 @@ async def list_todos(
     request: Request,
     principal: CurrentPrincipal,
     limit: Annotated[
-        int | None, Query(ge=1, description="Page size (at most PAGE_SIZE_MAX)")
+        int | None,
+        Query(
+            ge=1,
+            description="Page size (at most PAGE_SIZE_MAX)",
+            json_schema_extra=bounds_from_settings(maximum="page_size_max"),
+        ),
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="next_cursor of the previous page",
+            json_schema_extra={"pattern": f"^{_CURSOR.pattern}$"},
+        ),
+    ] = None,
     done: Annotated[Literal["true", "false"] | None, Query()] = None,
 ) -> Response:
     """List the caller's todos, newest first."""
@@ -98,7 +95,7 @@ async def list_todos(
         raise FieldError("limit", f"must be at most {settings.page_size_max}", location="query")
     todos, next_before = await caller.todos.page(
         limit=limit or settings.page_size_default,
-        before=_decode_cursor(cursor) if cursor else None,
+        before=None if cursor is None else _decode_cursor(cursor),
         done=None if done is None else done == "true",
     )
     next_cursor = _encode_cursor(next_before) if next_before else None
@@ -110,7 +107,7 @@ async def list_todos(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TodoPublic,
-    responses=problem_responses(413),
+    responses={**problem_responses(413), 201: {"headers": {**ETAG_HEADER, **_LOCATION}}},
     openapi_extra=json_body.documented(TodoCreate),
 )
 async def create_todo(request: Request, principal: CurrentPrincipal) -> Response:
@@ -121,7 +118,11 @@ async def create_todo(request: Request, principal: CurrentPrincipal) -> Response
     return _json(todo, status.HTTP_201_CREATED, Location=f"/api/todos/{todo['id']}")
 
 
-@router.get("/{todo_id}", response_model=TodoPublic, responses=problem_responses(404))
+@router.get(
+    "/{todo_id}",
+    response_model=TodoPublic,
+    responses={**problem_responses(404), 200: {"headers": ETAG_HEADER}},
+)
 async def read_todo(todo_id: TodoId, request: Request, principal: CurrentPrincipal) -> Response:
     """Read one todo."""
     caller = await caller_of(request, principal)
@@ -134,7 +135,7 @@ async def read_todo(todo_id: TodoId, request: Request, principal: CurrentPrincip
 @router.patch(
     "/{todo_id}",
     response_model=TodoPublic,
-    responses=problem_responses(404, 412, 413),
+    responses={**problem_responses(404, 412, 413), 200: {"headers": ETAG_HEADER}},
     openapi_extra=json_body.documented(TodoUpdate),
 )
 async def update_todo(

@@ -132,6 +132,11 @@ async def test_malformed_ids_are_422_for_every_verb(api: Api, todo_id: str) -> N
         ({"done": "yes"}, "done"),
         ({"cursor": "!!!"}, "cursor"),
         ({"limit": "-1"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        # Only what next_cursor holds: base64 decoding alone would take these.
+        ({"cursor": ""}, "cursor"),
+        ({"cursor": "AAAAAAAAAAAAAAAAAAAAAA=="}, "cursor"),
+        ({"cursor": "AAAAAAAAAAAAAAAAAAAAA!A"}, "cursor"),
     ],
 )
 async def test_invalid_query_parameters_are_422(
@@ -140,6 +145,21 @@ async def test_invalid_query_parameters_are_422(
     response = await api.caller().get("/api/todos", params=params)
     assert response.status_code == 422
     assert field in _field_errors(response)
+
+
+@pytest.mark.parametrize("if_match", ["1", '"1', "W/1", '"1" "2"', '"1";"2"', '*, "1"', '"\x7f"'])
+async def test_if_match_outside_its_syntax_is_422_and_changes_nothing(
+    api: Api, if_match: str
+) -> None:
+    alice = api.caller()
+    todo = await alice.create("keep me")
+    path = f"/api/todos/{todo['id']}"
+    patched = await alice.patch(path, json={"done": True}, headers={"If-Match": if_match})
+    assert patched.status_code == 422
+    assert "If-Match" in _field_errors(patched)
+    deleted = await alice.delete(path, headers={"If-Match": if_match})
+    assert deleted.status_code == 422
+    assert (await alice.get(path)).json() == todo
 
 
 async def test_unknown_routes_and_methods_use_the_same_shape(api: Api) -> None:

@@ -106,4 +106,5 @@ def test_the_body_is_documented_as_fastapi_documents_a_declared_one(
     assert operation["requestBody"] == declared["paths"]["/body"]["post"]["requestBody"]
     reference = operation["requestBody"]["content"][JSON]["schema"]["$ref"]
     assert reference == f"#/components/schemas/{model.__name__}"
-    assert model.__name__ in json_body.schemas()
+    schema = declared["components"]["schemas"][model.__name__]
+    assert json_body.schemas()[model.__name__] == schema
