@@ -2,11 +2,10 @@
 
 FastAPI generates the operations, with the error answers each route declares
 (``app.errors.problem_responses``); this adds the ``Problem`` schema those answers
-refer to, the bodies the routes read themselves (``app.json_body``) and the ``DPoP``
-security scheme beside ``Bearer`` (``auth.fastapi``), and writes the configured value of
-every bound that is a setting (``app.settings.bounds_from_settings``): the document
-states the limits the running server enforces, and the fuzz tier (tests/fuzz) holds the
-server to it.
+refer to and the ``DPoP`` security scheme beside ``Bearer`` (``auth.fastapi``), and
+writes the configured value of every bound that is a setting
+(``app.settings.bounds_from_settings``): the document states the limits the running
+server enforces, and the fuzz tier (tests/fuzz) holds the server to it.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app import json_body
 from app.docs import SwaggerLogin, add_login_scheme
 from app.errors import Problem
 from app.settings import SETTING_BOUNDS, AppSettings
@@ -69,7 +67,6 @@ def install_openapi(
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
-            components.update(json_body.schemas())
             _write_setting_bounds(schema, settings)
             _parameters_without_null(schema)
             document_security_schemes(schema)
