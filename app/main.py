@@ -130,16 +130,23 @@ def create_app(
         redirect_slashes=False,
         docs_url=None,  # served by app.docs, without a CDN
         redoc_url=None,
+        # Traces come from app.observability.tracing (OpenTelemetry's FastAPI
+        # instrumentation), when configured. FastAPI's own telemetry would be a second
+        # path, and it checks for a configured provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    routers = (health.router, me.router, todos.router, admin.router, live.router)
+    # FastAPI tries routes in the order they were added, and each route or router tried
+    # before the matching one costs a measurable share of a small request (bench/README.md,
+    # section 6): the data routes come first, the documentation's last.
+    routers = (todos.router, me.router, health.router, admin.router, live.router)
     install_error_handlers(app, routers=routers)
     install_error_handler(app)
     install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself
+    for router in routers:
+        app.include_router(router)
     oidc.serve_resource_metadata(app)  # RFC 9728, pointed at by every challenge
     install_openapi(app, app_settings, login=login)
     install_docs(app, login=login)
-    for router in routers:
-        app.include_router(router)
     if metrics is not None and app_settings.metrics == "admin":
         app.include_router(metrics_router(metrics))
     # Added first, so it sits inside CORS: a 413 still carries the CORS headers the SPA

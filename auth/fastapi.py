@@ -82,6 +82,14 @@ logger = logging.getLogger("auth.fastapi")
 _STATE_KEY = "_oidc_auth_outcome"
 
 
+def _outcome(connection: HTTPConnection) -> object:
+    """What this request's authentication came to so far, if anything. Read from the
+    scope's state, the dict behind ``connection.state``: ``State`` answers a missing
+    name by raising (and ``getattr`` catching) an exception, on every request."""
+    state: dict[str, object] = connection.scope.get("state") or {}
+    return state.get(_STATE_KEY)
+
+
 def _scheme_of(principal: Principal) -> Scheme:
     # RFC 9449 §7.2: the error goes in the challenge of the scheme the client used; a
     # DPoP-bound principal can only have authenticated with the DPoP scheme.
@@ -238,7 +246,7 @@ class OIDCAuth(SecurityBase):
     async def _principal(self, request: Request, response: Response) -> Principal:
         # One verification per request, however many dependencies ask: a DPoP proof
         # must not be checked (and recorded against replay) twice.
-        outcome = getattr(request.state, _STATE_KEY, None)
+        outcome = _outcome(request)
         if isinstance(outcome, Principal):
             return outcome
         if isinstance(outcome, AuthError):
@@ -261,7 +269,7 @@ class OIDCAuth(SecurityBase):
         """Record and log ``error`` for this request, and make it an HTTP answer. A
         refusal after authentication (a missing role) goes in the challenge of the
         scheme the request authenticated with (RFC 9449 §7.2, RFC 6750 §3)."""
-        outcome = getattr(connection.state, _STATE_KEY, None)
+        outcome = _outcome(connection)
         if isinstance(outcome, Principal):
             error.with_scheme(_scheme_of(outcome))
         connection.state.auth_error = error

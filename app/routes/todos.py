@@ -1,4 +1,9 @@
-"""``/api/todos``: the caller's todos. Another user's todo is a 404 for every verb."""
+"""``/api/todos``: the caller's todos. Another user's todo is a 404 for every verb.
+
+The routes declare the principal and ask for the caller's todos themselves
+(``app.deps.caller_of``) rather than declare a dependency on top of it: FastAPI solves
+each dependency in a pass of its own, a measurable share of a small request.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ import re
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
-from app.deps import CurrentCaller
+from app.deps import CurrentPrincipal, caller_of
 from app.errors import FieldError, problem_responses
 from app.models import TodoCreate, TodoPage, TodoPublic, TodoUpdate, to_json
 from app.preconditions import ETAG_HEADER, IfMatch, parse_if_match
@@ -62,7 +67,8 @@ TodoId = Annotated[uuid.UUID, Path(description="The todo's id")]
 
 @router.get("", response_model=TodoPage)
 async def list_todos(
-    caller: CurrentCaller,
+    request: Request,
+    principal: CurrentPrincipal,
     limit: Annotated[
         int | None,
         Query(
@@ -81,6 +87,7 @@ async def list_todos(
     done: Annotated[Literal["true", "false"] | None, Query()] = None,
 ) -> Response:
     """List the caller's todos, newest first."""
+    caller = await caller_of(request, principal)
     settings = caller.settings
     if limit is not None and limit > settings.page_size_max:
         raise FieldError("limit", f"must be at most {settings.page_size_max}", location="query")
@@ -100,8 +107,9 @@ async def list_todos(
     response_model=TodoPublic,
     responses={**problem_responses(413), 201: {"headers": {**ETAG_HEADER, **_LOCATION}}},
 )
-async def create_todo(body: TodoCreate, caller: CurrentCaller) -> Response:
+async def create_todo(body: TodoCreate, request: Request, principal: CurrentPrincipal) -> Response:
     """Create a todo."""
+    caller = await caller_of(request, principal)
     todo = await caller.todos.create(_checked_text(body.text, caller.settings))
     return _json(todo, status.HTTP_201_CREATED, Location=f"/api/todos/{todo['id']}")
 
@@ -111,8 +119,9 @@ async def create_todo(body: TodoCreate, caller: CurrentCaller) -> Response:
     response_model=TodoPublic,
     responses={**problem_responses(404), 200: {"headers": ETAG_HEADER}},
 )
-async def read_todo(todo_id: TodoId, caller: CurrentCaller) -> Response:
+async def read_todo(todo_id: TodoId, request: Request, principal: CurrentPrincipal) -> Response:
     """Read one todo."""
+    caller = await caller_of(request, principal)
     todo = await caller.todos.get(todo_id)
     if todo is None:
         raise HTTPException(404, NOT_FOUND)
@@ -125,9 +134,14 @@ async def read_todo(todo_id: TodoId, caller: CurrentCaller) -> Response:
     responses={**problem_responses(404, 412, 413), 200: {"headers": ETAG_HEADER}},
 )
 async def update_todo(
-    todo_id: TodoId, body: TodoUpdate, caller: CurrentCaller, if_match: IfMatch = None
+    todo_id: TodoId,
+    body: TodoUpdate,
+    request: Request,
+    principal: CurrentPrincipal,
+    if_match: IfMatch = None,
 ) -> Response:
     """Change a todo's text or done flag; with If-Match, only if it is still that version."""
+    caller = await caller_of(request, principal)
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise FieldError("body", "must set text or done")
@@ -142,7 +156,10 @@ async def update_todo(
 @router.delete(
     "/{todo_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
 )
-async def delete_todo(todo_id: TodoId, caller: CurrentCaller, if_match: IfMatch = None) -> None:
+async def delete_todo(
+    todo_id: TodoId, request: Request, principal: CurrentPrincipal, if_match: IfMatch = None
+) -> None:
     """Delete a todo; with If-Match, only if it is still that version."""
+    caller = await caller_of(request, principal)
     if not await caller.todos.delete(todo_id, parse_if_match(if_match)):
         raise HTTPException(404, NOT_FOUND)
