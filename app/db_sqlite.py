@@ -5,12 +5,13 @@ sleeps: with a pool of writer connections, a write at 32 concurrent requests wai
 to seconds (bench/README.md). Here the process writes through one connection, and each
 write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) runs from start to end without
 yielding to the event loop, so the process's writes never contend with each other: they
-take turns in the loop, with no lock and no thread. A write costs a few hundred
-microseconds of CPU, less than a hop to a writer thread and back (measured; a writer
-thread on the worker's one core also competes with the loop for the GIL, which
-lengthened the tail). Only another process can hold the file lock: then the write
-does not block the loop waiting for it (``busy_timeout`` 0) but retries after
-``asyncio.sleep``, for up to ``BUSY_TIMEOUT_SECONDS``, then answers 503.
+take turns in the loop, with no lock and no thread. A write transaction costs less
+than a hop to a writer thread and back, and a writer thread on the worker's core
+competes with the loop for the GIL, which lengthened the tail (bench/README.md, data
+path). Checkpoints stay SQLite's automatic ones, on the writer: moving them to a thread
+of their own did not shorten the tail either. Only another process can hold the file
+lock: then the write does not block the loop waiting for it (``busy_timeout`` 0) but
+retries after ``asyncio.sleep``, for up to ``BUSY_TIMEOUT_SECONDS``, then answers 503.
 
 Reads run on a second connection, in autocommit mode: in WAL mode a reader never waits
 for a writer, and a 20-row indexed read costs less than a thread hop. Each read ends
