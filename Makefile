@@ -19,7 +19,7 @@ GO := $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go))
 help:
 	@echo "make run          the API on http://127.0.0.1:8000 (SQLite, mock auth: no IdP needed)"
 	@echo "make test         set up everything and run lint, types and every test tier"
-	@echo "make test-fast    the tests that need no server process (about 880, under a minute)"
+	@echo "make test-fast    the tests that need no server process (about 1,300, under a minute)"
 	@echo "make run-spa-mock the SPA on http://127.0.0.1:5173 against 'make run'"
 	@echo "make bench        benchmarks side by side with oidc-spa/server"
 
