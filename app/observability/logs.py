@@ -11,12 +11,10 @@ a field or a traceback by mistake is replaced before the line is written.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from typing import Any, Literal, TextIO
+from typing import Literal, TextIO
 
-import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -40,26 +38,10 @@ def _redact_strings(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     return event
 
 
-# Dates and dataclasses go to structlog's fallback (their repr), as with json.dumps.
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
-def _json_line(event: EventDict, **options: Any) -> str:
-    # orjson renders a line several times faster than json.dumps, in the same key order,
-    # without spaces and with UTF-8 instead of \u escapes (UUIDs, enums and NaN, which
-    # this app never logs, come out as orjson writes them). What it refuses and json.dumps
-    # writes (a lone surrogate, an integer beyond 64 bits, a non-string key) falls back to
-    # json.dumps: an exception here would make logging print the record, unredacted.
-    try:
-        return orjson.dumps(event, option=_ORJSON_OPTIONS, **options).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(event, **options)
-
-
 def build_formatter(log_format: LogFormat, *, colors: bool = False) -> logging.Formatter:
     """A ``logging.Formatter`` that renders records as one JSON object or one text line."""
     renderer: Processor = (
-        structlog.processors.JSONRenderer(serializer=_json_line)
+        structlog.processors.JSONRenderer()
         if log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=0)
     )
