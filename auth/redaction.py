@@ -11,17 +11,26 @@ from __future__ import annotations
 import logging
 import re
 
-_QUERY_SECRET = re.compile(r"(?i)((?:access_token|id_token|refresh_token|token|dpop)=)[^&\s\"]*")
+_SECRET_PARAMETERS = ("access_token", "id_token", "refresh_token", "token", "dpop")
+_QUERY_SECRET = re.compile(rf"(?i)((?:{'|'.join(_SECRET_PARAMETERS)})=)[^&\s\"]*")
 # Three base64url segments, the first starting like a JSON object ("eyJ" = '{"').
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 
 
 def redact(text: str) -> str:
     """``text`` with token-like values replaced by ``[redacted]``."""
-    # Most log arguments hold neither a query parameter nor a JWT: skip both regexes.
-    if "=" not in text and "eyJ" not in text:
-        return text
-    return _JWT.sub("[redacted-jwt]", _QUERY_SECRET.sub(r"\1[redacted]", text))
+    # Most strings hold neither a secret parameter nor a JWT, and a substring test costs
+    # a fraction of a regex: each regex runs only when its literal part is there. Every
+    # name in _SECRET_PARAMETERS ends in "token" or "dpop", and every character that
+    # (?i) matches to one of their letters lower-cases to it (a test checks all code
+    # points), so this never skips a value the regex would replace.
+    if "=" in text:
+        lowered = text.lower()
+        if "token=" in lowered or "dpop=" in lowered:
+            text = _QUERY_SECRET.sub(r"\1[redacted]", text)
+    if "eyJ" in text:
+        text = _JWT.sub("[redacted-jwt]", text)
+    return text
 
 
 class TokenRedactingFilter(logging.Filter):

@@ -43,7 +43,7 @@ def build_formatter(log_format: LogFormat, *, colors: bool = False) -> logging.F
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=colors, pad_event=0)
+        else structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=0)
     )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
+import sys
 
 import pytest
 
-from auth.redaction import TokenRedactingFilter, install_token_redaction, redact
+from auth.redaction import (
+    _JWT,
+    _QUERY_SECRET,
+    _SECRET_PARAMETERS,
+    TokenRedactingFilter,
+    install_token_redaction,
+    redact,
+)
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
 
@@ -18,6 +27,7 @@ JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
         ("GET /todos?page=2&ACCESS_TOKEN=opaque-token-value&x=1", ["opaque-token-value"]),
         ("POST /cb?id_token=abc123&refresh_token=def456", ["abc123", "def456"]),
         ("GET /live?dpop=proof-value HTTP/1.1", ["proof-value"]),
+        ("GET /x?To\u212aen=kelvin-sign-value", ["kelvin-sign-value"]),  # (?i) folds K to k
         (f"Authorization: Bearer {JWT}", [JWT]),
         (f"dpop proof {JWT}.", [JWT]),
     ],
@@ -31,6 +41,32 @@ def test_token_values_are_redacted(text: str, secrets: list[str]) -> None:
 def test_other_text_is_untouched() -> None:
     text = "GET /todos?page=2&sort=due HTTP/1.1 200 eyJ-not-a-jwt"
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"a=1&Id_Token=x&b={JWT}",
+        f"token={JWT}&dpop={JWT}.tail",
+        "tokens=kept token =kept x_token=gone DPOP=gone",
+        "TO\u212aEN=gone =token= dpop==x",
+        "\u0130d_token=x \u2028 caf\u00e9 eyJ.eyJ.",
+        "",
+    ],
+)
+def test_redact_equals_both_regexes_applied_in_order(text: str) -> None:
+    assert redact(text) == _JWT.sub("[redacted-jwt]", _QUERY_SECRET.sub(r"\1[redacted]", text))
+
+
+def test_the_substring_test_never_skips_a_secret_parameter() -> None:
+    # redact runs the (?i) regex only when "token=" or "dpop=" is in text.lower(): sound
+    # when every name ends that way and every character (?i) takes for one of their
+    # letters lower-cases to that letter (U+212A KELVIN SIGN does, to "k").
+    assert all(name.endswith(("token", "dpop")) for name in _SECRET_PARAMETERS)
+    every_character = "".join(map(chr, range(sys.maxunicode + 1)))
+    for letter in set("token=dpop="):
+        matched = re.findall(f"(?i){re.escape(letter)}", every_character)
+        assert {character.lower() for character in matched} == {letter}
 
 
 def test_the_filter_redacts_message_and_arguments() -> None:
