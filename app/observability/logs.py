@@ -31,10 +31,28 @@ def _drop_color_copies(_: WrappedLogger, __: str, event: EventDict) -> EventDict
     return event
 
 
+def _redacted(value: object) -> object:
+    """``value`` with every string in it redacted, however deeply it is nested."""
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {_redacted(key): _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return type(value)(_redacted(item) for item in value)
+    # Anything else is written as its repr by both renderers (structlog's fallback):
+    # redacted here, since a repr can hold a token (bytes, an object's fields).
+    return redact(repr(value))
+
+
 def _redact_strings(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     for key, value in event.items():
+        # Strings and numbers, nearly every field, without a call to _redacted.
         if isinstance(value, str):
             event[key] = redact(value)
+        elif value is not None and not isinstance(value, int | float):
+            event[key] = _redacted(value)
     return event
 
 

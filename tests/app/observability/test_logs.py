@@ -65,3 +65,25 @@ def test_a_token_in_a_message_a_field_or_a_traceback_is_not_written() -> None:
         assert "opaque" not in output
         assert "[redacted-jwt]" in output
     assert "Traceback" in json.loads(render("json", refused))["exception"]
+
+
+class Credentials:
+    def __repr__(self) -> str:
+        return f"Credentials(token={JWT!r})"
+
+
+def test_a_token_nested_in_a_field_or_in_a_repr_is_not_written() -> None:
+    nested = record(
+        "refused",
+        extra={
+            "headers": [("authorization", f"Bearer {JWT}")],
+            "claims": {"nested": {f"key {JWT}": [JWT]}},
+            "raw": JWT.encode(),
+            "credentials": Credentials(),
+        },
+    )
+    formats: tuple[LogFormat, ...] = ("json", "text")
+    for log_format in formats:
+        output = render(log_format, nested)
+        assert JWT not in output, output
+        assert output.count("[redacted") == 5, output  # one per token, whichever rule caught it
