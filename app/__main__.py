@@ -35,7 +35,7 @@ WS_FRAME_LAYER_FACTOR = 4
 #: many more container objects may be alive than at the last collection before the young
 #: generation is collected: with 700, the objects of the requests in flight were
 #: collected while still in use, survived, and filled the older generations, so that
-#: under load a full collection ran every second or so (bench/README.md, section 6).
+#: under load full collections ran often (bench/README.md, section 6).
 #: Objects that die young, as almost all of a request's do, are freed without any
 #: collection at all; a higher threshold only lets more of them go that way.
 GC_THRESHOLDS = (10_000, 10, 10)
@@ -50,8 +50,8 @@ class Server(uvicorn.Server):
         await super().startup(sockets)
         # What start-up made (modules, the application, settings, keys, prepared
         # statements) lives as long as the process: frozen, no collection walks it
-        # again. Each full collection used to walk all of it, a pause of tens of
-        # milliseconds for every request in flight.
+        # again. Each full collection used to walk all of it, pausing every request
+        # in flight.
         gc.collect()
         gc.freeze()
 

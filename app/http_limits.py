@@ -80,21 +80,27 @@ class _Refused(Exception):
         self.status, self.detail = status, detail
 
 
-class _Guard:
+class _Guard(asyncio.Protocol):
     """What both protocols share: the capacity verdict, the head timer, refusals."""
 
     limits: ClassVar[HttpLimits]
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     client: tuple[str, int] | None
+    connections: set[Any]  # the server's open connections (uvicorn's ServerState)
     _over_capacity = False
     _head_timer: asyncio.TimerHandle | None = None
     #: A request's first bytes have arrived and its head is not complete yet.
     _reading_head = False
 
-    def _admit(self, open_connections: int) -> None:
-        self._over_capacity = open_connections > self.limits.max_connections
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._over_capacity = len(self.connections) > self.limits.max_connections
         self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
 
     def _arm_head_timer(self) -> None:
         if self._head_timer is None:
@@ -164,14 +170,6 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
         self._fed_bound = 0  # _head_bytes at the end of the current slice, at most
         self._max_head = self.limits.max_header_bytes
         self._line_limit = self.limits.max_header_line_bytes
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._admit(len(self.connections))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         # uvicorn stops its keep-alive timer here; on_headers_complete does instead.
@@ -266,14 +264,6 @@ class LimitedH11Protocol(_Guard, H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conn = _LimitedH11Connection(self)
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._admit(len(self.connections))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         # uvicorn stops its keep-alive timer here; handle_events does when a head is complete.
