@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,13 +34,12 @@ import httpx
 from app.migrations import upgrade_to_head
 from auth.testing import TestIssuer
 from bench import profiling
-from bench.cores import MEASURED_CORE, on_core
 from bench.data_store import LiveWatch, Store
 from bench.fixtures import TOKEN_LIFETIME
 from bench.http_load import wrk
-from bench.servers import Server, api_env, python_api
+from bench.servers import Server, api_env, pinned_server, python_api
 from bench.stats import ROOT, summary
-from tests.services import free_port, postgres_server, wait_until
+from tests.services import free_port, postgres_server
 
 LUA = ROOT / "bench" / "wrk" / "data.lua"
 SUBJECT = "data-path-user"
@@ -80,26 +78,9 @@ def floor_server(name: str, driver: str, dsn: str, owner: uuid.UUID) -> Iterator
         "FLOOR_OWNER_ID": str(owner),
         "FLOOR_PORT": str(port),
     }
-    log = Path(tempfile.mkdtemp(prefix="bench-floor-")) / "floor.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            on_core(MEASURED_CORE, [sys.executable, "-m", "bench.floor"]),
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(
-            lambda: process.poll() is None and httpx.get(f"{base_url}/healthz").status_code == 200,
-            timeout=30,
-            what=f"the floor ({driver})",
-            log=log,
-        )
-        yield Server(name, base_url, process.pid)
-    finally:
-        process.terminate()
-        process.wait(10)
+    command = [sys.executable, "-m", "bench.floor"]
+    with pinned_server(name, command, env, port, what=f"the floor ({driver})") as server:
+        yield server
 
 
 @dataclass

@@ -49,18 +49,14 @@ def python_api(name: str, env: Mapping[str, str]) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def hono_peer(name: str, *, issuer_uri: str | None, audience: str) -> Iterator[Server]:
-    """``node peer/server.mjs`` on the measured core; ``issuer_uri=None`` turns auth off."""
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "AUDIENCE": audience, "NODE_ENV": "production"}
-    env.update({"ISSUER_URI": issuer_uri} if issuer_uri else {"AUTH": "off"})
-    log = Path(tempfile.mkdtemp(prefix="bench-hono-")) / "hono.log"
+def pinned_server(
+    name: str, command: list[str], env: Mapping[str, str], port: int, *, what: str
+) -> Iterator[Server]:
+    """``command`` on the measured core, serving ``/healthz`` on ``port``, until exit."""
+    log = Path(tempfile.mkdtemp(prefix="bench-server-")) / f"{port}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            on_core(MEASURED_CORE, ["node", str(ROOT / "bench/peer/server.mjs")]),
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+            on_core(MEASURED_CORE, command), env=env, stdout=output, stderr=subprocess.STDOUT
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -70,10 +66,21 @@ def hono_peer(name: str, *, issuer_uri: str | None, audience: str) -> Iterator[S
                 and httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
             ),
             timeout=30,
-            what="the Hono peer",
+            what=what,
             log=log,
         )
         yield Server(name, base_url, process.pid)
     finally:
         process.terminate()
         process.wait(10)
+
+
+@contextlib.contextmanager
+def hono_peer(name: str, *, issuer_uri: str | None, audience: str) -> Iterator[Server]:
+    """``node peer/server.mjs`` on the measured core; ``issuer_uri=None`` turns auth off."""
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "AUDIENCE": audience, "NODE_ENV": "production"}
+    env.update({"ISSUER_URI": issuer_uri} if issuer_uri else {"AUTH": "off"})
+    command = ["node", str(ROOT / "bench/peer/server.mjs")]
+    with pinned_server(name, command, env, port, what="the Hono peer") as server:
+        yield server
