@@ -91,7 +91,10 @@ def _server(protocol: str, app_name: str) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(
-            lambda: httpx.get(f"{url}/healthz").status_code == 200, timeout=30, what=protocol
+            lambda: httpx.get(f"{url}/healthz").status_code == 200,
+            timeout=30,
+            what=protocol,
+            process=process,
         )
         yield url
     finally:

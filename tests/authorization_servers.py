@@ -14,7 +14,7 @@ import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,22 +51,49 @@ class AuthorizationServer:
         return self.log.read_text(errors="replace")
 
 
+@dataclass(frozen=True)
+class _Launch:
+    """How to start a server on the ports just chosen for it."""
+
+    command: list[str]
+    ready_url: str
+    ports: tuple[int, ...]
+
+
+#: A port chosen free can still be taken by another listener before the server binds it.
+_ATTEMPTS = 3
+
+
 def _start(
-    command: list[str], *, cwd: Path, log: Path, ready_url: str, what: str
-) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:
-        process = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        wait_until(
-            lambda: process.poll() is None and httpx.get(ready_url, timeout=1).status_code == 200,
-            timeout=60,
-            what=what,
-            log=log,
-        )
-    except ServiceUnavailableForTests:
-        _stop(process)
-        raise
-    return process
+    launch: Callable[[], _Launch], *, cwd: Path, log: Path, what: str
+) -> tuple[subprocess.Popen[bytes], _Launch]:
+    """Start the server ``launch`` describes (on fresh ports each attempt); retried only
+    when it lost a port to another listener."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        spec = launch()
+        written = log.stat().st_size if log.exists() else 0
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                spec.command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT
+            )
+        try:
+            wait_until(
+                lambda url=spec.ready_url: httpx.get(url, timeout=1).status_code == 200,
+                timeout=60,
+                what=what,
+                log=log,
+                process=process,
+            )
+        except ServiceUnavailableForTests:
+            _stop(process)
+            lost_a_port = "address already in use" in log.read_bytes()[written:].decode(
+                errors="replace"
+            )
+            if lost_a_port and attempt < _ATTEMPTS:
+                continue
+            raise
+        return process, spec
+    raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager
@@ -81,25 +108,23 @@ def oidc_provider_server() -> Iterator[AuthorizationServer]:
             "oidc-provider is not installed: run `make oidc-provider` "
             "(npm ci in tests/servers/oidc-provider)"
         )
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
     log = Path(tempfile.mkdtemp(prefix="todo-oidc-provider-")) / "oidc-provider.log"
-    process = _start(
-        [
-            node,
-            "server.js",
-            "--port",
-            str(port),
-            "--resource",
-            RESOURCE,
-            "--scopes",
-            " ".join(SCOPES),
-        ],
+
+    def launch() -> _Launch:
+        port = free_port()
+        command = [node, "server.js", "--port", str(port), "--resource", RESOURCE]
+        command += ["--scopes", " ".join(SCOPES)]
+        return _Launch(
+            command, f"http://127.0.0.1:{port}/.well-known/openid-configuration", (port,)
+        )
+
+    process, started = _start(
+        launch,
         cwd=OIDC_PROVIDER_DIR,
         log=log,
-        ready_url=f"{issuer}/.well-known/openid-configuration",
         what="node-oidc-provider (tests/servers/oidc-provider/server.js)",
     )
+    issuer = f"http://127.0.0.1:{started.ports[0]}"
     try:
         yield AuthorizationServer(
             name="oidc-provider",
@@ -140,17 +165,25 @@ def hydra_server() -> Iterator[AuthorizationServer]:
             f"{HYDRA_BINARY.relative_to(ROOT)} is missing: run `make hydra` "
             "(builds github.com/ory/hydra/v2 with the Go toolchain: about 4 minutes cold)"
         )
-    public_port, admin_port = free_port(), free_port()
     workdir = Path(tempfile.mkdtemp(prefix="todo-hydra-"))
-    config = _hydra_config(public_port, admin_port, workdir)
-    issuer = f"http://127.0.0.1:{public_port}"
-    process = _start(
-        [str(HYDRA_BINARY), "serve", "all", "--dev", "--config", str(config)],
+
+    def launch() -> _Launch:
+        public_port, admin_port = free_port(), free_port()
+        config = _hydra_config(public_port, admin_port, workdir)
+        return _Launch(
+            [str(HYDRA_BINARY), "serve", "all", "--dev", "--config", str(config)],
+            f"http://127.0.0.1:{admin_port}/health/ready",
+            (public_port, admin_port),
+        )
+
+    process, started = _start(
+        launch,
         cwd=workdir,
         log=workdir / "hydra.log",
-        ready_url=f"http://127.0.0.1:{admin_port}/health/ready",
         what="Ory Hydra (.cache/hydra/hydra serve all)",
     )
+    public_port, admin_port = started.ports
+    issuer = f"http://127.0.0.1:{public_port}"
     client = ClientCredentials("todo-service", "todo-service-secret")
     try:
         # Hydra generates its signing keys (RSA 4096) on first use, which takes seconds on

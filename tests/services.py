@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -52,24 +53,71 @@ class ServiceUnavailableForTests(RuntimeError):
     """A server a test tier needs could not be started. The message says how to fix it."""
 
 
+def _ephemeral_port_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+_EPHEMERAL_PORTS = _ephemeral_port_range()
+#: Listeners' ports, below the ephemeral range and above the well-known fixed ones
+#: (5173, 5432, 6379, 8080...).
+_LISTENER_PORTS = range(20000, max(20000, min(_EPHEMERAL_PORTS[0], 32768)))
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A loopback port nothing listens on, for a server about to start.
+
+    Not ``bind(0)``: the kernel hands those out of the ephemeral range, the range every
+    outgoing connection of the suite also takes its local port from, so in the seconds a
+    slow server (Hydra, Keycloak) takes to bind, a client socket can take its port
+    ("address already in use"). Ports below that range are only ever taken by listeners,
+    and each one is handed out once per test session.
+    """
+    candidates = [port for port in _LISTENER_PORTS if port not in _handed_out]
+    random.shuffle(candidates)
+    for candidate in candidates or [0]:  # an unusual ephemeral range: the kernel's choice
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+        _handed_out.add(port)
         return port
+    raise ServiceUnavailableForTests(
+        f"no free loopback port in {_LISTENER_PORTS.start}-{_LISTENER_PORTS.stop - 1}"
+    )
 
 
 def wait_until(
-    check: Callable[[], bool], *, timeout: float, what: str, log: Path | None = None
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    log: Path | None = None,
+    process: subprocess.Popen[bytes] | None = None,
 ) -> None:
+    """Poll ``check`` until it is true; give up at ``timeout``, or at once if ``process``
+    (the server being waited for) has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ServiceUnavailableForTests(
+                f"{what} exited with status {process.returncode}\n{_tail(log)}"
+            )
         with contextlib.suppress(Exception):
             if check():
                 return
         time.sleep(0.05)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise ServiceUnavailableForTests(f"{what} did not become ready within {timeout}s\n{tail}")
+    raise ServiceUnavailableForTests(f"{what} did not become ready within {timeout}s\n{_tail(log)}")
+
+
+def _tail(log: Path | None) -> str:
+    return log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
 
 
 def port_is_open(port: int) -> bool:
@@ -277,13 +325,11 @@ def api_process(
     api = ApiProcess(f"http://127.0.0.1:{port}", port, log, process)
     try:
         wait_until(
-            lambda: (
-                process.poll() is None
-                and httpx.get(f"{api.base_url}/healthz", timeout=1).status_code == 200
-            ),
+            lambda: httpx.get(f"{api.base_url}/healthz", timeout=1).status_code == 200,
             timeout=30,
             what="the API (python -m app)",
             log=log,
+            process=process,
         )
         yield api
     finally:

@@ -54,10 +54,11 @@ def serve_example(venv: Virtualenv, workdir: Path, env: dict[str, str]) -> Itera
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(
-            lambda: process.poll() is None and httpx.get(f"{base}/hello").status_code == 200,
+            lambda: httpx.get(f"{base}/hello").status_code == 200,
             timeout=30,
             what="the README example under uvicorn",
             log=log,
+            process=process,
         )
         yield base
     finally:
