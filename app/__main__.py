@@ -76,6 +76,7 @@ def uvicorn_config(app: FastAPI, settings: AppSettings) -> uvicorn.Config:
                 max_header_bytes=settings.api_max_header_bytes,
                 max_header_line_bytes=settings.api_max_header_line_bytes,
                 header_timeout_seconds=settings.api_header_timeout_seconds,
+                body_timeout_seconds=settings.api_body_timeout_seconds,
             ),
         ),
         loop="uvloop",

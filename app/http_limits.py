@@ -12,6 +12,9 @@ protocol as bytes arrive, before a request reaches the application.
   stop that timer when a head is complete, not at its first byte): the connection is
   closed. Without these, a client sending a byte now and then would hold one of the
   ``max_connections`` forever.
+- A request's body is complete within ``body_timeout_seconds`` of its head: 408 when no
+  response has started, and the connection is closed. A body trickled a byte at a time
+  would otherwise hold a connection for as long as the client likes.
 - A connection opened while ``max_connections`` are open (HTTP and WebSocket alike) gets
   503 with ``Retry-After`` for its request. uvicorn's ``limit_concurrency`` is not used:
   it also counts tasks, never refuses a WebSocket upgrade, and refuses the requests of
@@ -54,6 +57,7 @@ class HttpLimits:
     max_header_bytes: int
     max_header_line_bytes: int
     header_timeout_seconds: float
+    body_timeout_seconds: float
 
 
 def _refusal_response(status: int, detail: str) -> bytes:
@@ -90,6 +94,7 @@ class _Guard(asyncio.Protocol):
     connections: set[Any]  # the server's open connections (uvicorn's ServerState)
     _over_capacity = False
     _head_timer: asyncio.TimerHandle | None = None
+    _body_timer: asyncio.TimerHandle | None = None
     #: A request's first bytes have arrived and its head is not complete yet.
     _reading_head = False
 
@@ -100,6 +105,7 @@ class _Guard(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        self._body_complete()
         super().connection_lost(exc)
 
     def _arm_head_timer(self) -> None:
@@ -119,6 +125,27 @@ class _Guard(asyncio.Protocol):
             self._refuse(_Refused(408, "The request head did not arrive in time."))
         elif not self.transport.is_closing():
             self.transport.close()  # an idle connection: nothing to answer
+
+    def _body_expected(self) -> None:
+        """A head is complete and its body is not: the body's deadline starts."""
+        if self._body_timer is None:
+            self._body_timer = self.loop.call_later(
+                self.limits.body_timeout_seconds, self._body_timed_out
+            )
+
+    def _body_complete(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        if self.transport.get_protocol() is not self:
+            return  # upgraded to a WebSocket meanwhile
+        cycle = getattr(self, "cycle", None)
+        # The application may have answered without reading the body (a 401, say).
+        unanswered = cycle is not None and not cycle.response_started
+        self._refuse(_Refused(408, "The request body did not arrive in time."), unanswered)
 
     def _check_head(self, target: bytes, fields: list[tuple[bytes, bytes]], size: int) -> None:
         """The head is complete (``size`` bytes at most): refuse it if the connection is
@@ -143,15 +170,19 @@ class _Guard(asyncio.Protocol):
             )
         return _Refused(431, f"The request head exceeds {self.limits.max_header_bytes} bytes.")
 
-    def _refuse(self, refused: _Refused) -> None:
-        """Answer (when no earlier response is in flight) and close the connection."""
+    def _refuse(self, refused: _Refused, answer: bool | None = None) -> None:
+        """Answer and close the connection. By default the answer is for a head being
+        read, sent when no earlier response is in flight."""
         self._disarm_head_timer()
+        self._body_complete()
         if self.transport.is_closing():
             return
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
         logger.warning("refused a request from %s: %d %s", client, refused.status, refused.detail)
-        cycle = getattr(self, "cycle", None)  # the protocols' own request-response cycle
-        if self._reading_head and (cycle is None or cycle.response_complete):
+        if answer is None:
+            cycle = getattr(self, "cycle", None)  # the protocols' own request-response cycle
+            answer = self._reading_head and (cycle is None or cycle.response_complete)
+        if answer:
             self.transport.write(_refusal_response(refused.status, refused.detail))
         self.transport.close()
 
@@ -170,13 +201,19 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
         self._fed_bound = 0  # _head_bytes at the end of the current slice, at most
         self._max_head = self.limits.max_header_bytes
         self._line_limit = self.limits.max_header_line_bytes
+        self._in_body = False  # between a head and the end of its message
 
     def data_received(self, data: bytes) -> None:
         # uvicorn stops its keep-alive timer here; on_headers_complete does instead.
         end = len(data)
         if end <= self._max_head - self._head_bytes:  # the usual case: within the budget
             self._feed(data)
-            return
+        else:
+            self._feed_within_budget(data, end)
+        if self._in_body and self._body_timer is None and not self.transport.is_closing():
+            self._body_expected()
+
+    def _feed_within_budget(self, data: bytes, end: int) -> None:
         start = 0
         while start < end and not self.transport.is_closing():
             # While a head is read, feed no more than its budget: a head that completes
@@ -208,6 +245,7 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
             self.send_400_response("Invalid HTTP request received.")
             return False
         except httptools.HttpParserUpgrade:
+            self._in_body = False  # the connection is no longer HTTP's
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
             else:
@@ -227,7 +265,14 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
             self._check_head(self.url, self.headers, self._fed_bound)
         else:
             self._reading_head = False
+        self._in_body = True
         HttpToolsProtocol.on_headers_complete(self)
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        if self._body_timer is not None:
+            self._body_complete()
+        HttpToolsProtocol.on_message_complete(self)
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
@@ -277,6 +322,13 @@ class LimitedH11Protocol(_Guard, H11Protocol):
             super().handle_events()
         except _Refused as refused:  # raised by _LimitedH11Connection.next_event
             self._refuse(refused)
+            return
+        if self.conn.their_state is h11.SEND_BODY:
+            # Not after a WebSocket upgrade: the connection is no longer this protocol's.
+            if not self.transport.is_closing() and self.transport.get_protocol() is self:
+                self._body_expected()
+        elif self._body_timer is not None:
+            self._body_complete()
 
 
 def http_protocol(kind: str, limits: HttpLimits) -> type[asyncio.Protocol]:

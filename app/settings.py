@@ -68,6 +68,7 @@ class AppSettings(BaseSettings):
     api_max_header_bytes: int = Field(default=64 * 1024, ge=4096)
     api_max_header_line_bytes: int = Field(default=8 * 1024, ge=256)
     api_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    api_body_timeout_seconds: float = Field(default=30.0, gt=0)
 
     #: Log lines as one JSON object each (``json``) or aligned text (``text``); unset:
     #: json with ``APP_ENV=production``, text otherwise.

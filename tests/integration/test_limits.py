@@ -38,9 +38,10 @@ def _serve(
 def api(
     request: pytest.FixtureRequest, issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiProcess]:
-    """Default head limits; a 1 s header timeout."""
+    """Default head limits; a 1 s header timeout and a 1 s body timeout."""
     workdir = tmp_path_factory.mktemp(f"limits-{request.param}")
-    with _serve(issuer, workdir, request.param, API_HEADER_TIMEOUT_SECONDS="1") as served:
+    timeouts = {"API_HEADER_TIMEOUT_SECONDS": "1", "API_BODY_TIMEOUT_SECONDS": "1"}
+    with _serve(issuer, workdir, request.param, **timeouts) as served:
         yield served
 
 
@@ -229,6 +230,92 @@ def test_an_idle_connection_is_closed_without_an_answer_after_the_header_timeout
 ) -> None:
     with _connect(api) as sock:
         assert _read_all(sock) == b""
+
+
+def _trickle_body(api: ApiProcess, head: bytes, seconds: float) -> tuple[bytes, float]:
+    """Send ``head`` and then a body a byte every 0.1 s for up to ``seconds``; return what
+    the server sent until it closed the connection, and when it closed it."""
+    started = time.monotonic()
+    answered = b""
+    with _connect(api) as sock:
+        sock.sendall(head + b"{")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while time.monotonic() - started < seconds:
+                time.sleep(0.1)
+                sock.sendall(b" ")
+                sock.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    chunk = sock.recv(65536)
+                    answered += chunk
+                    if not chunk:
+                        break  # closed
+                sock.setblocking(True)
+        sock.setblocking(True)
+        answered += _read_all(sock)
+    return answered, time.monotonic() - started
+
+
+def _post_head(token: str | None, length: int, path: str = "/api/todos") -> bytes:
+    authorization = f"Authorization: Bearer {token}\r\n".encode() if token else b""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+        + b"Content-Type: application/json\r\n"
+        + authorization
+        + f"Content-Length: {length}\r\n\r\n".encode()
+    )
+
+
+def test_a_body_that_trickles_in_gets_408_after_the_body_timeout(
+    api: ApiProcess, issuer: TestIssuer
+) -> None:
+    head = _post_head(issuer.token("body-trickler"), 10_000)
+    answered, closed_after = _trickle_body(api, head, seconds=20)
+    assert _status(answered) == 408
+    assert _problem(answered)["status"] == 408
+    assert closed_after < 10  # the 1 s timeout, not the client, ended it
+    assert "Traceback" not in api.output()
+
+
+def test_a_body_left_unread_after_an_answer_does_not_hold_the_connection(
+    api: ApiProcess,
+) -> None:
+    # Answered without its body being read (no POST on /healthz): the 405 is the only
+    # answer, and the connection does not stay open while the client sends (uvicorn
+    # closes it; the body timer would, without a second answer).
+    head = _post_head(None, 10_000, path="/healthz")
+    answered, closed_after = _trickle_body(api, head, seconds=20)
+    assert _status(answered) == 405
+    assert answered.count(b"HTTP/1.1 ") == 1
+    assert closed_after < 10
+
+
+def test_a_body_that_arrives_in_time_is_served_on_a_kept_alive_connection(
+    api: ApiProcess, issuer: TestIssuer
+) -> None:
+    body = b'{"text": "slow but in time"}'
+    with _connect(api) as sock:
+        for _ in range(2):
+            sock.sendall(_post_head(issuer.token("body-in-time"), len(body)) + body[:5])
+            time.sleep(0.5)  # within the 1 s body timeout
+            sock.sendall(body[5:])
+            response = b""
+            while b"slow but in time" not in response:
+                chunk = sock.recv(65536)
+                assert chunk, response
+                response += chunk
+            assert _status(response) == 201
+            time.sleep(1.5)  # the body timer of a completed request never fires
+
+
+async def test_a_websocket_outlives_the_body_timeout_of_its_upgrade_request(
+    api: ApiProcess, issuer: TestIssuer
+) -> None:
+    server = Server(api, issuer)
+    async with server.socket(issuer.token("ws-body-timeout")) as live:
+        assert (await receive_json(live))["type"] == "ready"
+        await asyncio.sleep(2.5)  # past the 1 s body timeout
+        await live.send(json.dumps({"type": "ping"}))
+        assert (await receive_json(live))["type"] == "pong"
 
 
 def test_a_keep_alive_connection_is_held_to_the_limits_on_every_request(api: ApiProcess) -> None:
