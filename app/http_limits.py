@@ -147,6 +147,13 @@ class _Guard(asyncio.Protocol):
         unanswered = cycle is not None and not cycle.response_started
         self._refuse(_Refused(408, "The request body did not arrive in time."), unanswered)
 
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's own answer to a request it cannot parse is text/plain; every error
+        # of this API is problem+json.
+        if not self.transport.is_closing():
+            self.transport.write(_refusal_response(400, msg))
+            self.transport.close()
+
     def _check_head(self, target: bytes, fields: list[tuple[bytes, bytes]], size: int) -> None:
         """The head is complete (``size`` bytes at most): refuse it if the connection is
         over capacity or the head over a limit."""
@@ -296,6 +303,11 @@ class _LimitedH11Connection(h11.Connection):
             raise self.protocol._head_too_large(b"" if crlf else request_line) from None
         if isinstance(event, h11.Request):
             fields = list(event.headers)
+            names = {name for name, _ in fields}
+            if b"transfer-encoding" in names and b"content-length" in names:
+                # RFC 9112 §6.3: ought to be handled as an error (a smuggling attempt);
+                # h11 lets Transfer-Encoding win, llhttp (httptools) refuses: both refuse.
+                raise _Refused(400, "Content-Length and Transfer-Encoding together.")
             # h11 drops the whitespace around values: this is the head's size within a few bytes.
             size = len(event.method) + len(event.target) + 13
             size += sum(len(name) + len(value) + 4 for name, value in fields)

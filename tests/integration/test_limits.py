@@ -232,6 +232,25 @@ def test_an_idle_connection_is_closed_without_an_answer_after_the_header_timeout
         assert _read_all(sock) == b""
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Name: x\r\n\r\n",
+        # Both framings at once, the start of a smuggling attempt (RFC 9112 §6.3).
+        b"POST /api/todos HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ],
+    ids=["request-line", "field-name", "length-and-chunked"],
+)
+def test_a_request_that_cannot_be_parsed_gets_a_400_problem_and_the_connection_closed(
+    api: ApiProcess, head: bytes
+) -> None:
+    answered = _request(api, head)
+    assert _status(answered) == 400
+    assert _problem(answered)["status"] == 400
+
+
 def _trickle_body(api: ApiProcess, head: bytes, seconds: float) -> tuple[bytes, float]:
     """Send ``head`` and then a body a byte every 0.1 s for up to ``seconds``; return what
     the server sent until it closed the connection, and when it closed it."""
