@@ -143,7 +143,7 @@ class _Guard(asyncio.Protocol):
         if self.transport.get_protocol() is not self:
             return  # upgraded to a WebSocket meanwhile
         cycle = getattr(self, "cycle", None)
-        # The application may have answered without reading the body (a 401, say).
+        # The application may have answered without reading the body (a 405, say).
         unanswered = cycle is not None and not cycle.response_started
         self._refuse(_Refused(408, "The request body did not arrive in time."), unanswered)
 
