@@ -53,18 +53,16 @@ class ServiceUnavailableForTests(RuntimeError):
     """A server a test tier needs could not be started. The message says how to fix it."""
 
 
-def _ephemeral_port_range() -> tuple[int, int]:
+def _first_ephemeral_port() -> int:
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999  # Linux's default
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
-_EPHEMERAL_PORTS = _ephemeral_port_range()
 #: Listeners' ports, below the ephemeral range and above the well-known fixed ones
 #: (5173, 5432, 6379, 8080...).
-_LISTENER_PORTS = range(20000, max(20000, min(_EPHEMERAL_PORTS[0], 32768)))
+_LISTENER_PORTS = range(20000, max(20000, min(_first_ephemeral_port(), 32768)))
 _handed_out: set[int] = set()
 
 
