@@ -16,21 +16,20 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import start_http_server
 
-from app.body_limit import BodySizeLimit
-from app.docs import SwaggerLogin, install_docs
-from app.errors import install_error_handlers
-from app.live import Clock
+from app.api.body_limit import BodySizeLimit
+from app.api.docs import install_docs
+from app.api.errors import install_error_handlers
+from app.api.openapi import install_openapi
+from app.api.routes import admin, health, live, me, todos
+from app.api.routes.metrics import metrics_router
+from app.api.security import oidc
+from app.events.connections import Clock
 from app.observability.metrics import Metrics
 from app.observability.requests import RequestObserver
-from app.openapi import install_openapi
-from app.routes import admin, health, live, me, todos
-from app.routes.metrics import metrics_router
-from app.security import oidc
 from app.services import open_services
 from app.settings import AppSettings, load_settings
-from auth import AuthSettings, install_token_redaction
-from auth.fastapi import install_auth_error_handler, install_error_handler
-from auth.host_guard import HostGuard
+from auth import AuthSettings, HostGuard, install_token_redaction
+from auth.fastapi import SwaggerLogin, install_auth_error_handler, install_error_handler
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

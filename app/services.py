@@ -2,7 +2,7 @@
 
 ``Services`` is the one typed, frozen object the application keeps; ``app.state`` holds
 nothing else, and only ``services_of`` reads it. Routes reach the parts through the
-``Annotated`` aliases of ``app.deps``.
+``Annotated`` aliases of ``app.api.deps``.
 """
 
 from __future__ import annotations
@@ -21,20 +21,18 @@ from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
-from app.db import Database, backend
-from app.db_postgres import PostgresDatabase
-from app.db_sqlite import SqliteDatabase
-from app.events import EventBroker, MemoryBroker
-from app.events_redis import RedisBroker
-from app.live import Clock, LiveConnections, SystemClock
-from app.migrations import upgrade_to_head
-from app.security import oidc
+from app.api.security import oidc
+from app.data.database import Database, backend
+from app.data.migrations import upgrade_to_head
+from app.data.postgres import PostgresDatabase
+from app.data.sqlite import SqliteDatabase
+from app.data.users import KnownUsers
+from app.events.broker import EventBroker, MemoryBroker
+from app.events.connections import Clock, LiveConnections, SystemClock
+from app.events.redis import RedisBroker
 from app.settings import AppSettings
-from app.users import KnownUsers
-from auth import AuthSettings
-from auth.replay import ReplayStore
+from auth import Authenticator, AuthSettings, ReplayStore
 from auth.replay_redis import RedisReplayStore
-from auth.verifier import Authenticator
 
 if TYPE_CHECKING:  # imported only when traces are on: the instrumentations are heavy
     from app.observability.tracing import Tracing
@@ -81,7 +79,7 @@ def _redis_client(url: str) -> Redis:
 
 
 async def open_database(url: str) -> Database:
-    """The database of ``DATABASE_URL``, already migrated (``app.migrations``)."""
+    """The database of ``DATABASE_URL``, already migrated (``app.data.migrations``)."""
     if backend(url) == "sqlite":
         return SqliteDatabase.open(make_url(url).database or "")
     return await PostgresDatabase.open(url)

@@ -63,7 +63,7 @@ class AppSettings(BaseSettings):
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
     #: ``python -m app`` only: what one connection may make the server hold
-    #: (app/http_limits.py; docs/limits.md).
+    #: (app/server/http_limits.py; docs/limits.md).
     api_max_connections: int = Field(default=2048, ge=1)
     api_max_header_bytes: int = Field(default=64 * 1024, ge=4096)
     api_max_header_line_bytes: int = Field(default=8 * 1024, ge=256)

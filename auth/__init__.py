@@ -5,8 +5,8 @@ JWKS rotation, RFC 6750 / 9449 errors, development modes, and a FastAPI adapter
 (``auth.fastapi``). Framework-agnostic at its core; never imports the application.
 """
 
-from auth.credentials import HttpRequest
-from auth.errors import (
+from ._credentials import HttpRequest
+from ._errors import (
     AuthError,
     Check,
     ConfigurationError,
@@ -18,13 +18,15 @@ from auth.errors import (
     ServiceUnavailable,
     UseDpopNonce,
 )
-from auth.factory import create_authenticator
-from auth.principal import Principal
-from auth.profiles import Provider
-from auth.redaction import TokenRedactingFilter, install_token_redaction
-from auth.replay import MemoryReplayStore, ReplayStore
-from auth.settings import AuthMode, AuthSettings, IssuerSettings
-from auth.verifier import Authenticator, TokenVerifier
+from ._factory import check_settings, create_authenticator
+from ._host_guard import HostGuard
+from ._origin import IpNetwork, is_trusted_proxy
+from ._principal import Principal
+from ._profiles import Provider
+from ._redaction import TokenRedactingFilter, install_token_redaction, redact
+from ._replay import MemoryReplayStore, ReplayStore
+from ._settings import AuthMode, AuthSettings, IssuerSettings
+from ._verifier import Authenticator, TokenVerifier
 
 __all__ = [
     "AuthError",
@@ -33,11 +35,13 @@ __all__ = [
     "Authenticator",
     "Check",
     "ConfigurationError",
+    "HostGuard",
     "HttpRequest",
     "InsufficientScope",
     "InvalidDpopProof",
     "InvalidRequest",
     "InvalidToken",
+    "IpNetwork",
     "IssuerSettings",
     "MemoryReplayStore",
     "MissingCredentials",
@@ -48,6 +52,9 @@ __all__ = [
     "TokenRedactingFilter",
     "TokenVerifier",
     "UseDpopNonce",
+    "check_settings",
     "create_authenticator",
     "install_token_redaction",
+    "is_trusted_proxy",
+    "redact",
 ]

@@ -4,7 +4,7 @@
     echo "$TOKEN" | python -m auth.doctor            # issuer etc. from the OIDC_* settings
     python -m auth.doctor --client-id svc --client-secret ...   # obtains a token itself
 
-Runs every check of the verifier in order (``auth.diagnosis``) and prints each as PASS or
+Runs every check of the verifier in order (``auth._diagnosis``) and prints each as PASS or
 FAIL with the header and claim values involved (never the signature, never the token),
 and for each failure the setting or Keycloak client attribute that fixes it. With
 ``--client-id`` it first obtains a token by the client-credentials grant through
@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from auth.diagnosis import Diagnosis, Finding
-from auth.discovery import FetchError, fetch_json
-from auth.settings import AuthSettings
+from ._diagnosis import Diagnosis, Finding
+from ._discovery import FetchError, fetch_json
+from ._settings import AuthSettings
 
 
 def _parser() -> argparse.ArgumentParser:

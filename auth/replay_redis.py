@@ -12,8 +12,8 @@ import math
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from auth.errors import Check, ServiceUnavailable
-from auth.stats import ReplayStats
+from ._errors import Check, ServiceUnavailable
+from ._stats import ReplayStats
 
 
 class RedisReplayStore:

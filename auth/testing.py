@@ -21,8 +21,8 @@ import httpx
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
-from auth.dpop import access_token_hash
-from auth.jws import Key, b64url_encode
+from ._dpop import access_token_hash
+from ._jws import Key, b64url_encode
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

@@ -26,12 +26,12 @@ import sys
 import time
 from typing import Any
 
-from auth.errors import ServiceUnavailable
-from auth.principal import Principal, principal_from_claims
-from auth.replay import MemoryReplayStore, replay_key
-from auth.settings import AuthSettings
+from auth._errors import ServiceUnavailable
+from auth._principal import Principal, principal_from_claims
+from auth._replay import MemoryReplayStore, replay_key
+from auth._settings import AuthSettings
+from auth._token_cache import VerifiedTokenCache
 from auth.testing import TestIssuer
-from auth.token_cache import VerifiedTokenCache
 from bench.cores import MEASURED_CORE, on_core, rss_bytes
 from bench.stats import ROOT
 

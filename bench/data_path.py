@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from app.migrations import upgrade_to_head
+from app.data.migrations import upgrade_to_head
 from auth.testing import TestIssuer
 from bench import profiling
 from bench.data_store import LiveWatch, Store

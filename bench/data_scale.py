@@ -28,7 +28,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 from uuid6 import uuid7
 
-from app.migrations import upgrade_to_head
+from app.data.migrations import upgrade_to_head
 from auth.testing import TestIssuer
 from bench.fixtures import TOKEN_LIFETIME
 from bench.http_load import wrk

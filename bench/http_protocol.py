@@ -1,4 +1,4 @@
-"""What the request-head limits (app/http_limits.py) cost: uvicorn's own httptools protocol
+"""What the request-head limits (app/server/http_limits.py) cost: uvicorn's own httptools protocol
 against ours, same app, same uvicorn configuration (``app.__main__.uvicorn_config``),
 side by side under wrk.
 

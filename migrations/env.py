@@ -9,8 +9,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from app.db import sync_database_url
+import app.data.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.data.database import sync_database_url
 from app.settings import AppSettings
 
 config = context.config

@@ -5,7 +5,7 @@ structlog renders the records of the standard library's loggers (the application
 ``logging.getLogger`` and every line gets the same fields: an ISO 8601 UTC timestamp,
 the level, the logger, the request id bound by ``app.observability.requests`` while a
 request runs, and any ``extra`` fields. The last processor before rendering passes
-every string through ``auth.redaction.redact``: a token or proof that reached a message,
+every string through ``auth._redaction.redact``: a token or proof that reached a message,
 a field or a traceback by mistake is replaced before the line is written.
 """
 
@@ -18,7 +18,7 @@ from typing import Literal, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from auth.redaction import redact
+from auth import redact
 
 LogFormat = Literal["json", "text"]
 

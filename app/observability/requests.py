@@ -28,9 +28,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability.metrics import Metrics
-from auth.errors import AuthError
-from auth.origin import IpNetwork, is_trusted
-from auth.principal import Principal
+from auth import AuthError, IpNetwork, Principal, is_trusted_proxy
 
 logger = logging.getLogger("app.access")
 
@@ -91,7 +89,7 @@ class RequestObserver:
     def request_id(self, scope: Scope) -> str:
         """The trusted proxy's ``X-Request-ID``, else a new random id."""
         client = scope.get("client")
-        if self._trusted and client and is_trusted(client[0], self._trusted):
+        if self._trusted and client and is_trusted_proxy(client[0], self._trusted):
             sent = _header(scope, REQUEST_ID_HEADER)
             if sent is not None and _REQUEST_ID.fullmatch(sent):
                 return sent.decode("ascii")

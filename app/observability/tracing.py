@@ -3,10 +3,10 @@
 Spans come from the official instrumentations: one server span per request (FastAPI),
 one per PostgreSQL query (asyncpg), per call to the identity provider (httpx) and per
 Redis command; ``auth`` adds its own ``auth.verify`` span with the failed check as an
-attribute (``auth.tracing``). SQLite statements get a span from ``TracedDatabase``: the
-official sqlite3 instrumentation traces cursors, and ``app.db_sqlite`` runs statements on
+attribute (``auth._tracing``). SQLite statements get a span from ``TracedDatabase``: the
+official sqlite3 instrumentation traces cursors, and ``app.data.sqlite`` runs statements on
 its connections. The application reads and writes through its drivers, not SQLAlchemy
-(``app.db``), so SQLAlchemy's instrumentation would only see Alembic at start-up. Spans
+(``app.data.database``), so SQLAlchemy's instrumentation would only see Alembic at start-up. Spans
 are batched and sent over OTLP/HTTP; the SDK reads the other ``OTEL_*`` variables itself
 (headers, sampler, resource attributes).
 
@@ -33,9 +33,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
-from app.db import Database, Row
-from app.db_postgres import PostgresDatabase
-from app.statements import Statement
+from app.data.database import Database, Row
+from app.data.postgres import PostgresDatabase
+from app.data.statements import Statement
 
 #: Probes and scrapes would be most of the spans and say nothing.
 UNTRACED_PATHS = "/healthz,/readyz,/metrics"

@@ -15,7 +15,7 @@ import pytest
 
 from app.main import create_app
 from app.settings import AppSettings, TodoAuthSettings
-from auth.settings import AuthSettings
+from auth._settings import AuthSettings
 from auth.testing import DpopKey, TestIssuer
 from tests.services import PostgresServer, issuer_server
 

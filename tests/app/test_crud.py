@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 
-from app import crud
-from app.crud import OwnerTodos
-from app.db import Database
-from app.errors import PreconditionFailed
-from app.events import MemoryBroker, Subscription
-from app.migrations import upgrade_to_head
+from app.data import crud
+from app.data.crud import OwnerTodos
+from app.data.database import Database
+from app.data.migrations import upgrade_to_head
+from app.events.broker import MemoryBroker, Subscription
 from app.services import open_database
 
 
@@ -77,9 +76,9 @@ async def test_a_refused_write_publishes_nothing_and_keeps_seq(database: Databas
     todo = await mine.create("mine")
     todo_id = uuid.UUID(todo["id"])
     async with broker.subscribe(owner) as subscription:
-        with pytest.raises(PreconditionFailed):
+        with pytest.raises(crud.StaleVersion):
             await mine.update(todo_id, {"text": "stale"}, [todo["version"] + 1])
-        with pytest.raises(PreconditionFailed):
+        with pytest.raises(crud.StaleVersion):
             await mine.delete(todo_id, [7])
         assert await theirs.update(todo_id, {"done": True}, None) is None
         assert await theirs.delete(todo_id, None) is False

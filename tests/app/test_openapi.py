@@ -14,10 +14,10 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from app.errors import FieldError
+from app.api.errors import FieldError
+from app.api.preconditions import parse_if_match
+from app.data.models import BLANK_CHARACTERS
 from app.main import create_app
-from app.models import BLANK_CHARACTERS
-from app.preconditions import parse_if_match
 from app.settings import SETTING_BOUNDS, AppSettings, bounds_from_settings
 from tests.app.conftest import Api
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.errors import FieldError
-from app.preconditions import parse_if_match
+from app.api.errors import FieldError
+from app.api.preconditions import parse_if_match
 
 
 @pytest.mark.parametrize(

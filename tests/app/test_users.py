@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from app.db import sync_database_url
-from app.models import User
+from app.data.database import sync_database_url
+from app.data.models import User
 from tests.app.conftest import Api
 
 

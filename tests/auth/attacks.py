@@ -12,16 +12,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from auth.access_token import AccessTokenPolicy
-from auth.credentials import HttpRequest
-from auth.errors import (
+from auth._access_token import AccessTokenPolicy
+from auth._credentials import HttpRequest
+from auth._errors import (
     AuthError,
     Check,
     InvalidToken,
 )
-from auth.jws import SUPPORTED_ALGORITHMS, b64url_encode
+from auth._jws import SUPPORTED_ALGORITHMS, b64url_encode
+from auth._verifier import TokenVerifier
 from auth.testing import TestIssuer, sign_compact
-from auth.verifier import TokenVerifier
 from tests.auth.fakes import FakeClock, http_request
 from tests.auth.refusals import refused
 

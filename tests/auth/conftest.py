@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from auth.jwks import JwksCache
-from auth.replay import MemoryReplayStore
-from auth.settings import AuthSettings
+from auth._jwks import JwksCache
+from auth._replay import MemoryReplayStore
+from auth._settings import AuthSettings
+from auth._verifier import TokenVerifier
 from auth.testing import DpopKey, TestIssuer
-from auth.verifier import TokenVerifier
 from tests.auth.fakes import API_URL, FakeClock, IdpTransport, clone_issuer, settings_for
 
 

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from auth.credentials import HttpRequest
-from auth.settings import AuthSettings
+from auth._credentials import HttpRequest
+from auth._settings import AuthSettings
 from auth.testing import TestIssuer
 
 #: A fixed "now" for every test (2025-06-15T15:06:40Z); tokens and proofs are minted

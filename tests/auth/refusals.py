@@ -1,4 +1,4 @@
-"""Asserting a refusal by its stable codes (``auth.errors.Check`` and the RFC error
+"""Asserting a refusal by its stable codes (``auth._errors.Check`` and the RFC error
 class), never by the wording of its description, which is for people and may change."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from auth.errors import AuthError, Check
-from auth.jws import Defect, MalformedJws
+from auth._errors import AuthError, Check
+from auth._jws import Defect, MalformedJws
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from auth.access_token import (
+from auth._access_token import (
     MAX_NUMERIC_DATE,
     AccessTokenPolicy,
     check_audience,
@@ -17,8 +17,8 @@ from auth.access_token import (
     numeric_date,
     verify_access_token,
 )
-from auth.errors import Check, InvalidToken, ServiceUnavailable
-from auth.jws import SUPPORTED_ALGORITHMS, Key
+from auth._errors import Check, InvalidToken, ServiceUnavailable
+from auth._jws import SUPPORTED_ALGORITHMS, Key
 from auth.testing import DpopKey, TestIssuer, sign_compact
 from tests.auth.fakes import T0
 from tests.auth.refusals import refused

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from joserfc.jwk import RSAKey
 
-from auth.dpop import access_token_hash
-from auth.errors import (
+from auth._dpop import access_token_hash
+from auth._errors import (
     Check,
     InvalidDpopProof,
 )
-from auth.jws import b64url_encode
+from auth._jws import b64url_encode
+from auth._verifier import TokenVerifier
 from auth.testing import DpopKey, TestIssuer, sign_compact
-from auth.verifier import TokenVerifier
 from tests.auth.attacks import (
     Mint,
     Prove,

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from auth.errors import (
+from auth._errors import (
     Check,
     InvalidDpopProof,
     UseDpopNonce,
 )
+from auth._verifier import TokenVerifier
 from auth.testing import DpopKey, TestIssuer, sign_compact
-from auth.verifier import TokenVerifier
 from tests.auth.attacks import (
     MakeVerifier,
     Mint,

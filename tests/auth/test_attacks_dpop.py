@@ -9,16 +9,16 @@ import asyncio
 import pytest
 from joserfc.jwk import OctKey
 
-from auth.dpop import access_token_hash
-from auth.errors import (
+from auth._dpop import access_token_hash
+from auth._errors import (
     Check,
     InvalidDpopProof,
     UseDpopNonce,
 )
-from auth.nonce import DpopNonces
-from auth.principal import Principal
+from auth._nonce import DpopNonces
+from auth._principal import Principal
+from auth._verifier import TokenVerifier
 from auth.testing import DpopKey, sign_compact
-from auth.verifier import TokenVerifier
 from tests.auth.attacks import (
     MakeVerifier,
     Mint,

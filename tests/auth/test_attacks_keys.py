@@ -13,13 +13,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import RSAKey
 
-from auth.errors import (
+from auth._errors import (
     Check,
     InvalidDpopProof,
 )
-from auth.jwks import JwksCache
+from auth._jwks import JwksCache
+from auth._verifier import TokenVerifier
 from auth.testing import DpopKey, TestIssuer, sign_compact
-from auth.verifier import TokenVerifier
 from tests.auth.attacks import (
     Mint,
     Prove,

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from auth.access_token import MAX_TOKEN_LENGTH, verify_access_token
-from auth.dpop import access_token_hash
-from auth.errors import (
+from auth._access_token import MAX_TOKEN_LENGTH, verify_access_token
+from auth._dpop import access_token_hash
+from auth._errors import (
     Check,
     InvalidDpopProof,
     InvalidRequest,
     InvalidToken,
 )
-from auth.jwks import JwksCache
+from auth._jwks import JwksCache
+from auth._verifier import TokenVerifier
 from auth.testing import DpopKey, TestIssuer, sign_compact
-from auth.verifier import TokenVerifier
 from tests.auth.attacks import (
     Mint,
     Prove,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from auth.credentials import Credentials, check_token_syntax, extract_credentials
-from auth.errors import Check, InvalidRequest, MissingCredentials
+from auth._credentials import Credentials, check_token_syntax, extract_credentials
+from auth._errors import Check, InvalidRequest, MissingCredentials
 from tests.auth.fakes import http_request
 from tests.auth.refusals import refused
 

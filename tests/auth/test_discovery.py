@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from auth.discovery import (
+from auth._discovery import (
     MAX_DOCUMENT_BYTES,
     FetchError,
     ProviderMetadata,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from auth.diagnosis import Diagnosis, Finding
+from auth._diagnosis import Diagnosis, Finding
 from auth.doctor import render
 from auth.testing import TestIssuer
 from tests.auth.fakes import IdpTransport, IsolatedSettings

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from auth.dpop import (
+from auth._dpop import (
     MAX_PROOF_LENGTH,
     DpopPolicy,
     DpopProof,
@@ -21,11 +21,11 @@ from auth.dpop import (
     proof_key,
     verify_dpop_proof,
 )
-from auth.errors import Check, InvalidDpopProof, UseDpopNonce
-from auth.htu import normalise_url
-from auth.jws import SUPPORTED_ALGORITHMS
-from auth.nonce import DpopNonces
-from auth.replay import MemoryReplayStore
+from auth._errors import Check, InvalidDpopProof, UseDpopNonce
+from auth._htu import normalise_url
+from auth._jws import SUPPORTED_ALGORITHMS
+from auth._nonce import DpopNonces
+from auth._replay import MemoryReplayStore
 from auth.testing import DpopKey, sign_compact
 from tests.auth.fakes import API_URL, T0, FakeClock
 from tests.auth.refusals import refused

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from auth.errors import (
+from auth._errors import (
     AuthError,
     Check,
     InsufficientScope,
@@ -174,7 +174,7 @@ def test_check_values_are_short_flat_identifiers() -> None:
 def _raised_checks() -> set[tuple[str, str]]:
     """(error class, check name) of every ``SomeError(..., check=Check.X)`` in auth/."""
     found = set()
-    for module in (README.parent).glob("*.py"):
+    for module in (README.parent).rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 for keyword in node.keywords:

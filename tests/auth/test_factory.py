@@ -6,12 +6,12 @@ import httpx
 import pytest
 
 from auth import create_authenticator
-from auth.errors import ConfigurationError
-from auth.factory import check_settings
-from auth.mock import DecodeOnlyAuthenticator, StaticIdentityAuthenticator
-from auth.replay import MemoryReplayStore
+from auth._development import DecodeOnlyAuthenticator, StaticIdentityAuthenticator
+from auth._errors import ConfigurationError
+from auth._factory import check_settings
+from auth._replay import MemoryReplayStore
+from auth._verifier import TokenVerifier
 from auth.testing import DpopKey, TestIssuer
-from auth.verifier import TokenVerifier
 from tests.auth.fakes import API_URL, IsolatedSettings, http_request, settings_for
 
 

@@ -11,11 +11,11 @@ import pytest
 from fastapi import Depends, FastAPI, Security
 
 from auth import fastapi as auth_fastapi
-from auth.errors import Check, InsufficientScope
+from auth._errors import Check, InsufficientScope
+from auth._principal import Principal
+from auth._verifier import Authenticator, TokenVerifier
 from auth.fastapi import OIDCAuth, install
-from auth.principal import Principal
 from auth.testing import DpopKey, TestIssuer
-from auth.verifier import Authenticator, TokenVerifier
 from tests.auth.refusals import refused
 
 Mint = Callable[..., str]

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request, Security
 
+from auth._principal import Principal
+from auth._settings import AuthSettings
+from auth._verifier import Authenticator, TokenVerifier
 from auth.fastapi import OIDCAuth, install
-from auth.fastapi_testing import override_principal
-from auth.principal import Principal
-from auth.settings import AuthSettings
+from auth.fastapi.testing import override_principal
 from auth.testing import DpopKey
-from auth.verifier import Authenticator, TokenVerifier
 from tests.auth.fakes import IsolatedSettings
 
 Mint = Callable[..., str]
@@ -193,7 +193,7 @@ async def test_it_also_works_inside_the_applications_own_lifespan() -> None:
 
 
 async def test_development_modes_refuse_production_by_default() -> None:
-    from auth.errors import ConfigurationError
+    from auth._errors import ConfigurationError
 
     with pytest.raises(ConfigurationError):
         await OIDCAuth(IsolatedSettings(mode="static")).start()

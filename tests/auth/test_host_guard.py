@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from auth.host_guard import HostGuard
+from auth._host_guard import HostGuard
 
 Message = dict[str, Any]
 

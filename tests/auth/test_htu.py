@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from auth.htu import expected_htu, normalise_url
-from auth.origin import InvalidOrigin, IpNetwork
+from auth._htu import expected_htu, normalise_url
+from auth._origin import InvalidOrigin, IpNetwork
 
 PROXY = ipaddress.ip_network("10.0.0.0/8")
 

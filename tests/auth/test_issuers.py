@@ -13,9 +13,9 @@ import pytest
 from pydantic import ValidationError
 
 from auth import create_authenticator
-from auth.errors import Check, InvalidToken
+from auth._errors import Check, InvalidToken
+from auth._verifier import Authenticator
 from auth.testing import TestIssuer
-from auth.verifier import Authenticator
 from tests.auth.fakes import IsolatedSettings, clone_issuer, http_request
 from tests.auth.refusals import refused
 

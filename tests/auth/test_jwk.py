@@ -8,9 +8,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, RSAKey
 
-from auth.jwk import import_public_key, key_fits_algorithm
-from auth.jws import Defect, b64url_encode
-from auth.roca import has_roca_fingerprint
+from auth._jwk import import_public_key, key_fits_algorithm
+from auth._jws import Defect, b64url_encode
+from auth._roca import has_roca_fingerprint
 from auth.testing import DpopKey
 from tests.auth.refusals import malformed
 from tests.auth.vectors import (

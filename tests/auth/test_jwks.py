@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from pytest_httpx import HTTPXMock
 
-from auth.errors import Check, InvalidToken, ServiceUnavailable
-from auth.jwks import JwksCache, cache_lifetime, select_signing_keys
-from auth.jws import b64url_encode
+from auth._errors import Check, InvalidToken, ServiceUnavailable
+from auth._jwks import JwksCache, cache_lifetime, select_signing_keys
+from auth._jws import b64url_encode
 from auth.testing import TestIssuer
 from tests.auth.fakes import FakeClock, IdpTransport
 from tests.auth.refusals import refused
@@ -183,7 +183,7 @@ class TestSelectSigningKeys:
 
     @pytest.mark.parametrize("document", [{}, {"keys": {}}, {"keys": "x"}])
     def test_a_document_without_a_keys_array_is_refused(self, document: dict[str, Any]) -> None:
-        from auth.discovery import FetchError
+        from auth._discovery import FetchError
 
         with pytest.raises(FetchError, match="keys array"):
             select_signing_keys(document)

@@ -14,7 +14,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 from joserfc.jws import JWSRegistry
 
-from auth.jws import (
+from auth._jws import (
     Defect,
     b64url_decode,
     b64url_encode,
@@ -169,7 +169,7 @@ class TestSignatureIsValid:
 
 class TestJoserfcCanary:
     """Why ``parse_compact`` exists: the facts about the locked joserfc it relies on.
-    When one of these fails after an upgrade, revisit auth/jws.py's own parser (and its
+    When one of these fails after an upgrade, revisit auth/_jws.py's own parser (and its
     module docstring), rather than adjusting the test."""
 
     @staticmethod

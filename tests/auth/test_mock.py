@@ -6,12 +6,12 @@ import logging
 
 import pytest
 
-from auth.errors import Check, InvalidToken, MissingCredentials
-from auth.jws import b64url_encode
-from auth.mock import DecodeOnlyAuthenticator, StaticIdentityAuthenticator
-from auth.settings import AuthMode
+from auth._development import DecodeOnlyAuthenticator, StaticIdentityAuthenticator
+from auth._errors import Check, InvalidToken, MissingCredentials
+from auth._jws import b64url_encode
+from auth._settings import AuthMode
+from auth._verifier import Authenticator
 from auth.testing import DpopKey
-from auth.verifier import Authenticator
 from tests.auth.fakes import T0, FakeClock, IsolatedSettings, http_request
 from tests.auth.refusals import refused
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from auth.jws import b64url_decode, b64url_encode
-from auth.nonce import DpopNonces
+from auth._jws import b64url_decode, b64url_encode
+from auth._nonce import DpopNonces
 from tests.auth.fakes import FakeClock
 
 SECRET = b"s" * 32

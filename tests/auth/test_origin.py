@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from auth.origin import InvalidOrigin, Origin, parse_origin, request_origin
+from auth._origin import InvalidOrigin, Origin, parse_origin, request_origin
 
 PROXY = ipaddress.ip_network("10.0.0.0/8")
 

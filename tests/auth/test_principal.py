@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from auth.principal import Principal, principal_from_claims
+from auth._principal import Principal, principal_from_claims
 from tests.auth.fakes import IsolatedSettings
 
 KEYCLOAK_CLAIMS: dict[str, Any] = {

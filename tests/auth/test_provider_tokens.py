@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from auth import create_authenticator
-from auth.errors import Check, InvalidToken
+from auth._errors import Check, InvalidToken
 from auth.testing import TestIssuer, sign_compact
 from tests.auth.fakes import IsolatedSettings, clone_issuer, http_request
 from tests.auth.refusals import refused

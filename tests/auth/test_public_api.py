@@ -10,7 +10,8 @@ import pytest
 import auth
 
 AUTH_DIR = Path(auth.__file__).parent
-MODULES = sorted(AUTH_DIR.glob("*.py"))
+MODULES = sorted(AUTH_DIR.rglob("*.py"))
+REPOSITORY = AUTH_DIR.parent
 
 EXPECTED_EXPORTS = {
     "AuthError",
@@ -19,11 +20,13 @@ EXPECTED_EXPORTS = {
     "Authenticator",
     "Check",
     "ConfigurationError",
+    "HostGuard",
     "HttpRequest",
     "InsufficientScope",
     "InvalidDpopProof",
     "InvalidRequest",
     "InvalidToken",
+    "IpNetwork",
     "IssuerSettings",
     "MemoryReplayStore",
     "MissingCredentials",
@@ -34,8 +37,21 @@ EXPECTED_EXPORTS = {
     "TokenRedactingFilter",
     "TokenVerifier",
     "UseDpopNonce",
+    "check_settings",
     "create_authenticator",
     "install_token_redaction",
+    "is_trusted_proxy",
+    "redact",
+}
+#: The modules an application imports; every other module of auth/ is private (its name,
+#: or a package's, starts with an underscore).
+PUBLIC_MODULES = {
+    "auth",
+    "auth.doctor",
+    "auth.fastapi",
+    "auth.fastapi.testing",
+    "auth.replay_redis",
+    "auth.testing",
 }
 
 
@@ -70,6 +86,51 @@ def _imported_modules(tree: ast.AST) -> set[str]:
         ):
             names.add(node.args[0].value)
     return names
+
+
+def _dotted(module: Path) -> str:
+    parts = module.relative_to(REPOSITORY).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_private(dotted: str) -> bool:
+    return any(part.startswith("_") for part in dotted.split("."))
+
+
+def test_every_module_is_public_by_name_or_private_by_underscore() -> None:
+    public = {_dotted(module) for module in MODULES if not _is_private(_dotted(module))}
+    assert public == PUBLIC_MODULES
+
+
+def _auth_imports(tree: ast.AST) -> set[str]:
+    """The auth modules a file imports, and each ``module.name`` it imports from them."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "auth" or node.module.startswith("auth."):
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names if alias.name.startswith("auth"))
+    return names
+
+
+APPLICATION = sorted(
+    [*(REPOSITORY / "app").rglob("*.py"), *(REPOSITORY / "migrations").rglob("*.py")]
+)
+
+
+@pytest.mark.parametrize(
+    "module", APPLICATION, ids=[str(m.relative_to(REPOSITORY)) for m in APPLICATION]
+)
+def test_the_application_imports_only_public_names_of_auth(module: Path) -> None:
+    imported = _auth_imports(ast.parse(module.read_text(encoding="utf-8")))
+    assert not {name for name in imported if _is_private(name)}, module
+
+
+def test_the_public_name_check_would_notice_a_private_import() -> None:
+    tree = ast.parse("from auth._jws import parse\nfrom auth import _jws\nimport auth._jwks\n")
+    assert all(_is_private(name) for name in _auth_imports(tree) if name != "auth")
 
 
 @pytest.mark.parametrize("module", MODULES, ids=[module.name for module in MODULES])

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from auth.redaction import (
+from auth._redaction import (
     _JWT,
     _QUERY_SECRET,
     _SECRET_PARAMETERS,

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from auth.errors import Check, ServiceUnavailable
-from auth.replay import MemoryReplayStore, ReplayStore, replay_key
+from auth._errors import Check, ServiceUnavailable
+from auth._replay import MemoryReplayStore, ReplayStore, replay_key
 from tests.auth.fakes import FakeClock
 from tests.auth.refusals import refused
 

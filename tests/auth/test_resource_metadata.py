@@ -9,11 +9,11 @@ import httpx
 import pytest
 from fastapi import FastAPI, Security
 
+from auth._principal import Principal
+from auth._resource_metadata import metadata_url, protected_resource_metadata, resource_identifier
+from auth._verifier import TokenVerifier
 from auth.fastapi import OIDCAuth, install
-from auth.principal import Principal
-from auth.resource_metadata import metadata_url, protected_resource_metadata, resource_identifier
 from auth.testing import TestIssuer
-from auth.verifier import TokenVerifier
 from tests.auth.fakes import http_request, settings_for
 
 # RFC 9728 §2: "resource" is the one REQUIRED member; these are the members this API

@@ -7,8 +7,8 @@ import ipaddress
 import pytest
 from pydantic import ValidationError
 
-from auth.jws import SUPPORTED_ALGORITHMS
-from auth.settings import AuthMode, AuthSettings
+from auth._jws import SUPPORTED_ALGORITHMS
+from auth._settings import AuthMode, AuthSettings
 from tests.auth.fakes import IsolatedSettings
 
 

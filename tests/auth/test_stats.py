@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from auth.errors import InvalidDpopProof, ServiceUnavailable, UseDpopNonce
-from auth.jwks import JwksCache
-from auth.mock import StaticIdentityAuthenticator
-from auth.nonce import DpopNonces
-from auth.replay import MemoryReplayStore
-from auth.stats import AuthStats, ReplayStats
+from auth._development import StaticIdentityAuthenticator
+from auth._errors import InvalidDpopProof, ServiceUnavailable, UseDpopNonce
+from auth._jwks import JwksCache
+from auth._nonce import DpopNonces
+from auth._replay import MemoryReplayStore
+from auth._stats import AuthStats, ReplayStats
+from auth._token_cache import VerifiedTokenCache
+from auth._verifier import TokenVerifier
 from auth.testing import DpopKey, TestIssuer
-from auth.token_cache import VerifiedTokenCache
-from auth.verifier import TokenVerifier
 from tests.auth.fakes import FakeClock, http_request, settings_for
 
 Mint = Callable[..., str]

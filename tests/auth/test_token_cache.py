@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auth.token_cache import VerifiedTokenCache
+from auth._token_cache import VerifiedTokenCache
 
 
 def test_an_entry_is_returned_until_it_expires() -> None:

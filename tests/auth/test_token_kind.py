@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from auth.errors import Check, InvalidToken
-from auth.token_kind import check_type
+from auth._errors import Check, InvalidToken
+from auth._token_kind import check_type
 from tests.auth.refusals import refused
 
 STRICT = frozenset({"at+jwt"})

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from auth.errors import (
+from auth._errors import (
     Check,
     InvalidDpopProof,
     InvalidRequest,
@@ -15,11 +15,11 @@ from auth.errors import (
     ServiceUnavailable,
     UseDpopNonce,
 )
-from auth.jwks import JwksCache
-from auth.jws import Key
-from auth.replay import MemoryReplayStore
+from auth._jwks import JwksCache
+from auth._jws import Key
+from auth._replay import MemoryReplayStore
+from auth._verifier import Authenticator, TokenVerifier
 from auth.testing import DpopKey, TestIssuer
-from auth.verifier import Authenticator, TokenVerifier
 from tests.auth.fakes import API_URL, FakeClock, http_request, settings_for
 from tests.auth.refusals import refused
 

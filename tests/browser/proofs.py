@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from joserfc.jwk import ECKey
 from playwright.sync_api import Request
 
-from auth.dpop import access_token_hash
+from auth._dpop import access_token_hash
 
 
 def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

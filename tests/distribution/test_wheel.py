@@ -19,7 +19,7 @@ def test_wheel_holds_the_library_and_its_typing_marker(wheel: Path) -> None:
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "auth/py.typed" in names
-    assert "auth/verifier.py" in names
+    assert "auth/_verifier.py" in names
     assert not [name for name in names if name.startswith(("app/", "tests/", "migrations/"))]
 
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 from websockets.asyncio.client import connect
 
-from auth.dpop import access_token_hash
+from auth._dpop import access_token_hash
 from tests.e2e.conftest import Realm
 from tests.integration.conftest import receive_json
 from tests.services import ApiProcess

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import requests
 
-from auth.dpop import access_token_hash
-from auth.jws import b64url_decode
+from auth._dpop import access_token_hash
+from auth._jws import b64url_decode
 from tests.e2e.conftest import AUDIENCE, Realm
 from tests.services import ApiProcess
 

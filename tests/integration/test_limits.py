@@ -1,4 +1,4 @@
-"""What one connection may make ``python -m app`` hold (app/http_limits.py, docs/limits.md),
+"""What one connection may make ``python -m app`` hold (app/server/http_limits.py, docs/limits.md),
 attacked over raw sockets under both HTTP implementations."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 import requests
 from requests_oauth2client import DPoPToken
 
-from auth.dpop import access_token_hash
+from auth._dpop import access_token_hash
 from tests.authorization_servers import RESOURCE, AuthorizationServer
 from tests.servers.conftest import oauth_client
 from tests.services import ApiProcess

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from auth.errors import Check
+from auth._errors import Check
 from auth.testing import TestIssuer
 from tests.app.conftest import app_settings, auth_settings, running_app
 

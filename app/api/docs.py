@@ -1,0 +1,63 @@
+"""``/docs`` (Swagger UI) and ``/redoc`` without the internet, and a login from ``/docs``.
+
+The pages' scripts and styles come from the ``fastapi-offline`` package, served by the
+app under ``/static/docs`` (FastAPI's defaults load them from a CDN). With
+``OIDC_SWAGGER_CLIENT_ID`` set, "Authorize" logs in at the identity provider
+(``auth.fastapi.SwaggerLogin``: authorization code with PKCE, endpoints from discovery).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from auth.fastapi import SwaggerLogin
+
+ASSETS_PATH = "/static/docs"
+OAUTH2_REDIRECT_PATH = "/docs/oauth2-redirect"
+
+
+def install_docs(app: FastAPI, *, login: SwaggerLogin | None) -> None:
+    """Serve ``/docs``, its OAuth 2 redirect page, ``/redoc`` and their assets.
+    Build ``app`` with ``docs_url=None, redoc_url=None``."""
+    app.mount(
+        ASSETS_PATH,
+        StaticFiles(directory=str(files("fastapi_offline") / "static")),
+        name="docs-assets",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_PATH}",
+            swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
+            init_oauth=login.init_oauth() if login else None,
+        )
+
+    @app.get(OAUTH2_REDIRECT_PATH, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
+            with_google_fonts=False,
+        )

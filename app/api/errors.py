@@ -1,0 +1,179 @@
+"""The one JSON error shape of the API: RFC 9457 problem details.
+
+    {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+     "detail": "The request is invalid.",
+     "errors": [{"field": "text", "location": "body", "message": "must not be blank"}]}
+
+Authentication errors use the same shape (rendered by ``auth.fastapi``) and add
+``error`` with the RFC 6750 / 9449 code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, APIRouter
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from app.data.crud import StaleVersion
+from app.data.database import DatabaseUnavailable
+from auth.fastapi import PROBLEM_JSON
+
+logger = logging.getLogger("app.errors")
+
+
+class FieldError(Exception):
+    """A request value the route itself refuses (beyond what its schema checks): 422."""
+
+    def __init__(self, field: str, message: str, *, location: str = "body") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.location = field, message, location
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    errors: Sequence[dict[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = list(errors)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    errors = []
+    for error in exc.errors():
+        location, *path = [str(part) for part in error.get("loc", ())] or ["body"]
+        errors.append(
+            {
+                "field": ".".join(path) or location,
+                "location": location,
+                "message": str(error.get("msg", "is invalid")),
+            }
+        )
+    return errors
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    if any(error.get("type") == "json_invalid" for error in exc.errors()):
+        return problem(
+            400,
+            "The request body is not valid JSON.",
+            errors=[{"field": "body", "location": "body", "message": "invalid JSON"}],
+        )
+    return problem(422, "The request is invalid.", errors=_field_errors(exc))
+
+
+async def _field_error(_: Request, exc: FieldError) -> JSONResponse:
+    error = {"field": exc.field, "location": exc.location, "message": exc.message}
+    return problem(422, "The request is invalid.", errors=[error])
+
+
+async def _precondition_failed(_: Request, __: Exception) -> JSONResponse:
+    return problem(412, "The todo has changed since the version named in If-Match.")
+
+
+def _http_error_handler(routes: Sequence[APIRoute]) -> Handler:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette's 405 names the methods of the first route with that path only;
+            # every route of the path counts (RFC 9110 §15.5.6: Allow lists them all).
+            methods: set[str] = set()
+            for route in routes:
+                if route.matches(request.scope)[0] is not Match.NONE:
+                    methods |= route.methods or set()
+            headers["Allow"] = ", ".join(sorted(methods))
+        return problem(exc.status_code, detail, headers=headers)
+
+    return http_error
+
+
+async def _database_unavailable(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+    # Connection refused, server gone, pool exhausted: retryable, and nothing was
+    # acknowledged (a write's response is only sent after its commit). Any other
+    # database error is a bug and answered as one (500).
+    logger.warning("database unavailable: %s", exc)
+    return problem(503, "The database is unavailable; retry shortly.", headers={"Retry-After": "2"})
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem(500, "An unexpected error occurred.")
+
+
+Handler = Callable[[Request, Any], Awaitable[JSONResponse]]
+_HANDLERS: dict[type[Exception], Handler] = {
+    RequestValidationError: _validation_error,
+    FieldError: _field_error,
+    StaleVersion: _precondition_failed,
+    DatabaseUnavailable: _database_unavailable,
+    Exception: _unexpected,
+}
+
+
+def install_error_handlers(app: FastAPI, *, routers: Sequence[APIRouter]) -> None:
+    """Answer every error as a problem document; ``routers`` are the application's
+    routers, whose routes make up the ``Allow`` header of a 405."""
+    for exception_type, handler in _HANDLERS.items():
+        app.add_exception_handler(exception_type, handler)
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler(routes))
+
+
+class FieldProblem(BaseModel):
+    field: str
+    location: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is answered."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    error: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_DESCRIPTIONS = {
+    400: "Malformed request (invalid JSON, two Authorization headers, a token in the query)",
+    401: "No valid access token or DPoP proof; see WWW-Authenticate",
+    403: "Authenticated, but without the required role (insufficient_scope)",
+    404: "No such todo for this user",
+    412: "If-Match names a version the todo no longer has; nothing changed",
+    413: "Request body over MAX_REQUEST_BODY_BYTES",
+    422: "A field of the request is invalid; errors names it",
+    503: "Signing keys, the database or the replay store unavailable; retry after Retry-After",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route or router can answer, each a
+    problem document (declared per route: a 412 belongs to conditional writes only)."""
+    return {
+        status: {"description": _DESCRIPTIONS[status], "content": _PROBLEM_CONTENT}
+        for status in statuses
+    }

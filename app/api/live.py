@@ -1,0 +1,285 @@
+"""Live updates over a WebSocket: the server side of the ``todo.v1`` protocol of ``/api/ws``.
+
+The protocol (authentication in ``Sec-WebSocket-Protocol``, the ``auth.dpop`` first
+message for DPoP-bound tokens, messages, ``seq``, close codes) is described once, in
+docs/websocket.md; this module implements it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from starlette.responses import Response
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from app.api.errors import problem
+from app.api.security import oidc
+from app.data import crud
+from app.data.database import DatabaseUnavailable
+from app.events.broker import Subscription
+from app.services import Services
+from auth import AuthError, Principal, ServiceUnavailable
+from auth.fastapi import http_request, offered_subprotocols
+
+logger = logging.getLogger("app.live")
+
+PROTOCOL = "todo.v1"
+#: Client messages are JSON objects nested at most this deep (docs/websocket.md).
+MAX_MESSAGE_DEPTH = 4
+CLIENT_MESSAGE_TYPES = frozenset({"auth.dpop", "auth.refresh", "ping"})
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001  # the server is shutting down
+    UNSUPPORTED_DATA = 1003  # a binary message: the protocol speaks JSON text
+    TRY_AGAIN_LATER = 1013  # the server, or this user, holds its maximum of sockets
+    BAD_MESSAGE = 4400  # a client message this protocol does not define
+    UNAUTHORIZED = 4401  # the token expired, or the DPoP proof is missing or invalid
+    FORBIDDEN = 4403  # a refreshed token belongs to someone else
+    SLOW_CONSUMER = 4429  # the client fell too far behind: reconnect and resync
+
+
+@dataclass
+class _Session:
+    principal: Principal
+    token: str
+    user_id: uuid.UUID
+
+
+class _Close(Exception):
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason[:120]
+
+
+def _nesting_exceeds(value: object, limit: int) -> bool:
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return any(isinstance(item, dict | list) for item in level)
+
+
+def _parse(text: str, *, max_bytes: int) -> dict[str, Any]:
+    """A client message, or the 4400 close for one this protocol does not define."""
+    if len(text.encode()) > max_bytes:
+        raise _Close(CloseCode.BAD_MESSAGE, f"messages are at most {max_bytes} bytes")
+    try:
+        message = json.loads(text)
+    except RecursionError:  # what json.loads raises on deep nesting, not ValueError
+        raise _Close(CloseCode.BAD_MESSAGE, "message nested too deeply") from None
+    except ValueError:
+        raise _Close(CloseCode.BAD_MESSAGE, "messages must be JSON objects") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise _Close(CloseCode.BAD_MESSAGE, "messages must be JSON objects with a type")
+    if _nesting_exceeds(message, MAX_MESSAGE_DEPTH):
+        raise _Close(CloseCode.BAD_MESSAGE, "message nested too deeply")
+    if message["type"] not in CLIENT_MESSAGE_TYPES:
+        raise _Close(CloseCode.BAD_MESSAGE, f"unknown message type {message['type'][:40]!r}")
+    return message
+
+
+class LiveSocket:
+    """One accepted socket: sends the user's events, handles client messages, and
+    closes when the token expires, the client lags, or the server stops."""
+
+    def __init__(self, websocket: WebSocket, *, services: Services) -> None:
+        self.websocket = websocket
+        self.authenticator = services.authenticator
+        self.broker = services.broker
+        self.database = services.database
+        self.settings = services.settings
+        self.connections = services.live
+        self.known_users = services.known_users
+        self.clock = services.clock
+
+    async def serve(self) -> None:
+        if PROTOCOL not in offered_subprotocols(self.websocket):
+            await self._refuse_protocol()
+            return
+        authenticated = await oidc.authenticate_websocket(self.websocket)
+        if authenticated is None:
+            return
+        principal, token = authenticated
+        try:
+            user_id = await self.known_users.user_id(principal)
+        except DatabaseUnavailable:
+            # Refused like an HTTP request would be: 503, retry later; never a 500.
+            await self._deny(problem(503, "The database is unavailable; retry shortly."))
+            return
+        session = _Session(principal, token, user_id)
+        over_limit = self.connections.open(user_id)
+        try:
+            await self.websocket.accept(subprotocol=PROTOCOL)
+            await self._run(session, over_limit=over_limit)
+        except _Close as close:
+            if close.code is not CloseCode.GOING_AWAY:  # one line, whatever the client sent
+                logger.info(
+                    "closing the live socket of user %s: %d %s", user_id, close.code, close.reason
+                )
+            await self._close(close.code, close.reason)
+        except (WebSocketDisconnect, OSError):
+            pass  # the client left (uvicorn reports a vanished peer as an OSError)
+        finally:
+            if not over_limit:
+                self.connections.closed(user_id)
+
+    async def _refuse_protocol(self) -> None:
+        await self._deny(problem(400, f"offer the {PROTOCOL} subprotocol"))
+
+    async def _deny(self, response: Response) -> None:
+        """Refuse the upgrade with an HTTP response where the server allows it."""
+        if "websocket.http.response" in self.websocket.scope.get("extensions", {}):
+            await self.websocket.send_denial_response(response)
+        else:
+            await self.websocket.close(code=1011 if response.status_code >= 500 else 1008)
+
+    async def _run(self, session: _Session, *, over_limit: str | None) -> None:
+        if over_limit:  # accepted first: a close code reaches browsers, an HTTP status not
+            raise _Close(CloseCode.TRY_AGAIN_LATER, over_limit)
+        if session.principal.dpop_bound and self.settings.live_dpop_proof == "required":
+            await self._expect_dpop_proof(session)
+        async with self.broker.subscribe(session.user_id) as subscription:
+            # Subscribed before reading seq: no event can fall between the two.
+            seq = await crud.current_seq(self.database, owner_id=session.user_id)
+            await self._send(
+                {"type": "ready", "seq": seq, "expires_at": session.principal.expires_at}
+            )
+            tasks = {
+                asyncio.create_task(self._pump(subscription)),
+                asyncio.create_task(self._receive(session)),
+                asyncio.create_task(self._watch_token(session)),
+                asyncio.create_task(self._watch(subscription)),
+            }
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for task in done:
+                task.result()  # re-raises the _Close or disconnect that ended the session
+
+    async def _expect_dpop_proof(self, session: _Session) -> None:
+        try:
+            async with asyncio.timeout(self.settings.live_proof_timeout_seconds):
+                message = await self._receive_message()
+        except TimeoutError:
+            raise _Close(
+                CloseCode.UNAUTHORIZED, "a DPoP-bound token needs an auth.dpop message"
+            ) from None
+        if message["type"] != "auth.dpop" or not isinstance(message.get("proof"), str):
+            raise _Close(
+                CloseCode.UNAUTHORIZED, "a DPoP-bound token needs an auth.dpop message first"
+            )
+        await self._verify_proof(session.principal, session.token, message["proof"])
+
+    async def _verify_proof(self, principal: Principal, token: str, proof: str) -> None:
+        try:
+            await self.authenticator.verify_proof(
+                principal, token=token, proof=proof, request=http_request(self.websocket, "GET")
+            )
+        except AuthError as error:
+            raise _Close(CloseCode.UNAUTHORIZED, error.description) from None
+
+    async def _pump(self, subscription: Subscription) -> None:
+        while True:
+            await self.websocket.send_text(await subscription.queue.get())
+            self.connections.events_sent += 1
+
+    async def _watch(self, subscription: Subscription) -> None:
+        overflow = asyncio.create_task(subscription.overflowed.wait())
+        shutdown = asyncio.create_task(self.connections.shutting_down.wait())
+        try:
+            done, _ = await asyncio.wait({overflow, shutdown}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            overflow.cancel()
+            shutdown.cancel()
+        if shutdown in done:
+            raise _Close(CloseCode.GOING_AWAY, "server shutting down")
+        raise _Close(CloseCode.SLOW_CONSUMER, "too many events queued; reconnect and resync")
+
+    async def _watch_token(self, session: _Session) -> None:
+        """Close the socket once its token is no longer acceptable: at its expiry, and, as
+        the token is verified again every ``LIVE_TOKEN_RECHECK_SECONDS``, once the key
+        that signed it has left the issuer's key set (removing a key revokes what it
+        signed, open sockets included). A verification costs a cache lookup."""
+        interval = self.settings.live_token_recheck_seconds
+        while True:
+            # Re-read on every wake-up: auth.refresh moves the deadline and the token.
+            expires_at = session.principal.expires_at
+            remaining = interval if expires_at is None else expires_at - self.clock.time()
+            if remaining <= 0:
+                raise _Close(CloseCode.UNAUTHORIZED, "access token expired")
+            await self.clock.sleep(min(remaining, interval))
+            try:
+                await self.authenticator.authenticate_token(session.token)
+            except ServiceUnavailable:
+                continue  # no verdict on this token (keys unreachable): check it again later
+            except AuthError as error:
+                raise _Close(CloseCode.UNAUTHORIZED, error.description) from None
+
+    async def _receive(self, session: _Session) -> None:
+        while True:
+            message = await self._receive_message()
+            kind = message["type"]
+            if kind == "ping":
+                await self._send({"type": "pong"})
+            elif kind == "auth.refresh":
+                await self._refresh(session, message)
+            else:
+                raise _Close(CloseCode.BAD_MESSAGE, f"{kind} is not expected now")
+
+    async def _receive_message(self) -> dict[str, Any]:
+        """The next client message. Every frame gets a defined answer: a binary message
+        closes with 1003, anything else this protocol does not define with 4400."""
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        if text is None:
+            raise _Close(CloseCode.UNSUPPORTED_DATA, "messages are JSON text, not binary")
+        return _parse(text, max_bytes=self.settings.live_max_message_bytes)
+
+    async def _refresh(self, session: _Session, message: dict[str, Any]) -> None:
+        token, proof = message.get("token"), message.get("proof")
+        if not isinstance(token, str):
+            raise _Close(CloseCode.BAD_MESSAGE, "auth.refresh needs a token")
+        try:
+            principal = await self.authenticator.authenticate_token(token)
+        except AuthError as error:
+            # The session keeps its current token until that expires.
+            await self._send({"type": "error", "error": error.error, "detail": error.description})
+            return
+        if (principal.issuer, principal.subject) != (
+            session.principal.issuer,
+            session.principal.subject,
+        ):
+            raise _Close(CloseCode.FORBIDDEN, "the new token belongs to another user")
+        if principal.dpop_bound and self.settings.live_dpop_proof == "required":
+            if not isinstance(proof, str):
+                raise _Close(CloseCode.UNAUTHORIZED, "a DPoP-bound token needs a proof")
+            await self._verify_proof(principal, token, proof)
+        session.principal, session.token = principal, token
+        await self._send({"type": "auth.ok", "expires_at": principal.expires_at})
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.websocket.send_text(json.dumps(message))
+
+    async def _close(self, code: CloseCode, reason: str) -> None:
+        if self.websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):  # the peer may be gone already
+                async with asyncio.timeout(5):
+                    await self.websocket.close(code=code, reason=reason)

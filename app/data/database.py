@@ -1,0 +1,85 @@
+"""The database as the application uses it: prebuilt statements run on the driver.
+
+SQLite (the default; ``app.data.sqlite``) or PostgreSQL (``app.data.postgres``, asyncpg),
+behind one small interface:
+
+* ``fetch`` runs one read without a transaction around it, and gives its connection
+  back before returning, so no read holds a connection or a transaction once its
+  handler is done;
+* ``write`` runs a fixed sequence of statements in one transaction: on PostgreSQL
+  usually one statement (``app.statements.Write``), so one round trip and no BEGIN or
+  COMMIT; on SQLite on its one writer connection, from BEGIN to COMMIT without
+  yielding to the event loop.
+
+Driver errors that mean "the database is not there" become ``DatabaseUnavailable``
+(503, retry); any other error is a bug and stays what it is. Alembic keeps its
+synchronous SQLAlchemy engine (``sync_database_url``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.engine import make_url
+
+from app.data.statements import Statement, Statements
+
+Row = Any  # a tuple-like row of the driver
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or is shutting down: retryable, nothing was done
+    (a write is acknowledged only after its commit)."""
+
+
+class Database(Protocol):
+    statements: Statements
+
+    async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
+        """Rows of one read.
+
+        Raises:
+            DatabaseUnavailable: no connection, or it was lost.
+        """
+        ...
+
+    async def write(
+        self, statements: Sequence[Statement], params: dict[str, Any]
+    ) -> list[list[Row]]:
+        """Run ``statements`` in one transaction, all with ``params``; the rows of each.
+
+        Raises:
+            DatabaseUnavailable: no connection, or it was lost (nothing committed).
+        """
+        ...
+
+    def todo(self, row: Row) -> dict[str, Any]:
+        """A todo row as the API shows it (``TodoPublic``'s fields, for ``to_json``)."""
+        ...
+
+    def uuid(self, value: Any) -> str:
+        """A UUID column's value in its canonical text form."""
+        ...
+
+    def connections(self) -> tuple[int, int]:
+        """(in use, at most): the connections a request may hold (for metrics)."""
+        ...
+
+    async def is_reachable(self) -> bool: ...
+    async def aclose(self) -> None: ...
+
+
+def backend(url: str) -> str:
+    """``sqlite`` or ``postgresql``."""
+    name = make_url(url).get_backend_name()
+    if name not in ("sqlite", "postgresql"):
+        raise ValueError(f"DATABASE_URL: unsupported database {name!r} (sqlite or postgresql)")
+    return name
+
+
+def sync_database_url(url: str) -> str:
+    """The URL Alembic connects with (synchronous drivers: sqlite3, psycopg 3)."""
+    parsed = make_url(url)
+    driver = "sqlite" if backend(url) == "sqlite" else "postgresql+psycopg"
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)

@@ -1,0 +1,131 @@
+"""Live events: what changed in a user's todos, fanned out to that user's sockets.
+
+Every event carries the user's ``seq``, incremented in the same transaction as the
+change (``crud``), so it is monotonic per user across instances and a client can spot
+a gap and resynchronise. In one process the broker is ``MemoryBroker``; with
+``REDIS_URL`` it is ``RedisBroker`` (``app.events.redis``), which carries events
+between instances over Redis pub/sub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from app.data.models import to_json
+
+EventType = Literal["todo.created", "todo.updated", "todo.deleted"]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    user_id: uuid.UUID
+    type: EventType
+    todo: dict[str, Any]
+    seq: int
+
+    def message(self) -> str:
+        """The JSON text sent to the user's sockets."""
+        return to_json({"type": self.type, "todo": self.todo, "seq": self.seq}).decode()
+
+
+class Subscription:
+    """One socket's inbox: a bounded queue. A consumer that lets it fill up is told to
+    leave (``overflowed``) instead of making the process hold its backlog."""
+
+    def __init__(self, user_id: uuid.UUID, *, max_queued: int) -> None:
+        self.user_id = user_id
+        self.queue: asyncio.Queue[str] = asyncio.Queue(max_queued)
+        self.overflowed = asyncio.Event()
+
+    def deliver(self, message: str) -> bool:
+        """Queue ``message``; False when it was dropped (the inbox is or was full)."""
+        if self.overflowed.is_set():
+            return False
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed.set()
+            return False
+        return True
+
+
+class LocalFanout:
+    """This process's subscriptions, by user, and how many events their inboxes dropped."""
+
+    def __init__(self, *, max_queued: int) -> None:
+        self._by_user: dict[uuid.UUID, set[Subscription]] = {}
+        self._max_queued = max_queued
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return sum(len(subscriptions) for subscriptions in self._by_user.values())
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, user_id: uuid.UUID) -> AsyncIterator[Subscription]:
+        subscription = Subscription(user_id, max_queued=self._max_queued)
+        self._by_user.setdefault(user_id, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            subscribers = self._by_user.get(user_id)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._by_user[user_id]
+
+    def deliver(self, user_id: uuid.UUID, message: str) -> None:
+        for subscription in tuple(self._by_user.get(user_id, ())):
+            if not subscription.deliver(message):
+                self.dropped += 1
+
+    def deliver_to_all(self, message: str) -> None:
+        for subscriptions in tuple(self._by_user.values()):
+            for subscription in tuple(subscriptions):
+                if not subscription.deliver(message):
+                    self.dropped += 1
+
+
+class EventBroker(Protocol):
+    #: This process's sockets' inboxes.
+    fanout: LocalFanout
+
+    def subscribe(self, user_id: uuid.UUID) -> contextlib.AbstractAsyncContextManager[Subscription]:
+        """Receive the user's events from now on, from every instance."""
+        ...
+
+    async def publish(self, event: LiveEvent) -> None:
+        """Send an event to the user's sockets on every instance. Never raises: the
+        change is already committed, and a client that misses the event sees the gap
+        in ``seq``."""
+        ...
+
+    async def start(self) -> None: ...
+    async def aclose(self) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+class MemoryBroker:
+    """Single-process broker: events reach the sockets of this process only."""
+
+    def __init__(self, *, max_queued: int = 256) -> None:
+        self.fanout = LocalFanout(max_queued=max_queued)
+
+    def subscribe(self, user_id: uuid.UUID) -> contextlib.AbstractAsyncContextManager[Subscription]:
+        return self.fanout.subscribe(user_id)
+
+    async def publish(self, event: LiveEvent) -> None:
+        self.fanout.deliver(event.user_id, event.message())
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    def status(self) -> dict[str, Any]:
+        return {"kind": "memory", "ok": True, "sockets": len(self.fanout)}

@@ -1,0 +1,74 @@
+"""The open live sockets of this process: their caps, in all and per user, and the
+shutdown that closes them with 1001. Built in the lifespan (``app.services``); read by the
+socket protocol (``app.api.live``) and by metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import Counter
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Wall-clock time and waiting, for token expiry (tests pass one they move by hand)."""
+
+    def time(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def time(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class LiveConnections:
+    """The open sockets of this process: their caps (in all and per user), shutdown
+    closing them with 1001, and what they were sent (read by ``app.observability``)."""
+
+    def __init__(self, *, max_sockets: int, max_sockets_per_user: int) -> None:
+        self.shutting_down = asyncio.Event()
+        self.max_sockets = max_sockets
+        self.max_sockets_per_user = max_sockets_per_user
+        self._open = 0
+        self._per_user: Counter[uuid.UUID] = Counter()
+        self._all_closed = asyncio.Event()
+        self._all_closed.set()
+        self.events_sent = 0
+
+    @property
+    def open_count(self) -> int:
+        return self._open
+
+    def open(self, user_id: uuid.UUID) -> str | None:
+        """Count a new socket of ``user_id``, or say why it cannot be opened."""
+        if self._open >= self.max_sockets:
+            return f"the server holds its maximum of {self.max_sockets} sockets"
+        if self._per_user[user_id] >= self.max_sockets_per_user:
+            return f"this user holds the maximum of {self.max_sockets_per_user} sockets"
+        self._open += 1
+        self._per_user[user_id] += 1
+        self._all_closed.clear()
+        return None
+
+    def closed(self, user_id: uuid.UUID) -> None:
+        self._open -= 1
+        self._per_user[user_id] -= 1
+        if not self._per_user[user_id]:
+            del self._per_user[user_id]
+        if not self._open:
+            self._all_closed.set()
+
+    async def close_all(self, *, grace_seconds: float = 5.0) -> None:
+        """Close every socket with 1001 and wait, at most ``grace_seconds``, until they
+        have gone. Idempotent: later calls find nothing open."""
+        self.shutting_down.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_seconds):
+                await self._all_closed.wait()

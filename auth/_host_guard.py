@@ -1,0 +1,90 @@
+"""An ASGI middleware that refuses a request whose ``Host`` is not ``host[:port]``
+(RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any
+HTTP/1.1 request message that lacks a Host header field and to any request message
+that contains more than one Host header field line or a Host header field with an
+invalid field value").
+
+Neither uvicorn (httptools or h11) nor Starlette checks the value, so
+``Host: api.example/x?`` reaches the application as is, and anything that builds a URL
+from it (Starlette's ``request.url`` and ``url_for`` included) builds the wrong one. The
+guard answers 400 ``application/problem+json`` before any routing or authentication, for
+HTTP requests and WebSocket upgrades alike. The forwarded host and proto of a trusted
+proxy are held to the same rule (``auth._origin``). Pure ASGI, so any framework can
+install it; the verifier checks the same rule itself wherever it uses the origin.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+from ._origin import InvalidOrigin, IpNetwork, request_origin
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_ORIGIN_HEADERS = frozenset({b"host", b"forwarded", b"x-forwarded-proto", b"x-forwarded-host"})
+_HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+
+
+class HostGuard:
+    """Refuse requests with an invalid ``Host`` (or trusted forwarded host) with 400."""
+
+    def __init__(self, app: ASGIApp, *, trusted_proxies: Sequence[IpNetwork] = ()) -> None:
+        self.app = app
+        self.trusted_proxies = tuple(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            problem = self._problem(scope)
+            if problem is not None:
+                await _refuse(scope, receive, send, f"Invalid request origin: {problem}.")
+                return
+        await self.app(scope, receive, send)
+
+    def _problem(self, scope: Scope) -> str | None:
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in scope["headers"]
+            if name in _ORIGIN_HEADERS
+        ]
+        client = scope.get("client")
+        try:
+            origin = request_origin(
+                scheme=_HTTP_SCHEMES.get(scope["scheme"], "http"),
+                headers=headers,
+                peer=client[0] if client else None,
+                trusted_proxies=self.trusted_proxies,
+            )
+        except InvalidOrigin as exc:
+            return str(exc)
+        if origin is None and scope.get("http_version") == "1.1":
+            return "an HTTP/1.1 request needs a Host header"
+        return None
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, detail: str) -> None:
+    body = json.dumps(
+        {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail}
+    ).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
+    await receive()  # websocket.connect: the handshake is answered only after it
+    if "websocket.http.response" in scope.get("extensions", {}):
+        # The WebSocket denial-response extension: a real HTTP 400 instead of the 403
+        # that servers send for a socket closed before it was accepted.
+        await send({"type": "websocket.http.response.start", "status": 400, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})

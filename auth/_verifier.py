@@ -1,0 +1,347 @@
+"""The request verifier: fixes the order of the steps and binds them to one request.
+
+    credentials -> access token (RFC 9068, cached) -> scheme binding -> DPoP proof (RFC 9449)
+
+A token under the ``Bearer`` scheme must not be DPoP-bound (RFC 9449 §7.2: accepting
+it would downgrade a sender-constrained token to a bearer one); a token under the
+``DPoP`` scheme must be, and must come with a valid proof on every request.
+
+Several issuers may be trusted (``OIDC_ISSUERS``). The token's ``iss``, read before
+anything is verified, only selects one of the configured issuers, each with its own
+policy and key set; a token naming any other issuer is refused without a network call,
+and no URL taken from a token is ever fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ._access_token import (
+    MAX_TOKEN_LENGTH,
+    AccessTokenPolicy,
+    check_algorithm,
+    parse_token,
+    unverified_issuer,
+    verify_jws,
+)
+from ._credentials import HttpRequest, check_token_syntax, extract_credentials
+from ._dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
+from ._errors import AuthError, Check, InvalidRequest, InvalidToken, Scheme
+from ._htu import expected_htu
+from ._jwks import JwksCache
+from ._nonce import DpopNonces
+from ._origin import InvalidOrigin
+from ._principal import Principal, principal_from_claims
+from ._profiles import TrustedIssuer
+from ._replay import ReplayStore
+from ._settings import AuthMode, AuthSettings
+from ._stats import AuthStats, ReportsReplayStats
+from ._token_cache import VerifiedTokenCache
+from ._token_kind import check_type
+
+logger = logging.getLogger("auth.verifier")
+
+
+class Authenticator(Protocol):
+    """What a framework adapter calls; the real verifier and the mock modes implement it."""
+
+    mode: AuthMode
+    settings: AuthSettings
+
+    async def start(self) -> None: ...
+    async def aclose(self) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+    def is_ready(self) -> bool: ...
+    def stats(self) -> AuthStats: ...
+    def response_headers(self) -> list[tuple[str, str]]: ...
+
+    async def authenticate(self, request: HttpRequest) -> Principal:
+        """The principal of a request.
+
+        Raises:
+            AuthError: any failure, carrying its RFC code.
+        """
+        ...
+
+    async def authenticate_token(self, token: str) -> Principal:
+        """The principal of a token received outside an Authorization header (a
+        WebSocket subprotocol). No proof is checked: see ``verify_proof``.
+
+        Raises:
+            AuthError: the token is not acceptable.
+        """
+        ...
+
+    async def verify_proof(
+        self, principal: Principal, *, token: str, proof: str, request: HttpRequest
+    ) -> None:
+        """Check a DPoP proof made for ``request`` but received outside its headers (an
+        application-level proof in a WebSocket's first message: RFC 9449 has no place
+        for a proof in a browser's upgrade request). Same checks, same replay store.
+
+        Raises:
+            AuthError: the proof is not acceptable.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Issuer:
+    """One trusted issuer: its settings, the policy its tokens are checked with, its keys."""
+
+    trusted: TrustedIssuer
+    policy: AccessTokenPolicy
+    keys: JwksCache
+
+
+def token_policy(trusted: TrustedIssuer, settings: AuthSettings) -> AccessTokenPolicy:
+    """The access-token policy for one trusted issuer."""
+    profile = trusted.profile
+    return AccessTokenPolicy(
+        issuer=trusted.issuer,
+        audiences=trusted.audiences,
+        algorithms=frozenset(settings.algorithms),
+        leeway=settings.leeway_seconds,
+        accepted_typ=frozenset(profile.accepted_typ),
+        required_claims=frozenset(profile.required_claims),
+        client_id_claims=profile.client_id_claims,
+        scope_claims=profile.scope_claims,
+    )
+
+
+class TokenVerifier:
+    """Offline verification of OIDC access tokens and DPoP proofs (``OIDC_MODE=verify``)."""
+
+    mode = AuthMode.VERIFY
+
+    def __init__(
+        self,
+        settings: AuthSettings,
+        *,
+        keys: JwksCache | Mapping[str, JwksCache],
+        replay: ReplayStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        trusted = settings.trusted_issuers()
+        if not trusted:
+            raise ValueError("TokenVerifier needs an issuer and an audience")
+        key_sets = {trusted[0].issuer: keys} if isinstance(keys, JwksCache) else dict(keys)
+        if set(key_sets) != {issuer.issuer for issuer in trusted}:
+            raise ValueError("TokenVerifier needs one key set per trusted issuer")
+        self.settings = settings
+        self._issuers = {
+            issuer.issuer: _Issuer(
+                trusted=issuer, policy=token_policy(issuer, settings), keys=key_sets[issuer.issuer]
+            )
+            for issuer in trusted
+        }
+        self._replay = replay
+        self._clock = clock
+        algorithms = frozenset(settings.algorithms)
+        self._algorithms = algorithms
+        self._any_accepted_typ = frozenset(
+            typ for issuer in self._issuers.values() for typ in issuer.policy.accepted_typ
+        )
+        self._dpop_policy = DpopPolicy(
+            algorithms=algorithms,
+            max_age=settings.dpop_max_age_seconds,
+            leeway=settings.leeway_seconds,
+        )
+        self._nonces: DpopNonces | None = None
+        if settings.dpop_nonce:
+            secret = settings.dpop_nonce_secret
+            self._nonces = DpopNonces(
+                secret=secret.get_secret_value().encode() if secret else None,
+                lifetime_seconds=settings.dpop_nonce_lifetime_seconds,
+                clock=clock,
+            )
+        self._cache: VerifiedTokenCache[Principal] = VerifiedTokenCache(
+            max_entries=settings.token_cache_max_entries
+        )
+        self._proof_keys = ProofKeyCache()
+
+    async def start(self) -> None:
+        # Each issuer's first load at once: one slow IdP does not delay the others.
+        await asyncio.gather(*(issuer.keys.start() for issuer in self._issuers.values()))
+
+    async def aclose(self) -> None:
+        for issuer in self._issuers.values():
+            await issuer.keys.aclose()
+        await self._replay.aclose()
+
+    def status(self) -> dict[str, Any]:
+        """Readiness detail; with several issuers, each issuer's own under ``issuers``."""
+        if len(self._issuers) == 1:
+            (issuer,) = self._issuers.values()
+            return {
+                "mode": self.mode.value,
+                "issuer": issuer.trusted.issuer,
+                **issuer.keys.status(),
+            }
+        return {
+            "mode": self.mode.value,
+            "keys_loaded": self.is_ready(),
+            "issuers": {name: issuer.keys.status() for name, issuer in self._issuers.items()},
+        }
+
+    def is_ready(self) -> bool:
+        """True once every trusted issuer's signing keys are loaded."""
+        return all(issuer.keys.keys is not None for issuer in self._issuers.values())
+
+    def stats(self) -> AuthStats:
+        replay = self._replay
+        return AuthStats(
+            token_cache=self._cache.stats(),
+            key_sets=tuple(issuer.keys.stats() for issuer in self._issuers.values()),
+            replay=replay.stats() if isinstance(replay, ReportsReplayStats) else None,
+            nonces=self._nonces.stats() if self._nonces else None,
+        )
+
+    def response_headers(self) -> list[tuple[str, str]]:
+        # RFC 9449 §9: a fresh nonce may be handed out on any response.
+        return [("DPoP-Nonce", self._nonces.current())] if self._nonces else []
+
+    async def authenticate(self, request: HttpRequest) -> Principal:
+        credentials = extract_credentials(request)
+        digest = VerifiedTokenCache.digest(credentials.token)
+        try:
+            principal = self._cached(credentials.token, digest)
+            if principal is None:
+                check_token_syntax(credentials)
+                principal = await self._verify(credentials.token, digest)
+        except AuthError as exc:
+            raise exc.with_scheme(credentials.scheme) from None
+        if credentials.scheme == "Bearer":
+            if principal.dpop_bound:
+                raise InvalidToken(
+                    "a DPoP-bound token must be sent with the DPoP scheme",
+                    check=Check.SCHEME_BINDING,
+                    scheme="Bearer",
+                )
+            self._refuse_unbound_if_required(principal, scheme="Bearer")
+            return principal
+        if principal.dpop_jkt is None:
+            raise InvalidToken(
+                "the token is not DPoP-bound; send it with the Bearer scheme",
+                check=Check.SCHEME_BINDING,
+                scheme="DPoP",
+            )
+        await self._check_proof(principal, credentials.token, credentials.proofs, request, digest)
+        return principal
+
+    async def authenticate_token(self, token: str) -> Principal:
+        digest = VerifiedTokenCache.digest(token)
+        principal = self._cached(token, digest) or await self._verify(token, digest)
+        self._refuse_unbound_if_required(principal, scheme="Bearer")
+        return principal
+
+    def _refuse_unbound_if_required(self, principal: Principal, *, scheme: Scheme) -> None:
+        # OIDC_DPOP_REQUIRED: a bearer token, however valid, is not enough here (RFC 9449
+        # §7.1; advertised as dpop_bound_access_tokens_required, RFC 9728 §2).
+        if self.settings.dpop_required and not principal.dpop_bound:
+            raise InvalidToken(
+                "this resource requires DPoP-bound tokens",
+                check=Check.SCHEME_BINDING,
+                scheme=scheme,
+            )
+
+    async def verify_proof(
+        self, principal: Principal, *, token: str, proof: str, request: HttpRequest
+    ) -> None:
+        await self._check_proof(
+            principal, token, (proof,), request, VerifiedTokenCache.digest(token)
+        )
+
+    async def _check_proof(
+        self,
+        principal: Principal,
+        token: str,
+        proofs: tuple[str, ...],
+        request: HttpRequest,
+        digest: bytes | None,
+    ) -> None:
+        if principal.dpop_jkt is None:
+            raise InvalidToken(
+                "the token is not DPoP-bound", check=Check.SCHEME_BINDING, scheme="DPoP"
+            )
+        try:
+            htu = expected_htu(
+                scheme=request.scheme,
+                path=request.path,
+                headers=request.headers,
+                peer=request.peer,
+                public_url=self.settings.public_url,
+                trusted_proxies=self.settings.trusted_proxies,
+            )
+        except InvalidOrigin as exc:
+            # RFC 9112 §3.2: a malformed Host is a bad request, never a guess at a URL.
+            raise InvalidRequest(
+                f"the request's origin is invalid: {exc}", check=Check.HOST, scheme="DPoP"
+            ) from None
+        await verify_dpop_proof(
+            proofs,
+            method=request.method,
+            expected_htu=htu,
+            access_token=token,
+            access_token_digest=digest,
+            expected_jkt=principal.dpop_jkt,
+            policy=self._dpop_policy,
+            replay=self._replay,
+            key_cache=self._proof_keys,
+            nonces=self._nonces,
+            now=self._clock(),
+        )
+
+    def _cached(self, token: str, digest: bytes | None) -> Principal | None:
+        """The principal of a token verified before, if it is still good: not expired, and
+        the key that verified it still the one its kid (or its lack of one) resolves to,
+        so removing or replacing a key takes effect at the next JWKS refresh."""
+        if digest is None:
+            return None
+        cached = self._cache.get(digest, now=self._clock())
+        if cached is None:
+            return None
+        issuer = self._issuers.get(cached.value.issuer)
+        keys = issuer.keys.keys if issuer is not None else None
+        if keys is not None and keys.publishes(cached.kid, cached.key_thumbprint):
+            return cached.value
+        self._cache.discard(digest)
+        return None
+
+    async def _verify(self, token: str, digest: bytes | None) -> Principal:
+        jws = parse_token(token, max_length=MAX_TOKEN_LENGTH)
+        # The structural checks that need no issuer run first, as with a single issuer:
+        # a token no configured issuer would accept is refused for what it is.
+        check_algorithm(jws.header, self._algorithms)
+        check_type(jws.header, jws.payload, accepted=self._any_accepted_typ)
+        issuer = self._issuers.get(unverified_issuer(jws) or "")
+        if issuer is None:
+            # Decided from configuration alone: nothing is fetched for an unknown issuer.
+            raise InvalidToken(
+                "the token was issued by an issuer this API does not trust", check=Check.ISS
+            )
+        verified = await verify_jws(jws, policy=issuer.policy, keys=issuer.keys, now=self._clock())
+        profile = issuer.trusted.profile
+        principal = principal_from_claims(
+            verified.claims,
+            role_claims=profile.role_claims,
+            groups_claim=self.settings.groups_claim,
+            dpop_jkt=verified.jkt,
+            client_id_claims=profile.client_id_claims,
+            scope_claims=profile.scope_claims,
+        )
+        keys = issuer.keys.keys
+        if digest is not None and keys is not None:
+            self._cache.put(
+                digest,
+                principal,
+                expires_at=verified.expires_at + self.settings.leeway_seconds,
+                kid=verified.kid,
+                key_thumbprint=keys.thumbprint_of(verified.key),
+            )
+        return principal
