@@ -108,7 +108,7 @@ async def test_a_cached_token_stays_valid_while_its_key_is_published(
 @pytest.fixture(scope="module")
 def huge_exponent_key() -> DpopKey:
     """A real 3072-bit RSA key whose public exponent has 3071 bits: every signature
-    check with it costs about five times a normal one (issue 10 point 6)."""
+    check with it costs about five times a normal one."""
     base = rsa.generate_private_key(65537, 3072).private_numbers()
     p, q = base.p, base.q
     phi = (p - 1) * (q - 1)

@@ -17,7 +17,7 @@ from auth.testing import TestIssuer
 from tests.auth.fakes import http_request, settings_for
 
 # RFC 9728 §2: "resource" is the one REQUIRED member; these are the members this API
-# promises (issue 13), with the JSON type §2 gives each.
+# promises, with the JSON type §2 gives each.
 MEMBER_TYPES: dict[str, type] = {
     "resource": str,
     "authorization_servers": list,
