@@ -10,7 +10,8 @@ UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 PYTHON := .venv/bin/python
 # Debian packages the test tiers need: real PostgreSQL, Redis and Chromium; unzip for Keycloak.
-SYSTEM_PACKAGES := postgresql redis-server chromium unzip
+SYSTEM_PACKAGES := postgresql redis-server unzip
+SYSTEM_PACKAGES += chromium  # feature: frontend-mock
 # Ory Hydra for the `servers` tier, built from the Go module pinned in
 # tests/servers/hydra/go.mod (sqlite tag: its in-memory store). Rebuilt when the pin moves.
 HYDRA := .cache/hydra/hydra
@@ -21,7 +22,7 @@ help:
 	@echo "                  the static development identity: no IdP needed)"
 	@echo "make test         set up everything and run lint, types and every test tier"
 	@echo "make test-fast    the tests that need no server process (about 1,300, under a minute)"
-	@echo "make run-spa-mock the SPA on http://127.0.0.1:5173 against 'make run'"
+	@echo "make run-spa-mock the SPA on http://127.0.0.1:5173 against 'make run'"  # feature: frontend-mock
 	@echo "make bench        benchmarks side by side with oidc-spa/server"
 
 $(CURDIR)/.tools/bin/uv:
@@ -45,6 +46,7 @@ setup: .venv/.synced
 run: .venv/.synced-app
 	$(PYTHON) -m app --dev
 
+# feature: frontend-mock begin
 run-spa-mock: frontend-mock/node_modules/.installed
 	cd frontend-mock && npm run build:mock && npx vite preview --port 5173 --host 127.0.0.1 --strictPort
 
@@ -54,6 +56,7 @@ frontend-mock/node_modules/.installed: frontend-mock/package-lock.json
 
 frontend: frontend-mock/node_modules/.installed
 	cd frontend-mock && npm run build
+# feature: frontend-mock end
 
 tests/servers/oidc-provider/node_modules/.installed: tests/servers/oidc-provider/package-lock.json
 	cd tests/servers/oidc-provider && npm ci --no-audit --no-fund
@@ -116,14 +119,17 @@ pytest: setup
 # Chromium, the API as a process); in-process test issuers on loopback are fine.
 FAST_TIERS := not pg and not redis and not e2e and not browser and not integration \
               and not servers and not wheel and not fuzz
+FAST_TIERS += and not template  # feature: template
 test-fast: setup
 	.venv/bin/pytest -m "$(FAST_TIERS)"
 
-test: system-deps setup frontend keycloak authorization-servers check pytest
+TEST_PREREQUISITES := system-deps setup keycloak authorization-servers
+TEST_PREREQUISITES += frontend  # feature: frontend-mock
+test: $(TEST_PREREQUISITES) check pytest
 
 bench: setup
 	bench/run.sh
 
 clean:
-	rm -rf .venv .tools .cache frontend-mock/node_modules frontend-mock/dist dist \
-	    tests/servers/oidc-provider/node_modules
+	rm -rf .venv .tools .cache dist tests/servers/oidc-provider/node_modules
+	rm -rf frontend-mock/node_modules frontend-mock/dist  # feature: frontend-mock
