@@ -2,9 +2,11 @@
 # `make test` sets everything up and runs the whole suite (what CI runs).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-spa-mock test test-fast check lint format typecheck pytest system-deps \
-        frontend keycloak keycloak-start keycloak-stop compose-check bench clean \
+.PHONY: help setup run test test-fast check lint format typecheck pytest system-deps \
+        keycloak keycloak-start keycloak-stop compose-check clean \
         authorization-servers oidc-provider hydra wheel
+.PHONY: run-spa-mock frontend  # feature: frontend-mock
+.PHONY: bench  # feature: bench
 
 UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
@@ -23,7 +25,7 @@ help:
 	@echo "make test         set up everything and run lint, types and every test tier"
 	@echo "make test-fast    the tests that need no server process (about 1,300, under a minute)"
 	@echo "make run-spa-mock the SPA on http://127.0.0.1:5173 against 'make run'"  # feature: frontend-mock
-	@echo "make bench        benchmarks side by side with oidc-spa/server"
+	@echo "make bench        benchmarks side by side with oidc-spa/server"  # feature: bench
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -117,8 +119,9 @@ pytest: setup
 
 # Everything but the tiers that start servers of their own (PostgreSQL, Redis, Keycloak,
 # Chromium, the API as a process); in-process test issuers on loopback are fine.
-FAST_TIERS := not pg and not redis and not e2e and not browser and not integration \
+FAST_TIERS := not pg and not redis and not e2e and not integration \
               and not servers and not wheel and not fuzz
+FAST_TIERS += and not browser  # feature: frontend-mock
 FAST_TIERS += and not template  # feature: template
 test-fast: setup
 	.venv/bin/pytest -m "$(FAST_TIERS)"
@@ -127,8 +130,10 @@ TEST_PREREQUISITES := system-deps setup keycloak authorization-servers
 TEST_PREREQUISITES += frontend  # feature: frontend-mock
 test: $(TEST_PREREQUISITES) check pytest
 
+# feature: bench begin
 bench: setup
 	bench/run.sh
+# feature: bench end
 
 clean:
 	rm -rf .venv .tools .cache dist tests/servers/oidc-provider/node_modules

@@ -21,10 +21,16 @@ from app.api.body_limit import BodySizeLimit
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.openapi import install_openapi
-from app.api.routes import admin, health, live, me, todos
+from app.api.routes import (
+    admin,
+    health,
+    live,  # feature: live
+    me,
+    todos,
+)
 from app.api.routes.metrics import metrics_router
 from app.api.security import oidc
-from app.events.connections import Clock
+from app.events.connections import Clock  # feature: live
 from app.observability.metrics import Metrics
 from app.observability.requests import RequestObserver
 from app.services import open_services
@@ -67,11 +73,12 @@ def create_app(
     settings: AppSettings | None = None,
     auth_settings: AuthSettings | None = None,
     *,
-    clock: Clock | None = None,
+    clock: Clock | None = None,  # feature: live
     tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the API. Settings default to the environment and ``.env``; ``clock`` to the
-    system's; traces are on with ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider``."""
+    """Build the API. Settings default to the environment and ``.env``; ``clock`` (for the
+    expiry of live sockets' tokens) to the system's; traces are on with
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider``."""
     if settings is None or auth_settings is None:
         loaded, loaded_auth = load_settings()
         for notice in loaded.notices:
@@ -91,7 +98,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             open_services(
-                app_settings, identity_settings, clock=clock, tracing=tracing
+                app_settings,
+                identity_settings,
+                clock=clock,  # feature: live
+                tracing=tracing,
             ) as services,
             contextlib.AsyncExitStack() as stack,
         ):
@@ -142,7 +152,13 @@ def create_app(
     # FastAPI tries routes in the order they were added, and each route or router tried
     # before the matching one costs a measurable share of a small request (bench/README.md,
     # section 6): the data routes come first, the documentation's last.
-    routers = (todos.router, me.router, health.router, admin.router, live.router)
+    routers = (
+        todos.router,
+        me.router,
+        health.router,
+        admin.router,
+        live.router,  # feature: live
+    )
     install_error_handlers(app, routers=routers)
     install_error_handler(app)
     install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself

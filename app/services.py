@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import (
+    dataclass,
+    field,  # feature: live
+)
 from typing import TYPE_CHECKING
 
 import anyio
@@ -28,7 +31,7 @@ from app.data.postgres import PostgresDatabase
 from app.data.sqlite import SqliteDatabase
 from app.data.users import KnownUsers
 from app.events.broker import EventBroker, MemoryBroker
-from app.events.connections import Clock, LiveConnections, SystemClock
+from app.events.connections import Clock, LiveConnections, SystemClock  # feature: live
 from app.events.redis import RedisBroker
 from app.settings import AppSettings
 from auth import Authenticator, AuthSettings, ReplayStore
@@ -49,12 +52,14 @@ class Services:
     broker: EventBroker
     #: The Redis client shared by the replay store and the broker, when ``REDIS_URL`` is set.
     redis: Redis | None
-    live: LiveConnections
+    live: LiveConnections  # feature: live
     known_users: KnownUsers
     #: The client for the identity providers (discovery, keys).
     http_client: httpx.AsyncClient | None = None
+    # feature: live begin
     #: Wall-clock time for token expiry on live sockets (tests move it by hand).
     clock: Clock = field(default_factory=SystemClock)
+    # feature: live end
 
     async def redis_is_reachable(self) -> bool:
         """True without Redis, or when it answers PING. Readiness reports; never raises."""
@@ -102,15 +107,14 @@ async def open_services(
     settings: AppSettings,
     auth_settings: AuthSettings,
     *,
-    clock: Clock | None = None,
+    clock: Clock | None = None,  # feature: live
     tracing: Tracing | None = None,
 ) -> AsyncIterator[Services]:
     """Migrate, connect and start everything; on exit, close it in reverse order. With
     ``tracing``, the database, identity provider and Redis clients make spans.
 
-    This is the application's one shutdown path: live sockets are closed with 1001
-    (``LiveConnections.close_all``), then the broker, the authenticator, Redis and the
-    database.
+    This is the application's one shutdown path: what is open is closed in the reverse
+    order (live sockets first, with 1001: ``LiveConnections.close_all``).
     """
     if settings.db_migrate_on_start:
         await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
@@ -147,19 +151,21 @@ async def open_services(
                 database=database,
                 broker=broker,
                 redis=redis,
+                # feature: live begin
                 live=LiveConnections(
                     max_sockets=settings.live_max_sockets,
                     max_sockets_per_user=settings.live_max_sockets_per_user,
                 ),
+                # feature: live end
                 known_users=KnownUsers(database),
                 http_client=http_client,
-                clock=clock or SystemClock(),
+                clock=clock or SystemClock(),  # feature: live
             )
             await broker.start()
             try:
                 yield services
             finally:
-                await services.live.close_all()
+                await services.live.close_all()  # feature: live
                 await broker.aclose()
         finally:
             await oidc.aclose()

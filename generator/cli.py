@@ -29,7 +29,7 @@ class Answers:
         """The features the service keeps (``generator.features``)."""
         kept = {"todo"}
         if self.live_updates:
-            kept.add("live")
+            kept |= {"live", "bench"}
         if self.frontend_mock:
             kept.add("frontend-mock")
         assert kept <= FEATURES  # noqa: S101 (a programming error, not an input one)

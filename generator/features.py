@@ -22,14 +22,15 @@ markers go. A generated service carries no marker.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: The optional parts. ``template`` is this repository's own machinery (the generator,
-#: the lines that explain how to make the project yours): a generated service never
-#: has it.
-FEATURES = frozenset({"frontend-mock", "live", "template", "todo"})
+#: The optional parts. ``bench`` measures the TODO example with its live updates, so it
+#: goes when either does. ``template`` is this repository's own machinery (the
+#: generator, the lines that explain the template): a generated service never has it.
+FEATURES = frozenset({"bench", "frontend-mock", "live", "template", "todo"})
 
 _NAME = r"(?P<name>[a-z][a-z-]*)"
 _OPEN = r"(?:#|//|<!--)"
@@ -65,6 +66,13 @@ def _is_blank(line: str) -> bool:
     return not line.strip()
 
 
+def _without_trailing_blanks(lines: list[str]) -> list[str]:
+    end = len(lines)
+    while end and _is_blank(lines[end - 1]):
+        end -= 1
+    return lines[:end]
+
+
 @dataclass
 class _Cut:
     """``cut``'s state, line after line."""
@@ -74,12 +82,15 @@ class _Cut:
     out: list[str] = field(default_factory=list)
     #: The open block: its feature and line number.
     block: tuple[str, int] | None = None
-    #: A cut that followed a blank line (or the start of the text): the blank lines right
-    #: after it separated the cut lines from the next ones, and go with them.
-    swallow_blank: bool = False
+    #: After a cut: how many of the blank lines that follow it to drop. The lines before
+    #: and after the cut are then as far apart as the wider of the two gaps around it
+    #: was (two blank lines after a method cut at the end of a class, one between two
+    #: paragraphs); at the start of the text, every one.
+    swallow: int | None = None
 
     def _cutting(self) -> None:
-        self.swallow_blank = self.swallow_blank or not self.out or _is_blank(self.out[-1])
+        kept = _without_trailing_blanks(self.out)
+        self.swallow = len(self.out) - len(kept) if kept else sys.maxsize
 
     def block_edge(self, name: str, edge: str, number: int) -> None:
         where = f"{self.source}:{number}"
@@ -106,17 +117,19 @@ class _Cut:
                 return
             ending = line[len(line.rstrip("\r\n")) :]
             line = line[: marker.start()].rstrip() + ending
-        if self.swallow_blank and _is_blank(line):
-            return
-        self.swallow_blank = False
+        if self.swallow is not None and _is_blank(line):
+            if self.swallow > 0:
+                self.swallow -= 1
+                return
+        else:
+            self.swallow = None
         self.out.append(line)
 
     def result(self) -> str:
         if self.block is not None:
             raise MarkerError(f"{self.source}:{self.block[1]}: {self.block[0]!r} is never closed")
-        if self.swallow_blank:  # cut at the end: no blank lines left trailing
-            while self.out and _is_blank(self.out[-1]):
-                self.out.pop()
+        if self.swallow is not None:  # cut at the end: no blank lines left trailing
+            self.out = _without_trailing_blanks(self.out)
         return "".join(self.out)
 
 

@@ -29,11 +29,11 @@ def tracked_files(root: Path = ROOT) -> list[Path]:
 MACHINERY = ("copier.yml", "generator/", "tests/template/")
 
 
-def copy_repository(destination: Path, root: Path = ROOT) -> Path:
-    """The files copier starts from, less the template's machinery."""
+def copy_repository(destination: Path, root: Path = ROOT, *, machinery: bool = False) -> Path:
+    """The files copier starts from; less the template's machinery unless ``machinery``."""
     for path in tracked_files(root):
         relative = path.relative_to(root).as_posix()
-        if relative.startswith(MACHINERY):
+        if not machinery and relative.startswith(MACHINERY):
             continue
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)

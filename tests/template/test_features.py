@@ -98,7 +98,7 @@ def test_markers_mentioned_in_prose_are_not_markers() -> None:
 
 def test_marked_features_names_the_features_a_text_marks() -> None:
     assert marked_features(PYTHON) == {"live"}
-    assert {"live", "frontend-mock", "template", "todo"} == FEATURES
+    assert {"bench", "live", "frontend-mock", "template", "todo"} == FEATURES
 
 
 def test_cut_tree_edits_text_files_and_leaves_the_rest(tmp_path: Path) -> None:
@@ -112,3 +112,14 @@ def test_cut_tree_edits_text_files_and_leaves_the_rest(tmp_path: Path) -> None:
     assert "live" not in (tmp_path / "app" / "main.py").read_text()
     assert "feature" in (tmp_path / "data.json").read_text()
     assert "feature" in (tmp_path / "node_modules" / "x.js").read_text()
+
+
+def test_the_wider_gap_around_a_cut_is_kept() -> None:
+    # A method cut at the end of a class: the class and the next function stay two
+    # blank lines apart, as if the method had never been there.
+    text = (
+        "class A:\n    def a(self) -> None: ...\n\n"
+        "    # feature: live begin\n    def b(self) -> None: ...\n\n    # feature: live end\n"
+        "\n\ndef c() -> None: ...\n"
+    )
+    assert cut(text, set()) == "class A:\n    def a(self) -> None: ...\n\n\ndef c() -> None: ...\n"

@@ -74,7 +74,7 @@ def test_the_command_line_takes_copiers_rendering_of_the_answers() -> None:
         ]
     )
     assert answers.realm is None
-    assert answers.kept == {"todo", "frontend-mock"}
+    assert answers.kept == {"todo", "frontend-mock"}  # no bench without live updates
 
 
 def test_an_unusable_answer_stops_the_generator_with_one_line(
