@@ -98,12 +98,12 @@ class _Cut:
             if self.block is not None:
                 raise MarkerError(f"{where}: {name!r} opened inside {self.block[0]!r}")
             self.block = (name, number)
-            if name not in self.kept:
-                self._cutting()
         elif self.block is None or self.block[0] != name:
             raise MarkerError(f"{where}: end of {name!r}, which is not open")
         else:
             self.block = None
+        # The marker line goes either way: the gaps around it close as around a cut.
+        self._cutting()
 
     def line(self, line: str, where: str) -> None:
         marker = _LINE.search(line)

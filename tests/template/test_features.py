@@ -123,3 +123,15 @@ def test_the_wider_gap_around_a_cut_is_kept() -> None:
         "\n\ndef c() -> None: ...\n"
     )
     assert cut(text, set()) == "class A:\n    def a(self) -> None: ...\n\n\ndef c() -> None: ...\n"
+
+
+def test_a_kept_blocks_markers_leave_no_extra_blank_lines() -> None:
+    text = (
+        "class A:\n    def a(self) -> None: ...\n\n"
+        "    # feature: live begin\n    def b(self) -> None: ...\n\n    # feature: live end\n"
+        "\n\ndef c() -> None: ...\n"
+    )
+    assert cut(text, {"live"}) == (
+        "class A:\n    def a(self) -> None: ...\n\n    def b(self) -> None: ...\n"
+        "\n\ndef c() -> None: ...\n"
+    )

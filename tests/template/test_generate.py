@@ -11,16 +11,11 @@ from its own ``uv.lock`` (``make setup``), offline: from the uv cache this repos
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 import tomllib
 import uuid
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,49 +23,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.services import PostgresServer, free_port, wait_until
-from tests.template.conftest import ROOT, copy_repository
+from tests.services import PostgresServer
+from tests.template.generation import TAG, copier_copy, run, serve, uv
 from tests.template.provider import StandInProvider, stand_in_provider
 
 pytestmark = pytest.mark.template
 
-COPIER = Path(sys.executable).with_name("copier")
-TAG = "v1.0.0"
 ENTRA_TENANT = "9122040d-6c67-4c5b-b112-36a304b66dad"
 ENTRA_CLIENT = "6e74172b-be56-4843-9ff4-e66a39bb12e3"
-
-
-def _uv() -> str:
-    found = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
-    if not Path(found).exists():
-        pytest.fail("uv is needed to set up each generated service: run `make setup` first")
-    return found
-
-
-def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run ``command``; on failure, fail the test with its output."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("VIRTUAL_ENV", "PYTEST_", "UV_"))
-    }
-    environment |= {"UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never", **env}
-    result = subprocess.run(
-        command, cwd=cwd, env=environment, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"{' '.join(command)} in {cwd} exited with {result.returncode}:\n"
-            f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
-        )
-    return result
-
-
-def git(repository: Path, *args: str) -> str:
-    return run(
-        ["git", "-c", "user.name=Template", "-c", "user.email=template@example.test", *args],
-        repository,
-    ).stdout
 
 
 @dataclass(frozen=True)
@@ -146,35 +106,14 @@ ENTRA = AnswerSet(
 )
 
 
-@pytest.fixture(scope="session")
-def template_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """This working tree as a git repository, tagged: what a user's clone would be."""
-    repository = copy_repository(tmp_path_factory.mktemp("template") / "todo-oidc", machinery=True)
-    git(repository, "init", "--quiet", "--initial-branch=main")
-    git(repository, "add", "-A")
-    git(repository, "commit", "--quiet", "-m", "The template")
-    git(repository, "tag", TAG)
-    return repository
-
-
-def copier_copy(
-    template: Path, destination: Path, answers: Mapping[str, Any], *, ref: str = TAG
-) -> subprocess.CompletedProcess[str]:
-    """What the user types, with their answers given as data instead of typed in."""
-    data = destination.parent / f"{destination.name}-answers.json"
-    data.write_text(json.dumps(answers))
-    command = [str(COPIER), "copy", "--trust", "--defaults", f"--vcs-ref={ref}"]
-    return run(
-        [*command, f"--data-file={data}", str(template), str(destination)], destination.parent
-    )
-
-
 @dataclass
 class Service:
     """A generated service, set up with its own virtualenv."""
 
     root: Path
     answer_set: AnswerSet
+    #: The answers given, the database URL among them when it was asked.
+    answers: dict[str, Any]
 
     @property
     def python(self) -> Path:
@@ -189,7 +128,7 @@ class Service:
         return values
 
     def make(self, *targets: str) -> subprocess.CompletedProcess[str]:
-        return run(["make", *targets, f"UV={_uv()}"], self.root)
+        return run(["make", *targets, f"UV={uv()}"], self.root)
 
 
 @pytest.fixture(
@@ -214,13 +153,13 @@ def service(
         answers["database_url"] = url.replace("postgresql+psycopg://", "postgres://")
     root = tmp_path_factory.mktemp(answer_set.name) / answer_set.slug
     copier_copy(template_repository, root, answers)
-    generated = Service(root, answer_set)
+    generated = Service(root, answer_set, answers)
     generated.make("setup")
     return generated
 
 
 def test_the_answers_are_where_they_belong(service: Service) -> None:
-    answers = service.answer_set.answers
+    answers = service.answers
     env = service.env_file()
     assert env["OIDC_MODE"] == "verify"
     if answers["identity_provider"] == "bundled-keycloak":
@@ -235,7 +174,7 @@ def test_the_answers_are_where_they_belong(service: Service) -> None:
         assert env["OIDC_AUDIENCE"] == answers["oidc_audience"]
         assert not list((service.root / "keycloak").glob(f"{service.answer_set.slug}*"))
     if answers.get("database") == "postgresql":
-        assert env["DATABASE_URL"].startswith("postgresql://")
+        assert env["DATABASE_URL"] == answers["database_url"]
     else:
         assert env["DATABASE_URL"] == f"sqlite:///./{service.answer_set.slug.replace('-', '_')}.db"
     pyproject = tomllib.loads((service.root / "pyproject.toml").read_text())
@@ -300,47 +239,14 @@ def test_its_own_fast_tier_passes(service: Service) -> None:
     assert "error" not in summary
 
 
-@contextlib.contextmanager
-def serve(service: Service, **env: str) -> Iterator[str]:
-    """``python -m app`` from the service's directory (so its ``.env`` is read), with its
-    own virtualenv; ``env`` on top."""
-    port = free_port()
-    log = service.root / f"api-{port}.log"
-    environment = {"PATH": os.environ.get("PATH", ""), "API_LISTEN": f"127.0.0.1:{port}", **env}
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [str(service.python), "-m", "app"],
-            cwd=service.root,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(
-            lambda: httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200,
-            timeout=60,
-            what=f"{service.answer_set.slug}'s python -m app",
-            log=log,
-            process=process,
-        )
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def test_its_api_accepts_its_providers_token(service: Service, tmp_path: Path) -> None:
     env = service.env_file()
     answer_set = service.answer_set
     with stand_in_provider(env["OIDC_ISSUER_URI"], tmp_path) as provider:
         token = _token(provider, answer_set)
         with serve(
-            service,
+            service.root,
+            service.python,
             OIDC_DISCOVERY_URI=provider.discovery_uri,
             SSL_CERT_FILE=str(provider.authority),
         ) as api:

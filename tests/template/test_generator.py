@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import itertools
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -13,8 +15,9 @@ import pytest
 from generator.cli import Answers, generate, main, parse_answers
 from generator.features import _LOOKS_LIKE_MARKER, FEATURES, marked_features, text_files
 from generator.naming import ProjectNames, RealmNames
-from tests.template.conftest import ROOT, copy_repository
+from tests.template.generation import ROOT, copy_repository
 
+RUFF = str(Path(sys.executable).with_name("ruff"))
 VARIANTS = [
     pytest.param(live, spa, realm, id=f"live={live}-spa={spa}-realm={realm}")
     for (live, spa), realm in itertools.product(
@@ -51,6 +54,11 @@ def test_every_variant_is_python_that_parses_with_no_marker_left(
         assert "<!-- feature:" not in text, path
         if path.suffix == ".py":
             ast.parse(text, filename=str(path))
+    for check in (["check", "--quiet"], ["format", "--check", "--quiet"]):
+        linted = subprocess.run(
+            [RUFF, *check, "."], cwd=copy, capture_output=True, text=True, check=False
+        )
+        assert linted.returncode == 0, linted.stdout + linted.stderr
     pyproject = tomllib.loads((copy / "pyproject.toml").read_text())
     assert "generator" not in pyproject["tool"]["mypy"]["files"]
     assert not any(
