@@ -87,6 +87,13 @@ class Realm:
     targets: E2ETargets
     keycloak_admin: KeycloakAdmin | None = None
 
+    @classmethod
+    def of(cls, keycloak: KeycloakServer) -> Realm:
+        """Realm ``todo`` of a Keycloak the suite started: keycloak/todo-realm.json's
+        users and clients (the settings' defaults), local-keycloak.sh's administrator."""
+        admin = KeycloakAdmin(keycloak.url, "admin", "admin")
+        return cls(keycloak.issuer(), E2ETargets.model_construct(), admin)
+
     @property
     def name(self) -> str:
         """The Keycloak realm's name, the last segment of its issuer."""
@@ -200,9 +207,7 @@ def realm(request: pytest.FixtureRequest, targets: E2ETargets) -> Realm:
                 targets.keycloak_admin_password.get_secret_value(),
             )
         return Realm(targets.issuer, targets, admin)
-    keycloak_server: KeycloakServer = request.getfixturevalue("keycloak")
-    admin = KeycloakAdmin(keycloak_server.url, "admin", "admin")  # local-keycloak.sh's
-    return Realm(keycloak_server.issuer(), targets, admin)
+    return Realm.of(request.getfixturevalue("keycloak"))
 
 
 @pytest.fixture(scope="session")
