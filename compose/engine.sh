@@ -150,10 +150,14 @@ start() {
     [[ $(id -u) -eq 0 ]] || die "starting an engine of our own needs root (iptables, bridges)"
     mkdir -p "$(dirname "$LOG")" "$RUN_DIR"
     setsid "$SELF" supervise >>"$LOG" 2>&1 </dev/null &
-    local deadline=$((SECONDS + LOCK_WAIT + 60))
+    local supervisor=$! deadline=$((SECONDS + LOCK_WAIT + 60))
     until root=$(own_engine_answers) && [[ $root == "$DATA_ROOT" ]]; do
-        ((SECONDS < deadline)) || die "dockerd did not answer on $SOCKET; its log, $LOG:
+        if ((SECONDS >= deadline)) || ! kill -0 "$supervisor" 2>/dev/null; then
+            # Not left waiting for the lock, to start an engine nobody would stop.
+            kill -TERM "$supervisor" 2>/dev/null || true
+            die "dockerd did not answer on $SOCKET; its log, $LOG:
 $(tail -n 30 "$LOG")"
+        fi
         sleep 0.3
     done
     log "dockerd $(DOCKER_HOST=unix://$SOCKET docker version --format '{{.Server.Version}}') on $SOCKET, data root $DATA_ROOT"
