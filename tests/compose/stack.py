@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -135,10 +136,38 @@ class Engine:
         return _run(["docker", *args], env=self.env(), timeout=timeout, what=what)
 
 
+#: The socket of the engine compose/engine.sh starts when the machine has none.
+OWN_ENGINE = "unix:///run/todo-oidc-engine/docker.sock"
+
+
+def host_network_state() -> str:
+    """What dockerd changes on the host: iptables' filter and nat rules (without packet
+    counters), IPv4 forwarding, the bridges. Empty where it cannot be read (not root)."""
+    parts = []
+    for command in (
+        ["iptables", "-S"],
+        ["iptables", "-t", "nat", "-S"],
+        ["sysctl", "-n", "net.ipv4.ip_forward"],
+        ["ip", "-o", "link", "show", "type", "bridge"],
+    ):
+        with contextlib.suppress(OSError):
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+            # A bridge's line carries its changing counters and flags: its name will do.
+            lines = [
+                line.split(":")[1] if command[0] == "ip" else line
+                for line in result.stdout.splitlines()
+            ]
+            parts.append(f"$ {' '.join(command)}\n" + "\n".join(lines))
+    return "\n".join(parts)
+
+
 @contextlib.contextmanager
 def engine() -> Iterator[Engine]:
-    """The machine's engine, or one of our own (started, and stopped afterwards)."""
+    """The machine's engine, or one of our own (started, and stopped afterwards). When it
+    was our own, the host's firewall, forwarding and bridges must be as they were."""
     script_env = {**os.environ, "TODO_COMPOSE_CACHE": str(CACHE)}
+    # Without iptables yet (engine.sh installs it with docker.io) there is no "before".
+    before = host_network_state() if shutil.which("iptables") else None
     docker_host = _run(
         [SCRIPTS / "engine.sh", "start"], env=script_env, timeout=1800, what="engine.sh start"
     ).strip()
@@ -153,6 +182,14 @@ def engine() -> Iterator[Engine]:
         yield Engine(docker_host, docker_config)
     finally:
         _run([SCRIPTS / "engine.sh", "stop"], env=script_env, timeout=120, what="engine.sh stop")
+    # An engine of ours already running before (a run that was killed) had changed the
+    # state we read first: nothing to compare against then.
+    if docker_host == OWN_ENGINE and before is not None and "DOCKER" not in before:
+        after = host_network_state()
+        if after != before:
+            raise ComposeUnavailable(
+                f"the host's network state was not restored:\nbefore:\n{before}\nafter:\n{after}"
+            )
 
 
 def image_variables(engine: Engine) -> dict[str, str]:

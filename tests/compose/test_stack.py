@@ -148,7 +148,7 @@ def test_the_end_to_end_suite_passes_against_the_stack(stack: Stack) -> None:
     summary = result.stdout.strip().splitlines()[-1]
     passed = re.search(r"(\d+) passed", summary)
     assert passed, summary
-    assert int(passed.group(1)) >= 12, summary  # tests/e2e's deployment-ready tests
+    assert int(passed.group(1)) >= 14, summary  # tests/e2e's deployment-ready tests
     assert not re.search(r"skipped|xfailed|xpassed|error", summary), summary
 
 
