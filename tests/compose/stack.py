@@ -307,6 +307,15 @@ class Stack:
         return "(no diagnosis: docker compose ps failed too)"
 
 
+def _classic_builder_unless_buildx(engine: Engine) -> dict[str, str]:
+    """DOCKER_BUILDKIT=0 where the CLI has no buildx (Debian's engine): the CLI would
+    otherwise refuse to build. With buildx, BuildKit builds."""
+    buildx = subprocess.run(
+        ["docker", "buildx", "version"], env=engine.env(), capture_output=True, check=False
+    )
+    return {} if buildx.returncode == 0 else {"DOCKER_BUILDKIT": "0"}
+
+
 def build_python_tests_image(engine: Engine, images: dict[str, str], version: str) -> str:
     """The container test image of one Python version (compose/python-tests.Dockerfile)."""
     tag = PYTHON_TESTS_IMAGE.format(version=version)
@@ -323,9 +332,9 @@ def build_python_tests_image(engine: Engine, images: dict[str, str], version: st
             f"BUILD_CA_CERTS={build_ca_certs()}",
             "--tag",
             tag,
-            SCRIPTS / "standins",  # a small context: the Dockerfile copies nothing
+            SCRIPTS,  # a small context: the Dockerfile copies nothing from it
         ],
-        env=engine.env(DOCKER_BUILDKIT="0"),
+        env=engine.env(**_classic_builder_unless_buildx(engine)),
         timeout=1800,
         what=f"building {tag}",
     )

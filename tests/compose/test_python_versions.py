@@ -49,16 +49,16 @@ def test_the_fast_and_integration_tiers_pass_on(
     version: str, docker_engine: Engine, images: dict[str, str]
 ) -> None:
     image = build_python_tests_image(docker_engine, images, version)
-    uv_cache = CACHE / f"uv-cache-{version}"
-    uv_cache.mkdir(parents=True, exist_ok=True)
     command = [
         "docker",
         "run",
         "--rm",
         "--volume",
         f"{ROOT}:/src:ro",
+        # uv's cache in a volume of the engine: kept between runs, never root-owned
+        # files in the checkout's cache.
         "--volume",
-        f"{uv_cache}:/root/.cache/uv",
+        f"todo-oidc-uv-cache-{version}:/root/.cache/uv",
         "--workdir",
         "/src",
         "--env",
