@@ -103,9 +103,16 @@ restore_state() {
 }
 
 supervise() {
+    local requester=$1
     mkdir -p "$RUN_DIR"
     exec 9>"$RUN_DIR/lock"
     flock -w "$LOCK_WAIT" 9 || die "another checkout's engine held $RUN_DIR/lock for ${LOCK_WAIT}s"
+    # The `start` that asked for this engine may have been killed while the lock was
+    # held elsewhere: then nobody would use or stop the engine.
+    if ! kill -0 "$requester" 2>/dev/null; then
+        log "the start that asked for an engine is gone: not starting one"
+        return
+    fi
     if [[ -d $RECORD ]]; then
         log "restoring the state recorded by a supervisor that did not finish"
         restore_state
@@ -149,7 +156,7 @@ start() {
     fi
     [[ $(id -u) -eq 0 ]] || die "starting an engine of our own needs root (iptables, bridges)"
     mkdir -p "$(dirname "$LOG")" "$RUN_DIR"
-    setsid "$SELF" supervise >>"$LOG" 2>&1 </dev/null &
+    setsid "$SELF" supervise "$$" >>"$LOG" 2>&1 </dev/null &
     local supervisor=$! deadline=$((SECONDS + LOCK_WAIT + 60))
     until root=$(own_engine_answers) && [[ $root == "$DATA_ROOT" ]]; do
         if ((SECONDS >= deadline)) || ! kill -0 "$supervisor" 2>/dev/null; then
@@ -193,6 +200,6 @@ case ${1:-} in
 start) start ;;
 stop) stop ;;
 status) status ;;
-supervise) supervise ;;
+supervise) supervise "$2" ;;
 *) die "usage: $0 start|stop|status" ;;
 esac
