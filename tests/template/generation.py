@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pathspec
 import pytest
 
 from tests.services import free_port, wait_until
@@ -23,14 +24,27 @@ ROOT = Path(__file__).resolve().parents[2]
 def tracked_files(root: Path = ROOT) -> list[Path]:
     """The repository's files as a clone has them: tracked, plus new ones not ignored
     (what copier copies from a working tree), that still exist."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    ).stdout.decode()
-    paths = [root / name for name in listed.split("\0") if name]
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+        ).stdout.decode()
+        paths = [root / name for name in listed.split("\0") if name]
+    except (FileNotFoundError, subprocess.CalledProcessError):
+        paths = _not_ignored(root)  # a checkout without git (a test container)
     return [path for path in paths if path.is_file() and not path.is_symlink()]
+
+
+def _not_ignored(root: Path) -> list[Path]:
+    ignored = pathspec.GitIgnoreSpec.from_lines((root / ".gitignore").read_text().splitlines())
+    return [
+        path
+        for path in sorted(root.rglob("*"))
+        if ".git" not in path.relative_to(root).parts
+        and not ignored.match_file(path.relative_to(root).as_posix())
+    ]
 
 
 #: What copier leaves out of every service (copier.yml's ``_exclude``): the template's

@@ -14,7 +14,7 @@ import pytest
 from tests.services import KeycloakServer
 from tests.template.generation import copier_copy, serve
 
-pytestmark = [pytest.mark.template, pytest.mark.e2e]
+pytestmark = [pytest.mark.template, pytest.mark.e2e, pytest.mark.own_servers]
 
 REALM = "acme"
 
