@@ -32,7 +32,7 @@ from app.data.sqlite import SqliteDatabase
 from app.data.users import KnownUsers
 from app.events.broker import EventBroker, MemoryBroker
 from app.events.connections import Clock, LiveConnections, SystemClock  # feature: live
-from app.events.redis import RedisBroker
+from app.events.redis import RedisBroker  # feature: live
 from app.settings import AppSettings
 from auth import Authenticator, AuthSettings, ReplayStore
 from auth.replay_redis import RedisReplayStore
@@ -127,11 +127,11 @@ async def open_services(
         else None
     )
     replay: ReplayStore | None = RedisReplayStore(redis) if redis is not None else None
-    broker: EventBroker = (
-        RedisBroker(redis, max_queued=settings.live_send_queue_size)
-        if redis is not None
-        else MemoryBroker(max_queued=settings.live_send_queue_size)
-    )
+    broker: EventBroker = MemoryBroker(max_queued=settings.live_send_queue_size)
+    # feature: live begin
+    if redis is not None:  # the sockets of every instance get every event
+        broker = RedisBroker(redis, max_queued=settings.live_send_queue_size)
+    # feature: live end
     async with httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds) as http_client:
         if tracing is not None:
             tracing.instrument_clients(http_client=http_client, redis=redis)
