@@ -29,9 +29,10 @@ from ._discovery import FetchError, ProviderMetadata, fetch_json, fetch_provider
 from ._errors import Check, InvalidToken, ServiceUnavailable
 from ._jwk import import_public_key, key_fits_algorithm
 from ._jws import Key, MalformedJws
+from ._logs import library_logger
 from ._stats import KeySetStats
 
-logger = logging.getLogger("auth.jwks")
+logger = library_logger("jwks")
 
 MAX_KID_LENGTH = 256
 _UNKNOWN_KIDS_REMEMBERED = 1024

@@ -15,7 +15,6 @@ and no URL taken from a token is ever fetched.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from ._dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
 from ._errors import AuthError, Check, InvalidRequest, InvalidToken, Scheme
 from ._htu import expected_htu
 from ._jwks import JwksCache
+from ._logs import library_logger
 from ._nonce import DpopNonces
 from ._origin import InvalidOrigin
 from ._principal import Principal, principal_from_claims
@@ -44,7 +44,7 @@ from ._stats import AuthStats, ReportsReplayStats
 from ._token_cache import VerifiedTokenCache
 from ._token_kind import check_type
 
-logger = logging.getLogger("auth.verifier")
+logger = library_logger("verifier")
 
 
 class Authenticator(Protocol):

@@ -22,7 +22,6 @@ challenge at it. Tests override the principal with ``auth.fastapi.testing.overri
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -39,6 +38,7 @@ from starlette.websockets import WebSocket
 from .._errors import AuthError, Check, InsufficientScope, MissingCredentials, Scheme
 from .._factory import create_authenticator
 from .._jws import SUPPORTED_ALGORITHMS
+from .._logs import library_logger
 from .._origin import InvalidOrigin
 from .._principal import Principal
 from .._replay import ReplayStore
@@ -80,7 +80,7 @@ __all__ = [
     "offered_subprotocols",
 ]
 
-logger = logging.getLogger("auth.fastapi")
+logger = library_logger("fastapi")
 
 _STATE_KEY = "_oidc_auth_outcome"
 
