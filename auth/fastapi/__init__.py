@@ -35,6 +35,7 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
+from .._environment import read_settings
 from .._errors import AuthError, Check, InsufficientScope, MissingCredentials, Scheme
 from .._factory import create_authenticator
 from .._jws import SUPPORTED_ALGORITHMS
@@ -183,7 +184,8 @@ class OIDCAuth(SecurityBase):
         """
         if self._authenticator is not None:
             raise RuntimeError("OIDCAuth is already started")
-        settings = settings or self._settings or AuthSettings()
+        # OIDC_* from the environment: invalid values as one sentence, unknown names warned.
+        settings = settings or self._settings or read_settings()
         if http_client is None:
             http_client = self._client = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
         try:
@@ -197,7 +199,11 @@ class OIDCAuth(SecurityBase):
             await self.aclose()  # the client it may have created
             raise
         self.use(authenticator)
-        await authenticator.start()
+        try:
+            await authenticator.start()
+        except BaseException:
+            await self.aclose()  # a provider's answer that can never work stops start-up
+            raise
 
     def use(self, authenticator: Authenticator) -> None:
         """Adopt an authenticator built elsewhere (its owner starts and closes it)."""

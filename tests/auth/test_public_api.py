@@ -41,6 +41,7 @@ EXPECTED_EXPORTS = {
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",
+    "read_settings",
     "redact",
 }
 #: The modules an application imports; every other module of auth/ is private (its name,
