@@ -57,9 +57,10 @@ def explain(trusted: TrustedIssuer, error: FetchError) -> str:
                 f"OIDC_DISCOVERY_URI: GET {error.url} answered {error.status}: set it to the "
                 "provider's /.well-known/openid-configuration URL"
             )
+        target = "that entry's issuer" if in_list else "it"
         return (
             f"{source}: GET {error.url} answered {error.status}, so {issuer} is not an OpenID "
-            f"provider's issuer: set it to the issuer exactly as the provider names it "
+            f"provider's issuer: set {target} to the issuer exactly as the provider names it "
             f"({_EXAMPLE_ISSUERS})"
         )
     if problem is Problem.NOT_FOUND:

@@ -14,7 +14,9 @@ dependencies. A refusal is raised as ``AuthHTTPException`` (``auth.fastapi._erro
 which renders correctly with or without ``install_error_handler``. Per request the
 outcome is recorded for logs and metrics: ``request.state.principal`` or
 ``request.state.auth_error``; each refusal is logged at INFO with its check name only,
-and each verification is an ``auth.verify`` span when OpenTelemetry is installed.
+and each verification is an ``auth.verify`` span when OpenTelemetry is installed. The first
+refusal at each check per minute is also a WARNING on ``auth.refusals``
+(``auth._refusal_log``), visible under a plain ``uvicorn`` with no logging set-up.
 ``auth.serve_resource_metadata(app)`` serves the RFC 9728 metadata and points every
 challenge at it. Tests override the principal with ``auth.fastapi.testing.override_principal``.
 """
@@ -42,6 +44,7 @@ from .._jws import SUPPORTED_ALGORITHMS
 from .._logs import library_logger
 from .._origin import InvalidOrigin
 from .._principal import Principal
+from .._refusal_log import RefusalLog
 from .._replay import ReplayStore
 from .._resource_metadata import (
     WELL_KNOWN_PATH,
@@ -148,6 +151,8 @@ class OIDCAuth(SecurityBase):
         self._authenticator: Authenticator | None = None
         self._client: httpx.AsyncClient | None = None
         self._serves_metadata = False
+        #: Each refusal's check, visible without logging set-up, rate-limited.
+        self._refusals = RefusalLog()
         self.optional = _OptionalAuthentication(self)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -284,6 +289,7 @@ class OIDCAuth(SecurityBase):
         connection.state.auth_error = error
         # The check name and nothing from the request: never a token or a proof.
         logger.info("refused %s (%s %d)", error.check.value, error.error, error.status_code)
+        self._refusals.record(error)
         return AuthHTTPException(
             error,
             realm=self._realm,
