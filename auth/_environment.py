@@ -25,13 +25,12 @@ from ._settings import AuthSettings
 logger = library_logger("settings")
 
 PREFIX = "OIDC_"
-#: Settings that had another name, so an old deployment's variable is not just ignored.
+#: Settings this library read under another name, and what replaced them, so that an
+#: old deployment's variable is not just ignored.
 RENAMED = {
-    "OIDC_ACCEPT_JWT_TYP": "OIDC_ACCEPTED_TYP",
-    "OIDC_ISSUER": "OIDC_ISSUER_URI",
-    "OIDC_AUDIENCES": "OIDC_AUDIENCE",
-    "OIDC_ROLES_CLAIM": "OIDC_ROLE_CLAIMS",
-    "OIDC_SCOPES_CLAIM": "OIDC_SCOPE_CLAIMS",
+    "OIDC_ACCEPT_JWT_TYP": (
+        'it was replaced by OIDC_ACCEPTED_TYP (its true is OIDC_ACCEPTED_TYP="at+jwt jwt")'
+    ),
 }
 
 S = TypeVar("S", bound=AuthSettings)
@@ -73,13 +72,24 @@ def unknown_variables(
         if name in known:
             continue
         if name in RENAMED:
-            hint = f"it was renamed {RENAMED[name]}"
-        elif close := difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8):
-            hint = f"did you mean {close[0]}?"
+            hint = RENAMED[name]
+        elif close := _nearest(name, known):
+            hint = f"did you mean {' or '.join(close)}?"
         else:
             hint = "no setting has a similar name"
         sentences.append(f"{name} is not a setting of {PACKAGE} and is ignored: {hint}")
     return sentences
+
+
+def _nearest(name: str, known: Iterable[str]) -> list[str]:
+    """The closest known name, and the next one too when it is nearly as close
+    (``OIDC_ISSUER``: ``OIDC_ISSUERS`` or ``OIDC_ISSUER_URI``)."""
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, name, other).ratio(), other) for other in known),
+        reverse=True,
+    )
+    best = scored[0][0] if scored else 0.0
+    return [other for score, other in scored[:2] if score >= max(0.8, best - 0.12)]
 
 
 def read_settings(

@@ -160,8 +160,13 @@ class TenantIssuers(Generic[E]):
             self._admit_lookup(tenant)
             task = asyncio.create_task(self._load(tenant), name=f"tenant-{tenant}")
             self._loading[tenant] = task
-            task.add_done_callback(lambda _: self._loading.pop(tenant, None))
+            task.add_done_callback(self._loaded)
         return await asyncio.shield(task)
+
+    def _loaded(self, task: asyncio.Task[E]) -> None:
+        self._loading = {t: other for t, other in self._loading.items() if other is not task}
+        if not task.cancelled():
+            task.exception()  # retrieved here too: its awaiter may have gone away
 
     def _admit_lookup(self, tenant: str) -> None:
         now = self._clock()
@@ -211,7 +216,7 @@ class TenantIssuers(Generic[E]):
     async def aclose(self) -> None:
         for task in list(self._loading.values()):
             task.cancel()
-            with contextlib.suppress(BaseException):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for entry in self._entries.values():
             await entry.keys.aclose()

@@ -223,9 +223,8 @@ class TokenVerifier:
     def _issuer_status(self, issuer: _Issuer) -> dict[str, Any]:
         status = issuer.keys.status()
         problem = issuer.keys.problem
-        if problem is not None:
-            # The sentence naming the setting to fix (or saying the provider is down).
-            status["fix" if problem.misconfigured else "detail"] = explain(issuer.trusted, problem)
+        if problem is not None and problem.misconfigured:
+            status["fix"] = explain(issuer.trusted, problem)  # the setting to change
         return status
 
     def status(self) -> dict[str, Any]:

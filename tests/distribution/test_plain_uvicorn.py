@@ -95,7 +95,7 @@ def test_a_refusal_and_an_unknown_setting_are_visible_without_logging_set_up(
     stderr = _stderr(project)
     assert (
         f"OIDC_ACCEPT_JWT_TYP is not a setting of {PACKAGE} and is ignored: "
-        "it was renamed OIDC_ACCEPTED_TYP"
+        "it was replaced by OIDC_ACCEPTED_TYP"
     ) in stderr
     lines = [line for line in stderr.splitlines() if "refused a request at check aud" in line]
     assert lines == [
