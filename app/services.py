@@ -25,6 +25,7 @@ from app.api.security import oidc
 from app.data.database import Database, backend
 from app.data.migrations import upgrade_to_head
 from app.data.postgres import PostgresDatabase
+from app.data.resources import RESOURCES
 from app.data.sqlite import SqliteDatabase
 from app.data.users import KnownUsers
 from app.events.broker import EventBroker, MemoryBroker
@@ -79,10 +80,11 @@ def _redis_client(url: str) -> Redis:
 
 
 async def open_database(url: str) -> Database:
-    """The database of ``DATABASE_URL``, already migrated (``app.data.migrations``)."""
+    """The database of ``DATABASE_URL``, already migrated (``app.data.migrations``), with
+    the statements of every owned resource (``app.data.resources``)."""
     if backend(url) == "sqlite":
-        return SqliteDatabase.open(make_url(url).database or "")
-    return await PostgresDatabase.open(url)
+        return SqliteDatabase.open(make_url(url).database or "", RESOURCES)
+    return await PostgresDatabase.open(url, RESOURCES)
 
 
 @contextlib.asynccontextmanager

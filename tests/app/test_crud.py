@@ -1,6 +1,6 @@
 """The write path on both backends: each write publishes its live event after its commit,
 with the owner's ``seq`` bumped in the same transaction, once per write;
-a refused write publishes nothing. Driven through ``OwnerTodos`` itself, as any new
+a refused write publishes nothing. Driven through ``OwnerRows`` itself, as any new
 route would, so a write cannot reach the database without its event."""
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from app.data import crud
-from app.data.crud import OwnerTodos
+from app.data.crud import OwnerRows
 from app.data.database import Database
 from app.data.migrations import upgrade_to_head
+from app.data.todos import TODOS
 from app.events.broker import MemoryBroker, Subscription
 from app.services import open_database
 
@@ -49,9 +50,9 @@ def _events(subscription: Subscription) -> list[dict[str, Any]]:
 async def test_concurrent_writes_publish_every_seq_once(database: Database) -> None:
     broker = MemoryBroker(max_queued=1000)
     owner = await _owner(database)
-    mine = OwnerTodos(database, broker, owner)
+    mine = OwnerRows(database, broker, owner, TODOS)
     async with broker.subscribe(owner) as subscription:
-        created = await asyncio.gather(*(mine.create(f"todo {n}") for n in range(40)))
+        created = await asyncio.gather(*(mine.create({"text": f"todo {n}"}) for n in range(40)))
         await asyncio.gather(
             *(mine.update(uuid.UUID(t["id"]), {"done": True}, None) for t in created)
         )
@@ -71,9 +72,9 @@ async def test_concurrent_writes_publish_every_seq_once(database: Database) -> N
 async def test_a_refused_write_publishes_nothing_and_keeps_seq(database: Database) -> None:
     broker = MemoryBroker()
     owner, other = await _owner(database), await _owner(database, "someone-else")
-    mine = OwnerTodos(database, broker, owner)
-    theirs = OwnerTodos(database, broker, other)
-    todo = await mine.create("mine")
+    mine = OwnerRows(database, broker, owner, TODOS)
+    theirs = OwnerRows(database, broker, other, TODOS)
+    todo = await mine.create({"text": "mine"})
     todo_id = uuid.UUID(todo["id"])
     async with broker.subscribe(owner) as subscription:
         with pytest.raises(crud.StaleVersion):
@@ -89,8 +90,8 @@ async def test_a_refused_write_publishes_nothing_and_keeps_seq(database: Databas
 
 
 async def test_rows_read_back_as_they_were_written(database: Database) -> None:
-    mine = OwnerTodos(database, MemoryBroker(), await _owner(database))
-    created = await mine.create("ünïcode ✓")
+    mine = OwnerRows(database, MemoryBroker(), await _owner(database), TODOS)
+    created = await mine.create({"text": "ünïcode ✓"})
     todo_id = uuid.UUID(created["id"])
     assert await mine.get(todo_id) == created
     updated = await mine.update(todo_id, {"text": "changed", "done": True}, [1])
@@ -110,8 +111,8 @@ def test_sqlite_writes_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         database = await open_database(url)
         try:
             # No user: the insert must fail on the foreign key (and bump nothing).
-            orphans = OwnerTodos(database, MemoryBroker(), uuid.uuid4())
-            await orphans.create("orphan")
+            orphans = OwnerRows(database, MemoryBroker(), uuid.uuid4(), TODOS)
+            await orphans.create({"text": "orphan"})
         finally:
             await database.aclose()
 
@@ -128,11 +129,11 @@ async def test_sqlite_write_waits_for_another_writer_without_blocking_the_loop(
     upgrade_to_head(f"sqlite:///{path}")
     database = await open_database(f"sqlite:///{path}")
     try:
-        mine = OwnerTodos(database, MemoryBroker(), await _owner(database))
+        mine = OwnerRows(database, MemoryBroker(), await _owner(database), TODOS)
         # Another process's write transaction holds the file's write lock.
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
-        write = asyncio.create_task(mine.create("after the other writer"))
+        write = asyncio.create_task(mine.create({"text": "after the other writer"}))
         await asyncio.sleep(0.1)
         assert not write.done()
         assert await mine.page(limit=5) == ([], None)  # reads go on meanwhile
