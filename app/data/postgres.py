@@ -22,14 +22,10 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from app.data.database import DatabaseUnavailable
+from app.data.database import ConnectionLimits, DatabaseUnavailable
 from app.data.owned import OwnedResource, OwnedRow
 from app.data.statements import Params, Row, RowReader, Statement, Statements, build
 
-POOL_MAX_SIZE = 20  # SQLAlchemy's pool_size + max_overflow before
-ACQUIRE_TIMEOUT_SECONDS = 5.0
-CONNECT_TIMEOUT_SECONDS = 5.0
-STATEMENT_TIMEOUT_SECONDS = 30.0
 #: What a lost or unreachable server raises: connection exceptions (SQLSTATE class 08),
 #: operator intervention (57: admin shutdown, crash, cannot connect now, canceled),
 #: too many connections (53300), a closed socket, and timeouts.
@@ -80,25 +76,36 @@ def asyncpg_dsn(url: str) -> str:
 class PostgresDatabase:
     dialect: Literal["postgresql"] = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool, resources: Sequence[OwnedResource]) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        resources: Sequence[OwnedResource],
+        *,
+        acquire_timeout_seconds: float,
+    ) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout_seconds
         self.statements: Statements = build("postgresql", resources, read_rows)
 
     @classmethod
-    async def open(cls, url: str, resources: Sequence[OwnedResource]) -> PostgresDatabase:
+    async def open(
+        cls, url: str, resources: Sequence[OwnedResource], limits: ConnectionLimits
+    ) -> PostgresDatabase:
         # min_size=0: the application starts while the database is down (readiness
         # says so); connections are made on first use.
         pool = await asyncpg.create_pool(
             asyncpg_dsn(url),
             min_size=0,
-            max_size=POOL_MAX_SIZE,
+            max_size=limits.pool_size,
             init=_init_connection,
             reset=_keep_session,
-            timeout=CONNECT_TIMEOUT_SECONDS,
+            timeout=limits.connect_timeout_seconds,
             # Enforced by the server: a client-side timeout would arm a timer per query.
-            server_settings={"statement_timeout": str(int(STATEMENT_TIMEOUT_SECONDS * 1000))},
+            server_settings={
+                "statement_timeout": str(int(limits.statement_timeout_seconds * 1000))
+            },
         )
-        return cls(pool, resources)
+        return cls(pool, resources, acquire_timeout_seconds=limits.acquire_timeout_seconds)
 
     async def fetch(self, statement: Statement, params: Params) -> list[Row]:
         return (await self._run((statement,), params))[0]
@@ -110,7 +117,7 @@ class PostgresDatabase:
         try:
             # asyncio.timeout, not acquire(timeout=): on Python 3.11 asyncpg implements
             # that with wait_for, a new task for every acquire.
-            async with asyncio.timeout(ACQUIRE_TIMEOUT_SECONDS):
+            async with asyncio.timeout(self._acquire_timeout):
                 connection = await self._pool.acquire()
             try:
                 if len(statements) == 1:  # one statement is atomic on its own

@@ -11,7 +11,7 @@ competes with the loop for the GIL, which lengthened the tail (bench/README.md, 
 path). Checkpoints stay SQLite's automatic ones, on the writer: moving them to a thread
 of their own did not shorten the tail either. Only another process can hold the file
 lock: then the write does not block the loop waiting for it (``busy_timeout`` 0) but
-retries after ``asyncio.sleep``, for up to ``BUSY_TIMEOUT_SECONDS``, then answers 503.
+retries after ``asyncio.sleep``, for up to ``DB_BUSY_TIMEOUT_SECONDS``, then answers 503.
 
 Reads run on a second connection, in autocommit mode: in WAL mode a reader never waits
 for a writer, and a 20-row indexed read costs less than a thread hop. Each read ends
@@ -37,8 +37,6 @@ from app.data.database import DatabaseUnavailable
 from app.data.owned import ColumnKind, OwnedResource, OwnedRow, kind_of
 from app.data.statements import Params, Row, RowReader, Statement, Statements, build
 
-#: How long a write waits for another process's write lock, in short sleeps.
-BUSY_TIMEOUT_SECONDS = 5.0
 #: A reader blocks the event loop while it waits, so it waits little: in WAL mode it only
 #: waits for another process's recovery or exclusive checkpoint.
 READER_BUSY_TIMEOUT_MS = 100
@@ -116,7 +114,11 @@ def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
 class SqliteDatabase:
     dialect: Literal["sqlite"] = "sqlite"
 
-    def __init__(self, path: str, resources: Sequence[OwnedResource]) -> None:
+    def __init__(
+        self, path: str, resources: Sequence[OwnedResource], *, busy_timeout_seconds: float = 5.0
+    ) -> None:
+        #: How long a write waits for another process's write lock, in short sleeps.
+        self._busy_timeout = busy_timeout_seconds
         self.statements: Statements = build("sqlite", resources, read_rows)
         self._writer = _connect(path, busy_timeout_ms=0)
         # WAL: readers work during a write, and two processes can share the file.
@@ -127,11 +129,13 @@ class SqliteDatabase:
         self._reader.execute("PRAGMA query_only=ON")
 
     @classmethod
-    def open(cls, path: str, resources: Sequence[OwnedResource]) -> SqliteDatabase:
+    def open(
+        cls, path: str, resources: Sequence[OwnedResource], *, busy_timeout_seconds: float = 5.0
+    ) -> SqliteDatabase:
         if path in ("", ":memory:"):
             raise ValueError("DATABASE_URL: SQLite needs a file (readers and the writer share it)")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return cls(path, resources)
+        return cls(path, resources, busy_timeout_seconds=busy_timeout_seconds)
 
     async def fetch(self, statement: Statement, params: Params) -> list[Row]:
         try:
@@ -156,7 +160,7 @@ class SqliteDatabase:
 
     async def write(self, statements: Sequence[Statement], params: Params) -> list[list[Row]]:
         loop = asyncio.get_running_loop()
-        deadline, pause = loop.time() + BUSY_TIMEOUT_SECONDS, 0.001
+        deadline, pause = loop.time() + self._busy_timeout, 0.001
         while True:
             try:
                 return self._transaction(statements, params)
