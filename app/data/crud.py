@@ -128,7 +128,7 @@ class OwnerRows:
             ValueError: ``changes`` names a field the update body does not have.
         """
         updatable = self.resource.updatable
-        if not changes.keys() <= set(updatable):
+        if not changes.keys() <= set(updatable):  # a programming error: bodies are checked
             raise ValueError(f"not updatable: {sorted(changes.keys() - set(updatable))}")
         params: dict[str, object] = {**self._key(row_id), NOW: utcnow()}
         params[VERSIONS] = _versions(if_match)

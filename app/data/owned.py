@@ -158,6 +158,8 @@ class OwnedResource:
     page: type[BaseModel] = field(init=False)
     #: The type of each change's live event, ``<name>.<change>``.
     events: Mapping[Change, str] = field(init=False)
+    #: The fields an update may set, in the order of the update model.
+    updatable: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         plural = self.plural or f"{self.name}s"
@@ -174,6 +176,7 @@ class OwnedResource:
             "own": own,
             "columns": columns,
             "events": {change: f"{self.name}.{change}" for change in CHANGES},
+            "updatable": tuple(self.update.model_fields),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
@@ -192,18 +195,14 @@ class OwnedResource:
     def path(self) -> str:
         return f"/api/{self.plural}"
 
-    @property
-    def updatable(self) -> tuple[str, ...]:
-        """The fields an update may set, in the order of the update model."""
-        return tuple(self.update.model_fields)
-
     def new_row(self, fields: Mapping[str, object]) -> dict[str, object]:
         """The own columns of a new row: ``fields``, and the table's default for each
-        column the create body does not hold."""
+        column they do not hold."""
         values = dict(fields)
         for name in self.own:
             if name not in values:
-                values[name] = self.table.model_fields[name].get_default(call_default_factory=True)
+                default = self.table.model_fields[name].get_default(call_default_factory=True)
+                values[name] = default
         return values
 
     def _refusal(self, message: str) -> ValueError:
