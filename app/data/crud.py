@@ -106,11 +106,12 @@ class OwnerRows:
 
     async def create(self, fields: Mapping[str, object]) -> OwnedRow:
         """A new row of the owner: ``fields``, and the table's defaults for the rest."""
-        params = {**self.resource.new_row(fields), **self._key(uuid7()), NOW: utcnow()}
+        values, row_id, now = self.resource.new_row(fields), uuid7(), utcnow()
+        params = {**values, ROW: row_id, OWNER: self.owner_id, NOW: now}
         written = await self._write(self._s.create, params)
         if written is None:  # the foreign key makes the insert fail first
             raise LookupError(f"no user {self.owner_id}")
-        row = self._s.read(written[0])
+        row = self.resource.created_row(row_id, values, now)
         await self._publish("created", row, written[1])
         return row
 

@@ -272,7 +272,7 @@ def _build_resource(
         page={(f, b): page(f, b) for f in subsets for b in flags},
         get=_compile(sa.select(*public).where(this), dialect),
         version=_compile(sa.select(table.c.version).where(this), dialect),
-        create=write(new_row.returning(*public)),
+        create=write(new_row.returning(table.c.id)),
         update={c: update(c) for c in flags},
         delete={c: delete(c) for c in flags},
         read=reader(public),

@@ -6,12 +6,10 @@ route would, so a write cannot reach the database without its event."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,8 +18,9 @@ from app.data.crud import OwnerRows
 from app.data.database import Database
 from app.data.migrations import upgrade_to_head
 from app.data.todos import TODOS
-from app.events.broker import MemoryBroker, Subscription
+from app.events.broker import MemoryBroker
 from app.services import open_database
+from tests.app.writes import new_owner, received
 
 
 @pytest.fixture
@@ -34,22 +33,9 @@ async def database(database_url: str) -> AsyncIterator[Database]:
         await opened.aclose()
 
 
-async def _owner(database: Database, subject: str = "writer") -> uuid.UUID:
-    return await crud.ensure_user(
-        database, issuer="https://issuer.test", subject=subject, name=None, email=None
-    )
-
-
-def _events(subscription: Subscription) -> list[dict[str, Any]]:
-    events = []
-    while not subscription.queue.empty():
-        events.append(json.loads(subscription.queue.get_nowait()))
-    return events
-
-
 async def test_concurrent_writes_publish_every_seq_once(database: Database) -> None:
     broker = MemoryBroker(max_queued=1000)
-    owner = await _owner(database)
+    owner = await new_owner(database)
     mine = OwnerRows(database, broker, owner, TODOS)
     async with broker.subscribe(owner) as subscription:
         created = await asyncio.gather(*(mine.create({"text": f"todo {n}"}) for n in range(40)))
@@ -57,7 +43,7 @@ async def test_concurrent_writes_publish_every_seq_once(database: Database) -> N
             *(mine.update(uuid.UUID(t["id"]), {"done": True}, None) for t in created)
         )
         await asyncio.gather(*(mine.delete(uuid.UUID(t["id"]), None) for t in created[:10]))
-        events = _events(subscription)
+        events = received(subscription)
     # Every seq once, none missing. (Order: SQLite commits one write at a time, so its
     # events leave in seq order; two PostgreSQL commits of one user can be acknowledged
     # in either order, and a client that sees a gap resynchronises.)
@@ -71,7 +57,7 @@ async def test_concurrent_writes_publish_every_seq_once(database: Database) -> N
 
 async def test_a_refused_write_publishes_nothing_and_keeps_seq(database: Database) -> None:
     broker = MemoryBroker()
-    owner, other = await _owner(database), await _owner(database, "someone-else")
+    owner, other = await new_owner(database), await new_owner(database, "someone-else")
     mine = OwnerRows(database, broker, owner, TODOS)
     theirs = OwnerRows(database, broker, other, TODOS)
     todo = await mine.create({"text": "mine"})
@@ -84,13 +70,13 @@ async def test_a_refused_write_publishes_nothing_and_keeps_seq(database: Databas
         assert await theirs.update(todo_id, {"done": True}, None) is None
         assert await theirs.delete(todo_id, None) is False
         assert await mine.update(uuid.uuid4(), {"done": True}, [1]) is None
-        assert _events(subscription) == []
+        assert received(subscription) == []
     assert await crud.current_seq(database, owner_id=owner) == 1
     assert await mine.get(todo_id) == todo
 
 
 async def test_rows_read_back_as_they_were_written(database: Database) -> None:
-    mine = OwnerRows(database, MemoryBroker(), await _owner(database), TODOS)
+    mine = OwnerRows(database, MemoryBroker(), await new_owner(database), TODOS)
     created = await mine.create({"text": "ünïcode ✓"})
     todo_id = uuid.UUID(created["id"])
     assert await mine.get(todo_id) == created
@@ -129,7 +115,7 @@ async def test_sqlite_write_waits_for_another_writer_without_blocking_the_loop(
     upgrade_to_head(f"sqlite:///{path}")
     database = await open_database(f"sqlite:///{path}")
     try:
-        mine = OwnerRows(database, MemoryBroker(), await _owner(database), TODOS)
+        mine = OwnerRows(database, MemoryBroker(), await new_owner(database), TODOS)
         # Another process's write transaction holds the file's write lock.
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
