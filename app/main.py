@@ -21,15 +21,16 @@ from app.api.body_limit import BodySizeLimit
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.openapi import install_openapi
+from app.api.resources import resource_router
 from app.api.routes import (
     admin,
     health,
     live,  # feature: live
     me,
-    todos,
 )
 from app.api.routes.metrics import metrics_router
 from app.api.security import oidc
+from app.data.resources import RESOURCES
 from app.events.connections import Clock  # feature: live
 from app.observability.metrics import Metrics
 from app.observability.requests import RequestObserver
@@ -152,8 +153,9 @@ def create_app(
     # FastAPI tries routes in the order they were added, and each route or router tried
     # before the matching one costs a measurable share of a small request (bench/README.md,
     # section 6): the data routes come first, the documentation's last.
+    resources = tuple(resource_router(resource) for resource in RESOURCES)
     routers = (
-        todos.router,
+        *resources,
         me.router,
         health.router,
         admin.router,
