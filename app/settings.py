@@ -88,7 +88,7 @@ class AppSettings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
     todo_admin_role: str = "todo-admin"
-    todo_text_max_length: int = Field(default=500, ge=1, le=10_000)
+    todo_text_max_length: int = Field(default=500, ge=1, le=10_000)  # feature: todo
     max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
     page_size_default: int = Field(default=20, ge=1)
     page_size_max: int = Field(default=100, ge=1)

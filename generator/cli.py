@@ -12,6 +12,7 @@ from generator.features import FEATURES, MarkerError, cut_tree
 from generator.naming import AnswerError, ProjectNames, RealmNames
 from generator.project import rename_project
 from generator.realm import write_development_realm
+from generator.resource import ResourceNames, formatted, replace_todo
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +24,19 @@ class Answers:
     realm: RealmNames | None
     live_updates: bool
     frontend_mock: bool
+    #: The user's own resource in place of the TODO example; None keeps the example.
+    resource: ResourceNames | None = None
 
     @property
     def kept(self) -> frozenset[str]:
         """The features the service keeps (``generator.features``)."""
-        kept = {"todo"}
+        kept = set()
+        if self.resource is None:
+            kept.add("todo")
         if self.live_updates:
-            kept |= {"live", "bench"}
+            kept.add("live")
+        if self.live_updates and self.resource is None:
+            kept.add("bench")  # it measures the TODO example and its live updates
         if self.frontend_mock:
             kept.add("frontend-mock")
         assert kept <= FEATURES  # noqa: S101 (a programming error, not an input one)
@@ -62,12 +69,21 @@ def parse_answers(argv: Sequence[str]) -> Answers:
     )
     parser.add_argument("--live-updates", type=_flag, required=True)
     parser.add_argument("--frontend-mock", type=_flag, required=True)
+    parser.add_argument(
+        "--resource", default="", help="the own resource's name, singular (empty: the TODO)"
+    )
+    parser.add_argument("--plural", default="", help="its plural")
     arguments = parser.parse_args(argv)
     return Answers(
         project=ProjectNames(arguments.name, arguments.slug),
         realm=RealmNames(arguments.realm) if arguments.realm else None,
         live_updates=arguments.live_updates,
         frontend_mock=arguments.frontend_mock,
+        resource=(
+            ResourceNames(arguments.resource, arguments.plural or f"{arguments.resource}s")
+            if arguments.resource
+            else None
+        ),
     )
 
 
@@ -78,10 +94,17 @@ def generate(root: Path, answers: Answers) -> None:
         MarkerError: a marker in the copy is malformed.
         AnswerError: an anchor of an edit is missing.
     """
-    cut_tree(root, answers.kept)
+    rewritten = replace_todo(root, answers.resource) if answers.resource is not None else []
+    cut_tree(root, answers.kept)  # after the todo's blocks were replaced
     rename_project(root, answers.project)
     if answers.realm is not None:
         write_development_realm(root, answers.realm, answers.project)
+    if rewritten and not formatted(root, rewritten):
+        print(
+            "generator: ruff is not installed beside copier: run `make format` once in the"
+            " new service, to wrap the test lines the resource's name lengthened",
+            file=sys.stderr,
+        )
 
 
 def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:

@@ -27,8 +27,9 @@ from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: The optional parts. ``bench`` measures the TODO example with its live updates, so it
-#: goes when either does. ``template`` is this repository's own machinery (the
+#: The optional parts. ``todo`` is the TODO example, replaced by the user's own resource
+#: (``generator.resource``); ``bench`` measures it with its live updates, so it goes
+#: when either does. ``template`` is this repository's own machinery (the
 #: generator, the lines that explain the template): a generated service never has it.
 FEATURES = frozenset({"bench", "frontend-mock", "live", "template", "todo"})
 

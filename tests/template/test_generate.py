@@ -69,8 +69,9 @@ AUTH0 = AnswerSet(
         "identity_provider": "auth0",
         "oidc_issuer": "https://example.eu.auth0.com/",
         "oidc_audience": "https://api.petclinic.example",
+        "example": "own",
+        "resource_name": "pet",
         "live_updates": False,
-        "frontend_mock": False,
     },
     slug="pet-clinic",
     typ="JWT",
@@ -79,6 +80,8 @@ AUTH0 = AnswerSet(
         "azp": "Zx8mVQ2rJ1c4lT0pk9Yb",
         "scope": "openid profile",
     },
+    resource="/api/pets",
+    body={"title": "Rex"},
 )
 ENTRA = AnswerSet(
     name="entra",
@@ -191,7 +194,7 @@ def test_opted_out_files_are_not_generated(service: Service) -> None:
     root = service.root
     for machinery in ("copier.yml", "generator", "tests/template"):
         assert not (root / machinery).exists(), machinery
-    spa = answers.get("frontend_mock", True)
+    spa = answers.get("frontend_mock", answers.get("example", "todo") == "todo")
     assert (root / "frontend-mock").is_dir() is spa
     assert (root / "tests" / "browser").is_dir() is spa
     live = answers.get("live_updates", True)
@@ -203,6 +206,23 @@ def test_opted_out_files_are_not_generated(service: Service) -> None:
         assert mentions == [], mentions
     if not spa:
         mentions = _grep(root, r"frontend-mock|run-spa-mock")
+        assert mentions == [], mentions
+    own = answers.get("example") == "own"
+    assert (root / "app" / "data" / "todos.py").exists() is not own
+    assert (root / "tests" / "app" / "test_todos.py").exists() is not own
+    assert (root / "bench").exists() is (live and not own)
+    if own:
+        plural = f"{answers['resource_name']}s"
+        assert (root / "app" / "data" / f"{plural}.py").is_file()
+        assert (root / "tests" / "app" / f"test_{plural}.py").is_file()
+        assert [p.name for p in (root / "migrations" / "versions").glob("*.py")] == [
+            f"0001_users_and_{plural}.py"
+        ]
+        # No code of the example is left (its name stays in a few comments that use it as
+        # the example of what a resource is).
+        code = r"\bTODOS\b|app\.data\.todos|__tablename__ = \"todos\""
+        mentions = [line for part in ("app", "migrations") for line in _grep(root / part, code)]
+        mentions += _grep(root / "tests", r"/api/todos|\btodo_id\b")
         assert mentions == [], mentions
 
 

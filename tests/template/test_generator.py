@@ -15,13 +15,21 @@ import pytest
 from generator.cli import Answers, generate, main, parse_answers
 from generator.features import _LOOKS_LIKE_MARKER, FEATURES, marked_features, text_files
 from generator.naming import ProjectNames, RealmNames
+from generator.resource import ResourceNames
 from tests.template.generation import ROOT, copy_repository
 
 RUFF = str(Path(sys.executable).with_name("ruff"))
 VARIANTS = [
-    pytest.param(live, spa, realm, id=f"live={live}-spa={spa}-realm={realm}")
+    pytest.param(live, spa, realm, None, id=f"live={live}-spa={spa}-realm={realm}")
     for (live, spa), realm in itertools.product(
         itertools.product([True, False], repeat=2), ["acme", None]
+    )
+] + [
+    pytest.param(live, False, None, names, id=f"live={live}-resource={names.singular}")
+    for live in (True, False)
+    for names in (
+        ResourceNames("pet", "pets"),
+        ResourceNames("invoice_line_abroad", "invoice_lines_abroad"),  # the longest allowed
     )
 ]
 
@@ -35,9 +43,9 @@ def test_every_marker_in_the_repository_is_well_formed() -> None:
     assert marked >= FEATURES - {"todo"}
 
 
-@pytest.mark.parametrize(("live", "spa", "realm"), VARIANTS)
+@pytest.mark.parametrize(("live", "spa", "realm", "resource"), VARIANTS)
 def test_every_variant_is_python_that_parses_with_no_marker_left(
-    tmp_path: Path, live: bool, spa: bool, realm: str | None
+    tmp_path: Path, live: bool, spa: bool, realm: str | None, resource: ResourceNames | None
 ) -> None:
     copy = copy_repository(tmp_path / "service")
     answers = Answers(
@@ -45,7 +53,11 @@ def test_every_variant_is_python_that_parses_with_no_marker_left(
         realm=RealmNames(realm) if realm else None,
         live_updates=live,
         frontend_mock=spa,
+        resource=resource,
     )
+    if resource is not None:  # what copier leaves out with the example
+        for example in ("app/data/todos.py", "tests/app/test_todos.py", "tests/app/test_crud.py"):
+            (copy / example).unlink()
     generate(copy, answers)
     for path in text_files(copy):
         text = path.read_text()
