@@ -76,15 +76,27 @@ def uv() -> str:
     return found
 
 
+#: The uv settings a service shares with this repository (CI sets them): where the
+#: packages are cached, and which interpreter. The rest (a project, an environment) would
+#: point the service at this repository's.
+_UV_SHARED = frozenset({"UV_CACHE_DIR", "UV_PYTHON"})
+
+
 def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``command`` offline (uv from its cache only); on failure, fail the test with
     its output."""
     environment = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("VIRTUAL_ENV", "PYTEST_", "UV_"))
+        if not key.startswith(("VIRTUAL_ENV", "PYTEST_", "UV_")) or key in _UV_SHARED
     }
-    environment |= {"UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never", **env}
+    environment |= {
+        "UV_OFFLINE": "1",
+        "UV_PYTHON_DOWNLOADS": "never",
+        # This interpreter's version unless one was chosen: the cache holds its wheels.
+        "UV_PYTHON": os.environ.get("UV_PYTHON") or "{}.{}".format(*sys.version_info[:2]),
+        **env,
+    }
     result = subprocess.run(
         command, cwd=cwd, env=environment, capture_output=True, text=True, check=False
     )
