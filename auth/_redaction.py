@@ -4,6 +4,12 @@ uvicorn's access log prints the request line with its query string, so a client 
 sends ``?access_token=...`` would have its token written to the log even though the
 request is refused. This filter rewrites such values, and any JWT-shaped string, in
 every record of the loggers it is attached to.
+
+Redaction runs on text an attacker chooses (a request target, before authentication),
+so every pattern here runs in time linear in its input: each one, once past its literal
+start, cannot fail, so the search never rescans what a failed attempt has read (a run
+of ``eyJeyJeyJ...`` once cost time quadratic in its length). ``tests/auth/
+test_redaction.py`` holds worst-case inputs to a ratio against plain text.
 """
 
 from __future__ import annotations
@@ -13,8 +19,15 @@ import re
 
 _SECRET_PARAMETERS = ("access_token", "id_token", "refresh_token", "token", "dpop")
 _QUERY_SECRET = re.compile(rf"(?i)((?:{'|'.join(_SECRET_PARAMETERS)})=)[^&\s\"]*")
-# Three base64url segments, the first starting like a JSON object ("eyJ" = '{"').
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+# From "eyJ" (base64url of '{"', how a JWS or JWE header starts) to the end of the run of
+# base64url characters and dots: always matches, so each character is read once. The run
+# is a token when it holds at least three segments (a JWS has three, a JWE five).
+_JWT_RUN = re.compile(r"eyJ[A-Za-z0-9_.-]*")
+
+
+def _redact_jwt(match: re.Match[str]) -> str:
+    run = match.group()
+    return "[redacted-jwt]" if run.count(".") >= 2 else run
 
 
 def redact(text: str) -> str:
@@ -29,7 +42,7 @@ def redact(text: str) -> str:
         if "token=" in lowered or "dpop=" in lowered:
             text = _QUERY_SECRET.sub(r"\1[redacted]", text)
     if "eyJ" in text:
-        text = _JWT.sub("[redacted-jwt]", text)
+        text = _JWT_RUN.sub(_redact_jwt, text)
     return text
 
 
