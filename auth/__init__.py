@@ -23,7 +23,7 @@ from ._host_guard import HostGuard
 from ._origin import IpNetwork, is_trusted_proxy
 from ._principal import Principal
 from ._profiles import Provider
-from ._redaction import TokenRedactingFilter, install_token_redaction, redact
+from ._redaction import TokenRedactingFilter, install_token_redaction, redact, redact_target
 from ._replay import MemoryReplayStore, ReplayStore
 from ._settings import AuthMode, AuthSettings, IssuerSettings
 from ._verifier import Authenticator, TokenVerifier
@@ -57,4 +57,5 @@ __all__ = [
     "install_token_redaction",
     "is_trusted_proxy",
     "redact",
+    "redact_target",
 ]

@@ -46,14 +46,55 @@ def redact(text: str) -> str:
     return text
 
 
+#: What a logged request target keeps: the path's first characters, and the first names
+#: of its query, each cut short. A target can be 8 KiB (more behind another server).
+MAX_PATH_CHARS = 1024
+MAX_QUERY_NAMES = 20
+MAX_QUERY_NAME_CHARS = 64
+
+
+def redact_target(path: str, query: str = "") -> str:
+    """A request target fit for a log line or a trace: the path (at most
+    ``MAX_PATH_CHARS``), and the query's names (at most ``MAX_QUERY_NAMES``) with every
+    value replaced, whatever its name: a ticket, a code or a session id is as secret as
+    a token. ``path`` may still hold its query (``/a?b=c``) when ``query`` is empty."""
+    if not query:
+        path, _, query = path.partition("?")
+    path = path[:MAX_PATH_CHARS]
+    if not query:
+        return path
+    # At most MAX_QUERY_NAMES splits: a query of thousands of pairs costs no more.
+    pairs = query.split("&", MAX_QUERY_NAMES)[:MAX_QUERY_NAMES]
+    names = [pair.partition("=")[0][:MAX_QUERY_NAME_CHARS] for pair in pairs if pair]
+    return path + "?" + "&".join(f"{name}=[redacted]" for name in names)
+
+
+# uvicorn's own lines that carry a request target, and the position of the target among
+# their arguments: the access log's request line, and the WebSocket handshake's line.
+_TARGET_ARGUMENT = {
+    '%s - "%s %s HTTP/%s" %d': 2,
+    '%s - "WebSocket %s" [accepted]': 1,
+    '%s - "WebSocket %s" 403': 1,
+    '%s - "WebSocket %s" %d': 1,
+}
+
+
 class TokenRedactingFilter(logging.Filter):
-    """A logging filter that redacts tokens from a record's message and arguments."""
+    """A logging filter that redacts tokens from a record's message and arguments, and
+    gives the request target of uvicorn's access and WebSocket lines the treatment of
+    ``redact_target``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
         if isinstance(record.msg, str):
+            position = _TARGET_ARGUMENT.get(record.msg)
+            if position is not None and isinstance(args, tuple) and len(args) > position:
+                target = args[position]
+                if isinstance(target, str):
+                    args = (*args[:position], redact_target(target), *args[position + 1 :])
             record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        if isinstance(args, tuple):
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in args)
         return True
 
 

@@ -42,6 +42,7 @@ EXPECTED_EXPORTS = {
     "install_token_redaction",
     "is_trusted_proxy",
     "redact",
+    "redact_target",
 }
 #: The modules an application imports; every other module of auth/ is private (its name,
 #: or a package's, starts with an underscore).

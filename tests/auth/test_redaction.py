@@ -16,6 +16,7 @@ from auth._redaction import (
     _redact_jwt,
     install_token_redaction,
     redact,
+    redact_target,
 )
 from tests.linear_time import assert_linear, fit
 
@@ -149,3 +150,47 @@ def test_install_is_idempotent_and_defaults_to_uvicorn(caplog: pytest.LogCapture
     finally:
         for default, filters in zip(defaults, before, strict=True):
             default.filters[:] = filters
+
+
+def _uvicorn_record(msg: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, msg, args, None)
+
+
+@pytest.mark.parametrize(
+    ("msg", "args"),
+    [
+        ('%s - "WebSocket %s" [accepted]', ("127.0.0.1:5000", "/api/ws?ticket=T1&session=S1")),
+        ('%s - "WebSocket %s" 403', ("127.0.0.1:5000", "/api/ws?ticket=T1&session=S1")),
+        ('%s - "WebSocket %s" %d', ("127.0.0.1:5000", "/api/ws?ticket=T1&session=S1", 401)),
+        ('%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5000", "GET", "/cb?code=T1&state=S1", "1.1", 200)),
+    ],
+    ids=["websocket accepted", "websocket 403", "websocket denied", "access line"],
+)
+def test_uvicorns_request_lines_keep_query_names_and_lose_their_values(
+    msg: str, args: tuple[object, ...]
+) -> None:
+    # Served by a bare `uvicorn app.main:app`, these are uvicorn's lines; a ticket, a
+    # code or a session id is redacted like a token, as in the application's access line.
+    record = _uvicorn_record(msg, *args)
+    TokenRedactingFilter().filter(record)
+    line = record.getMessage()
+    assert "T1" not in line
+    assert "S1" not in line
+    assert "=[redacted]&" in line
+
+
+def test_uvicorns_request_lines_carry_a_bounded_target() -> None:
+    target = "/" + "p" * 8000 + "?" + "&".join(f"n{i}=v" for i in range(2000))
+    record = _uvicorn_record('%s - "WebSocket %s" [accepted]', "127.0.0.1:5000", target)
+    TokenRedactingFilter().filter(record)
+    assert len(record.getMessage()) < 1024 + 21 * 80
+
+
+def test_a_target_keeps_at_most_twenty_names_of_64_characters() -> None:
+    query = "&".join(["n" * 100 + "=v"] + [f"n{i}=v" for i in range(100)])
+    redacted = redact_target("/p", query)
+    names = redacted.partition("?")[2].split("&")
+    assert len(names) == 20
+    assert names[0] == "n" * 64 + "=[redacted]"
+    assert redact_target("/p?a=1&&b") == "/p?a=[redacted]&b=[redacted]"
+    assert redact_target("/" + "x" * 5000) == "/" + "x" * 1023
