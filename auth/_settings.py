@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -240,7 +241,8 @@ class AuthSettings(BaseSettings):
         """The token-shape settings for ``provider`` (default: ``OIDC_PROVIDER``): its
         profile's defaults, overridden by every shape setting given explicitly."""
         defaults = PROFILES[provider or self.provider]
-        return ProviderProfile(
+        return replace(
+            defaults,
             accepted_typ=self.accepted_typ or defaults.accepted_typ,
             required_claims=(
                 defaults.required_claims if self.required_claims is None else self.required_claims

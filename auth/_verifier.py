@@ -111,6 +111,7 @@ def token_policy(trusted: TrustedIssuer, settings: AuthSettings) -> AccessTokenP
         required_claims=frozenset(profile.required_claims),
         client_id_claims=profile.client_id_claims,
         scope_claims=profile.scope_claims,
+        id_claims=profile.id_claims_in_access_tokens,
     )
 
 
@@ -146,6 +147,11 @@ class TokenVerifier:
         self._algorithms = algorithms
         self._any_accepted_typ = frozenset(
             typ for issuer in self._issuers.values() for typ in issuer.policy.accepted_typ
+        )
+        self._any_id_claims = tuple(
+            allowed
+            for issuer in self._issuers.values()
+            for allowed in issuer.policy.id_claims_allowed
         )
         self._dpop_policy = DpopPolicy(
             algorithms=algorithms,
@@ -318,7 +324,9 @@ class TokenVerifier:
         # The structural checks that need no issuer run first, as with a single issuer:
         # a token no configured issuer would accept is refused for what it is.
         check_algorithm(jws.header, self._algorithms)
-        check_type(jws.header, jws.payload, accepted=self._any_accepted_typ)
+        check_type(
+            jws.header, jws.payload, accepted=self._any_accepted_typ, id_claims=self._any_id_claims
+        )
         issuer = self._issuers.get(unverified_issuer(jws) or "")
         if issuer is None:
             # Decided from configuration alone: nothing is fetched for an unknown issuer.
