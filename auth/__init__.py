@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._factory import check_settings, create_authenticator
 from ._host_guard import HostGuard
+from ._json_nesting import json_nesting_exceeds
 from ._origin import IpNetwork, is_trusted_proxy
 from ._principal import Principal
 from ._profiles import Provider
@@ -56,6 +57,7 @@ __all__ = [
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",
+    "json_nesting_exceeds",
     "redact",
     "redact_target",
 ]

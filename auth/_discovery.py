@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ._json_nesting import json_nesting_exceeds
+
 #: Discovery documents and JWKS are a few KiB; anything larger is refused unread.
 MAX_DOCUMENT_BYTES = 256 * 1024
 
@@ -51,9 +53,11 @@ async def fetch_json(client: httpx.AsyncClient, url: str) -> tuple[dict[str, Any
             headers = response.headers
     except httpx.HTTPError as exc:
         raise FetchError(f"GET {url} failed: {exc.__class__.__name__}") from exc
+    if json_nesting_exceeds(body):
+        raise FetchError(f"GET {url} returned JSON nested too deeply")
     try:
         document = json.loads(bytes(body))
-    except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested arrays
+    except ValueError as exc:
         raise FetchError(f"GET {url} did not return JSON") from exc
     if not isinstance(document, dict):
         raise FetchError(f"GET {url} did not return a JSON object")

@@ -25,7 +25,7 @@ from app.data import crud
 from app.data.database import DatabaseUnavailable
 from app.events.broker import Subscription
 from app.services import Services
-from auth import AuthError, Principal, ServiceUnavailable
+from auth import AuthError, Principal, ServiceUnavailable, json_nesting_exceeds
 from auth.fastapi import http_request, offered_subprotocols
 
 logger = logging.getLogger("app.live")
@@ -60,32 +60,19 @@ class _Close(Exception):
         self.code, self.reason = code, reason[:120]
 
 
-def _nesting_exceeds(value: object, limit: int) -> bool:
-    level = [value]
-    for _ in range(limit):
-        level = [
-            child
-            for item in level
-            if isinstance(item, dict | list)
-            for child in (item.values() if isinstance(item, dict) else item)
-        ]
-    return any(isinstance(item, dict | list) for item in level)
-
-
 def _parse(text: str, *, max_bytes: int) -> dict[str, Any]:
     """A client message, or the 4400 close for one this protocol does not define."""
     if len(text.encode()) > max_bytes:
         raise _Close(CloseCode.BAD_MESSAGE, f"messages are at most {max_bytes} bytes")
+    # Before parsing: the parser recurses once per level (auth.json_nesting_exceeds).
+    if json_nesting_exceeds(text, MAX_MESSAGE_DEPTH):
+        raise _Close(CloseCode.BAD_MESSAGE, "message nested too deeply")
     try:
         message = json.loads(text)
-    except RecursionError:  # what json.loads raises on deep nesting, not ValueError
-        raise _Close(CloseCode.BAD_MESSAGE, "message nested too deeply") from None
     except ValueError:
         raise _Close(CloseCode.BAD_MESSAGE, "messages must be JSON objects") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise _Close(CloseCode.BAD_MESSAGE, "messages must be JSON objects with a type")
-    if _nesting_exceeds(message, MAX_MESSAGE_DEPTH):
-        raise _Close(CloseCode.BAD_MESSAGE, "message nested too deeply")
     if message["type"] not in CLIENT_MESSAGE_TYPES:
         raise _Close(CloseCode.BAD_MESSAGE, f"unknown message type {message['type'][:40]!r}")
     return message

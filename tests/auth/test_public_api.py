@@ -41,6 +41,7 @@ EXPECTED_EXPORTS = {
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",
+    "json_nesting_exceeds",
     "redact",
     "redact_target",
 }
