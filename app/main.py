@@ -19,7 +19,7 @@ from prometheus_client import start_http_server
 
 from app.api.body_limit import BodySizeLimit
 from app.api.docs import install_docs
-from app.api.errors import install_error_handlers
+from app.api.errors import install_error_handlers, install_server_error_filter
 from app.api.openapi import install_openapi
 from app.api.routes import admin, health, live, me, todos
 from app.api.routes.metrics import metrics_router
@@ -186,6 +186,7 @@ def create_app(
     # Here and only here: whoever serves the app (python -m app, uvicorn, a test server)
     # gets tokens redacted from uvicorn's logs.
     install_token_redaction()
+    install_server_error_filter()  # an error's traceback once, not again from uvicorn
     return app
 
 

@@ -90,8 +90,10 @@ class AppSettings(BaseSettings):
     todo_admin_role: str = "todo-admin"
     todo_text_max_length: int = Field(default=500, ge=1, le=10_000)
     max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    page_size_default: int = Field(default=20, ge=1)
-    page_size_max: int = Field(default=100, ge=1)
+    #: Page sizes are bound parameters of the list query: bounded well within any
+    #: integer a driver binds (app.data.bounds).
+    page_size_default: int = Field(default=20, ge=1, le=10_000)
+    page_size_max: int = Field(default=100, ge=1, le=10_000)
 
     #: Live updates: events queued per socket before a slow client is dropped.
     live_send_queue_size: int = Field(default=256, ge=1)
