@@ -20,6 +20,15 @@ protocol as bytes arrive, before a request reaches the application.
   it also counts tasks, never refuses a WebSocket upgrade, and refuses the requests of
   connections already open rather than the newcomer's.
 
+The two parsers refuse the same requests (``tests/integration/test_limits.py`` runs one
+request-smuggling matrix under both): h11 is made to refuse what llhttp (httptools)
+refuses and it would accept, namely obs-fold continuation lines and bare LF line ends
+in a head or trailer section (RFC 9112 §5.2, §2.2; an obs-folded line can hide a
+``Transfer-Encoding`` from one parser and not another), a repeated or listed
+``Content-Length``, both framings at once (§6.3), a chunk size beyond 64 bits and an
+HTTP version other than 1.0 and 1.1; httptools is made to refuse a
+``Transfer-Encoding`` other than ``chunked`` (``gzip, chunked``), as h11 does.
+
 Every refusal closes the connection. Why by hand: uvicorn's httptools protocol has no
 head limit at all. llhttp hands a header value over in pieces and httptools joins them
 into one ``bytes`` before calling ``on_header`` (a 200 MiB value is held whole, and copied
@@ -35,12 +44,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, ClassVar, cast
 
 import h11
 import httptools
+from h11._receivebuffer import ReceiveBuffer
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -268,6 +279,10 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._unset_keepalive_if_required()
+        for name, value in self.headers:
+            # llhttp takes any coding list that ends in chunked; h11 only chunked itself.
+            if name == b"transfer-encoding" and value.strip(b" \t").lower() != b"chunked":
+                raise _Refused(400, "Transfer-Encoding other than chunked.")
         if self._head_timer or self._over_capacity or self._fed_bound > self._line_limit:
             self._check_head(self.url, self.headers, self._fed_bound)
         else:
@@ -286,11 +301,54 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
         super().on_body(body)
 
 
+_CONTENT_LENGTH = re.compile(rb"\ncontent-length[ \t]*:([^\r\n]*)", re.IGNORECASE)
+#: Hexadecimal digits of the largest chunk size llhttp takes (2**64 - 1).
+_MAX_CHUNK_SIZE_DIGITS = 16
+
+
+class _StrictReceiveBuffer(ReceiveBuffer):
+    """h11's receive buffer, refusing in heads and trailer sections what llhttp refuses
+    and h11 would take: bare LF line ends, obs-fold continuation lines, a repeated or
+    listed ``Content-Length``; and chunk sizes beyond 64 bits. Each section is checked
+    once, when h11 takes it out of the buffer (linear: counts and one regex)."""
+
+    _section = False
+
+    def maybe_extract_lines(self) -> list[bytearray] | None:
+        self._section = True  # what _extract takes now is a head or a trailer section
+        try:
+            return super().maybe_extract_lines()
+        finally:
+            self._section = False
+
+    def maybe_extract_next_line(self) -> bytearray | None:
+        line = super().maybe_extract_next_line()  # only chunk-size lines are read so
+        if line is not None:
+            size = bytes(line).partition(b";")[0].strip(b" \t\r\n").lstrip(b"0")
+            if len(size) > _MAX_CHUNK_SIZE_DIGITS:
+                raise h11.LocalProtocolError("chunk size beyond 64 bits")
+        return line
+
+    def _extract(self, count: int) -> bytearray:
+        out = super()._extract(count)
+        if self._section:
+            if out.count(b"\n") != out.count(b"\r\n"):
+                raise h11.LocalProtocolError("bare LF in a head (RFC 9112 §2.2)")
+            if b"\n " in out or b"\n\t" in out:
+                raise h11.LocalProtocolError("obs-fold in a head (RFC 9112 §5.2)")
+            lengths = _CONTENT_LENGTH.findall(out)
+            if len(lengths) > 1 or (lengths and b"," in lengths[0]):
+                raise h11.LocalProtocolError("Content-Length repeated")
+        return out
+
+
 class _LimitedH11Connection(h11.Connection):
-    """h11's connection, telling the protocol where request heads begin and end."""
+    """h11's connection, telling the protocol where request heads begin and end, and
+    reading them as strictly as llhttp does (``_StrictReceiveBuffer``)."""
 
     def __init__(self, protocol: LimitedH11Protocol) -> None:
         super().__init__(h11.SERVER, max_incomplete_event_size=protocol.limits.max_header_bytes)
+        self._receive_buffer = _StrictReceiveBuffer()
         self.protocol = protocol
 
     def next_event(self) -> Any:
@@ -302,6 +360,8 @@ class _LimitedH11Connection(h11.Connection):
             request_line, crlf, _ = self.trailing_data[0].partition(b"\r\n")
             raise self.protocol._head_too_large(b"" if crlf else request_line) from None
         if isinstance(event, h11.Request):
+            if event.http_version not in (b"1.0", b"1.1"):
+                raise _Refused(400, "HTTP version not supported by this server.")
             fields = list(event.headers)
             names = {name for name, _ in fields}
             if b"transfer-encoding" in names and b"content-length" in names:

@@ -251,6 +251,98 @@ def test_a_request_that_cannot_be_parsed_gets_a_400_problem_and_the_connection_c
     assert _problem(answered)["status"] == 400
 
 
+#: Requests that HTTP parsers disagree on, or that hide one request inside another
+#: (RFC 9112 §6.3, §5.2, §2.2, §7.1; PortSwigger's and Kettle's request-smuggling
+#: research). Each is sent with a second, well-formed request behind it: both protocols
+#: must refuse it with one 400 and close, never answer the request smuggled behind.
+_POST = b"POST /healthz HTTP/1.1\r\nHost: x\r\n"
+_GET = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+_CHUNKED = b"Transfer-Encoding: chunked\r\n"
+_END = b"0\r\n\r\n"
+SMUGGLING = {
+    # Two framings, or one framing stated twice (RFC 9112 §6.3).
+    "cl-te": _POST + b"Content-Length: 5\r\n" + _CHUNKED + b"\r\n" + _END,
+    "te-cl": _POST + _CHUNKED + b"Content-Length: 5\r\n\r\n" + _END,
+    "cl-cl-diff": _POST + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    "cl-cl-same": _POST + b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+    "cl-list": _POST + b"Content-Length: 5, 5\r\n\r\nhello",
+    "cl-plus": _POST + b"Content-Length: +5\r\n\r\nhello",
+    "cl-neg": _POST + b"Content-Length: -1\r\n\r\n",
+    "cl-hex": _POST + b"Content-Length: 0x5\r\n\r\nhello",
+    "cl-space-in": _POST + b"Content-Length: 1 2\r\n\r\nhello",
+    "cl-huge": _POST + b"Content-Length: 99999999999999999999999\r\n\r\nhello",
+    # Transfer codings one parser reads as chunked and another not (§6.1, §7).
+    "te-identity": _POST + b"Transfer-Encoding: identity\r\n\r\n",
+    "te-chunked-identity": _POST + b"Transfer-Encoding: chunked, identity\r\n\r\n" + _END,
+    "te-identity-chunked": _POST + b"Transfer-Encoding: identity, chunked\r\n\r\n" + _END,
+    "te-gzip-chunked": _POST + b"Transfer-Encoding: gzip, chunked\r\n\r\n" + _END,
+    "te-xchunked": _POST + b"Transfer-Encoding: xchunked\r\n\r\n" + _END,
+    "te-two-headers": _POST + _CHUNKED + b"Transfer-Encoding: identity\r\n\r\n" + _END,
+    "te-space-before-colon": _POST + b"Transfer-Encoding : chunked\r\n\r\n" + _END,
+    "te-vtab": _POST + b"Transfer-Encoding:\x0bchunked\r\n\r\n" + _END,
+    "te-nul": _POST + b"Transfer-Encoding: chunked\x00\r\n\r\n" + _END,
+    # obs-fold (§5.2): a continuation line can hide a field inside another.
+    "te-obs-fold": _POST + b"Transfer-Encoding:\r\n chunked\r\n\r\n" + _END,
+    "obs-fold-hides-te": _POST
+    + b"X-A: b\r\n Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+    + _END,
+    "obs-fold-tab": _GET + b"X-A: b\r\n\tc\r\n\r\n",
+    "leading-space-first-header": b"GET /healthz HTTP/1.1\r\n Host: x\r\n\r\n",
+    # Line ends other than CRLF (§2.2).
+    "bare-lf-request-line": b"GET /healthz HTTP/1.1\nHost: x\r\n\r\n",
+    "bare-lf-header": _GET + b"X-A: b\nX-B: c\r\n\r\n",
+    "bare-lf-end": b"GET /healthz HTTP/1.1\r\nHost: x\n\n",
+    "bare-cr-header": _GET + b"X-A: b\rX-B: c\r\n\r\n",
+    # Malformed fields and request lines.
+    "header-name-space": _GET + b"Bad Name: y\r\n\r\n",
+    "header-no-colon": _GET + b"NoColon\r\n\r\n",
+    "header-nul-value": _GET + b"X-A: a\x00b\r\n\r\n",
+    "request-line-bad-version": b"GET /healthz HTTP/1.2\r\nHost: x\r\n\r\n",
+    "request-line-lowercase-http": b"GET /healthz http/1.1\r\nHost: x\r\n\r\n",
+    "method-bad-char": b"G(T /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "target-space": b"GET /health z HTTP/1.1\r\nHost: x\r\n\r\n",
+    "target-ctl": b"GET /health\x01z HTTP/1.1\r\nHost: x\r\n\r\n",
+    # Chunks (§7.1): sizes, their line ends, data longer than said, trailers.
+    "chunk-size-hex-prefix": _POST + _CHUNKED + b"\r\n0x2\r\nab\r\n" + _END,
+    "chunk-size-overflow": _POST + _CHUNKED + b"\r\nFFFFFFFFFFFFFFFFFF\r\nab\r\n" + _END,
+    "chunk-size-negative": _POST + _CHUNKED + b"\r\n-2\r\nab\r\n" + _END,
+    "chunk-size-space": _POST + _CHUNKED + b"\r\n2 2\r\nab\r\n" + _END,
+    "chunk-bare-lf": _POST + _CHUNKED + b"\r\n2\nab\r\n" + _END,
+    "chunk-data-too-long": _POST + _CHUNKED + b"\r\n2\r\nabcd\r\n" + _END,
+    "chunk-missing-crlf": _POST + _CHUNKED + b"\r\n2\r\nab0\r\n\r\n",
+    "trailer-obs-fold": _POST + _CHUNKED + b"\r\n0\r\nX-T: a\r\n b\r\n\r\n",
+    "trailer-bare-lf": _POST + _CHUNKED + b"\r\n0\r\nX-T: a\n\r\n",
+}
+SMUGGLED = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("name", sorted(SMUGGLING))
+def test_the_smuggling_matrix_is_refused_with_one_400_under_both_parsers(
+    api: ApiProcess, name: str
+) -> None:
+    answered = _request(api, SMUGGLING[name] + SMUGGLED)
+    assert _status(answered) == 400, answered[:200]
+    assert _problem(answered)["status"] == 400
+    assert answered.count(b"HTTP/1.1 ") == 1  # the request behind it was never read
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2;ext=1\r\n{}\r\n0\r\nX-Trailer: a\tb\r\n\r\n",
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked \r\n\r\n0\r\n\r\n",
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Tab: a\tb\r\nX-Empty:\r\n\r\n",
+    ],
+    ids=["chunked-with-trailer", "chunked-any-case", "content-length", "tab-in-value"],
+)
+def test_what_both_parsers_accept_is_still_served_under_both(api: ApiProcess, head: bytes) -> None:
+    answered = _request(api, head + SMUGGLED)
+    assert _status(answered) in {200, 405}, answered[:200]
+    assert answered.count(b"HTTP/1.1 ") == 2  # and the next request on the connection
+
+
 def _trickle_body(api: ApiProcess, head: bytes, seconds: float) -> tuple[bytes, float]:
     """Send ``head`` and then a body a byte every 0.1 s for up to ``seconds``; return what
     the server sent until it closed the connection, and when it closed it."""
