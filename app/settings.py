@@ -130,6 +130,11 @@ class AppSettings(BaseSettings):
     api_max_header_line_bytes: int = Field(default=8 * 1024, ge=256)
     api_header_timeout_seconds: float = Field(default=10.0, gt=0)
     api_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: A client that reads nothing of what it is sent for this long loses the connection.
+    api_send_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: Connections one client (address, or forwarded address behind a trusted proxy;
+    #: an IPv6 /64) may hold; beyond, 503.
+    api_max_connections_per_client: int = Field(default=256, ge=1)
 
     #: Log lines as one JSON object each (``json``) or aligned text (``text``); unset:
     #: json with ``APP_ENV=production``, text otherwise.

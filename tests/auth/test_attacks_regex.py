@@ -15,7 +15,7 @@ from auth._credentials import HttpRequest, check_token_syntax, extract_credentia
 from auth._errors import AuthError
 from auth._htu import normalise_path, normalise_url
 from auth._jwks import cache_lifetime
-from auth._origin import InvalidOrigin, parse_origin, request_origin
+from auth._origin import InvalidOrigin, client_address, parse_origin, request_origin
 from tests.linear_time import assert_linear, fit
 
 TRUSTED = ["127.0.0.1/32"]
@@ -40,6 +40,16 @@ def _forwarded(value: str) -> object:
     return request_origin(
         scheme="http",
         headers=[("host", "api.example"), ("forwarded", value)],
+        peer="127.0.0.1",
+        trusted_proxies=[ipaddress.ip_network(network) for network in TRUSTED],
+    )
+
+
+def _forwarded_for(value: str) -> object:
+    import ipaddress
+
+    return client_address(
+        headers=[("forwarded", value)],
         peer="127.0.0.1",
         trusted_proxies=[ipaddress.ip_network(network) for network in TRUSTED],
     )
@@ -82,6 +92,17 @@ CASES: list[tuple[str, Callable[[str], object], str, dict[str, str]]] = [
             "names without =": fit(";proto "),
             "an unterminated quote": 'host="' + fit("a"),
             "quotes": fit('host="'),
+        },
+    ),
+    (
+        "Forwarded for",
+        _forwarded_for,
+        fit("proto=https;host=api.example;for=192.0.2.1;"),
+        {
+            "semicolons": fit(";"),
+            "spaces after a semicolon": ";" + fit(" "),
+            "an unterminated quote": 'for="' + fit("a"),
+            "for without =": fit(";for "),
         },
     ),
     (

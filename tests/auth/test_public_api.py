@@ -38,6 +38,7 @@ EXPECTED_EXPORTS = {
     "TokenVerifier",
     "UseDpopNonce",
     "check_settings",
+    "client_address",
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",

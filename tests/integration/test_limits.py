@@ -81,6 +81,11 @@ def _request(api: ApiProcess, head: bytes) -> bytes:
 def _keep_alive_get(sock: socket.socket) -> bytes:
     """One request on a connection kept open, and its whole response."""
     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    return _one_response(sock)
+
+
+def _one_response(sock: socket.socket) -> bytes:
+    """One whole response (head and Content-Length body) from ``sock``."""
     response = b""
     while b"\r\n\r\n" not in response:
         response += sock.recv(65536)
@@ -525,3 +530,194 @@ async def test_sockets_beyond_the_per_user_and_total_limits_are_closed_1013(
                 return
         await asyncio.sleep(0.1)
     pytest.fail("the closed sockets' places were not given back")
+
+
+# -- Clients that do not read, and clients that take every place -------------------
+
+BUNDLE = b"GET /static/docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+HELD = 6
+
+
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def deadline(
+    request: pytest.FixtureRequest, issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    """Room for HELD connections, and a 1 s send deadline."""
+    workdir = tmp_path_factory.mktemp(f"deadline-{request.param}")
+    settings = {
+        "API_MAX_CONNECTIONS": str(HELD),
+        "API_SEND_TIMEOUT_SECONDS": "1",
+        "API_HEADER_TIMEOUT_SECONDS": "30",
+    }
+    with _serve(issuer, workdir, request.param, **settings) as served:
+        yield served
+
+
+def _non_reader(api: ApiProcess, request: bytes, *, source: str = "127.0.0.1") -> socket.socket:
+    """A client with a tiny receive buffer that sends ``request`` and never reads."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", api.port))
+    sock.sendall(request)
+    return sock
+
+
+def test_clients_that_never_read_lose_their_connections_to_the_send_deadline(
+    deadline: ApiProcess,
+) -> None:
+    wait_until(lambda: _served_on_a_new_connection(deadline), timeout=10, what="a free slot")
+    # Four bundles pipelined: more than the kernel's buffers take, so the rest waits in
+    # the server's transport for a read that never comes.
+    held = [_non_reader(deadline, BUNDLE * 4) for _ in range(HELD)]
+    try:
+        time.sleep(0.5)  # the answers are written as far as the clients let them
+        assert _status(_request(deadline, _get())) == 503  # every place is held
+        started = time.monotonic()
+        # uvicorn waited on drain() for ever (a fresh client got 503 after 25 s): the
+        # 1 s deadline gives the places back within 1.5 s of the clients' last read.
+        wait_until(lambda: _served_on_a_new_connection(deadline), timeout=10, what="a freed slot")
+        assert time.monotonic() - started < 5
+    finally:
+        for sock in held:
+            sock.close()
+    assert "the client read nothing" in deadline.output()
+
+
+def test_a_slow_reader_that_keeps_reading_is_served_to_the_end(deadline: ApiProcess) -> None:
+    wait_until(lambda: _served_on_a_new_connection(deadline), timeout=10, what="a free slot")
+    sock = _non_reader(deadline, BUNDLE.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    sock.settimeout(10)
+    received = b""
+    pauses = 0
+    with sock:
+        while chunk := sock.recv(64 * 1024):
+            received += chunk
+            # Now and then a pause shorter than the deadline, then on: a slow client.
+            if len(received) > (pauses + 1) * 32 * 1024 and pauses < 6:
+                pauses += 1
+                time.sleep(0.7)
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert _status(head) == 200
+    length = next(
+        int(line[15:])
+        for line in head.lower().split(b"\r\n")
+        if line.startswith(b"content-length:")
+    )
+    assert len(body) == length
+
+
+PER_CLIENT = 3
+
+
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def shared(
+    request: pytest.FixtureRequest, issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    """Three connections per client; 127.0.0.3 is a trusted proxy."""
+    workdir = tmp_path_factory.mktemp(f"shared-{request.param}")
+    settings = {
+        "API_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
+        "API_HEADER_TIMEOUT_SECONDS": "30",
+        "OIDC_TRUSTED_PROXIES": "127.0.0.3/32",
+    }
+    with _serve(issuer, workdir, request.param, **settings) as served:
+        yield served
+
+
+def _from(api: ApiProcess, source: str) -> socket.socket:
+    sock = socket.socket()
+    sock.settimeout(10)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", api.port))
+    return sock
+
+
+def _served_from(api: ApiProcess, source: str) -> bool:
+    with _from(api, source) as sock:
+        return _get_via(sock) == 200
+
+
+def _get_via(sock: socket.socket, forwarded: bytes = b"") -> int:
+    sock.sendall(_get(extra=forwarded).replace(b"Connection: close\r\n", b""))
+    return _status(_one_response(sock))
+
+
+def test_a_client_holding_its_share_is_refused_while_other_clients_are_served(
+    shared: ApiProcess,
+) -> None:
+    held = [_from(shared, "127.0.0.1") for _ in range(PER_CLIENT)]
+    try:
+        assert [_get_via(sock) for sock in held] == [200] * PER_CLIENT
+        with _from(shared, "127.0.0.1") as fourth:
+            fourth.sendall(_get())
+            refused = _read_all(fourth)
+        assert _status(refused) == 503
+        assert "share" in str(_problem(refused)["detail"])
+        with _from(shared, "127.0.0.2") as other:
+            assert _get_via(other) == 200  # another client is served
+    finally:
+        for sock in held:
+            sock.close()
+    wait_until(lambda: _served_from(shared, "127.0.0.1"), timeout=10, what="a share given back")
+
+
+def test_behind_a_trusted_proxy_the_share_is_the_forwarded_clients(shared: ApiProcess) -> None:
+    alice = b"X-Forwarded-For: 203.0.113.9, 198.51.100.7\r\n"  # the proxy added the last
+    bob = b'Forwarded: for="[2001:db8::1]:4711"\r\n'
+    held = [_from(shared, "127.0.0.3") for _ in range(PER_CLIENT)]
+    try:
+        assert [_get_via(sock, alice) for sock in held] == [200] * PER_CLIENT
+        with _from(shared, "127.0.0.3") as again:
+            assert _get_via(again, alice) == 503
+        with _from(shared, "127.0.0.3") as other:
+            assert _get_via(other, bob) == 200
+        # A peer that is not a trusted proxy is counted as itself, whatever it forwards.
+        with _from(shared, "127.0.0.4") as untrusted:
+            assert _get_via(untrusted, alice) == 200
+        # A proxy's connection counts for the client of its latest request.
+        assert _get_via(held[0], bob) == 200
+        with _from(shared, "127.0.0.3") as freed:
+            assert _get_via(freed, alice) == 200
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def _masked_text_frame(text: bytes) -> bytes:
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(text))
+    return bytes([0x81, 0x80 | len(text)]) + mask + masked
+
+
+@pytest.fixture(scope="module")
+def one_place(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("one-place")
+    settings = {
+        "API_MAX_CONNECTIONS": "1",
+        "API_SEND_TIMEOUT_SECONDS": "1",
+        "WS_PING_INTERVAL_SECONDS": "60",  # the deadline, not the heartbeat, must act
+        "WS_PING_TIMEOUT_SECONDS": "60",
+    }
+    with _serve(issuer, workdir, "httptools", **settings) as served:
+        yield Server(served, issuer)
+
+
+def test_a_websocket_whose_client_never_reads_loses_its_connection(one_place: Server) -> None:
+    from tests.integration.conftest import raw_upgrade
+
+    api = one_place.api
+    wait_until(lambda: _served_on_a_new_connection(api), timeout=10, what="a free slot")
+    sock = raw_upgrade(one_place, one_place.issuer.token("never-reads"), receive_buffer=1024)
+    try:
+        sock.settimeout(0.5)
+        ping = _masked_text_frame(b'{"type": "ping"}')
+        with contextlib.suppress(TimeoutError, BlockingIOError):
+            for _ in range(50_000):  # pongs pile up on the server's side, unread
+                sock.sendall(ping * 64)
+        assert _status(_request(api, _get())) == 503  # the socket holds the one place
+        started = time.monotonic()
+        wait_until(lambda: _served_on_a_new_connection(api), timeout=10, what="a freed slot")
+        assert time.monotonic() - started < 5
+    finally:
+        sock.close()
