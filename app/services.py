@@ -150,6 +150,8 @@ async def open_services(
                 live=LiveConnections(
                     max_sockets=settings.live_max_sockets,
                     max_sockets_per_user=settings.live_max_sockets_per_user,
+                    max_unproven=settings.live_max_unproven_sockets,
+                    max_unproven_per_client=settings.live_max_unproven_sockets_per_client,
                 ),
                 known_users=KnownUsers(database),
                 http_client=http_client,

@@ -108,6 +108,10 @@ class AppSettings(BaseSettings):
     #: closed right after its upgrade with 1013 (docs/limits.md).
     live_max_sockets_per_user: int = Field(default=16, ge=1)
     live_max_sockets: int = Field(default=1024, ge=1)
+    #: Live updates: sockets whose DPoP-bound token still owes its proof, in all and per
+    #: client address; they count against their user only once the proof verified.
+    live_max_unproven_sockets: int = Field(default=64, ge=1)
+    live_max_unproven_sockets_per_client: int = Field(default=8, ge=1)
     #: Live updates: the largest client message; a longer one closes the socket (4400).
     live_max_message_bytes: int = Field(default=16 * 1024, ge=1024)
 

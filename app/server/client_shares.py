@@ -10,18 +10,11 @@ addresses count by their /64 (one host is routinely given a whole /64).
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 
+from app.events.connections import client_key
 
-def client_key(address: str) -> str:
-    """What one client is counted under: an IPv4 address, or an IPv6 address's /64."""
-    if ":" not in address:
-        return address
-    try:
-        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
-    except ValueError:
-        return address
+__all__ = ["ClientShares", "client_key"]
 
 
 class ClientShares:

@@ -721,3 +721,56 @@ def test_a_websocket_whose_client_never_reads_loses_its_connection(one_place: Se
         assert time.monotonic() - started < 5
     finally:
         sock.close()
+
+
+@pytest.fixture(scope="module")
+def proof_budget(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("proof-budget")
+    settings = {
+        "LIVE_MAX_SOCKETS_PER_USER": "2",
+        "LIVE_MAX_UNPROVEN_SOCKETS_PER_CLIENT": "3",
+        "LIVE_PROOF_TIMEOUT_SECONDS": "5",
+    }
+    with _serve(issuer, workdir, "httptools", **settings) as served:
+        yield Server(served, issuer)
+
+
+async def test_a_token_without_its_key_cannot_take_its_owners_sockets(
+    proof_budget: Server,
+) -> None:
+    """Whoever holds only a DPoP-bound token opens sockets that never prove anything:
+    they wait in the budget of unproven sockets, not in the owner's, so the owner, who
+    has the key, still gets ready; and one client holds a few unproven sockets at most."""
+    from auth.testing import DpopKey
+
+    server = proof_budget
+    key = DpopKey()
+    token = server.issuer.token("dpop-owner", dpop_key=key)
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(3):  # the thief: the owner's cap is 2
+            await stack.enter_async_context(server.socket(token))
+        await asyncio.sleep(0.3)
+        async with server.socket(token) as over_budget:
+            with pytest.raises(ConnectionClosed) as closed:
+                await receive_json(over_budget)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, "awaiting a proof" in closed.value.rcvd.reason) == (
+            1013,
+            True,
+        )
+        # The owner, from another address, proves the key: the thief's sockets are not
+        # the owner's.
+        for _ in range(2):
+            elsewhere = socket.socket()
+            elsewhere.bind(("127.0.0.2", 0))
+            elsewhere.connect(("127.0.0.1", server.api.port))
+            owner = await stack.enter_async_context(
+                connect(
+                    server.ws_url,
+                    sock=elsewhere,
+                    subprotocols=["todo.v1", f"authorization_bearer_{token}"],  # type: ignore[list-item]
+                )
+            )
+            proof = key.proof("GET", f"{server.url}/api/ws", access_token=token)
+            await owner.send(json.dumps({"type": "auth.dpop", "proof": proof}))
+            assert (await receive_json(owner))["type"] == "ready"
