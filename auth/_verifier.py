@@ -192,12 +192,21 @@ class TokenVerifier:
         return {
             "mode": self.mode.value,
             "keys_loaded": self.is_ready(),
+            "issuers_without_keys": [
+                name for name, issuer in self._issuers.items() if issuer.keys.keys is None
+            ],
             "issuers": {name: issuer.keys.status() for name, issuer in self._issuers.items()},
         }
 
     def is_ready(self) -> bool:
-        """True once every trusted issuer's signing keys are loaded."""
-        return all(issuer.keys.keys is not None for issuer in self._issuers.values())
+        """True once the signing keys of at least one trusted issuer are loaded.
+
+        With several issuers, one whose identity provider is unreachable does not make
+        the whole API not ready: every instance waits on the same provider, so taking
+        instances out of rotation would not bring that issuer's keys closer and would
+        refuse every other issuer's callers too. Its own tokens get 503 until its keys
+        load; ``status()`` names it (``issuers_without_keys``)."""
+        return any(issuer.keys.keys is not None for issuer in self._issuers.values())
 
     def stats(self) -> AuthStats:
         replay = self._replay

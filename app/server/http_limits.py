@@ -61,6 +61,7 @@ from h11._receivebuffer import ReceiveBuffer
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.observability.throttle import ThrottledLog
 from app.server.client_shares import ClientShares, client_key
 from app.server.send_deadline import SendWatch
 from auth import IpNetwork, client_address, is_trusted_proxy
@@ -85,27 +86,9 @@ class HttpLimits:
     trusted_proxies: tuple[IpNetwork, ...] = ()
 
 
-class _ThrottledWarning:
-    """One warning line per ``interval`` at most, saying how many were left out: a
-    client opening connections it never reads must not write a line for each."""
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self._interval = interval
-        self._next = 0.0
-        self._left_out = 0
-
-    def warn(self, now: float, message: str, *args: object) -> None:
-        if now < self._next:
-            self._left_out += 1
-            return
-        if self._left_out:
-            message += " (and %d more like it since the last line)"
-            args = (*args, self._left_out)
-        logger.warning(message, *args)
-        self._next, self._left_out = now + self._interval, 0
-
-
-_STALLED = _ThrottledWarning()
+#: One line per 10 s at most about stalled readers: a host opening connections it never
+#: reads must not write a line for each.
+_STALLED = ThrottledLog(logger, interval=10.0)
 
 
 def _forwarding_headers(fields: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
@@ -202,8 +185,9 @@ class _Guard(asyncio.Protocol):
 
     def _stalled(self, transport: asyncio.WriteTransport) -> None:
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
-        _STALLED.warn(
-            self.loop.time(),
+        _STALLED.log(
+            logging.WARNING,
+            "stalled",
             "closed a connection from %s: the client read nothing for %gs",
             client,
             self.limits.send_timeout_seconds,
