@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,24 @@ def _tracing(settings: AppSettings, provider: TracerProvider | None) -> Tracing 
             settings.otel_exporter_otlp_endpoint or "", service_name=settings.otel_service_name
         )
     return Tracing(provider)
+
+
+def _subject_key(settings: AppSettings) -> bytes:
+    """The HMAC key of the subjects in access lines: ``LOG_SUBJECT_KEY``, else a random
+    key made for this process. Never none: an unkeyed hash of a guessable subject (an
+    e-mail address, a sequential id) is recovered by hashing candidates. A process key
+    keeps that safe by default; what it costs is that one user's lines match within one
+    process only (not across instances or restarts), which production is told about."""
+    if settings.log_subject_key is not None:
+        return settings.log_subject_key.get_secret_value().encode()
+    if settings.production and settings.log_subject == "hashed":
+        logger.warning(
+            "LOG_SUBJECT_KEY is not set: subjects in access lines are hashed with a key made "
+            "for this process, so one user's lines match within this process only; set "
+            "LOG_SUBJECT_KEY (32 random bytes, the same on every instance) to match them "
+            "across instances and restarts"
+        )
+    return secrets.token_bytes(32)
 
 
 def create_app(
@@ -165,11 +184,7 @@ def create_app(
         trusted_proxies=identity_settings.trusted_proxies,
         access_log=app_settings.api_access_log,
         subject=app_settings.log_subject,
-        subject_key=(
-            app_settings.log_subject_key.get_secret_value().encode()
-            if app_settings.log_subject_key
-            else b""
-        ),
+        subject_key=_subject_key(app_settings),
         metrics=metrics,
     )
     if app_settings.cors_origins:  # without origins to allow, the middleware is pure cost
