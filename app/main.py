@@ -205,12 +205,28 @@ def create_app(
     return app
 
 
+#: Said at start-up when the application is served by a bare ``uvicorn app.main:app``:
+#: what ``python -m app`` (``app.server``) adds that this path does not have.
+WITHOUT_PYTHON_M_APP = (
+    "served by `uvicorn app.main:app`, not `python -m app`: no request-head limits "
+    "(431/414/408), no connection cap, no share of connections per client, no send "
+    "deadline (a client that never reads holds its connection for ever), h11 and "
+    "httptools not held to the same refusals, no WebSocket frame limit (1009) nor quiet "
+    "1007, no 1001 for live sockets at shutdown, no GC tuning, and uvicorn trusts "
+    "X-Forwarded-* from 127.0.0.1 unless --no-proxy-headers (it changes the URL DPoP "
+    "proofs are checked against). Use `python -m app`, or put a proxy with the same "
+    "limits in front (docs/limits.md, 'Behind a reverse proxy')."
+)
+
+
 def __getattr__(name: str) -> FastAPI:
     """``app``: the application built from the environment and ``.env`` on first use
     (``uvicorn app.main:app``), so that importing this module builds nothing
-    (``python -m app`` builds its own, after reporting a bad setting in one sentence)."""
+    (``python -m app`` builds its own, after reporting a bad setting in one sentence).
+    Served this way, it says at start-up what it lacks (``WITHOUT_PYTHON_M_APP``)."""
     if name != "app":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     application = create_app()
+    logging.getLogger("uvicorn.error").warning(WITHOUT_PYTHON_M_APP)
     globals()["app"] = application
     return application
