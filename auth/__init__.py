@@ -6,6 +6,7 @@ JWKS rotation, RFC 6750 / 9449 errors, development modes, and a FastAPI adapter
 """
 
 from ._credentials import HttpRequest
+from ._environment import read_settings
 from ._errors import (
     AuthError,
     Check,
@@ -59,6 +60,7 @@ __all__ = [
     "install_token_redaction",
     "is_trusted_proxy",
     "json_nesting_exceeds",
+    "read_settings",
     "redact",
     "redact_target",
 ]
