@@ -101,6 +101,7 @@ def test_a_bad_setting_in_the_env_file_is_named_in_one_sentence(
     assert "9999" not in result.stderr  # values are not echoed: one may be a secret
 
 
+# feature: live begin
 async def test_a_websocket_upgrade_is_logged_once_with_its_query_values_redacted(
     issuer: TestIssuer, tmp_path: Path
 ) -> None:
@@ -121,3 +122,6 @@ async def test_a_websocket_upgrade_is_logged_once_with_its_query_values_redacted
     [line] = [line for line in json_lines(output) if line.get("method") == "WEBSOCKET"]
     assert line["path"] == "/api/ws?ticket=[redacted]&session=[redacted]"
     assert line["status"] == 101
+
+
+# feature: live end
