@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from auth.testing import TestIssuer
 from tests.integration.conftest import api_env
-from tests.services import ROOT, api_process, free_port, wait_until
+from tests.services import ROOT, api_process, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -108,6 +108,7 @@ async def test_a_websocket_upgrade_is_logged_once_with_its_query_values_redacted
     from websockets.asyncio.client import connect
 
     from tests.integration.conftest import receive_json
+    from tests.services import wait_until
 
     with api_process(api_env(issuer, LOG_FORMAT="json"), workdir=tmp_path) as api:
         url = api.base_url.replace("http://", "ws://") + "/api/ws?ticket=T1cket&session=S3ssion"
