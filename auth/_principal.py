@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ._profiles import ProviderProfile
+
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -88,20 +90,26 @@ def _optional_string(value: Any) -> str | None:
 def principal_from_claims(
     claims: Mapping[str, Any],
     *,
-    role_claims: Sequence[str],
+    profile: ProviderProfile,
     groups_claim: str,
     dpop_jkt: str | None,
-    client_id_claims: Sequence[str] = ("client_id", "azp"),
-    scope_claims: Sequence[str] = ("scope",),
 ) -> Principal:
     """Build a principal from verified claims (RFC 9068 §2.2), reading the client id,
-    scopes and roles where the provider profile says they are."""
+    scopes and roles where the provider ``profile`` says they are."""
     roles = frozenset(
-        role for pointer in role_claims for role in _role_names(_resolve_pointer(claims, pointer))
+        role
+        for pointer in profile.role_claims
+        for role in _role_names(_resolve_pointer(claims, pointer))
     )
-    scopes = frozenset(word for name in scope_claims for word in _scope_words(claims.get(name)))
+    scopes = frozenset(
+        word for name in profile.scope_claims for word in _scope_words(claims.get(name))
+    )
     client_id = next(
-        (value for name in client_id_claims if (value := _optional_string(claims.get(name)))),
+        (
+            value
+            for name in profile.client_id_claims
+            if (value := _optional_string(claims.get(name)))
+        ),
         None,
     )
     given, family = claims.get("given_name"), claims.get("family_name")

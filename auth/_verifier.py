@@ -17,32 +17,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._access_token import (
     MAX_TOKEN_LENGTH,
     AccessTokenPolicy,
-    check_algorithm,
+    VerifiedAccessToken,
     parse_token,
     unverified_issuer,
-    verify_jws,
 )
 from ._credentials import HttpRequest, check_token_syntax, extract_credentials
-from ._dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
+from ._dpop import DpopPolicy
 from ._errors import AuthError, Check, InvalidRequest, InvalidToken, Scheme
 from ._htu import expected_htu
 from ._jwks import JwksCache
+from ._jws import CompactJws
 from ._nonce import DpopNonces
 from ._origin import InvalidOrigin
 from ._principal import Principal, principal_from_claims
 from ._profiles import TrustedIssuer
+from ._proof_steps import ProofChecker
 from ._replay import ReplayStore
 from ._settings import AuthMode, AuthSettings
 from ._stats import AuthStats, ReportsReplayStats
 from ._token_cache import VerifiedTokenCache
-from ._token_kind import check_type
+from ._token_steps import TokenUnderCheck, check_token
 
 logger = logging.getLogger("auth.verifier")
 
@@ -114,6 +115,19 @@ def token_policy(trusted: TrustedIssuer, settings: AuthSettings) -> AccessTokenP
     )
 
 
+def untrusted_policy(policies: Iterable[AccessTokenPolicy]) -> AccessTokenPolicy:
+    """The policy a token naming no trusted issuer is checked with: what any trusted
+    issuer accepts (``alg``, ``typ``), so it is refused for what it is first, as with a
+    single issuer, then by the ``issuer`` step. It matches no issuer and no audience."""
+    policies = tuple(policies)
+    return AccessTokenPolicy(
+        issuer="",
+        audiences=(),
+        algorithms=frozenset(alg for policy in policies for alg in policy.algorithms),
+        accepted_typ=frozenset(typ for policy in policies for typ in policy.accepted_typ),
+    )
+
+
 class TokenVerifier:
     """Offline verification of OIDC access tokens and DPoP proofs (``OIDC_MODE=verify``)."""
 
@@ -142,16 +156,7 @@ class TokenVerifier:
         }
         self._replay = replay
         self._clock = clock
-        algorithms = frozenset(settings.algorithms)
-        self._algorithms = algorithms
-        self._any_accepted_typ = frozenset(
-            typ for issuer in self._issuers.values() for typ in issuer.policy.accepted_typ
-        )
-        self._dpop_policy = DpopPolicy(
-            algorithms=algorithms,
-            max_age=settings.dpop_max_age_seconds,
-            leeway=settings.leeway_seconds,
-        )
+        self._untrusted = untrusted_policy(issuer.policy for issuer in self._issuers.values())
         self._nonces: DpopNonces | None = None
         if settings.dpop_nonce:
             secret = settings.dpop_nonce_secret
@@ -160,10 +165,19 @@ class TokenVerifier:
                 lifetime_seconds=settings.dpop_nonce_lifetime_seconds,
                 clock=clock,
             )
+        #: The DPoP checks with this verifier's policy, replay store and nonces.
+        self.proofs = ProofChecker(
+            DpopPolicy(
+                algorithms=frozenset(settings.algorithms),
+                max_age=settings.dpop_max_age_seconds,
+                leeway=settings.leeway_seconds,
+            ),
+            replay=replay,
+            nonces=self._nonces,
+        )
         self._cache: VerifiedTokenCache[Principal] = VerifiedTokenCache(
             max_entries=settings.token_cache_max_entries
         )
-        self._proof_keys = ProofKeyCache()
 
     async def start(self) -> None:
         # Each issuer's first load at once: one slow IdP does not delay the others.
@@ -216,34 +230,47 @@ class TokenVerifier:
                 principal = await self._verify(credentials.token, digest)
         except AuthError as exc:
             raise exc.with_scheme(credentials.scheme) from None
-        if credentials.scheme == "Bearer":
-            if principal.dpop_bound:
-                raise InvalidToken(
-                    "a DPoP-bound token must be sent with the DPoP scheme",
-                    check=Check.SCHEME_BINDING,
-                    scheme="Bearer",
-                )
-            self._refuse_unbound_if_required(principal, scheme="Bearer")
-            return principal
-        if principal.dpop_jkt is None:
-            raise InvalidToken(
-                "the token is not DPoP-bound; send it with the Bearer scheme",
-                check=Check.SCHEME_BINDING,
-                scheme="DPoP",
+        self.check_scheme(credentials.scheme, principal.dpop_jkt)
+        if credentials.scheme == "DPoP":
+            await self._check_proof(
+                principal, credentials.token, credentials.proofs, request, digest
             )
-        await self._check_proof(principal, credentials.token, credentials.proofs, request, digest)
         return principal
 
     async def authenticate_token(self, token: str) -> Principal:
         digest = VerifiedTokenCache.digest(token)
         principal = self._cached(token, digest) or await self._verify(token, digest)
-        self._refuse_unbound_if_required(principal, scheme="Bearer")
+        # A bound token's proof comes later (verify_proof): only OIDC_DPOP_REQUIRED here.
+        self._refuse_unbound_if_required(principal.dpop_jkt, scheme="Bearer")
         return principal
 
-    def _refuse_unbound_if_required(self, principal: Principal, *, scheme: Scheme) -> None:
-        # OIDC_DPOP_REQUIRED: a bearer token, however valid, is not enough here (RFC 9449
-        # §7.1; advertised as dpop_bound_access_tokens_required, RFC 9728 §2).
-        if self.settings.dpop_required and not principal.dpop_bound:
+    def check_scheme(self, scheme: Scheme, dpop_jkt: str | None) -> None:
+        """A token bound to a DPoP key (``dpop_jkt``) comes under the ``DPoP`` scheme, an
+        unbound one under ``Bearer``: accepting a bound token as a bearer one would
+        downgrade it (RFC 9449 §7.2). With ``OIDC_DPOP_REQUIRED`` a bearer token, however
+        valid, is not enough (RFC 9449 §7.1; advertised as
+        ``dpop_bound_access_tokens_required``, RFC 9728 §2).
+
+        Raises:
+            InvalidToken: with ``Check.SCHEME_BINDING``.
+        """
+        if scheme == "DPoP":
+            if dpop_jkt is None:
+                raise InvalidToken(
+                    "the token is not DPoP-bound; send it with the Bearer scheme",
+                    check=Check.SCHEME_BINDING,
+                    scheme="DPoP",
+                )
+        elif dpop_jkt is not None:
+            raise InvalidToken(
+                "a DPoP-bound token must be sent with the DPoP scheme",
+                check=Check.SCHEME_BINDING,
+                scheme="Bearer",
+            )
+        self._refuse_unbound_if_required(dpop_jkt, scheme=scheme)
+
+    def _refuse_unbound_if_required(self, dpop_jkt: str | None, *, scheme: Scheme) -> None:
+        if self.settings.dpop_required and dpop_jkt is None:
             raise InvalidToken(
                 "this resource requires DPoP-bound tokens",
                 check=Check.SCHEME_BINDING,
@@ -283,18 +310,14 @@ class TokenVerifier:
             raise InvalidRequest(
                 f"the request's origin is invalid: {exc}", check=Check.HOST, scheme="DPoP"
             ) from None
-        await verify_dpop_proof(
+        await self.proofs.verify(
             proofs,
             method=request.method,
-            expected_htu=htu,
+            htu=htu,
             access_token=token,
-            access_token_digest=digest,
-            expected_jkt=principal.dpop_jkt,
-            policy=self._dpop_policy,
-            replay=self._replay,
-            key_cache=self._proof_keys,
-            nonces=self._nonces,
+            bound_jkt=principal.dpop_jkt,
             now=self._clock(),
+            access_token_digest=digest,
         )
 
     def _cached(self, token: str, digest: bytes | None) -> Principal | None:
@@ -313,29 +336,29 @@ class TokenVerifier:
         self._cache.discard(digest)
         return None
 
-    async def _verify(self, token: str, digest: bytes | None) -> Principal:
-        jws = parse_token(token, max_length=MAX_TOKEN_LENGTH)
-        # The structural checks that need no issuer run first, as with a single issuer:
-        # a token no configured issuer would accept is refused for what it is.
-        check_algorithm(jws.header, self._algorithms)
-        check_type(jws.header, jws.payload, accepted=self._any_accepted_typ)
+    def token_under_check(self, jws: CompactJws) -> TokenUnderCheck:
+        """A parsed token with the policy and keys of the issuer its ``iss`` names (or,
+        for any other issuer, none: the ``issuer`` step refuses it)."""
         issuer = self._issuers.get(unverified_issuer(jws) or "")
         if issuer is None:
-            # Decided from configuration alone: nothing is fetched for an unknown issuer.
-            raise InvalidToken(
-                "the token was issued by an issuer this API does not trust", check=Check.ISS
-            )
-        verified = await verify_jws(jws, policy=issuer.policy, keys=issuer.keys, now=self._clock())
-        profile = issuer.trusted.profile
-        principal = principal_from_claims(
+            return TokenUnderCheck(jws, policy=self._untrusted, keys=None, now=self._clock())
+        return TokenUnderCheck(jws, policy=issuer.policy, keys=issuer.keys, now=self._clock())
+
+    def principal_of(self, verified: VerifiedAccessToken) -> Principal:
+        """The caller a verified token names, read as its issuer's profile says."""
+        issuer = self._issuers[verified.claims["iss"]]
+        return principal_from_claims(
             verified.claims,
-            role_claims=profile.role_claims,
+            profile=issuer.trusted.profile,
             groups_claim=self.settings.groups_claim,
             dpop_jkt=verified.jkt,
-            client_id_claims=profile.client_id_claims,
-            scope_claims=profile.scope_claims,
         )
-        keys = issuer.keys.keys
+
+    async def _verify(self, token: str, digest: bytes | None) -> Principal:
+        jws = parse_token(token, max_length=MAX_TOKEN_LENGTH)
+        verified = await check_token(self.token_under_check(jws))
+        principal = self.principal_of(verified)
+        keys = self._issuers[principal.issuer].keys.keys
         if digest is not None and keys is not None:
             self._cache.put(
                 digest,
