@@ -77,7 +77,8 @@ def _algorithm(token: TokenUnderCheck) -> None:
 
 
 def _type(token: TokenUnderCheck) -> None:
-    check_type(token.jws.header, token.claims, accepted=token.policy.accepted_typ)
+    jws = token.jws
+    check_type(jws.header, jws.payload, accepted=token.policy.accepted_typ)
 
 
 def _issuer(token: TokenUnderCheck) -> None:
@@ -101,23 +102,25 @@ def _signature(token: TokenUnderCheck) -> None:
 
 
 def _iss(token: TokenUnderCheck) -> None:
-    check_issuer(token.claims, token.policy.issuer)
+    check_issuer(token.jws.payload, token.policy.issuer)
 
 
 def _aud(token: TokenUnderCheck) -> None:
-    check_audience(token.claims, token.policy.audiences)
+    check_audience(token.jws.payload, token.policy.audiences)
 
 
 def _time(token: TokenUnderCheck) -> None:
-    token.expires_at = check_time_claims(token.claims, now=token.now, leeway=token.policy.leeway)
+    token.expires_at = check_time_claims(
+        token.jws.payload, now=token.now, leeway=token.policy.leeway
+    )
 
 
 def _claims(token: TokenUnderCheck) -> None:
-    check_required_claims(token.claims, token.policy)
+    check_required_claims(token.jws.payload, token.policy)
 
 
 def _cnf(token: TokenUnderCheck) -> None:
-    token.jkt = confirmation_thumbprint(token.claims)
+    token.jkt = confirmation_thumbprint(token.jws.payload)
 
 
 def _time_values(token: TokenUnderCheck) -> dict[str, Any]:

@@ -232,7 +232,8 @@ def _without_scheme(token: str) -> str:
     return rest.strip() if scheme.lower() in ("bearer", "dpop") and rest else token
 
 
-_EXIT_CODES = {
+#: The exit code of each verdict.
+EXIT_CODES = {
     Verdict.ACCEPTED: ExitCode.ACCEPTED,
     Verdict.REFUSED: ExitCode.REFUSED,
     Verdict.UNDECIDED: ExitCode.UNDECIDED,
@@ -251,7 +252,7 @@ async def diagnose(args: argparse.Namespace) -> tuple[Report, ExitCode]:
     token = _without_scheme(await _token(args, settings))
     async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as client:
         report = await Diagnosis(settings).run(token, client, proof=proof)
-    return report, _EXIT_CODES[report.verdict]
+    return report, EXIT_CODES[report.verdict]
 
 
 def _fail(args: argparse.Namespace, message: str, code: ExitCode) -> int:
