@@ -160,10 +160,6 @@ class TodoPublic(BaseModel):
     updated_at: datetime
     version: int
 
-    @property
-    def etag(self) -> str:
-        return f'"{self.version}"'
-
 
 class TodoPage(BaseModel):
     items: list[TodoPublic]
