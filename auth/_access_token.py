@@ -44,6 +44,7 @@ MAX_SUBJECT = 255
 
 # Header parameters that point at keys outside the issuer's JWKS (RFC 8725 §3.10).
 EMBEDDED_KEY_HEADERS = ("jwk", "jku", "x5u", "x5c")
+_EMBEDDED_KEYS = frozenset(EMBEDDED_KEY_HEADERS)
 # RFC 7800 §3.2-3.5 and RFC 8705 §3.1: confirmation methods other than jkt.
 _OTHER_CONFIRMATIONS = frozenset({"jwk", "jwe", "jku", "kid", "x5t#S256"})
 _THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -120,7 +121,7 @@ def check_header_parameters(header: Mapping[str, Any]) -> str | None:
             "the token uses a critical header extension this server does not implement",
             check=Check.CRIT,
         )
-    if any(name in header for name in EMBEDDED_KEY_HEADERS):
+    if not header.keys().isdisjoint(_EMBEDDED_KEYS):
         raise InvalidToken(
             "the token names its own key; only the issuer's keys are used",
             check=Check.EMBEDDED_KEY,
@@ -148,11 +149,19 @@ def check_issuer(claims: Mapping[str, Any], issuer: str) -> None:
 def check_audience(claims: Mapping[str, Any], audiences: tuple[str, ...]) -> None:
     """``aud`` is one of this API's identifiers, or an array containing one of them
     (RFC 9068 §4 step 4; RFC 7519 §4.1.3)."""
+    # Loops rather than all()/any() over generators: this runs for every new token.
     aud = claims.get("aud")
     if isinstance(aud, str):
         accepted = aud in audiences
-    elif isinstance(aud, list) and aud and all(isinstance(item, str) for item in aud):
-        accepted = any(audience in aud for audience in audiences)
+    elif isinstance(aud, list) and aud:
+        for item in aud:
+            if not isinstance(item, str):
+                raise InvalidToken("the token's audience is malformed", check=Check.AUD)
+        accepted = False
+        for audience in audiences:
+            if audience in aud:
+                accepted = True
+                break
     else:
         raise InvalidToken("the token's audience is malformed", check=Check.AUD)
     if not accepted:
@@ -220,7 +229,10 @@ def is_valid_subject(subject: Any) -> bool:
 def client_id_of(claims: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     """The first present of the client-id claims ``names`` (``client_id``, or a
     provider's alias: ``azp``, ``cid``, ``appid``); None when none is present."""
-    return next((claims[name] for name in names if name in claims), None)
+    for name in names:
+        if name in claims:
+            return claims[name]
+    return None
 
 
 def check_required_claims(claims: Mapping[str, Any], policy: AccessTokenPolicy) -> None:

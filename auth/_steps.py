@@ -2,8 +2,8 @@
 and the doctor walks.
 
 The verifier calls ``run_steps``: each step in order, the first failure raised, and
-nothing else on the way (no observer, no outcome recorded), so the hot path pays for a
-loop and one call per step. The doctor (``auth._diagnosis``) calls ``walk_steps`` on the
+nothing else on the way (no observer, no outcome recorded), so the hot path pays for
+one call per step. The doctor (``auth._diagnosis``) calls ``walk_steps`` on the
 very same sequence: every step is tried and its outcome recorded, so one report says
 everything that is wrong, not only the first thing. A step that uses what an earlier
 step found (``needs``) is skipped when that step did not pass.
@@ -63,16 +63,40 @@ class Step(Generic[State]):
     needs: tuple[str, ...] = ()
 
 
-async def run_steps(steps: Sequence[Step[State]], state: State) -> None:
-    """Run ``steps`` in order on ``state``.
+def run_steps(steps: Sequence[Step[State]], state: State) -> Awaitable[None]:
+    """Run ``steps`` in order on ``state`` (await the result).
 
     Raises:
         AuthError: the first step that fails.
     """
-    for step in steps:
-        pending = step.run(state)
-        if pending is not None:
-            await pending
+    compiled = _COMPILED.get(id(steps))
+    if compiled is None or compiled[0] is not steps:
+        compiled = (steps, _straight_line(steps))
+        if len(_COMPILED) >= _MAX_COMPILED:
+            _COMPILED.clear()
+        _COMPILED[id(steps)] = compiled
+    runner: Callable[[State], Awaitable[None]] = compiled[1]
+    return runner(state)
+
+
+# Each sequence is run by a coroutine written out for it, step after step, as a loop
+# over the steps would be: the loop, its attribute lookups and a coroutine of its own
+# cost about 1 µs per token or proof, measured against the checks called one after
+# another (dataclasses writes its __init__ the same way). The generated text holds
+# nothing but indices into the sequence. Kept by the identity of the sequence.
+_COMPILED: dict[int, tuple[Sequence[Any], Callable[[Any], Awaitable[None]]]] = {}
+_MAX_COMPILED = 64
+
+
+def _straight_line(steps: Sequence[Step[State]]) -> Callable[[State], Awaitable[None]]:
+    lines = ["async def run(state):", "    pass"]
+    for index in range(len(steps)):
+        lines.append(f"    if (pending := run_{index}(state)) is not None:")
+        lines.append("        await pending")
+    namespace: dict[str, Any] = {f"run_{i}": step.run for i, step in enumerate(steps)}
+    exec("\n".join(lines), namespace)  # noqa: S102 (text built above from indices only)
+    runner: Callable[[State], Awaitable[None]] = namespace["run"]
+    return runner
 
 
 class Outcome(StrEnum):

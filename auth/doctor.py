@@ -250,6 +250,8 @@ async def diagnose(args: argparse.Namespace) -> tuple[Report, ExitCode]:
     settings = _settings(args)
     proof = _proof_request(args)
     token = _without_scheme(await _token(args, settings))
+    if not token:
+        raise UsageError("no token: pass it as an argument or on stdin")
     async with httpx.AsyncClient(timeout=settings.http_timeout_seconds) as client:
         report = await Diagnosis(settings).run(token, client, proof=proof)
     return report, EXIT_CODES[report.verdict]

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from auth._diagnosis import Diagnosis, ProofRequest, Report
+from auth._dpop import access_token_hash
 from auth._errors import AuthError, Check, InvalidDpopProof, InvalidToken
 from auth._proof_steps import DPOP_STEPS
 from auth._report import render, report_json
@@ -282,3 +283,25 @@ async def test_the_doctor_refuses_a_proof_where_and_as_the_verifier_does(
     decided_by = report.decided_by
     assert (decided_by.check if decided_by else None) == expected, render(report)
     assert (name == "accepted") is (expected is None)
+
+
+@pytest.mark.parametrize("literal", HOSTILE_NUMBERS.values(), ids=HOSTILE_NUMBERS.keys())
+async def test_a_hostile_proof_iat_is_diagnosed_as_the_verifier_refuses_it(
+    verifier: TokenVerifier, doctor: Callable[..., Any], mint: Mint, dpop_key: DpopKey, literal: str
+) -> None:
+    token = mint(dpop_key=dpop_key)
+    header = json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": dpop_key.public_jwk})
+    payload = raw_json(
+        f'"iat":{literal}',
+        {"jti": "j", "htm": "GET", "htu": API_URL, "ath": access_token_hash(token)},
+    )
+    proof = sign_compact(header.encode(), payload, dpop_key.key, "ES256")
+    expected = Check.DPOP_JSON if literal in NOT_JSON else Check.DPOP_IAT
+    with pytest.raises(InvalidDpopProof) as caught:
+        await verifier.authenticate(dpop_request(token, proof))
+    assert caught.value.check is expected
+    report = await doctor(token, ProofRequest(proof, "GET", API_URL))
+    assert report.decided_by is not None
+    assert report.decided_by.check == expected.value
+    render(report)
+    json.loads(report_json(report, exit_code=1, show_claims=True), parse_constant=pytest.fail)

@@ -73,6 +73,15 @@ def test_a_usage_error_exits_2_and_checks_nothing(
     assert err.startswith("error: ")
 
 
+def test_no_token_is_a_usage_error(
+    served: TestIssuer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    code, out, err = _run(served, capsys=capsys)
+    assert (code, out) == (2, "")
+    assert "no token" in err
+
+
 def test_no_issuer_is_a_usage_error_in_json_too(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--json", "x.y.z"])
     out, err = capsys.readouterr()
