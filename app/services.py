@@ -131,15 +131,19 @@ async def open_services(
     async with httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds) as http_client:
         if tracing is not None:
             tracing.instrument_clients(http_client=http_client, redis=redis)
-        # Keys are loaded here, before the broker starts (as before: a first load failure
-        # is logged, not raised; readiness reports it).
-        await oidc.start(
-            settings=auth_settings,
-            production=settings.production,
-            http_client=http_client,
-            replay=replay,
-        )
+        started = False
         try:
+            # Keys are loaded here, before the broker starts. An identity provider that
+            # does not answer is logged and retried (readiness reports it); one whose
+            # answer can never work stops start-up in production (OIDC_IF_MISCONFIGURED),
+            # and what was opened above is closed on the way out.
+            await oidc.start(
+                settings=auth_settings,
+                production=settings.production,
+                http_client=http_client,
+                replay=replay,
+            )
+            started = True
             services = Services(
                 settings=settings,
                 auth_settings=auth_settings,
@@ -162,7 +166,8 @@ async def open_services(
                 await services.live.close_all()
                 await broker.aclose()
         finally:
-            await oidc.aclose()
+            if started:  # a failed start closed what it had opened itself
+                await oidc.aclose()
             if redis is not None:
                 await redis.aclose()
             await database.aclose()

@@ -30,7 +30,8 @@ from ._factory import create_authenticator
 from ._fixes import fix_for, shape_fix, token_shape
 from ._htu import normalise_url
 from ._jwks import JwksCache
-from ._profiles import Provider
+from ._jws import CompactJws
+from ._profiles import Provider, TrustedIssuer
 from ._proof_steps import ProofUnderCheck
 from ._settings import AuthMode, AuthSettings
 from ._steps import Outcome, Walked, walk_steps
@@ -145,23 +146,38 @@ class Diagnosis:
         }
         findings.append(Finding("parse", Outcome.PASS, {**header, "length": len(token)}))
         verifier = self._verifier(client)
+        try:
+            return await self._walk(verifier, jws, token, findings, proof=proof, htu=htu)
+        finally:
+            await verifier.aclose()  # a tenant's key set keeps a refresh task
+
+    async def _walk(
+        self,
+        verifier: TokenVerifier,
+        jws: CompactJws,
+        token: str,
+        findings: list[Finding],
+        *,
+        proof: ProofRequest | None,
+        htu: str,
+    ) -> Report:
         token_state = verifier.token_under_check(jws)
         token_state.now = self.now
-        by_name = {trusted.issuer: trusted for trusted in self.settings.trusted_issuers()}
-        # The issuer the verifier chose for the token (none: it names no trusted one).
-        issuer = by_name.get(token_state.policy.issuer) if token_state.keys else None
-        if issuer is not None:
-            self.provider = issuer.provider
         key_set = await self._load_keys(token_state)
         walked = await walk_steps(_token_steps.ACCESS_TOKEN_STEPS, token_state)
+        # The issuer the verifier chose for the token (none: it names no trusted one).
+        issuer_passed = any(w.step.name == "issuer" and w.passed for w in walked)
+        issuer = verifier.trusted_issuer(token_state.policy.issuer) if issuer_passed else None
+        if issuer is not None:
+            self.provider = issuer.provider
         findings += (self._token_finding(w, token_state, key_set) for w in walked)
-        token_passed = all(w.outcome is Outcome.PASS for w in walked)
-        cnf_passed = any(w.step.name == "cnf" and w.outcome is Outcome.PASS for w in walked)
+        token_passed = all(w.passed for w in walked)
+        cnf_passed = any(w.step.name == "cnf" and w.passed for w in walked)
         findings.append(self._scheme(verifier, token_state, cnf_passed, proof is not None))
         if proof is not None:
             findings += await self._proof(verifier, token, token_state, proof, htu)
-        if token_passed and all(finding.passed for finding in findings):
-            findings.append(self._principal(verifier, token_state))
+        if token_passed and all(finding.passed for finding in findings) and issuer:
+            findings.append(self._principal(verifier, token_state, issuer))
         else:
             skipped = "not built: the request is not accepted"
             findings.append(Finding("principal", Outcome.SKIP, description=skipped))
@@ -299,11 +315,11 @@ class Diagnosis:
             )
         return finding
 
-    def _principal(self, verifier: TokenVerifier, token: TokenUnderCheck) -> Finding:
+    def _principal(
+        self, verifier: TokenVerifier, token: TokenUnderCheck, issuer: TrustedIssuer
+    ) -> Finding:
         principal = verifier.principal_of(token.verified())
-        profile = next(
-            t.profile for t in self.settings.trusted_issuers() if t.issuer == principal.issuer
-        )
+        profile = issuer.profile
         values = {
             "subject": principal.subject,
             "client_id": principal.client_id,

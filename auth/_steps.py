@@ -123,6 +123,10 @@ class Walked(Generic[State]):
     #: For ``SKIP``: the needed steps that did not pass.
     missing: tuple[str, ...] = ()
 
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASS
+
 
 async def walk_steps(steps: Sequence[Step[State]], state: State) -> list[Walked[State]]:
     """Try every step of ``steps`` in order on ``state``, past failures, and return each

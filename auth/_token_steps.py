@@ -8,7 +8,7 @@ sequence, and says which values the check looks at, for the doctor's report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +46,13 @@ class TokenUnderCheck:
     #: not trust, one with what any trusted issuer accepts (``alg``, ``typ``), so such a
     #: token is refused for what it is, then for its issuer.
     policy: AccessTokenPolicy
-    #: The chosen issuer's keys; None when the token names no trusted issuer.
+    #: The chosen issuer's keys; None when the token names no configured issuer.
     keys: KeyResolver | None
     now: float
+    #: For a token naming no configured issuer, where there are multi-tenant issuers:
+    #: the ``issuer`` step resolves its tenant with it, setting ``policy`` and ``keys``
+    #: (``auth._verifier``), or refuses it.
+    choose_issuer: Callable[[TokenUnderCheck], Awaitable[None]] | None = None
     alg: str = ""
     kid: str | None = None
     key: Key | None = None
@@ -81,8 +85,11 @@ def _type(token: TokenUnderCheck) -> None:
     check_type(jws.header, jws.payload, accepted=token.policy.accepted_typ)
 
 
-def _issuer(token: TokenUnderCheck) -> None:
+def _issuer(token: TokenUnderCheck) -> Awaitable[None] | None:
+    if token.choose_issuer is not None:
+        return token.choose_issuer(token)
     check_trusted_issuer(token.jws, None if token.keys is None else token.policy.issuer)
+    return None
 
 
 def _header(token: TokenUnderCheck) -> None:

@@ -44,12 +44,13 @@ from pydantic import ValidationError
 
 from ._diagnosis import Diagnosis, ProofRequest, Report, Verdict
 from ._discovery import FetchError, fetch_json
+from ._environment import DOCTOR_CLIENT_SECRET, settings_error, unknown_variables
 from ._htu import normalise_url
 from ._report import error_json, render, report_json
 from ._settings import AuthSettings
 
 #: Where ``--client-id`` reads the client's secret from, unless ``--client-secret -``.
-CLIENT_SECRET_VARIABLE = "OIDC_DOCTOR_CLIENT_SECRET"  # noqa: S105 (a variable's name)
+CLIENT_SECRET_VARIABLE = DOCTOR_CLIENT_SECRET
 _STDIN = "-"
 
 
@@ -71,7 +72,8 @@ class NoToken(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m auth.doctor",
+        # The package's name as imported: auth here, oidc_resource_server from the wheel.
+        prog=f"python -m {__package__}.doctor",
         description="Explain why an access token is refused: every check of the verifier, "
         "in order, with its values and its fix.",
         epilog="exit codes: 0 accepted, 1 refused, 2 usage or configuration error, "
@@ -116,12 +118,13 @@ def _settings(args: argparse.Namespace) -> AuthSettings:
         )
         if value is not None
     }
+    # A misspelt OIDC_* variable would otherwise be ignored without a word.
+    for sentence in unknown_variables(AuthSettings, os.environ):
+        print(f"warning: {sentence}", file=sys.stderr)
     try:
         settings = AuthSettings(**overrides)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise UsageError(f"{where}: {error['msg']}") from None
+        raise UsageError(str(settings_error(exc))) from None
     if not settings.trusted_issuers():
         raise UsageError("no issuer: pass --issuer and --audience, or set OIDC_*")
     return settings

@@ -218,3 +218,25 @@ class TestClientSecret:
         code, out, err = _run(served, "--client-id", "svc", "--client-secret", "s3", capsys=capsys)
         assert (code, out) == (2, "")
         assert CLIENT_SECRET_VARIABLE in err
+
+
+def test_an_invalid_setting_is_named_by_its_variable(
+    served: TestIssuer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OIDC_LEEWAY_SECONDS", "100000")
+    code, out, err = _run(served, served.token(), capsys=capsys)
+    assert (code, out) == (2, "")
+    assert "OIDC_LEEWAY_SECONDS" in err
+    assert "100000" not in err
+
+
+def test_a_misspelt_variable_is_warned_about_and_the_secret_variable_is_not(
+    served: TestIssuer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OIDC_LEEWAY_SECOND", "10")
+    monkeypatch.setenv(CLIENT_SECRET_VARIABLE, "s")
+    code, _, err = _run(served, served.token(), capsys=capsys)
+    assert code == 0
+    assert "OIDC_LEEWAY_SECOND is not a setting" in err
+    assert "OIDC_LEEWAY_SECONDS" in err
+    assert CLIENT_SECRET_VARIABLE not in err
