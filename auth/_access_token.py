@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from ._claim_paths import claim_value
 from ._errors import Check, InvalidToken
 from ._jws import CompactJws, Defect, Key, MalformedJws, parse_compact, signature_is_valid
-from ._profiles import OPTIONAL_RFC9068_CLAIMS
+from ._profiles import OPTIONAL_RFC9068_CLAIMS, IdClaimsInAccessTokens
 
 #: Access tokens longer than this are refused before any parsing. Keycloak tokens of a
 #: user in many groups reach a few KiB; 16 KiB is also h11's header-size limit.
@@ -81,6 +81,10 @@ class AccessTokenPolicy:
     client_id_claims: tuple[str, ...] = ("client_id", "azp")
     scope_claims: tuple[str, ...] = ("scope",)
     max_length: int = MAX_TOKEN_LENGTH
+    #: ID-token claims the provider's access tokens may carry (``auth._profiles``): the
+    #: profile's one allowance, or none; the policy for a token naming no trusted issuer
+    #: holds every trusted issuer's (``auth._verifier.untrusted_policy``).
+    id_claims: tuple[IdClaimsInAccessTokens, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from ._access_token import MAX_TOKEN_LENGTH, parse_token
 from ._dpop import parse_proof
 from ._errors import AuthError, Scheme
 from ._factory import create_authenticator
-from ._fixes import fix_for, shape_fix, token_shape
+from ._fixes import fix_for, shape_fix, token_kind_fix, token_shape
 from ._htu import normalise_url
 from ._jwks import JwksCache
 from ._jws import CompactJws
@@ -216,6 +216,9 @@ class Diagnosis:
         elif name == "key":
             extra = dict(key_set)
         finding = self._finding(walked, token, extra, header=token.jws.header, claims=token.claims)
+        if name == "typ" and finding.outcome is Outcome.FAIL:
+            kind = token_kind_fix(token.jws.header, token.claims, token.policy.accepted_typ)
+            return finding if kind is None else replace(finding, fix=kind)
         if name == "issuer" and not finding.passed:
             iss = token.claims.get("iss")
             if isinstance(iss, str) and any(

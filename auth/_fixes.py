@@ -13,6 +13,9 @@ and on the provider, and for a few classic traps on what the token itself shows:
 * a Microsoft Graph token (its ``aud``, and a ``nonce`` in its header that makes the
   signature unverifiable to anyone but Graph).
 * HMAC (``HS256``): never accepted, and no setting can change that (RFC 8725 §3.1-3.2).
+* an ID token (or a refresh or logout token) sent where the access token belongs: its
+  header ``typ`` is accepted, what it carries says what it is (``auth._token_kind``),
+  and no setting of this API should change that.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._errors import Check
+from ._errors import Check, InvalidToken
 from ._jws import SUPPORTED_ALGORITHMS
 from ._profiles import Provider
+from ._token_kind import AT_JWT, ID_TOKEN_CLAIMS, header_type
 
 #: Microsoft Graph's audience, as an application id and as a URI.
 GRAPH_AUDIENCES = frozenset({"00000003-0000-0000-c000-000000000000", "https://graph.microsoft.com"})
@@ -269,3 +273,37 @@ def shape_fix(shape: str, provider: Provider) -> str | None:
         ),
     }.get(provider, "have the issuer issue JWT access tokens (RFC 9068) for this API")
     return f"{what}. {provider_fix}"
+
+
+ID_JWT_FIX = (
+    "this is an ID token: it says who signed in to the client, and is not for an API. "
+    "Send the access_token of the token response, not the id_token"
+)
+OTHER_JWT_FIX = (
+    "this is not an access token (a refresh or logout token, or a DPoP proof): send "
+    "the access_token of the token response"
+)
+# What marks an ID token beyond the claims of ID_TOKEN_CLAIMS (auth._token_kind).
+_ID_TOKEN_HASHES = ("at_hash", "c_hash", "s_hash")
+
+
+def token_kind_fix(
+    header: Mapping[str, Any], claims: Mapping[str, Any], accepted_typ: frozenset[str]
+) -> str | None:
+    """For a token the ``typ`` check refused although its header ``typ`` is accepted:
+    what kind of token was sent instead, and what to send. None when the header ``typ``
+    itself is refused (the provider's fix applies)."""
+    try:
+        typ = header_type(header)
+    except InvalidToken:
+        return None
+    if typ not in accepted_typ or typ == AT_JWT:
+        return None
+    payload_typ = claims.get("typ")
+    if (
+        (isinstance(payload_typ, str) and payload_typ.lower() == "id")
+        or any(name in claims for name in _ID_TOKEN_HASHES)
+        or any(name in claims for name in ID_TOKEN_CLAIMS)
+    ):
+        return ID_JWT_FIX
+    return OTHER_JWT_FIX

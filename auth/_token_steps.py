@@ -33,7 +33,7 @@ from ._access_token import (
 from ._errors import Check, InvalidToken
 from ._jws import CompactJws, Key
 from ._steps import Step, member, run_steps
-from ._token_kind import check_type
+from ._token_kind import ID_TOKEN_CLAIMS, check_type
 
 
 @dataclass(slots=True)
@@ -81,8 +81,23 @@ def _algorithm(token: TokenUnderCheck) -> None:
 
 
 def _type(token: TokenUnderCheck) -> None:
-    jws = token.jws
-    check_type(jws.header, jws.payload, accepted=token.policy.accepted_typ)
+    jws, policy = token.jws, token.policy
+    check_type(jws.header, jws.payload, accepted=policy.accepted_typ, id_claims=policy.id_claims)
+
+
+def _type_values(token: TokenUnderCheck) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "typ": member(token.jws.header, "typ"),
+        "accepted": sorted(token.policy.accepted_typ),
+    }
+    # What marks an ID token, when the token carries it: the check reads these too.
+    id_claims = [name for name in ID_TOKEN_CLAIMS if name in token.claims]
+    if id_claims:
+        values["id_token_claims"] = id_claims
+        values["id_token_claims_allowed"] = sorted(
+            {name for allowed in token.policy.id_claims for name in allowed.claims}
+        )
+    return values
 
 
 def _issuer(token: TokenUnderCheck) -> Awaitable[None] | None:
@@ -150,11 +165,7 @@ ACCESS_TOKEN_STEPS: tuple[Step[TokenUnderCheck], ...] = (
         _algorithm,
         lambda t: {"alg": member(t.jws.header, "alg"), "accepted": sorted(t.policy.algorithms)},
     ),
-    Step(
-        "typ",
-        _type,
-        lambda t: {"typ": member(t.jws.header, "typ"), "accepted": sorted(t.policy.accepted_typ)},
-    ),
+    Step("typ", _type, _type_values),
     Step("issuer", _issuer, lambda t: {"iss": member(t.claims, "iss")}),
     Step(
         "header",

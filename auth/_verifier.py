@@ -120,19 +120,26 @@ def token_policy(trusted: TrustedIssuer, settings: AuthSettings) -> AccessTokenP
         required_claims=frozenset(profile.required_claims),
         client_id_claims=profile.client_id_claims,
         scope_claims=profile.scope_claims,
+        id_claims=(
+            ()
+            if profile.id_claims_in_access_tokens is None
+            else (profile.id_claims_in_access_tokens,)
+        ),
     )
 
 
 def untrusted_policy(policies: Iterable[AccessTokenPolicy]) -> AccessTokenPolicy:
     """The policy a token naming no trusted issuer is checked with: what any trusted
-    issuer accepts (``alg``, ``typ``), so it is refused for what it is first, as with a
-    single issuer, then by the ``issuer`` step. It matches no issuer and no audience."""
+    issuer accepts (``alg``, ``typ``, the ID-token claims a profile allows in access
+    tokens), so it is refused for what it is first, as with a single issuer, then by the
+    ``issuer`` step. It matches no issuer and no audience."""
     policies = tuple(policies)
     return AccessTokenPolicy(
         issuer="",
         audiences=(),
         algorithms=frozenset(alg for policy in policies for alg in policy.algorithms),
         accepted_typ=frozenset(typ for policy in policies for typ in policy.accepted_typ),
+        id_claims=tuple(dict.fromkeys(a for policy in policies for a in policy.id_claims)),
     )
 
 
@@ -267,13 +274,28 @@ class TokenVerifier:
             "mode": self.mode.value,
             "state": worst,
             "keys_loaded": self.is_ready(),
+            "issuers_without_keys": [
+                name for name, issuer in self._issuers.items() if issuer.keys.keys is None
+            ],
             "issuers": issuers,
         }
 
     def is_ready(self) -> bool:
-        """True once every trusted issuer's signing keys are loaded (a multi-tenant
-        issuer's are loaded per tenant, on first use)."""
-        return all(issuer.keys.keys is not None for issuer in self._issuers.values())
+        """True once the signing keys of at least one trusted issuer are loaded and no
+        issuer is misconfigured (a multi-tenant issuer's keys are loaded per tenant, on
+        first use, and do not count).
+
+        With several issuers, one whose identity provider is unreachable does not make
+        the whole API not ready: every instance waits on the same provider, so taking
+        instances out of rotation would not bring that issuer's keys closer and would
+        refuse every other issuer's callers too. Its own tokens get 503 until its keys
+        load; ``status()`` names it (``issuers_without_keys``). A misconfigured issuer is
+        different: its answer can never work until an operator changes a setting, so the
+        deployment is reported not ready."""
+        issuers = list(self._issuers.values())
+        if any(issuer.keys.state() == "misconfigured" for issuer in issuers):
+            return False
+        return not issuers or any(issuer.keys.keys is not None for issuer in issuers)
 
     def _key_sets(self) -> list[JwksCache]:
         tenants = [entry.keys for t in self._tenants for entry in t.entries()]
@@ -432,7 +454,12 @@ class TokenVerifier:
         jws = token.jws
         issuer = await self._tenant_issuer(unverified_issuer(jws) or "", jws.payload)
         check_algorithm(jws.header, issuer.policy.algorithms)
-        check_type(jws.header, jws.payload, accepted=issuer.policy.accepted_typ)
+        check_type(
+            jws.header,
+            jws.payload,
+            accepted=issuer.policy.accepted_typ,
+            id_claims=issuer.policy.id_claims,
+        )
         token.policy, token.keys = issuer.policy, issuer.keys
 
     def token_under_check(self, jws: CompactJws) -> TokenUnderCheck:

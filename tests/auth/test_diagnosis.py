@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from auth._diagnosis import Diagnosis, ProofRequest, Report
 from auth._dpop import access_token_hash
 from auth._errors import AuthError, Check, InvalidDpopProof, InvalidToken
+from auth._fixes import ID_JWT_FIX, OTHER_JWT_FIX
 from auth._proof_steps import DPOP_STEPS
 from auth._report import render, report_json
 from auth._steps import Outcome, Step, run_steps, walk_steps
@@ -305,3 +306,104 @@ async def test_a_hostile_proof_iat_is_diagnosed_as_the_verifier_refuses_it(
     assert report.decided_by.check == expected.value
     render(report)
     json.loads(report_json(report, exit_code=1, show_claims=True), parse_constant=pytest.fail)
+
+
+class TestTokenKind:
+    """ID, refresh and logout tokens are refused at the ``typ`` step by what they carry
+    (``auth._token_kind``): the doctor reports them there, with the verifier's refusal,
+    the claims that gave them away, and what to send instead."""
+
+    RELAXED: ClassVar[dict[str, Any]] = {"accepted_typ": ("at+jwt", "jwt")}
+
+    def _id_token(self, mint: Mint) -> str:
+        # Keycloak's ID token: typ JWT, the client as audience, nonce and auth_time.
+        return mint(header={"typ": "JWT"}, typ="ID", nonce="n-0S6_WzA2Mj", auth_time=1)
+
+    async def _both(
+        self,
+        make_verifier: Callable[..., TokenVerifier],
+        issuer: TestIssuer,
+        clock: FakeClock,
+        token: str,
+    ) -> tuple[AuthError | None, Report]:
+        try:
+            await make_verifier(**self.RELAXED).authenticate(bearer_request(token))
+            refused = None
+        except AuthError as error:
+            refused = error
+        return refused, await diagnose(issuer, clock, token, **self.RELAXED)
+
+    @pytest.mark.parametrize(
+        "claims",
+        [
+            {"typ": "ID", "nonce": "n-0S6_WzA2Mj"},
+            {"nonce": "n-0S6_WzA2Mj", "auth_time": 1},
+            {"typ": "Bearer", "nonce": "n-0S6_WzA2Mj", "sid": "08a5019c"},
+            {"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"},
+        ],
+        ids=["payload-typ-ID", "nonce-auth_time", "nonce-beside-Bearer", "at_hash"],
+    )
+    async def test_an_id_token_is_reported_at_typ_with_the_verifiers_refusal(
+        self,
+        make_verifier: Callable[..., TokenVerifier],
+        issuer: TestIssuer,
+        clock: FakeClock,
+        mint: Mint,
+        claims: dict[str, Any],
+    ) -> None:
+        token = mint(header={"typ": "JWT"}, **claims)
+        refused, report = await self._both(make_verifier, issuer, clock, token)
+        assert isinstance(refused, InvalidToken)
+        assert refused.check is Check.TYP
+        decided_by = report.decided_by
+        assert decided_by is not None, render(report)
+        assert (decided_by.step, decided_by.check) == ("typ", "typ")
+        assert (decided_by.description, decided_by.status) == (
+            refused.description,
+            refused.status_code,
+        )
+        assert decided_by.fix == ID_JWT_FIX
+        carried = [name for name in ("nonce", "auth_time", "sid") if name in claims]
+        assert decided_by.values.get("id_token_claims", []) == carried
+        assert "Send the access_token" in render(report)
+
+    async def test_keycloaks_own_access_token_with_sid_and_auth_time_passes_typ(
+        self,
+        make_verifier: Callable[..., TokenVerifier],
+        issuer: TestIssuer,
+        clock: FakeClock,
+        mint: Mint,
+    ) -> None:
+        # Keycloak's access tokens carry sid and auth_time, and say Bearer in the payload.
+        token = mint(header={"typ": "JWT"}, typ="Bearer", sid="08a5019c", auth_time=1)
+        refused, report = await self._both(make_verifier, issuer, clock, token)
+        assert refused is None
+        (typ,) = [finding for finding in report.findings if finding.step == "typ"]
+        assert typ.passed, render(report)
+        assert typ.values["id_token_claims"] == ["auth_time", "sid"]
+        assert typ.values["id_token_claims_allowed"] == ["auth_time", "sid"]
+        assert report.verdict.value == "accepted"
+
+    async def test_a_refresh_token_is_reported_at_typ_as_another_kind(
+        self,
+        make_verifier: Callable[..., TokenVerifier],
+        issuer: TestIssuer,
+        clock: FakeClock,
+        mint: Mint,
+    ) -> None:
+        token = mint(header={"typ": "JWT"}, typ="Refresh")
+        refused, report = await self._both(make_verifier, issuer, clock, token)
+        assert refused is not None
+        assert refused.check is Check.TYP
+        assert report.decided_by is not None
+        assert (report.decided_by.step, report.decided_by.fix) == ("typ", OTHER_JWT_FIX)
+
+    async def test_a_typ_the_profile_refuses_keeps_the_providers_fix(
+        self, issuer: TestIssuer, clock: FakeClock, mint: Mint
+    ) -> None:
+        # Strict Keycloak: typ JWT itself is refused, whatever the payload carries.
+        report = await diagnose(issuer, clock, self._id_token(mint))
+        assert report.decided_by is not None
+        assert report.decided_by.step == "typ"
+        assert report.decided_by.fix not in (ID_JWT_FIX, OTHER_JWT_FIX)
+        assert "at+jwt" in (report.decided_by.fix or "")

@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from auth import create_authenticator
-from auth._errors import Check, InvalidToken
+from auth._errors import Check, InvalidToken, ServiceUnavailable
 from auth._verifier import Authenticator
 from auth.testing import TestIssuer
 from tests.auth.fakes import IsolatedSettings, clone_issuer, http_request
@@ -143,17 +143,32 @@ async def test_a_token_claiming_one_issuer_signed_by_another_is_refused(
     assert okta.jwks_uri in transport.urls  # its own start-up load, not a lookup for keycloak
 
 
-async def test_each_issuer_has_its_own_readiness(
+async def test_one_unreachable_issuer_among_several_leaves_the_api_ready(
     authenticator: Authenticator, keycloak: TestIssuer, okta: TestIssuer
 ) -> None:
+    """Readiness with several issuers: ready while any issuer's keys are in hand. Every
+    instance waits on the same unreachable provider; not-ready would only refuse the
+    other issuers' callers too. The status names the issuer without keys."""
     okta.available = False
     await authenticator.start()
-    assert not authenticator.is_ready()
+    assert authenticator.is_ready()
     status = authenticator.status()
     assert status["issuers"][keycloak.issuer]["keys_loaded"] is True
     assert status["issuers"][okta.issuer]["keys_loaded"] is False
-    # The reachable issuer's callers are served meanwhile.
+    assert status["issuers_without_keys"] == [okta.issuer]
+    # The reachable issuer's callers are served meanwhile, the other's get 503.
     await authenticator.authenticate(_bearer(keycloak.token("alice")))
+    with pytest.raises(ServiceUnavailable):
+        await authenticator.authenticate(_bearer(okta.token("bob")))
+
+
+async def test_no_issuer_with_keys_is_not_ready(
+    authenticator: Authenticator, keycloak: TestIssuer, okta: TestIssuer
+) -> None:
+    keycloak.available = okta.available = False
+    await authenticator.start()
+    assert not authenticator.is_ready()
+    assert set(authenticator.status()["issuers_without_keys"]) == {keycloak.issuer, okta.issuer}
 
 
 async def test_any_one_of_several_audiences_is_enough(
@@ -203,3 +218,18 @@ A = {"issuer": "https://a.example", "audience": "x"}
 def test_an_incoherent_issuer_list_stops_start_up(values: dict[str, str]) -> None:
     with pytest.raises((ValidationError, ValueError)):
         IsolatedSettings(**values)
+
+
+async def test_an_unknown_issuers_token_is_judged_by_every_profiles_id_token_claims(
+    authenticator: Authenticator, stranger: TestIssuer, transport: Issuers
+) -> None:
+    """Before the issuer is known, a token is refused for what it is by what any trusted
+    issuer accepts: Okta's access tokens may carry auth_time beside cid, so such a token
+    is refused for its issuer; one carrying nonce is an ID token under every profile."""
+    okta_shaped = {"header": {"typ": None}, "cid": "0oa1", "auth_time": 1}
+    with refused(Check.ISS, InvalidToken):
+        await authenticator.authenticate(_bearer(stranger.token("mallory", **okta_shaped)))
+    with refused(Check.TYP, InvalidToken):
+        token = stranger.token("mallory", nonce="n-0S6_WzA2Mj", **okta_shaped)
+        await authenticator.authenticate(_bearer(token))
+    assert transport.urls == []
