@@ -128,7 +128,11 @@ def _swagger_login(settings: AppSettings, auth_settings: AuthSettings) -> Swagge
     """The "Authorize" button of ``/docs``, when a client is configured (``app.api.docs``)."""
     if not settings.oidc_swagger_client_id or not auth_settings.trusted_issuers():
         return None
-    return SwaggerLogin(settings.oidc_swagger_client_id, settings.oidc_swagger_scopes)
+    return SwaggerLogin(
+        settings.oidc_swagger_client_id,
+        settings.oidc_swagger_scopes,
+        authorization_parameters=settings.oidc_swagger_authorization_params,
+    )
 
 
 Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
@@ -149,7 +153,7 @@ def _lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
-            open_services(settings, auth_settings, clock=clock, tracing=tracing) as services,
+            open_services(app, settings, auth_settings, clock=clock, tracing=tracing) as services,
             contextlib.AsyncExitStack() as stack,
         ):
             app.state.services = services

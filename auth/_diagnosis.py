@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from ._access_token import (
+    MAX_TOKEN_LENGTH,
     check_algorithm,
     check_audience,
     check_header_parameters,
@@ -124,7 +125,7 @@ class Diagnosis:
 
         def parse() -> None:
             nonlocal jws
-            jws = parse_token(token, max_length=16 * 1024)
+            jws = parse_token(token, max_length=MAX_TOKEN_LENGTH)
 
         if not self.step("parse", f"{len(token)} characters", parse) or jws is None:
             return self.findings

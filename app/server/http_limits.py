@@ -33,7 +33,6 @@ Docs: docs/limits.md.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -43,6 +42,8 @@ import h11
 import httptools
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from auth import problem_json
 
 logger = logging.getLogger("app.http_limits")
 
@@ -63,9 +64,7 @@ class HttpLimits:
 def _refusal_response(status: int, detail: str) -> bytes:
     """A complete ``Connection: close`` response with an RFC 9457 problem body."""
     phrase = HTTPStatus(status).phrase
-    body = json.dumps(
-        {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
-    ).encode()
+    body = problem_json(status, detail)
     retry = b"retry-after: 1\r\n" if status == 503 else b""
     return (
         f"HTTP/1.1 {status} {phrase}\r\n".encode()

@@ -36,21 +36,31 @@ EXPECTED_EXPORTS = {
     "ServiceUnavailable",
     "TokenRedactingFilter",
     "TokenVerifier",
+    "Refusal",
     "UseDpopNonce",
+    "check_any_role",
+    "check_roles",
+    "check_scopes",
     "check_settings",
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",
+    "parse_list_setting",
+    "problem_document",
+    "problem_json",
     "redact",
 }
 #: The modules an application imports; every other module of auth/ is private (its name,
 #: or a package's, starts with an underscore).
 PUBLIC_MODULES = {
     "auth",
+    "auth.asgi",
     "auth.doctor",
     "auth.fastapi",
     "auth.fastapi.testing",
+    "auth.pytest_plugin",
     "auth.replay_redis",
+    "auth.sync",
     "auth.testing",
 }
 
