@@ -88,6 +88,11 @@ class Refusal:
             body=problem_json(error.status_code, error.description, error=error.error),
         )
 
+    def merged_headers(self) -> dict[str, str]:
+        """The headers as a mapping, for frameworks whose responses take one value per
+        name: the two challenges joined in one field, as RFC 9110 §11.6.1 allows."""
+        return merge_headers(self.headers)
+
     def document(self) -> dict[str, object]:
         """The problem document, as a dictionary."""
         return problem_document(self.status, self.error.description, error=self.error.error)
@@ -113,6 +118,14 @@ class Refusal:
             content_type=self.content_type,
             reason=self.error.description,
         )
+
+
+def merge_headers(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Repeated header fields joined with commas (RFC 9110 §5.3), in order."""
+    merged: dict[str, str] = {}
+    for name, value in headers:
+        merged[name] = f"{merged[name]}, {value}" if name in merged else value
+    return merged
 
 
 def log_refusal(logger: logging.Logger, error: AuthError) -> None:

@@ -336,10 +336,14 @@ def _serving(app: Callable[..., Any], sock: socket.socket) -> Iterator[None]:
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    # uvicorn listens for signals only in the main thread: this one leaves them alone.
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="auth.testing", daemon=True
-    )
+
+    def run() -> None:
+        # uvicorn listens for signals only in the main thread: this one leaves them
+        # alone. A failed start-up ends it with SystemExit, reported below.
+        with contextlib.suppress(SystemExit):
+            server.run(sockets=[sock])
+
+    thread = threading.Thread(target=run, name="auth.testing", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -364,7 +368,7 @@ def main() -> None:
     args = parser.parse_args()
     issuer = TestIssuer(f"http://127.0.0.1:{args.port}/realms/dev", audience=args.audience)
     print(f"OIDC_ISSUER_URI={issuer.issuer} OIDC_AUDIENCE={issuer.audience}")
-    print(f"get a token: curl '{issuer.issuer}/token?sub=alice&roles=todo-user,todo-admin'")
+    print(f"get a token: curl '{issuer.issuer}/token?sub=alice&scope=todo:read&roles=todo-user'")
     uvicorn.run(issuer.asgi_app(), host="127.0.0.1", port=args.port, log_level="warning")
 
 

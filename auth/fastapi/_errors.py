@@ -21,7 +21,7 @@ from starlette.requests import HTTPConnection
 from .._errors import AuthError
 from .._jws import SUPPORTED_ALGORITHMS
 from .._problem import PROBLEM_JSON, problem_document, problem_json
-from .._refusal import error_headers
+from .._refusal import error_headers, merge_headers
 from ._openapi import offer_beside_bearer
 
 # OpenAPI's "http" type would be exact ("scheme": "DPoP" is registered by RFC 9449),
@@ -80,10 +80,11 @@ class AuthHTTPException(HTTPException):
         self.header_list = error_headers(
             error, realm=realm, algorithms=algorithms, resource_metadata=resource_metadata
         )
-        merged: dict[str, str] = {}
-        for name, value in self.header_list:
-            merged[name] = f"{merged[name]}, {value}" if name in merged else value
-        super().__init__(status_code=error.status_code, detail=problem_body(error), headers=merged)
+        super().__init__(
+            status_code=error.status_code,
+            detail=problem_body(error),
+            headers=merge_headers(self.header_list),
+        )
 
     def body(self) -> bytes:
         """The problem document, serialised."""
