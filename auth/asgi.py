@@ -214,7 +214,7 @@ class OIDCMiddleware:
             if answered:
                 raise
             if scope["type"] == "websocket" and not connected:
-                await receive()
+                await receive()  # the application had not read websocket.connect yet
             await self.refusal(error, principal).send(scope, receive, send)
 
     def refusal(self, error: AuthError, principal: Principal | None = None) -> Refusal:
@@ -232,16 +232,8 @@ class OIDCMiddleware:
         settings = self._authenticator.settings if self._authenticator else self._settings
         return Refusal.of(error, settings)
 
-    async def _refuse(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        error: AuthError,
-        *,
-        connected: bool = False,
-    ) -> None:
-        if scope["type"] == "websocket" and not connected:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, error: AuthError) -> None:
+        if scope["type"] == "websocket":
             await receive()  # websocket.connect: the handshake is answered only after it
         await self.refusal(error).send(scope, receive, send)
 

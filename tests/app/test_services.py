@@ -8,11 +8,16 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 import app
 from app.api.security import oidc
 from app.main import create_app
 from app.services import Services, services_of
+from app.settings import TodoAuthSettings
+from auth import ConfigurationError
+from auth.fastapi.testing import override_principal
 from auth.testing import served_issuer
 from tests.app.conftest import Api, app_settings, auth_settings, running_app
 
@@ -96,3 +101,35 @@ async def test_two_applications_in_one_process_each_trust_their_own_issuer(
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_application_runs_as_an_overridden_principal_with_no_identity_provider(
+    tmp_path: Path,
+) -> None:
+    # No issuer configured at all: without the override the lifespan refuses to start.
+    settings = app_settings(f"sqlite:///{tmp_path / 'todo.db'}")
+    unconfigured = _Unconfigured()
+    application = create_app(settings, unconfigured)
+    with pytest.raises(ConfigurationError), TestClient(application):
+        pass
+    with (
+        override_principal(application, oidc, subject="tess", roles=["todo-user"]),
+        TestClient(application) as client,
+    ):
+        assert client.get("/api/me").json()["subject"] == "tess"
+        assert client.post("/api/todos", json={"text": "tea"}).status_code == 201
+        assert services_of(application).authenticator.status()["mode"] == "override"
+        assert client.get("/readyz").status_code == 200
+
+
+class _Unconfigured(TodoAuthSettings):
+    """The application's auth settings with nothing from the environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        **_: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)

@@ -82,3 +82,12 @@ def core_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Virtuale
 def fastapi_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Virtualenv:
     """The wheel with its ``fastapi`` extra, and uvicorn to serve the example app."""
     return fresh_virtualenv(tmp_path_factory.mktemp("fastapi-venv"), f"{wheel}[fastapi]", "uvicorn")
+
+
+@pytest.fixture(scope="session")
+def testing_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Virtualenv:
+    """A user's test environment: the wheel with its ``fastapi`` and ``testing`` extras,
+    pytest, and httpx2 for Starlette's ``TestClient``."""
+    return fresh_virtualenv(
+        tmp_path_factory.mktemp("testing-venv"), f"{wheel}[fastapi,testing]", "pytest", "httpx2"
+    )
