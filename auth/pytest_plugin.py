@@ -63,14 +63,7 @@ class MintToken(Protocol):
 
 
 class MintHeaders(Protocol):
-    def __call__(
-        self,
-        subject: str = "alice",
-        *,
-        scopes: Sequence[str] = (),
-        roles: Sequence[str] = (),
-        claims: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]: ...
+    def __call__(self, subject: str = "alice", **token: Any) -> dict[str, str]: ...
 
 
 class MakeProof(Protocol):
@@ -142,17 +135,11 @@ def oidc_token(oidc_issuer: TestIssuer) -> MintToken:
 
 @pytest.fixture
 def oidc_headers(oidc_token: MintToken) -> MintHeaders:
-    """``Authorization: Bearer`` headers with a token from ``oidc_token``."""
+    """``Authorization: Bearer`` headers with a token from ``oidc_token`` (the same
+    arguments: ``scopes=``, ``roles=``, ``claims=``)."""
 
-    def headers(
-        subject: str = "alice",
-        *,
-        scopes: Sequence[str] = (),
-        roles: Sequence[str] = (),
-        claims: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        token = oidc_token(subject, scopes=scopes, roles=roles, claims=claims)
-        return {"Authorization": f"Bearer {token}"}
+    def headers(subject: str = "alice", **token: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {oidc_token(subject, **token)}"}
 
     return headers
 
