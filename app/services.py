@@ -140,8 +140,10 @@ async def open_services(
         )
         if tracing is not None:
             tracing.instrument_clients(http_client=http_client, redis=redis)
-        # Keys are loaded here, before the broker starts (a first load failure is
-        # logged, not raised; readiness reports it).
+        # Keys are loaded here, before the broker starts. An identity provider that does
+        # not answer is logged and retried (readiness reports it); one whose answer can
+        # never work stops start-up in production (OIDC_IF_MISCONFIGURED), and what was
+        # opened above is closed on the way out.
         authenticator = await stack.enter_async_context(
             oidc.running(
                 app,

@@ -9,6 +9,7 @@ Framework-agnostic at its core; never imports the application.
 
 from ._authorization import check_any_role, check_roles, check_scopes
 from ._credentials import HttpRequest
+from ._environment import read_settings
 from ._errors import (
     AuthError,
     Check,
@@ -69,5 +70,6 @@ __all__ = [
     "parse_list_setting",
     "problem_document",
     "problem_json",
+    "read_settings",
     "redact",
 ]

@@ -18,6 +18,7 @@ from ._asgi import Receive, Scope, Send, deny_websocket, send_http_response
 from ._errors import AuthError, ServiceUnavailable, UseDpopNonce, challenges
 from ._jws import SUPPORTED_ALGORITHMS
 from ._problem import PROBLEM_JSON, problem_document, problem_json
+from ._refusal_log import RefusalLog
 from ._settings import AuthSettings
 
 
@@ -128,7 +129,9 @@ def merge_headers(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
     return merged
 
 
-def log_refusal(logger: logging.Logger, error: AuthError) -> None:
-    """One line per refusal: the check's name and the RFC code, nothing from the request
-    (never a token or a proof)."""
+def log_refusal(logger: logging.Logger, refusals: RefusalLog, error: AuthError) -> None:
+    """One INFO line per refusal on the adapter's ``logger``: the check's name and the
+    RFC code, nothing from the request (never a token or a proof); and the rate-limited
+    WARNING that is visible without logging set-up (``auth._refusal_log``)."""
     logger.info("refused %s (%s %d)", error.check.value, error.error, error.status_code)
+    refusals.record(error)

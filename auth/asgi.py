@@ -25,7 +25,6 @@ owner starts and closes it.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -41,9 +40,12 @@ from ._asgi import (
 )
 from ._authorization import scheme_of
 from ._errors import AuthError, MissingCredentials
+from ._environment import read_settings
 from ._lifecycle import running_authenticator
+from ._logs import library_logger
 from ._principal import Principal
 from ._refusal import Refusal, log_refusal
+from ._refusal_log import RefusalLog
 from ._replay import ReplayStore
 from ._settings import AuthSettings
 from ._tracing import verification_span
@@ -51,7 +53,7 @@ from ._verifier import Authenticator
 
 __all__ = ["Credentials", "OIDCMiddleware", "deny_websocket"]
 
-logger = logging.getLogger("auth.asgi")
+logger = library_logger("asgi")
 
 # The messages after which an answer has begun: a refusal can no longer be sent.
 _ANSWER_STARTED = frozenset(
@@ -99,6 +101,7 @@ class OIDCMiddleware:
         self._replay = replay
         self._adopted = authenticator is not None
         self._authenticator = authenticator
+        self._refusals = RefusalLog()
 
     @property
     def authenticator(self) -> Authenticator:
@@ -138,7 +141,7 @@ class OIDCMiddleware:
                     try:
                         self._authenticator = await stack.enter_async_context(
                             running_authenticator(
-                                self._settings or AuthSettings(),
+                                self._settings or read_settings(),
                                 production=self._production,
                                 replay=self._replay,
                             )
@@ -228,7 +231,7 @@ class OIDCMiddleware:
         """
         if principal is not None:
             error = error.with_scheme(scheme_of(principal))
-        log_refusal(logger, error)
+        log_refusal(logger, self._refusals, error)
         settings = self._authenticator.settings if self._authenticator else self._settings
         return Refusal.of(error, settings)
 

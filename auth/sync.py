@@ -31,6 +31,7 @@ from urllib.parse import quote, urlsplit
 
 from ._credentials import HttpRequest
 from ._errors import AuthError, Check, ServiceUnavailable
+from ._environment import read_settings
 from ._factory import check_settings
 from ._lifecycle import running_authenticator
 from ._principal import Principal
@@ -102,7 +103,7 @@ class SyncAuthenticator:
     ) -> None:
         # Read and checked now, so a configuration that cannot work stops the import of
         # the application (a WSGI server's start), not its first request.
-        self._settings = settings or AuthSettings()
+        self._settings = settings or read_settings()
         check_settings(self._settings, production=production)
         self._production = production
         self._replay = replay

@@ -18,7 +18,9 @@ dependencies. A refusal is raised as ``AuthHTTPException`` (``auth.fastapi._erro
 which renders correctly with or without ``install_error_handler``. Per request the
 outcome is recorded for logs and metrics: ``request.state.principal`` or
 ``request.state.auth_error``; each refusal is logged at INFO with its check name only,
-and each verification is an ``auth.verify`` span when OpenTelemetry is installed.
+and each verification is an ``auth.verify`` span when OpenTelemetry is installed. The first
+refusal at each check per minute is also a WARNING on ``auth.refusals``
+(``auth._refusal_log``), visible under a plain ``uvicorn`` with no logging set-up.
 ``auth.serve_resource_metadata(app)`` serves the RFC 9728 metadata and points every
 challenge at it. Tests override the principal with ``auth.fastapi.testing.override_principal``.
 """
@@ -26,7 +28,6 @@ challenge at it. Tests override the principal with ``auth.fastapi.testing.overri
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -42,13 +43,16 @@ from starlette.websockets import WebSocket
 
 from .._asgi import deny_websocket
 from .._authorization import check_any_role, check_roles, check_scopes, scheme_of
+from .._environment import read_settings
 from .._errors import AuthError, MissingCredentials
 from .._jws import SUPPORTED_ALGORITHMS
 from .._lifecycle import running_authenticator
+from .._logs import library_logger
 from .._origin import InvalidOrigin
 from .._principal import Principal
 from .._problem import PROBLEM_JSON
 from .._refusal import log_refusal
+from .._refusal_log import RefusalLog
 from .._replay import ReplayStore
 from .._resource_metadata import (
     WELL_KNOWN_PATH,
@@ -88,7 +92,7 @@ __all__ = [
     "offered_subprotocols",
 ]
 
-logger = logging.getLogger("auth.fastapi")
+logger = library_logger("fastapi")
 
 _STATE_KEY = "_oidc_auth_outcome"
 
@@ -136,6 +140,8 @@ class OIDCAuth(SecurityBase):
         self._settings = settings
         self._production = production
         self._state_name = state_name()
+        #: Each refusal's check, visible without logging set-up, rate-limited.
+        self._refusals = RefusalLog()
         self.optional = _OptionalAuthentication(self)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -191,7 +197,9 @@ class OIDCAuth(SecurityBase):
             yield record.override
             return
         async with running_authenticator(
-            settings or self._settings or AuthSettings(),
+            # OIDC_* from the environment: invalid values as one sentence, unknown
+            # names warned. A provider's answer that can never work stops start-up.
+            settings or self._settings or read_settings(),
             production=self._production if production is None else production,
             http_client=http_client,
             replay=replay,
@@ -269,7 +277,7 @@ class OIDCAuth(SecurityBase):
         if isinstance(outcome, Principal):
             error = error.with_scheme(scheme_of(outcome))
         connection.state.auth_error = error
-        log_refusal(logger, error)
+        log_refusal(logger, self._refusals, error)
         record = record_of(connection, self._state_name)
         running = record.current if record is not None else None
         settings = running.settings if running is not None else self._settings

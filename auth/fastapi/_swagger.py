@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +20,10 @@ import httpx
 from fastapi import FastAPI
 
 from .._discovery import FetchError, fetch_json
+from .._logs import library_logger
 from ._openapi import offer_beside_bearer
 
-logger = logging.getLogger("auth.fastapi")
+logger = library_logger("fastapi")
 
 OAUTH2_SCHEME = "OIDC"
 _RETRY_SECONDS = (1, 2, 5, 10, 30)

@@ -23,10 +23,15 @@ README = ROOT / "auth" / "README.md"
 
 
 def example(name: str) -> str:
+    """The README's example ``name``, importing this repository's folder: the wheel's
+    ``oidc_resource_server`` is the ``auth`` package here (the wheel tier runs the
+    FastAPI example from the wheel itself)."""
     pattern = rf"<!-- example: {re.escape(name)}.*?-->\n```python\n(.*?)```"
     match = re.search(pattern, README.read_text(), re.DOTALL)
     assert match, f"auth/README.md lost its {name} example"
-    return match.group(1)
+    source = match.group(1)
+    assert "oidc_resource_server" in source  # as a user of the wheel writes it
+    return re.sub(r"\boidc_resource_server\b", "auth", source)
 
 
 @pytest.fixture
