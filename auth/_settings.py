@@ -117,7 +117,7 @@ class IssuerSettings(BaseModel):
     )
     @classmethod
     def _words(cls, value: object) -> object:
-        words = _split_words(value)
+        words = parse_list_setting(value)
         return tuple(words) if isinstance(words, list) else words
 
     @field_validator("issuer", "discovery_uri")

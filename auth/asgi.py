@@ -39,8 +39,8 @@ from ._asgi import (
     subprotocol_token,
 )
 from ._authorization import scheme_of
-from ._errors import AuthError, MissingCredentials
 from ._environment import read_settings
+from ._errors import AuthError, MissingCredentials
 from ._lifecycle import running_authenticator
 from ._logs import library_logger
 from ._principal import Principal

@@ -30,12 +30,14 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from ._credentials import HttpRequest
-from ._errors import AuthError, Check, ServiceUnavailable
 from ._environment import read_settings
+from ._errors import AuthError, Check, ServiceUnavailable
 from ._factory import check_settings
 from ._lifecycle import running_authenticator
+from ._logs import library_logger
 from ._principal import Principal
-from ._refusal import Refusal
+from ._refusal import Refusal, log_refusal
+from ._refusal_log import RefusalLog
 from ._replay import ReplayStore
 from ._settings import AuthSettings
 from ._verifier import Authenticator
@@ -43,6 +45,8 @@ from ._verifier import Authenticator
 __all__ = ["SyncAuthenticator", "wsgi_request"]
 
 T = TypeVar("T")
+
+logger = library_logger("sync")
 
 # The request headers the verifier reads, as WSGI names them (PEP 3333).
 _WSGI_HEADERS = {
@@ -109,6 +113,7 @@ class SyncAuthenticator:
         self._replay = replay
         self._timeout = timeout
         self._lock = threading.Lock()
+        self._refusals = RefusalLog()
         self._runner: _LoopThread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -192,7 +197,9 @@ class SyncAuthenticator:
 
     def refusal(self, error: AuthError) -> Refusal:
         """The HTTP answer to ``error``: status, headers (a challenge per scheme) and a
-        problem document, for any framework's response class."""
+        problem document, for any framework's response class. Logged as every adapter
+        logs a refusal (its check, never the token)."""
+        log_refusal(logger, self._refusals, error)
         return Refusal.of(error, self._settings)
 
     def _wait(self, runner: _LoopThread, work: Coroutine[Any, Any, T]) -> T:

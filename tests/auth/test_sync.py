@@ -3,6 +3,7 @@ the package's one authenticator run on a loop thread, from any thread and after 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import warnings
@@ -113,14 +114,17 @@ def test_many_threads_verify_at_once(
     assert subjects == [f"user-{n}" for n in range(40)]
 
 
-def test_a_refusal_carries_the_challenges(
-    verifier_sync: SyncAuthenticator, oidc_issuer: TestIssuer
+def test_a_refusal_carries_the_challenges_and_is_logged(
+    verifier_sync: SyncAuthenticator, oidc_issuer: TestIssuer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    token = oidc_issuer.token(aud="x")
     with refused(Check.AUD) as caught:
-        verifier_sync.authenticate(
-            wsgi_request(_environ(HTTP_AUTHORIZATION=f"Bearer {oidc_issuer.token(aud='x')}"))
-        )
-    refusal = verifier_sync.refusal(caught.value)
+        verifier_sync.authenticate(wsgi_request(_environ(HTTP_AUTHORIZATION=f"Bearer {token}")))
+    with caplog.at_level(logging.INFO, logger="auth"):
+        refusal = verifier_sync.refusal(caught.value)
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("aud" in line for line in logged)
+    assert not any(token[:20] in line for line in logged)
     assert refusal.status == 401
     names = [name for name, _ in refusal.headers]
     assert names.count("WWW-Authenticate") == 2
