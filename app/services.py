@@ -8,7 +8,7 @@ nothing else, and only ``services_of`` reads it. Routes reach the parts through 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,9 @@ from starlette.requests import HTTPConnection
 from app.api.security import oidc
 from app.data.database import ConnectionLimits, Database, backend
 from app.data.migrations import upgrade_to_head
+from app.data.owned import OwnedResource
 from app.data.postgres import PostgresDatabase
+from app.data.resources import RESOURCES
 from app.data.sqlite import SqliteDatabase
 from app.data.users import KnownUsers
 from app.events.broker import EventBroker, MemoryBroker
@@ -78,13 +80,19 @@ def _redis_client(url: str, timeout_seconds: float) -> Redis:
     )
 
 
-async def open_database(url: str, limits: ConnectionLimits | None = None) -> Database:
-    """The database of ``DATABASE_URL``, already migrated (``app.data.migrations``)."""
+async def open_database(
+    url: str,
+    limits: ConnectionLimits | None = None,
+    resources: Sequence[OwnedResource] = RESOURCES,
+) -> Database:
+    """The database of ``DATABASE_URL``, already migrated (``app.data.migrations``), with
+    the statements of ``resources`` (every owned resource of ``app.data.resources``)."""
     limits = limits or ConnectionLimits()
     if backend(url) == "sqlite":
         path = make_url(url).database or ""
-        return SqliteDatabase.open(path, busy_timeout_seconds=limits.busy_timeout_seconds)
-    return await PostgresDatabase.open(url, limits)
+        busy = limits.busy_timeout_seconds
+        return SqliteDatabase.open(path, resources, busy_timeout_seconds=busy)
+    return await PostgresDatabase.open(url, resources, limits)
 
 
 def connection_limits(settings: AppSettings) -> ConnectionLimits:
