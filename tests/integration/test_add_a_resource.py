@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,9 +71,10 @@ def _tracked_copy(destination: Path) -> Path:
             target = destination / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    # The project's virtual environment, shared: the copy's own code comes first on
-    # PYTHONPATH, so ``app`` and ``tests`` are the copy's.
-    (destination / ".venv").symlink_to(ROOT / ".venv")
+    # The running virtual environment, shared (the checkout's .venv, or the one a
+    # container run installs elsewhere): the copy's own code comes first on PYTHONPATH,
+    # so ``app`` and ``tests`` are the copy's.
+    (destination / ".venv").symlink_to(Path(sys.prefix))
     return destination
 
 
