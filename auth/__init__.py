@@ -24,12 +24,13 @@ from ._errors import (
 )
 from ._factory import check_settings, create_authenticator
 from ._host_guard import HostGuard
+from ._json_nesting import json_nesting_exceeds
 from ._list_setting import parse_list_setting
-from ._origin import IpNetwork, is_trusted_proxy
+from ._origin import IpNetwork, client_address, is_trusted_proxy
 from ._principal import Principal
 from ._problem import problem_document, problem_json
 from ._profiles import Provider
-from ._redaction import TokenRedactingFilter, install_token_redaction, redact
+from ._redaction import TokenRedactingFilter, install_token_redaction, redact, redact_target
 from ._refusal import Refusal
 from ._replay import MemoryReplayStore, ReplayStore
 from ._settings import AuthMode, AuthSettings, IssuerSettings
@@ -64,12 +65,15 @@ __all__ = [
     "check_roles",
     "check_scopes",
     "check_settings",
+    "client_address",
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",
+    "json_nesting_exceeds",
     "parse_list_setting",
     "problem_document",
     "problem_json",
     "read_settings",
     "redact",
+    "redact_target",
 ]

@@ -100,3 +100,11 @@ def test_the_extra_parameters_are_read_from_the_environment_and_checked(
     monkeypatch.setenv("OIDC_SWAGGER_AUTHORIZATION_PARAMS", '{"scope": "admin"}')
     with pytest.raises(ValidationError, match="sets scope itself"):
         AppSettings()
+
+
+async def test_no_site_may_frame_the_documentation_pages(api: Api) -> None:
+    for page in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        response = await api.client.get(page)
+        assert response.status_code == 200
+        assert response.headers["content-security-policy"] == "frame-ancestors 'none'", page
+        assert response.headers["x-frame-options"] == "DENY", page

@@ -42,14 +42,17 @@ EXPECTED_EXPORTS = {
     "check_roles",
     "check_scopes",
     "check_settings",
+    "client_address",
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",
+    "json_nesting_exceeds",
     "parse_list_setting",
     "problem_document",
     "problem_json",
     "read_settings",
     "redact",
+    "redact_target",
 }
 #: The modules an application imports; every other module of auth/ is private (its name,
 #: or a package's, starts with an underscore).
