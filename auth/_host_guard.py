@@ -15,17 +15,11 @@ install it; the verifier checks the same rule itself wherever it uses the origin
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from ._asgi import ASGIApp, Receive, Scope, Send, deny_websocket, send_http_response
 from ._origin import InvalidOrigin, IpNetwork, request_origin
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from ._problem import PROBLEM_JSON, problem_json
 
 _ORIGIN_HEADERS = frozenset({b"host", b"forwarded", b"x-forwarded-proto", b"x-forwarded-host"})
 _HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
@@ -68,23 +62,16 @@ class HostGuard:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, detail: str) -> None:
-    body = json.dumps(
-        {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail}
-    ).encode()
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-    ]
+    body = problem_json(400, detail)
+    headers = [("cache-control", "no-store")]
     if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 400, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_http_response(
+            send, status=400, headers=headers, body=body, content_type=PROBLEM_JSON
+        )
         return
     await receive()  # websocket.connect: the handshake is answered only after it
-    if "websocket.http.response" in scope.get("extensions", {}):
-        # The WebSocket denial-response extension: a real HTTP 400 instead of the 403
-        # that servers send for a socket closed before it was accepted.
-        await send({"type": "websocket.http.response.start", "status": 400, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": body})
-    else:
-        await send({"type": "websocket.close", "code": 1008})
+    # A real HTTP 400 where the server can send one, instead of the 403 that servers
+    # send for a socket closed before it was accepted.
+    await deny_websocket(
+        scope, send, status=400, headers=headers, body=body, content_type=PROBLEM_JSON
+    )

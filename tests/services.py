@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from auth.testing import TestIssuer
+from auth.testing import TestIssuer, served_issuer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -363,9 +363,7 @@ def serve_in_thread(app: object, port: int) -> Iterator[str]:
 @contextlib.contextmanager
 def issuer_server(realm: str = "todo") -> Iterator[TestIssuer]:
     """A test issuer (discovery + JWKS) over real HTTP on a free loopback port."""
-    port = free_port()
-    issuer = TestIssuer(f"http://127.0.0.1:{port}/realms/{realm}")
-    with serve_in_thread(issuer.asgi_app(), port):
+    with served_issuer(realm) as issuer:
         yield issuer
 
 

@@ -17,17 +17,23 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from app.api.errors import problem
 from app.api.security import oidc
 from app.data import crud
 from app.data.database import DatabaseUnavailable
 from app.events.broker import Subscription
 from app.services import Services
-from auth import AuthError, Principal, ServiceUnavailable, client_address, json_nesting_exceeds
-from auth.fastapi import http_request, offered_subprotocols
+from auth import (
+    AuthError,
+    Principal,
+    ServiceUnavailable,
+    client_address,
+    json_nesting_exceeds,
+    problem_json,
+)
+from auth.asgi import deny_websocket
+from auth.fastapi import PROBLEM_JSON, http_request, offered_subprotocols
 
 logger = logging.getLogger("app.live")
 
@@ -106,7 +112,7 @@ class LiveSocket:
             user_id = await self.known_users.user_id(principal)
         except DatabaseUnavailable:
             # Refused like an HTTP request would be: 503, retry later; never a 500.
-            await self._deny(problem(503, "The database is unavailable; retry shortly."))
+            await self._deny(503, "The database is unavailable; retry shortly.")
             return
         session = _Session(principal, token, user_id)
         try:
@@ -159,14 +165,18 @@ class LiveSocket:
         return address or "unknown"
 
     async def _refuse_protocol(self) -> None:
-        await self._deny(problem(400, f"offer the {PROTOCOL} subprotocol"))
+        await self._deny(400, f"offer the {PROTOCOL} subprotocol")
 
-    async def _deny(self, response: Response) -> None:
-        """Refuse the upgrade with an HTTP response where the server allows it."""
-        if "websocket.http.response" in self.websocket.scope.get("extensions", {}):
-            await self.websocket.send_denial_response(response)
-        else:
-            await self.websocket.close(code=1011 if response.status_code >= 500 else 1008)
+    async def _deny(self, status: int, detail: str) -> None:
+        """Refuse the upgrade with an HTTP problem answer where the server allows it."""
+        await deny_websocket(
+            self.websocket.scope,
+            self.websocket.send,
+            status=status,
+            headers=[],
+            body=problem_json(status, detail),
+            content_type=PROBLEM_JSON,
+        )
 
     async def _run(self, session: _Session) -> None:
         async with self.broker.subscribe(session.user_id) as subscription:

@@ -48,7 +48,6 @@ Docs: docs/limits.md.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -64,7 +63,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from app.observability.throttle import ThrottledLog
 from app.server.client_shares import ClientShares, client_key
 from app.server.send_deadline import SendWatch
-from auth import IpNetwork, client_address, is_trusted_proxy
+from auth import IpNetwork, client_address, is_trusted_proxy, problem_json
 
 logger = logging.getLogger("app.http_limits")
 
@@ -102,9 +101,7 @@ def _forwarding_headers(fields: list[tuple[bytes, bytes]]) -> list[tuple[str, st
 def _refusal_response(status: int, detail: str) -> bytes:
     """A complete ``Connection: close`` response with an RFC 9457 problem body."""
     phrase = HTTPStatus(status).phrase
-    body = json.dumps(
-        {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
-    ).encode()
+    body = problem_json(status, detail)
     retry = b"retry-after: 1\r\n" if status == 503 else b""
     return (
         f"HTTP/1.1 {status} {phrase}\r\n".encode()
