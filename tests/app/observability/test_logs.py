@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
+import io
 import json
 import logging
+import re
 import sys
 from typing import Any
 
+import pytest
 import structlog
 
-from app.observability.logs import LogFormat, build_formatter
+from app.observability.log_lines import iso_utc
+from app.observability.logs import LogFormat, build_formatter, configure_logging, log_fields
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
 
@@ -87,3 +92,86 @@ def test_a_token_nested_in_a_field_or_in_a_repr_is_not_written() -> None:
         output = render(log_format, nested)
         assert JWT not in output, output
         assert output.count("[redacted") == 5, output  # one per token, whichever rule caught it
+
+
+#: Field values the access line can carry, and a few it never does, to hold the line
+#: written without a record to the chain's, byte for byte.
+AWKWARD_FIELDS: list[dict[str, Any]] = [
+    {"method": "GET", "route": "/api/me", "path": "/api/me", "status": 200, "duration_ms": 1.5},
+    {"route": None, "path": "/a b?x=[redacted]", "status": 500, "duration_ms": 0.0},
+    {"path": "/quote'\"and=equals\ttab\nline", "subject": "caf\u00e9 \u2603 \ud83d\ude00"},
+    {"path": f"/t/{JWT}", "query": "access_token=secret&dpop=proof", "n": 10**30},
+    {"ok": True, "no": False, "tiny": 1e-07, "big": 1e22, "negative": -3, "empty": ""},
+    {"control": "\x00\x1b[31m\x7f", "backslash": "a\\b", "event_like": "request"},
+]
+
+
+def normalised(line: str) -> str:
+    """The line with its time stamp replaced: two renderings happen at two instants."""
+    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", "<time>", line)
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+@pytest.mark.parametrize("varying", [(), ("path", "duration_ms", "subject"), ("event_like", "ok")])
+def test_a_line_of_fields_is_the_line_the_chain_writes_for_a_record(
+    log_format: LogFormat, varying: tuple[str, ...]
+) -> None:
+    formatter = build_formatter(log_format)
+    for fields in AWKWARD_FIELDS:
+        # The line after a first one of the same kind: made of what that one left.
+        others = {key: value for key, value in AWKWARD_FIELDS[0].items() if key in fields}
+        for level in (logging.INFO, logging.WARNING):
+            for tenant in ("t1", "t 2"):
+                with structlog.contextvars.bound_contextvars(request_id="r-1", tenant=tenant):
+                    formatter.line("app.access", level, "request", {**fields, **others})
+                    direct = formatter.line(
+                        "app.access", level, "request", fields, frozenset(varying)
+                    )
+                    chained = formatter.format(
+                        logging.getLogger("app.access").makeRecord(
+                            "app.access", level, __file__, 1, "request", (), None, extra=fields
+                        )
+                    )
+                assert direct is not None
+                assert normalised(direct) == normalised(chained), (fields, direct, chained)
+                assert JWT not in direct
+                assert "secret" not in direct
+
+
+def test_values_only_the_chain_renders_are_left_to_it() -> None:
+    for fields in ({"headers": [("a", "b")]}, {"raw": b"x"}, {"exception": "x"}):
+        assert build_formatter("text").line("app.access", logging.INFO, "e", fields) is None
+    for fields in ({"headers": [("a", "b")]}, {"raw": b"x"}, {"nan": float("nan")}):
+        assert build_formatter("json").line("app.access", logging.INFO, "e", fields) is None
+    assert build_formatter("text", colors=True).line("a", logging.INFO, "e", {}) is None
+
+
+def test_the_time_stamp_is_the_one_structlog_writes() -> None:
+    for moment in (0, 1_765_000_000_000_000, 1_765_000_000_123_456, 1_765_000_001_000_001):
+        expected = datetime.datetime.fromtimestamp(moment / 1e6, datetime.UTC).isoformat()
+        assert iso_utc(moment) == expected.replace("+00:00", "Z")
+
+
+def test_fields_go_straight_to_the_configured_stream_or_through_logging(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("app.access")
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("json", stream=stream)
+        log_fields(logger, logging.INFO, "request", {"status": 200})
+        logger.info("request", extra={"status": 200})
+        direct, chained = stream.getvalue().splitlines()
+        assert normalised(direct) == normalised(chained)
+        # Another handler on the way (here pytest's capture): logging as usual.
+        root.addHandler(caplog.handler)
+        log_fields(logger, logging.INFO, "request", {"status": 201})
+        root.removeHandler(caplog.handler)
+        assert [record.status for record in caplog.records] == [201]  # type: ignore[attr-defined]
+        assert len(stream.getvalue().splitlines()) == 3
+        log_fields(logger, logging.DEBUG, "request", {"status": 202})  # below the level
+        assert len(stream.getvalue().splitlines()) == 3
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
