@@ -17,7 +17,8 @@ HYDRA := .cache/hydra/hydra
 GO := $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go))
 
 help:
-	@echo "make run          the API on http://127.0.0.1:8000 (SQLite, mock auth: no IdP needed)"
+	@echo "make run          the API on http://127.0.0.1:8000 (SQLite; without OIDC_MODE in .env,"
+	@echo "                  the static development identity: no IdP needed)"
 	@echo "make test         set up everything and run lint, types and every test tier"
 	@echo "make test-fast    the tests that need no server process (about 1,300, under a minute)"
 	@echo "make run-spa-mock the SPA on http://127.0.0.1:5173 against 'make run'"
@@ -27,14 +28,22 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
+# Everything: the application, the library and the development tools.
 .venv/.synced: pyproject.toml uv.lock | $(UV)
 	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen
+	@touch $@ .venv/.synced-app
+
+# What the application needs to run, nothing more (no test or lint tools, no browser
+# driver); --inexact keeps the tools a `make test` installed.
+.venv/.synced-app: pyproject.toml uv.lock | $(UV)
+	UV_PYTHON_DOWNLOADS=never $(UV) sync --frozen --no-dev --inexact
 	@touch $@
 
 setup: .venv/.synced
 
-run: setup
-	OIDC_MODE=$${OIDC_MODE:-static} $(PYTHON) -m app
+# --dev: the static development identity unless OIDC_MODE is set (environment or .env).
+run: .venv/.synced-app
+	$(PYTHON) -m app --dev
 
 run-spa-mock: frontend-mock/node_modules/.installed
 	cd frontend-mock && npm run build:mock && npx vite preview --port 5173 --host 127.0.0.1 --strictPort

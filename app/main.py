@@ -9,6 +9,7 @@ listener, the discovery behind the login in ``/docs``).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
     from app.observability.tracing import Tracing
+
+logger = logging.getLogger("app.settings")
 
 EXPOSED_HEADERS = [
     "WWW-Authenticate",
@@ -80,6 +83,8 @@ def create_app(
     system's; traces are on with ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider``."""
     if settings is None or auth_settings is None:
         loaded, loaded_auth = load_settings()
+        for notice in loaded.notices:
+            logger.warning("%s", notice)
         settings, auth_settings = settings or loaded, auth_settings or loaded_auth
     app_settings, identity_settings = settings, auth_settings
     metrics = Metrics() if app_settings.metrics != "off" else None
@@ -105,8 +110,8 @@ def create_app(
                 stack.callback(metrics.unwatch)
                 if app_settings.metrics == "port":
                     server, _ = start_http_server(
-                        app_settings.metrics_port,
-                        addr=app_settings.metrics_host,
+                        app_settings.metrics_listen.port,
+                        addr=app_settings.metrics_listen.host,
                         registry=metrics.registry,
                     )
                     stack.callback(server.server_close)

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
 from app.api.security import oidc
-from app.data.database import Database, backend
+from app.data.database import ConnectionLimits, Database, backend
 from app.data.migrations import upgrade_to_head
 from app.data.postgres import PostgresDatabase
 from app.data.sqlite import SqliteDatabase
@@ -66,23 +66,35 @@ class Services:
             return False
 
 
-def _redis_client(url: str) -> Redis:
+def _redis_client(url: str, timeout_seconds: float) -> Redis:
     # Short timeouts and one quick retry: during an outage every command should fail
     # fast (503, logged) rather than hold a request for seconds.
     return Redis.from_url(
         url,
-        socket_timeout=2,
-        socket_connect_timeout=2,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
         health_check_interval=10,
     )
 
 
-async def open_database(url: str) -> Database:
+async def open_database(url: str, limits: ConnectionLimits | None = None) -> Database:
     """The database of ``DATABASE_URL``, already migrated (``app.data.migrations``)."""
+    limits = limits or ConnectionLimits()
     if backend(url) == "sqlite":
-        return SqliteDatabase.open(make_url(url).database or "")
-    return await PostgresDatabase.open(url)
+        path = make_url(url).database or ""
+        return SqliteDatabase.open(path, busy_timeout_seconds=limits.busy_timeout_seconds)
+    return await PostgresDatabase.open(url, limits)
+
+
+def connection_limits(settings: AppSettings) -> ConnectionLimits:
+    return ConnectionLimits(
+        pool_size=settings.db_pool_size,
+        acquire_timeout_seconds=settings.db_acquire_timeout_seconds,
+        connect_timeout_seconds=settings.db_connect_timeout_seconds,
+        statement_timeout_seconds=settings.db_statement_timeout_seconds,
+        busy_timeout_seconds=settings.db_busy_timeout_seconds,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -102,10 +114,14 @@ async def open_services(
     """
     if settings.db_migrate_on_start:
         await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
-    database = await open_database(settings.database_url)
+    database = await open_database(settings.database_url, connection_limits(settings))
     if tracing is not None:
         database = tracing.instrument_database(database)
-    redis = _redis_client(settings.redis_url) if settings.redis_url else None
+    redis = (
+        _redis_client(settings.redis_url, settings.redis_timeout_seconds)
+        if settings.redis_url
+        else None
+    )
     replay: ReplayStore | None = RedisReplayStore(redis) if redis is not None else None
     broker: EventBroker = (
         RedisBroker(redis, max_queued=settings.live_send_queue_size)

@@ -4,12 +4,57 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from dotenv import dotenv_values
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from auth import AuthSettings, ConfigurationError
+
+
+class ListenAddress(NamedTuple):
+    """Where a server listens: a host (name or IP address) and a TCP port."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+_LISTEN = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\s:\[\]]+)):(?P<port>[0-9]{1,5})")
+
+
+def _listen_address(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    match = _LISTEN.fullmatch(value.strip())
+    if match is None or not 0 < int(match["port"]) < 65536:
+        raise ValueError("expected host:port, such as 127.0.0.1:8000 or [::1]:8000")
+    return ListenAddress(match["ipv6"] or match["host"], int(match["port"]))
+
+
+#: A ``host:port`` setting.
+Listen = Annotated[ListenAddress, NoDecode, BeforeValidator(_listen_address)]
+
+
+def _database_url(value: object) -> object:
+    # Hosting platforms hand out postgres:// URLs, a scheme SQLAlchemy no longer accepts.
+    if isinstance(value, str) and value.startswith("postgres://"):
+        return "postgresql://" + value.removeprefix("postgres://")
+    return value
 
 
 class AppSettings(BaseSettings):
@@ -20,13 +65,25 @@ class AppSettings(BaseSettings):
     #: ``production`` forbids the development auth modes.
     app_env: Literal["development", "production"] = "development"
     #: SQLite by default (a file in the working directory); PostgreSQL with
-    #: ``postgresql+psycopg://user:password@host/db``.
-    database_url: str = "sqlite:///./todo.db"
+    #: ``postgresql://user:password@host/db`` (``postgres://`` and
+    #: ``postgresql+psycopg://`` too).
+    database_url: Annotated[str, BeforeValidator(_database_url)] = "sqlite:///./todo.db"
+    #: PostgreSQL: the most connections the API opens, how long a request waits for one,
+    #: how long opening one may take, and the server-side limit on one statement.
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
+    db_acquire_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: SQLite: how long a write waits for another process's write lock.
+    db_busy_timeout_seconds: float = Field(default=5.0, ge=0)
     #: Apply pending Alembic migrations at start-up (turn off when deployments migrate
     #: as a separate step).
     db_migrate_on_start: bool = True
     #: Redis for the DPoP replay store and live-event fan-out across instances.
     redis_url: str | None = None
+    #: Connecting to Redis and each command: during an outage a request fails fast (503)
+    #: instead of waiting.
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
     #: Origins allowed by CORS (JSON list or space/comma separated).
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
@@ -52,14 +109,16 @@ class AppSettings(BaseSettings):
     #: Live updates: the largest client message; a longer one closes the socket (4400).
     live_max_message_bytes: int = Field(default=16 * 1024, ge=1024)
 
-    #: ``python -m app`` only: where to listen and how.
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    #: ``python -m app`` only: where to listen (``host:port``, ``[::1]:8000`` for IPv6) and how.
+    api_listen: Listen = ListenAddress("127.0.0.1", 8000)
     api_http: Literal["httptools", "h11"] = "httptools"
     #: One access line per request (``app.access``: request id, route, status, duration,
     #: hashed subject, auth outcome and check; never a token). It replaces uvicorn's
     #: access log; turn it off when a proxy logs requests already.
     api_access_log: bool = True
+    #: On shutdown: live sockets get 1001 and this long to go; requests in flight this
+    #: long to finish before their connections are closed.
+    api_shutdown_grace_seconds: float = Field(default=10.0, gt=0)
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
     #: ``python -m app`` only: what one connection may make the server hold
@@ -79,13 +138,12 @@ class AppSettings(BaseSettings):
     log_subject: Literal["hashed", "plain", "omitted"] = "hashed"
     log_subject_key: SecretStr | None = None
 
-    #: Prometheus metrics: ``off``; ``port``, on their own listener (``METRICS_HOST``,
-    #: ``METRICS_PORT``), open to whoever reaches it; or ``admin``, at ``/metrics`` on
+    #: Prometheus metrics: ``off``; ``port``, on their own listener (``METRICS_LISTEN``),
+    #: open to whoever reaches it; or ``admin``, at ``/metrics`` on
     #: the API for callers holding ``TODO_ADMIN_ROLE``. Off by default: what the API
     #: reveals about its traffic is the operator's choice (docs/operations.md).
     metrics: Literal["off", "port", "admin"] = "off"
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = Field(default=9464, ge=1, le=65535)
+    metrics_listen: Listen = ListenAddress("127.0.0.1", 9464)
 
     #: OpenTelemetry traces over OTLP/HTTP when set (the collector's base URL).
     otel_exporter_otlp_endpoint: str | None = None
@@ -111,6 +169,13 @@ class AppSettings(BaseSettings):
         if self.api_max_header_line_bytes > self.api_max_header_bytes:
             raise ValueError("API_MAX_HEADER_LINE_BYTES exceeds API_MAX_HEADER_BYTES")
         return self
+
+    #: What reading the settings found worth saying at start-up (old names still read).
+    _notices: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        return self._notices
 
     @property
     def production(self) -> bool:
@@ -155,15 +220,61 @@ class TodoAuthSettings(AuthSettings):
 ENV_FILE = ".env"
 
 
+#: Names still read for one release, each with a notice at start-up. They collide with
+#: the variables Kubernetes injects for a Service (a Service named ``api`` gives every pod
+#: ``API_PORT=tcp://10.0.0.7:8000``): no setting ends in ``_PORT``, ``_SERVICE_HOST`` or
+#: ``_SERVICE_PORT``, and none contains ``_PORT_`` (docs/configuration.md).
+RENAMED_LISTENERS = {"API": "api_listen", "METRICS": "metrics_listen"}
+
+
+def _renamed_listeners(env_file: str | None) -> tuple[dict[str, str], list[str]]:
+    """``API_HOST``/``API_PORT`` and ``METRICS_HOST``/``METRICS_PORT`` as the listen
+    settings that replace them, and a notice for each old name read or ignored."""
+    file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
+    values = {k: v for k, v in file_values.items() if v is not None} | dict(os.environ)
+    found: dict[str, str] = {}
+    notices: list[str] = []
+    for prefix, field in RENAMED_LISTENERS.items():
+        new = field.upper()
+        host, port = values.get(f"{prefix}_HOST"), values.get(f"{prefix}_PORT")
+        if host is None and port is None:
+            continue
+        if port is not None and not port.strip().isdigit():
+            # tcp://10.0.0.7:8000: the link Kubernetes injects for a Service, not a setting.
+            notices.append(
+                f"{prefix}_PORT is ignored: it is not a port number (a Kubernetes "
+                f"Service link?); {new} sets where to listen"
+            )
+            port = None
+        if new in values:
+            if host is not None or port is not None:
+                notices.append(f"{prefix}_HOST and {prefix}_PORT are ignored: {new} is set")
+            continue
+        if host is None and port is None:
+            continue
+        default = AppSettings.model_fields[field].default
+        host_value = host if host is not None else default.host
+        address = f"[{host_value}]" if ":" in host_value else host_value
+        found[field] = f"{address}:{port if port is not None else default.port}"
+        notices.append(
+            f"{prefix}_HOST and {prefix}_PORT are renamed {new} (host:port); "
+            f"read as {new}={found[field]} this release only"
+        )
+    return found, notices
+
+
 def load_settings(env_file: str | None = ENV_FILE) -> tuple[AppSettings, TodoAuthSettings]:
     """Both settings objects, from the environment and ``env_file`` when it exists.
+    ``AppSettings.notices`` says what was read under an old name.
 
     Raises:
         ConfigurationError: a value is invalid; the message names the variable, never
             its value (it may be a secret).
     """
+    renamed, notices = _renamed_listeners(env_file)
     try:
-        return AppSettings(_env_file=env_file), TodoAuthSettings(_env_file=env_file)
+        settings = AppSettings(_env_file=env_file, **renamed)  # type: ignore[arg-type]
+        auth_settings = TodoAuthSettings(_env_file=env_file)
     except ValidationError as exc:
         prefix = "" if exc.title == AppSettings.__name__ else "OIDC_"
         problems = [
@@ -173,3 +284,5 @@ def load_settings(env_file: str | None = ENV_FILE) -> tuple[AppSettings, TodoAut
             for error in exc.errors(include_url=False, include_input=False)
         ]
         raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
+    settings._notices = tuple(notices)
+    return settings, auth_settings

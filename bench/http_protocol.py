@@ -62,12 +62,12 @@ def serve(protocol: str, app_name: str, port: int) -> None:
     from app.main import create_app
     from app.settings import AppSettings, TodoAuthSettings
 
-    settings = AppSettings(api_port=port, api_access_log=False)
+    settings = AppSettings(api_listen=f"127.0.0.1:{port}", api_access_log=False)
     app = create_app(settings, TodoAuthSettings()) if app_name == "api" else _bare
     config = uvicorn_config(app, settings)  # type: ignore[arg-type]
     if protocol == PROTOCOLS[0]:
         config.http = "httptools"
-    Server(config, app).run()  # type: ignore[arg-type]
+    Server(config).run()
 
 
 @contextlib.contextmanager

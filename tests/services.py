@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -298,23 +298,28 @@ class ApiProcess:
 
 @contextlib.contextmanager
 def api_process(
-    env: Mapping[str, str], *, port: int | None = None, workdir: Path | None = None
+    env: Mapping[str, str],
+    *,
+    port: int | None = None,
+    workdir: Path | None = None,
+    args: Sequence[str] = (),
+    root: Path = ROOT,
 ) -> Iterator[ApiProcess]:
-    """``python -m app`` in a subprocess: the real server, as users run it."""
+    """``python -m app [args]`` in a subprocess: the real server, as users run it (the code
+    of ``root``: the repository, or a copy of it)."""
     port = port or free_port()
     workdir = workdir or Path(tempfile.mkdtemp(prefix="todo-api-"))
     log = workdir / f"api-{port}.log"
     environment = {
         "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "API_HOST": "127.0.0.1",
-        "API_PORT": str(port),
+        "PYTHONPATH": str(root),
+        "API_LISTEN": f"127.0.0.1:{port}",
         "DATABASE_URL": f"sqlite:///{workdir / 'todo.db'}",
         **env,
     }
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app"],
+            [sys.executable, "-m", "app", *args],
             cwd=workdir,
             env=environment,
             stdout=output,

@@ -19,6 +19,7 @@ synchronous SQLAlchemy engine (``sync_database_url``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
@@ -26,6 +27,22 @@ from sqlalchemy.engine import make_url
 from app.data.statements import Statement, Statements
 
 Row = Any  # a tuple-like row of the driver
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """How long the database may keep a request waiting, and how many connections it
+    may hold (the ``DB_*`` settings)."""
+
+    #: PostgreSQL: connections in the pool, at most.
+    pool_size: int = 20
+    #: PostgreSQL: waiting for a free connection, and opening a new one.
+    acquire_timeout_seconds: float = 5.0
+    connect_timeout_seconds: float = 5.0
+    #: PostgreSQL, enforced by the server: the longest one statement may run.
+    statement_timeout_seconds: float = 30.0
+    #: SQLite: waiting for another process's write lock.
+    busy_timeout_seconds: float = 5.0
 
 
 class DatabaseUnavailable(Exception):

@@ -21,13 +21,9 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from app.data.database import DatabaseUnavailable, Row
+from app.data.database import ConnectionLimits, DatabaseUnavailable, Row
 from app.data.statements import TODO_COLUMNS, Statement, Statements, build
 
-POOL_MAX_SIZE = 20  # SQLAlchemy's pool_size + max_overflow before
-ACQUIRE_TIMEOUT_SECONDS = 5.0
-CONNECT_TIMEOUT_SECONDS = 5.0
-STATEMENT_TIMEOUT_SECONDS = 30.0
 #: What a lost or unreachable server raises: connection exceptions (SQLSTATE class 08),
 #: operator intervention (57: admin shutdown, crash, cannot connect now, canceled),
 #: too many connections (53300), a closed socket, and timeouts.
@@ -64,25 +60,28 @@ def asyncpg_dsn(url: str) -> str:
 
 
 class PostgresDatabase:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout_seconds: float) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout_seconds
         self.statements: Statements = build("postgresql")
 
     @classmethod
-    async def open(cls, url: str) -> PostgresDatabase:
+    async def open(cls, url: str, limits: ConnectionLimits) -> PostgresDatabase:
         # min_size=0: the application starts while the database is down (readiness
         # says so); connections are made on first use.
         pool = await asyncpg.create_pool(
             asyncpg_dsn(url),
             min_size=0,
-            max_size=POOL_MAX_SIZE,
+            max_size=limits.pool_size,
             init=_init_connection,
             reset=_keep_session,
-            timeout=CONNECT_TIMEOUT_SECONDS,
+            timeout=limits.connect_timeout_seconds,
             # Enforced by the server: a client-side timeout would arm a timer per query.
-            server_settings={"statement_timeout": str(int(STATEMENT_TIMEOUT_SECONDS * 1000))},
+            server_settings={
+                "statement_timeout": str(int(limits.statement_timeout_seconds * 1000))
+            },
         )
-        return cls(pool)
+        return cls(pool, acquire_timeout_seconds=limits.acquire_timeout_seconds)
 
     async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
         return (await self._run((statement,), params))[0]
@@ -98,7 +97,7 @@ class PostgresDatabase:
         try:
             # asyncio.timeout, not acquire(timeout=): on Python 3.11 asyncpg implements
             # that with wait_for, a new task for every acquire.
-            async with asyncio.timeout(ACQUIRE_TIMEOUT_SECONDS):
+            async with asyncio.timeout(self._acquire_timeout):
                 connection = await self._pool.acquire()
             try:
                 if len(statements) == 1:  # one statement is atomic on its own

@@ -11,7 +11,7 @@ competes with the loop for the GIL, which lengthened the tail (bench/README.md, 
 path). Checkpoints stay SQLite's automatic ones, on the writer: moving them to a thread
 of their own did not shorten the tail either. Only another process can hold the file
 lock: then the write does not block the loop waiting for it (``busy_timeout`` 0) but
-retries after ``asyncio.sleep``, for up to ``BUSY_TIMEOUT_SECONDS``, then answers 503.
+retries after ``asyncio.sleep``, for up to ``DB_BUSY_TIMEOUT_SECONDS``, then answers 503.
 
 Reads run on a second connection, in autocommit mode: in WAL mode a reader never waits
 for a writer, and a 20-row indexed read costs less than a thread hop. Each read ends
@@ -34,8 +34,6 @@ from typing import Any
 from app.data.database import DatabaseUnavailable, Row
 from app.data.statements import Statement, Statements, build
 
-#: How long a write waits for another process's write lock, in short sleeps.
-BUSY_TIMEOUT_SECONDS = 5.0
 #: A reader blocks the event loop while it waits, so it waits little: in WAL mode it only
 #: waits for another process's recovery or exclusive checkpoint.
 READER_BUSY_TIMEOUT_MS = 100
@@ -65,7 +63,9 @@ def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
 
 
 class SqliteDatabase:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, busy_timeout_seconds: float = 5.0) -> None:
+        #: How long a write waits for another process's write lock, in short sleeps.
+        self._busy_timeout = busy_timeout_seconds
         self.statements: Statements = build("sqlite")
         self._writer = _connect(path, busy_timeout_ms=0)
         # WAL: readers work during a write, and two processes can share the file.
@@ -76,11 +76,11 @@ class SqliteDatabase:
         self._reader.execute("PRAGMA query_only=ON")
 
     @classmethod
-    def open(cls, path: str) -> SqliteDatabase:
+    def open(cls, path: str, *, busy_timeout_seconds: float = 5.0) -> SqliteDatabase:
         if path in ("", ":memory:"):
             raise ValueError("DATABASE_URL: SQLite needs a file (readers and the writer share it)")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return cls(path)
+        return cls(path, busy_timeout_seconds=busy_timeout_seconds)
 
     async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
         try:
@@ -109,7 +109,7 @@ class SqliteDatabase:
         self, statements: Sequence[Statement], params: dict[str, Any]
     ) -> list[list[Row]]:
         loop = asyncio.get_running_loop()
-        deadline, pause = loop.time() + BUSY_TIMEOUT_SECONDS, 0.001
+        deadline, pause = loop.time() + self._busy_timeout, 0.001
         while True:
             try:
                 return self._transaction(statements, params)

@@ -1,5 +1,9 @@
 """``python -m app``: serve the API with uvicorn, configured for this application.
 
+``python -m app --help`` lists the options: ``--host``/``--port`` (over ``API_LISTEN``),
+``--reload`` for development, and ``--dev``, the development identity unless
+``OIDC_MODE`` is set in the environment or ``.env`` (what ``make run`` uses).
+
 Compared with a bare ``uvicorn app.main:app``: proxy headers are not trusted (so a
 client's ``X-Forwarded-Proto`` cannot change the URL a DPoP proof is checked against;
 trust proxies with ``OIDC_TRUSTED_PROXIES`` instead), the request head, connections and
@@ -12,20 +16,30 @@ uvicorn closes connections.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import gc
+import logging
+import os
+import socket
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
+from uvicorn.supervisors import ChangeReload
 
 from app.main import create_app
 from app.observability.logs import configure_logging
 from app.server.http_limits import HttpLimits, http_protocol
 from app.server.websocket_protocol import WebSocketProtocol
 from app.services import services_of
-from app.settings import AppSettings, load_settings
+from app.settings import AppSettings, ListenAddress, TodoAuthSettings, load_settings
 from auth import ConfigurationError, check_settings
+
+logger = logging.getLogger("app.settings")
 
 #: The WebSocket layer fails a message this many times over ``LIVE_MAX_MESSAGE_BYTES``
 #: with 1009 from its frame header, before reading it; below that the app answers 4400.
@@ -41,11 +55,10 @@ GC_THRESHOLDS = (10_000, 10, 10)
 
 
 class Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
-        super().__init__(config)
-        self.app = app
+    """uvicorn's server, plus the GC freeze after start-up and live sockets closed with
+    1001 before connections are."""
 
-    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         # What start-up made (modules, the application, settings, keys, prepared
         # statements) lives as long as the process: frozen, no collection walks it
@@ -54,20 +67,26 @@ class Server(uvicorn.Server):
         gc.collect()
         gc.freeze()
 
-    async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn closes connections before the lifespan ends (sockets would get 1012):
         # the services' own close of live sockets is run first, so they get 1001.
-        with contextlib.suppress(RuntimeError):  # RuntimeError: the lifespan never started
-            await services_of(self.app).live.close_all()
+        app: ASGIApp | None = getattr(self.config, "loaded_app", None)
+        if isinstance(app, FastAPI):
+            with contextlib.suppress(RuntimeError):  # the lifespan never started
+                grace = self.config.timeout_graceful_shutdown or 0
+                await services_of(app).live.close_all(grace_seconds=grace / 2)
         await super().shutdown(sockets)
 
 
-def uvicorn_config(app: FastAPI, settings: AppSettings) -> uvicorn.Config:
+def uvicorn_config(
+    app: FastAPI | str, settings: AppSettings, *, listen: ListenAddress | None = None
+) -> uvicorn.Config:
     """How ``python -m app`` runs uvicorn (also what bench/http_protocol.py measures)."""
+    listen = listen or settings.api_listen
     return uvicorn.Config(
         app,
-        host=settings.api_host,
-        port=settings.api_port,
+        host=listen.host,
+        port=listen.port,
         http=http_protocol(
             settings.api_http,
             HttpLimits(
@@ -78,7 +97,8 @@ def uvicorn_config(app: FastAPI, settings: AppSettings) -> uvicorn.Config:
                 body_timeout_seconds=settings.api_body_timeout_seconds,
             ),
         ),
-        loop="uvloop",
+        # uvloop where it is installed (it is a dependency off Windows), asyncio elsewhere.
+        loop="auto",
         ws=WebSocketProtocol,
         ws_max_size=WS_FRAME_LAYER_FACTOR * settings.live_max_message_bytes,
         # Events are small JSON objects: compression would cost more memory per socket
@@ -91,25 +111,83 @@ def uvicorn_config(app: FastAPI, settings: AppSettings) -> uvicorn.Config:
         ws_ping_timeout=settings.ws_ping_timeout_seconds,
         proxy_headers=False,
         server_header=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=round(settings.api_shutdown_grace_seconds),
         log_config=None,
     )
 
 
-def main() -> None:
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m app",
+        description="Serve the API. Settings come from the environment and ./.env "
+        "(docs/configuration.md); these options override them.",
+    )
+    parser.add_argument("--host", help="the address to listen on (API_LISTEN's host)")
+    parser.add_argument(
+        "--port", type=int, choices=range(1, 65536), metavar="PORT", help="API_LISTEN's port"
+    )
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="development: restart when a file of app/, auth/ or migrations/ changes",
+    )
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="development: unless OIDC_MODE is set (environment or .env) or APP_ENV is "
+        "production, every request is the static development identity",
+    )
+    return parser.parse_args(argv)
+
+
+def _load(*, dev: bool) -> tuple[AppSettings, TodoAuthSettings]:
+    """The settings, checked before serving so that a bad setup ends with one sentence
+    instead of a lifespan traceback (exit status 2)."""
     try:
-        # Checked before serving, so a bad setup ends with one sentence instead of a
-        # lifespan traceback.
         settings, auth_settings = load_settings()
+        if dev and "mode" not in auth_settings.model_fields_set and not settings.production:
+            # Through the environment, so that a --reload worker reads the same.
+            os.environ["OIDC_MODE"] = "static"
+            settings, auth_settings = load_settings()
         check_settings(auth_settings, production=settings.production)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    return settings, auth_settings
+
+
+def _serve_reloaded(sockets: list[socket.socket] | None = None) -> None:
+    """A ``--reload`` worker: a fresh process that imports the code as it is now."""
+    settings, auth_settings = _load(dev=False)
     configure_logging(settings.resolved_log_format, level=settings.log_level)
+    app = create_app(settings, auth_settings)
+    Server(uvicorn_config(app, settings)).run(sockets=sockets)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = parse_arguments(argv)
+    settings, auth_settings = _load(dev=arguments.dev)
+    configure_logging(settings.resolved_log_format, level=settings.log_level)
+    for notice in settings.notices:
+        logger.warning("%s", notice)
+    listen = ListenAddress(
+        arguments.host or settings.api_listen.host, arguments.port or settings.api_listen.port
+    )
+    if arguments.reload:
+        # The supervisor holds the socket and restarts a worker (_serve_reloaded) on each
+        # change; its own configuration only says what to watch.
+        root = Path(__file__).resolve().parents[2]
+        watch = [str(root / name) for name in ("app", "auth", "migrations")]
+        supervisor = uvicorn.Config(
+            "app.main:app",
+            host=listen.host,
+            port=listen.port,
+            reload=True,
+            reload_dirs=watch,
+            log_config=None,
+        )
+        ChangeReload(supervisor, target=_serve_reloaded, sockets=[supervisor.bind_socket()]).run()
+        return
     gc.set_threshold(*GC_THRESHOLDS)
     app = create_app(settings, auth_settings)
-    Server(uvicorn_config(app, settings), app).run()
-
-
-if __name__ == "__main__":
-    main()
+    Server(uvicorn_config(app, settings, listen=listen)).run()

@@ -37,7 +37,7 @@ def test_the_env_file_is_read_and_the_environment_wins(
 @pytest.mark.parametrize(
     ("line", "variable"),
     [
-        ("API_PORT=eighty", "API_PORT"),
+        ("API_LISTEN=localhost:eighty", "API_LISTEN"),
         ("METRICS=sometimes", "METRICS"),
         ("OIDC_LEEWAY_SECONDS=-1", "OIDC_LEEWAY_SECONDS"),
         ("OIDC_ISSUER_URI=ftp://idp", "OIDC_ISSUER_URI"),
@@ -57,3 +57,73 @@ def test_the_log_format_follows_the_environment() -> None:
     assert AppSettings(app_env="production").resolved_log_format == "json"
     assert AppSettings(app_env="development").resolved_log_format == "text"
     assert AppSettings(app_env="production", log_format="text").resolved_log_format == "text"
+
+
+# The names Kubernetes gives the variables of a Service (here named ``x``):
+# X_PORT, X_SERVICE_HOST, X_SERVICE_PORT, X_SERVICE_PORT_<NAME>, X_PORT_<n>_<PROTO>[_...].
+_KUBERNETES_SERVICE_VARIABLE = re.compile(
+    r".+(_PORT|_SERVICE_HOST|_SERVICE_PORT(_.+)?|_PORT_\d+_.+)"
+)
+
+
+def test_no_setting_has_a_name_kubernetes_injects_for_a_service() -> None:
+    assert _KUBERNETES_SERVICE_VARIABLE.fullmatch("API_PORT")  # the checker sees the trap
+    assert _KUBERNETES_SERVICE_VARIABLE.fullmatch("API_PORT_8000_TCP_ADDR")
+    colliding = {name for name in _variables() if _KUBERNETES_SERVICE_VARIABLE.fullmatch(name)}
+    assert not colliding
+
+
+def test_a_kubernetes_service_link_in_an_old_name_is_ignored_not_fatal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("API_PORT", "tcp://10.0.0.7:8000")
+    monkeypatch.setenv("METRICS_PORT", "tcp://10.0.0.8:9464")
+    settings, _ = load_settings(None)
+    assert settings.api_listen == ("127.0.0.1", 8000)
+    assert settings.metrics_listen == ("127.0.0.1", 9464)
+    assert any("API_PORT is ignored" in notice for notice in settings.notices)
+
+
+def test_the_old_listen_names_are_read_this_release_with_a_notice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("API_HOST=192.0.2.1\nAPI_PORT=9000\n")
+    monkeypatch.setenv("METRICS_PORT", "9999")
+    settings, _ = load_settings(str(env_file))
+    assert settings.api_listen == ("192.0.2.1", 9000)
+    assert settings.metrics_listen == ("127.0.0.1", 9999)
+    assert [notice.split(" ")[0] for notice in settings.notices] == ["API_HOST", "METRICS_HOST"]
+    assert "API_LISTEN=192.0.2.1:9000" in settings.notices[0]
+
+
+def test_the_new_listen_name_wins_over_the_old_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_LISTEN", "[::1]:8080")
+    monkeypatch.setenv("API_PORT", "9000")
+    settings, _ = load_settings(None)
+    assert settings.api_listen == ("::1", 8080)
+    assert str(settings.api_listen) == "[::1]:8080"
+    assert settings.notices == ("API_HOST and API_PORT are ignored: API_LISTEN is set",)
+
+
+@pytest.mark.parametrize("value", ["8000", "localhost", "host:0", "host:65536", "[::1:80"])
+def test_a_listen_address_is_host_and_port(value: str) -> None:
+    with pytest.raises(ValueError, match="host:port"):
+        AppSettings(api_listen=value)
+
+
+def test_a_postgres_url_as_hosting_platforms_give_it_is_accepted() -> None:
+    from app.data.database import backend, sync_database_url
+
+    url = AppSettings(database_url="postgres://user:secret@db.example:5432/app").database_url
+    assert backend(url) == "postgresql"
+    assert sync_database_url(url) == "postgresql+psycopg://user:secret@db.example:5432/app"
+
+
+def test_operational_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.services import connection_limits
+
+    monkeypatch.setenv("DB_POOL_SIZE", "7")
+    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_SECONDS", "2.5")
+    limits = connection_limits(load_settings(None)[0])
+    assert (limits.pool_size, limits.statement_timeout_seconds) == (7, 2.5)

@@ -30,7 +30,9 @@ def json_lines(output: str) -> list[dict[str, Any]]:
 def test_production_logs_are_json_lines_and_a_refusal_names_its_check_not_the_token(
     issuer: TestIssuer, tmp_path: Path
 ) -> None:
-    env = api_env(issuer, APP_ENV="production", METRICS="port", METRICS_PORT=str(free_port()))
+    env = api_env(
+        issuer, APP_ENV="production", METRICS="port", METRICS_LISTEN=f"127.0.0.1:{free_port()}"
+    )
     with api_process(env, workdir=tmp_path) as api:
         token = issuer.token("mallory", aud="another-api")
         refused = httpx.get(
@@ -42,7 +44,7 @@ def test_production_logs_are_json_lines_and_a_refusal_names_its_check_not_the_to
             f"{api.base_url}/api/me", headers={"Authorization": f"Bearer {issuer.token('alice')}"}
         )
         assert accepted.status_code == 200
-        metrics = httpx.get(f"http://127.0.0.1:{env['METRICS_PORT']}/metrics")
+        metrics = httpx.get(f"http://{env['METRICS_LISTEN']}/metrics")
         deadline = time.monotonic() + 10
         while request_id not in api.output() and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -95,7 +95,9 @@ async def test_metrics_on_their_own_port(tmp_path: Any, issuer: TestIssuer) -> N
     from tests.services import free_port
 
     port = free_port()
-    settings = app_settings(f"sqlite:///{tmp_path / 'todo.db'}", metrics="port", metrics_port=port)
+    settings = app_settings(
+        f"sqlite:///{tmp_path / 'todo.db'}", metrics="port", metrics_listen=f"127.0.0.1:{port}"
+    )
     async with running_app(settings, auth_settings(issuer)) as client:
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.get("/metrics")).status_code == 404  # not on the API
