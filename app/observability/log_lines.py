@@ -83,15 +83,16 @@ class LineRenderer:
             parts.append(before + text)
         return self.join(parts)
 
-    def value(self, value: Any, *, plain: bool) -> str | None:
-        """``value`` as written (a string redacted first); None if it cannot be."""
+    def value(self, value: Any, *, plain: bool, remember: bool = True) -> str | None:
+        """``value`` as written (a string redacted first); None if it cannot be. A
+        short string is remembered unless ``remember`` is false (a varying value)."""
         kind = type(value)
         if kind is str:
             known = self._plain if plain else self._quoted
             text = known.get(value)
             if text is None:
-                text = self.string(redact(value), plain=plain)
-                if len(value) <= _SHORT_STRING and len(known) < _MAX_STRINGS:
+                text = self.string(redact(value), plain)
+                if remember and len(value) <= _SHORT_STRING and len(known) < _MAX_STRINGS:
                     known[value] = text
             return text
         if plain:
@@ -105,7 +106,7 @@ class LineRenderer:
         as is) in the order of the line; None when the chain must render it."""
         raise NotImplementedError
 
-    def string(self, text: str, *, plain: bool) -> str:
+    def string(self, text: str, plain: bool) -> str:
         raise NotImplementedError
 
     def scalar(self, value: float | bool | None) -> str | None:
@@ -146,8 +147,12 @@ class _Shape:
 class _Template:
     """A line with its varying values cut out: text, slot, text, slot..., text."""
 
-    def __init__(self, texts: list[str], slots: list[tuple[int, bool]], renderer: LineRenderer):
-        self.texts, self.slots, self.renderer = texts, slots, renderer
+    def __init__(
+        self, first: str, slots: list[tuple[int, bool, str]], renderer: LineRenderer
+    ) -> None:
+        # The text before the first slot; then per slot: the value's index in the
+        # entry, whether it is written as is (a console column), the text after it.
+        self.texts, self.slots, self.renderer = [first], slots, renderer
 
     @classmethod
     def make(cls, shape: _Shape, values: tuple[Any, ...]) -> _Template | None:
@@ -161,7 +166,7 @@ class _Template:
         markers = {}
         for number, index in enumerate(shape.slots):
             marked[index] = f"\x00{number}\x00"
-            markers[index] = renderer.string(marked[index], plain=plain[index])
+            markers[index] = renderer.string(marked[index], plain[index])
         line = renderer.render_values(shape.columns, tuple(marked))
         if line is None or any(line.count(marker) != 1 for marker in markers.values()):
             return None
@@ -171,18 +176,30 @@ class _Template:
             before, _, rest = rest.partition(markers[index])
             texts.append(before)
         texts.append(rest)
-        return cls(texts, [(index, plain[index]) for index in order], renderer)
+        slots = [(index, plain[index], texts[number]) for number, index in enumerate(order, 1)]
+        return cls(texts[0], slots, renderer)
 
     def fill(self, values: tuple[Any, ...]) -> str | None:
-        texts = self.texts
-        parts = [texts[0]]
-        value_of = self.renderer.value
-        for number, (index, plain) in enumerate(self.slots, start=1):
-            text = value_of(values[index], plain=plain)
-            if not text and (text is None or plain):
-                return None  # a column left out when empty, or not renderable
+        # The renderer's ``value`` without remembering, written out: per line, this is
+        # the one loop that runs.
+        renderer = self.renderer
+        parts = [self.texts[0]]
+        for index, plain, after in self.slots:
+            value = values[index]
+            kind = type(value)
+            if kind is str:
+                text = renderer.string(redact(value), plain)
+                if plain and not text:
+                    return None  # the renderer leaves an empty column out
+            elif not plain and (value is None or kind is int or kind is float or kind is bool):
+                scalar = renderer.scalar(value)
+                if scalar is None:
+                    return None
+                text = scalar
+            else:
+                return None
             parts.append(text)
-            parts.append(texts[number])
+            parts.append(after)
         return "".join(parts)
 
 
@@ -195,7 +212,7 @@ class JsonLines(LineRenderer):
             for index, key in enumerate(keys)
         )
 
-    def string(self, text: str, *, plain: bool) -> str:
+    def string(self, text: str, plain: bool) -> str:
         return encode_basestring_ascii(text)
 
     def scalar(self, value: float | bool | None) -> str | None:
@@ -225,7 +242,7 @@ class ConsoleLines(LineRenderer):
         rest = sorted(key for key in keys if key not in _CONSOLE_COLUMNS)
         return head + tuple((keys.index(key), f" {key}=", False) for key in rest)
 
-    def string(self, text: str, *, plain: bool) -> str:
+    def string(self, text: str, plain: bool) -> str:
         if plain or _QUOTED.isdisjoint(text):
             return text
         return repr(text)

@@ -228,14 +228,16 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.stream.flush()
 
     def _render(self, pending: _Fields) -> str | None:
-        context, logger, level, event, fields, varying, microseconds = pending
+        # In the context the line was written in: its request id, its bound variables.
+        return pending[0].run(self._render_in_context, pending)
+
+    def _render_in_context(self, pending: _Fields) -> str | None:
+        _, logger, level, event, fields, varying, microseconds = pending
         if callable(fields):
-            fields = context.run(fields)
+            fields = fields()
         formatter = self.formatter
         if isinstance(formatter, LineFormatter):
-            line = context.run(
-                formatter.line, logger, level, event, fields, varying, microseconds=microseconds
-            )
+            line = formatter.line(logger, level, event, fields, varying, microseconds=microseconds)
             if line is not None:
                 return line
         # What only the chain renders: a record as logging would have made it.
@@ -243,7 +245,7 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         record.__dict__.update(fields)
         record.created = microseconds / 1e6
         try:
-            return context.run(self.format, record)
+            return self.format(record)
         except Exception:
             self.handleError(record)
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import io
 import json
@@ -14,7 +15,14 @@ import pytest
 import structlog
 
 from app.observability.log_lines import iso_utc
-from app.observability.logs import LogFormat, build_formatter, configure_logging, log_fields
+from app.observability.logs import (
+    REQUEST_ID,
+    LineHandler,
+    LogFormat,
+    build_formatter,
+    configure_logging,
+    log_fields,
+)
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
 
@@ -175,3 +183,54 @@ def test_fields_go_straight_to_the_configured_stream_or_through_logging(
         assert len(stream.getvalue().splitlines()) == 3
     finally:
         root.handlers[:], root.level = saved[0], saved[1]
+
+
+async def test_lines_written_on_the_loop_go_out_together_in_order() -> None:
+    stream = io.StringIO()
+    handler = LineHandler(stream)
+    handler.setFormatter(build_formatter("json"))
+    logger = logging.getLogger("tests.lines")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        token = REQUEST_ID.set("r-1")
+        # Fields made when the line is rendered, in the context of the write.
+        log_fields(logger, logging.INFO, "first", lambda: {"n": 1, "id": REQUEST_ID.get()})
+        REQUEST_ID.reset(token)
+        logger.info("second")  # through the chain, between the two
+        log_fields(logger, logging.WARNING, "third", {"n": 3}, varying=frozenset({"n"}))
+        assert stream.getvalue() == ""  # nothing before the loop's round ends
+        await asyncio.sleep(0)
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [line["event"] for line in lines] == ["first", "second", "third"]
+        assert (lines[0]["request_id"], lines[0]["id"], lines[0]["n"]) == ("r-1", "r-1", 1)
+        assert "request_id" not in lines[1]
+        assert lines[2]["level"] == "warning"
+        # Off the loop (another thread, a script), a line is written at once.
+        await asyncio.to_thread(logger.info, "fourth")
+        assert json.loads(stream.getvalue().splitlines()[-1])["event"] == "fourth"
+        log_fields(logger, logging.INFO, "fifth", {})
+        handler.flush()  # what logging.shutdown does at exit
+        assert json.loads(stream.getvalue().splitlines()[-1])["event"] == "fifth"
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+
+async def test_a_round_of_more_than_max_pending_lines_is_written_as_it_goes() -> None:
+    stream = io.StringIO()
+    handler = LineHandler(stream)
+    handler.setFormatter(build_formatter("text"))
+    logger = logging.getLogger("tests.lines.many")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        for n in range(LineHandler.MAX_PENDING):
+            log_fields(logger, logging.INFO, "line", {"n": n}, varying=frozenset({"n"}))
+        assert len(stream.getvalue().splitlines()) == LineHandler.MAX_PENDING
+        assert stream.getvalue().splitlines()[-1].endswith(f"n={LineHandler.MAX_PENDING - 1}")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
