@@ -160,16 +160,18 @@ _Fields = tuple[contextvars.Context, str, int, str, Fields, frozenset[str], int]
 
 
 class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler ``configure_logging`` installs: a ``StreamHandler`` whose lines,
-    written on an event loop, are gathered and written together once the loop's current
-    round of callbacks is done; elsewhere (another thread, no loop) at once.
+    """The handler ``configure_logging`` installs: a ``StreamHandler`` whose lines of
+    fields (``write_fields``: the access line), written on an event loop, are gathered
+    and rendered and written together once the loop's current round of callbacks is
+    done; elsewhere (another thread, no loop) at once. Every other line (a record
+    through the chain: start-up, warnings, errors) is written at once, after the lines
+    waiting before it, so a process that dies just after logging loses none of those.
 
-    One write per line was the largest cost of an access line: a system call each.
-    ``write_fields`` also leaves the rendering of a line of fields to that moment: lines
-    rendered one after the other cost a third of lines rendered each amid a request's
-    work (measured; the processor's caches stay warm). Lines keep their order. What
-    waits is at most one round of the loop, or ``MAX_PENDING`` lines; ``flush`` (called
-    by ``logging.shutdown`` at exit) writes it out."""
+    One write per line was the largest cost of an access line: a system call each; and
+    lines rendered one after the other cost a third of lines rendered each amid a
+    request's work (measured; the processor's caches stay warm). Lines keep their
+    order. What waits is at most one round of the loop, or ``MAX_PENDING`` lines;
+    ``flush`` (called by ``logging.shutdown`` at exit) writes it out."""
 
     MAX_PENDING = 256
 
@@ -179,7 +181,7 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._add(self.format(record))
+            self._add(self.format(record), at_once=True)
         except RecursionError:  # as StreamHandler.emit
             raise
         except Exception:
@@ -198,17 +200,17 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         now = time.time_ns() // 1000
         self._add((contextvars.copy_context(), logger, level, event, fields, varying, now))
 
-    def _add(self, line: str | _Fields) -> None:
+    def _add(self, line: str | _Fields, *, at_once: bool = False) -> None:
         with self.lock:  # type: ignore[union-attr]
             pending = self._pending
             pending.append(line)
-            if 1 < len(pending) < self.MAX_PENDING:
+            if not at_once and 1 < len(pending) < self.MAX_PENDING:
                 return  # a flush is already scheduled
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 loop = None
-            if loop is None or len(pending) >= self.MAX_PENDING:
+            if at_once or loop is None or len(pending) >= self.MAX_PENDING:
                 self._write_pending()
             else:
                 loop.call_soon(self.flush)

@@ -40,10 +40,7 @@ async def _owner(database: Database, subject: str = "writer") -> uuid.UUID:
 
 
 def _events(subscription: Subscription) -> list[dict[str, Any]]:
-    events = []
-    while not subscription.queue.empty():
-        events.append(json.loads(subscription.queue.get_nowait()))
-    return events
+    return [json.loads(message) for message in subscription.take_queued()]
 
 
 async def test_concurrent_writes_publish_every_seq_once(database: Database) -> None:

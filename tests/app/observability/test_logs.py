@@ -198,9 +198,14 @@ async def test_lines_written_on_the_loop_go_out_together_in_order() -> None:
         # Fields made when the line is rendered, in the context of the write.
         log_fields(logger, logging.INFO, "first", lambda: {"n": 1, "id": REQUEST_ID.get()})
         REQUEST_ID.reset(token)
-        logger.info("second")  # through the chain, between the two
+        assert stream.getvalue() == ""  # nothing before the loop's round ends...
+        logger.info("second")  # ...or a line through the chain comes, written at once
+        assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == [
+            "first",
+            "second",
+        ]
         log_fields(logger, logging.WARNING, "third", {"n": 3}, varying=frozenset({"n"}))
-        assert stream.getvalue() == ""  # nothing before the loop's round ends
+        assert len(stream.getvalue().splitlines()) == 2
         await asyncio.sleep(0)
         lines = [json.loads(line) for line in stream.getvalue().splitlines()]
         assert [line["event"] for line in lines] == ["first", "second", "third"]
