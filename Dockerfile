@@ -1,19 +1,30 @@
-# syntax=docker/dockerfile:1
 # The TODO API image. Two stages: uv resolves the locked dependencies into a virtualenv,
 # the runtime stage gets only that virtualenv and the code (no uv, no build tools).
+#
+# PYTHON_IMAGE is the base of both stages (python:3.11-slim unless the build says
+# otherwise, e.g. a mirror or a local image). BUILD_CA_CERTS, empty by default, is extra
+# PEM certificates the build stage trusts to reach PyPI (a proxy that re-signs TLS);
+# nothing of it reaches the runtime stage.
+ARG PYTHON_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim AS build
-# uv comes from PyPI, pinned; the lock file pins everything else.
-RUN pip install --no-cache-dir uv==0.13.8
+FROM ${PYTHON_IMAGE} AS build
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv
+ARG BUILD_CA_CERTS=""
+# The build's trust: the image's own CA bundle, plus BUILD_CA_CERTS when given.
+RUN if [ -n "$BUILD_CA_CERTS" ]; then \
+        { cat /etc/ssl/certs/ca-certificates.crt; printf '%s\n' "$BUILD_CA_CERTS"; } > /build-ca.pem \
+        && echo "export SSL_CERT_FILE=/build-ca.pem PIP_CERT=/build-ca.pem" > /build-ca.env; \
+    else : > /build-ca.env; fi
+# uv comes from PyPI, pinned; the lock file pins everything else.
+RUN . /build-ca.env && pip install --no-cache-dir uv==0.13.8
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev --no-install-project
+RUN . /build-ca.env && uv sync --frozen --no-dev --no-install-project
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/app/.venv/bin:$PATH \

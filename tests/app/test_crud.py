@@ -6,6 +6,7 @@ route would, so a write cannot reach the database without its event."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import uuid
@@ -114,7 +115,8 @@ def test_sqlite_writes_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
 
     with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
         asyncio.run(write_a_todo_of_no_user())
-    with sqlite3.connect(tmp_path / "todo.db") as connection:
+    # closing(): sqlite3's own context manager ends the transaction, not the connection.
+    with contextlib.closing(sqlite3.connect(tmp_path / "todo.db")) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 

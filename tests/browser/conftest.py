@@ -10,7 +10,6 @@ page it opened leaves a screenshot and its console log in ``artifacts/``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -18,34 +17,18 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from starlette.staticfiles import StaticFiles
 
-from tests.browser.spa import ARTIFACTS, STEP_TIMEOUT_MS, Spa
+from tests.browser.spa import ARTIFACTS, STEP_TIMEOUT_MS, Spa, headless_chromium
 from tests.services import ROOT, ApiProcess, KeycloakServer, api_process, serve_in_thread
 
 AUDIENCE = "todo-api"
 SPA_PORT = 5173  # fixed: Keycloak's redirect URIs for todo-spa name this port
 SPA_URL = f"http://127.0.0.1:{SPA_PORT}"
 DIST = ROOT / "frontend-mock" / "dist"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 expect.set_options(timeout=STEP_TIMEOUT_MS)
-
-
-def chromium_executable() -> str | None:
-    """``CHROMIUM_EXECUTABLE``, else Debian's chromium if installed, else Playwright's own."""
-    configured = os.environ.get("CHROMIUM_EXECUTABLE")
-    if configured:
-        return configured
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
 # -- servers (package scope: port 5173 and the API are released when the tier ends) ---
@@ -123,14 +106,8 @@ def spa(spa_site: Path, keycloak: KeycloakServer, api: ApiProcess) -> Iterator[s
 def browser() -> Iterator[Browser]:
     """Headless Chromium. Package scope, not session: while it lives, the sync API keeps
     its event loop marked as running on this thread, which asyncio tests refuse."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=chromium_executable(), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with headless_chromium() as chromium:
+        yield chromium
 
 
 # -- pages, and evidence when a test fails ---------------------------------------------

@@ -5,6 +5,8 @@ todo list and the live pane. Every wait is on a page state, never on a clock."""
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from playwright.sync_api import (
     Page,
     Request,
     expect,
+    sync_playwright,
 )
 
 from tests.services import ROOT
@@ -26,6 +29,37 @@ PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "carol": "carol-p
 # tens of seconds on a loaded two-core machine.
 LOGIN_TIMEOUT_MS = 90_000
 STEP_TIMEOUT_MS = 30_000
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def chromium_executable() -> str | None:
+    """``CHROMIUM_EXECUTABLE``, else Debian's chromium if installed, else Playwright's own."""
+    configured = os.environ.get("CHROMIUM_EXECUTABLE")
+    if configured:
+        return configured
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@contextlib.contextmanager
+def headless_chromium() -> Iterator[Browser]:
+    """Headless Chromium for the scope of a fixture. Not a session-wide one: while it
+    lives, Playwright's sync API keeps its event loop marked as running on this thread,
+    which asyncio tests refuse."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=chromium_executable(), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @dataclass

@@ -74,7 +74,8 @@ def test_the_example_against_keycloak(
 ) -> None:
     env = {"OIDC_ISSUER_URI": keycloak.issuer(), "OIDC_AUDIENCE": "todo-api"}
     with serve_example(fastapi_venv, tmp_path, env) as base:
-        token = Realm(keycloak).password_token("carol").access_token
+        realm = Realm.of(keycloak)
+        token = realm.password_token(realm.admin_user).access_token
         me = httpx.get(f"{base}/me", headers=_bearer(token))
         assert me.status_code == 200, me.text
         assert me.json()["client"] == "todo-test"

@@ -9,26 +9,26 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import AUDIENCE
-from tests.services import ROOT, KeycloakServer
+from tests.e2e.conftest import Realm
+from tests.services import ROOT
 
 pytestmark = pytest.mark.e2e
 
 
-def _doctor(keycloak: KeycloakServer, audience: str) -> subprocess.CompletedProcess[str]:
+def _doctor(realm: Realm, audience: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
             "-m",
             "auth.doctor",
             "--issuer",
-            keycloak.issuer(),
+            realm.issuer,
             "--audience",
             audience,
             "--client-id",
-            "todo-test",
+            realm.targets.client_id,
             "--client-secret",
-            "todo-test-secret",
+            realm.targets.client_secret.get_secret_value(),
         ],
         env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -38,14 +38,14 @@ def _doctor(keycloak: KeycloakServer, audience: str) -> subprocess.CompletedProc
     )
 
 
-def test_the_doctor_fetches_a_keycloak_token_and_accepts_it(keycloak: KeycloakServer) -> None:
-    result = _doctor(keycloak, AUDIENCE)
+def test_the_doctor_fetches_a_keycloak_token_and_accepts_it(realm: Realm) -> None:
+    result = _doctor(realm, realm.targets.audience)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "result: accepted" in result.stdout
 
 
-def test_the_doctor_explains_a_refused_keycloak_token(keycloak: KeycloakServer) -> None:
-    result = _doctor(keycloak, "billing-api")
+def test_the_doctor_explains_a_refused_keycloak_token(realm: Realm) -> None:
+    result = _doctor(realm, "billing-api")
     print(result.stdout)  # the report, for the record of the run
     assert result.returncode == 1
     assert " FAIL aud " in result.stdout

@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Realm
-from tests.services import ApiProcess
+from tests.e2e.conftest import Api, Realm
 
 KEY_PROVIDER = "org.keycloak.keys.KeyProvider"
 
-pytestmark = pytest.mark.e2e
+# It needs the API the suite starts: one whose key cache expires within seconds.
+pytestmark = [pytest.mark.e2e, pytest.mark.own_servers, pytest.mark.usefixtures("own_keycloak")]
 
 
 def _kid(token: str) -> str:
@@ -26,18 +26,18 @@ def _kid(token: str) -> str:
     return kid
 
 
-def _status(api: ApiProcess, token: str) -> int:
+def _status(api: Api, token: str) -> int:
     return httpx.get(
         f"{api.base_url}/api/me", headers={"Authorization": f"Bearer {token}"}
     ).status_code
 
 
 def _published_kids(realm: Realm) -> set[str]:
-    jwks = httpx.get(f"{realm.keycloak.issuer()}/protocol/openid-connect/certs").json()
+    jwks = httpx.get(f"{realm.issuer}/protocol/openid-connect/certs").json()
     return {key["kid"] for key in jwks["keys"]}
 
 
-def _eventually_status(api: ApiProcess, token: str, expected: int, timeout: float = 15) -> None:
+def _eventually_status(api: Api, token: str, expected: int, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while _status(api, token) != expected:
         assert time.monotonic() < deadline, f"expected {expected} within {timeout}s"
@@ -51,12 +51,12 @@ def _rsa_provider_of(admin: httpx.Client, kid: str) -> dict[str, Any]:
     return component
 
 
-def test_rotation_through_the_admin_api(realm: Realm, api: ApiProcess) -> None:
-    old_token = realm.password_token("alice").access_token
+def test_rotation_through_the_admin_api(realm: Realm, api: Api) -> None:
+    old_token = realm.password_token(realm.user).access_token
     old_kid = _kid(old_token)
     assert _status(api, old_token) == 200
 
-    with realm.keycloak.admin() as admin:
+    with realm.admin() as admin:
         realm_id = admin.get("/todo").json()["id"]
         old_provider = _rsa_provider_of(admin, old_kid)
         priority = int(old_provider["config"]["priority"][0]) + 100
@@ -79,7 +79,7 @@ def test_rotation_through_the_admin_api(realm: Realm, api: ApiProcess) -> None:
         assert created.status_code == 201, created.text
 
         # 1. A new key with a higher priority signs new tokens: accepted without a restart.
-        new_token = realm.password_token("alice").access_token
+        new_token = realm.password_token(realm.user).access_token
         assert _kid(new_token) != old_kid
         assert _status(api, new_token) == 200
         assert _status(api, old_token) == 200
@@ -103,4 +103,4 @@ def test_rotation_through_the_admin_api(realm: Realm, api: ApiProcess) -> None:
         assert old_kid not in _published_kids(realm)
         _eventually_status(api, old_token, 401)
         assert _status(api, new_token) == 200
-        assert _status(api, realm.password_token("bob").access_token) == 200
+        assert _status(api, realm.password_token(realm.other_user).access_token) == 200

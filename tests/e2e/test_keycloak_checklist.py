@@ -26,7 +26,8 @@ from tests.e2e.code_flow import log_in
 from tests.e2e.keycloak_checklist import checklist_steps, run_step
 from tests.services import ApiProcess, KeycloakServer, api_process, free_port, wait_until
 
-pytestmark = pytest.mark.e2e
+# It builds a realm of its own from empty and starts its own API with the checklist's settings.
+pytestmark = [pytest.mark.e2e, pytest.mark.own_servers, pytest.mark.usefixtures("own_keycloak")]
 
 REALM = "acme"
 #: The addresses the checklist is written for, and what stands for them here.

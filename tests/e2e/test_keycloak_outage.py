@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Realm
-from tests.services import ApiProcess
+from tests.e2e.conftest import Api, Realm
+from tests.services import KeycloakServer
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_servers]
 
 
-def _auth_report(api: ApiProcess, admin_token: str) -> dict[str, Any]:
+def _auth_report(api: Api, admin_token: str) -> dict[str, Any]:
     """The identity provider's detail, which only the admin role may read."""
     headers = {"Authorization": f"Bearer {admin_token}"}
     readiness = httpx.get(f"{api.base_url}/api/admin/readiness", headers=headers).json()
@@ -30,14 +30,15 @@ def _wait_for(predicate: Any, timeout: float = 30) -> None:
         time.sleep(0.3)
 
 
-def test_keycloak_outage_and_recovery(realm: Realm, api: ApiProcess) -> None:
-    seen = realm.password_token("alice").access_token
-    unseen = realm.password_token("bob").access_token  # never shown to the API before the outage
-    admin = realm.password_token("carol").access_token  # carol holds todo-admin
+def test_keycloak_outage_and_recovery(own_keycloak: KeycloakServer, realm: Realm, api: Api) -> None:
+    seen = realm.password_token(realm.user).access_token
+    # Never shown to the API before the outage.
+    unseen = realm.password_token(realm.other_user).access_token
+    admin = realm.password_token(realm.admin_user).access_token  # it holds todo-admin
     me = f"{api.base_url}/api/me"
     assert httpx.get(me, headers={"Authorization": f"Bearer {seen}"}).status_code == 200
 
-    realm.keycloak.stop()
+    own_keycloak.stop()
     try:
         _wait_for(lambda: _auth_report(api, admin)["issuer_reachable"] is False)
         report = _auth_report(api, admin)
@@ -48,10 +49,10 @@ def test_keycloak_outage_and_recovery(realm: Realm, api: ApiProcess) -> None:
         assert httpx.get(me, headers={"Authorization": f"Bearer {unseen}"}).status_code == 200
         assert httpx.get(f"{api.base_url}/readyz").status_code == 200
     finally:
-        realm.keycloak.start()
+        own_keycloak.start()
 
-    admin = realm.password_token("carol").access_token  # signed by the restarted Keycloak
+    admin = realm.password_token(realm.admin_user).access_token  # signed by the restarted Keycloak
     _wait_for(lambda: _auth_report(api, admin)["issuer_reachable"] is True)
     # A restarted dev-mode Keycloak has new signing keys: its tokens are accepted too.
-    fresh = realm.password_token("alice").access_token
+    fresh = realm.password_token(realm.user).access_token
     assert httpx.get(me, headers={"Authorization": f"Bearer {fresh}"}).status_code == 200

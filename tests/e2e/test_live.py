@@ -11,19 +11,18 @@ import requests
 from websockets.asyncio.client import connect
 
 from auth._dpop import access_token_hash
-from tests.e2e.conftest import Realm
+from tests.e2e.conftest import Api, Realm
 from tests.integration.conftest import receive_json
-from tests.services import ApiProcess
 
 pytestmark = pytest.mark.e2e
 
 
-def _ws_url(api: ApiProcess) -> str:
+def _ws_url(api: Api) -> str:
     return api.base_url.replace("http://", "ws://") + "/api/ws"
 
 
-async def test_live_updates_with_a_keycloak_bearer_token(realm: Realm, api: ApiProcess) -> None:
-    token = realm.password_token("alice").access_token
+async def test_live_updates_with_a_keycloak_bearer_token(realm: Realm, api: Api) -> None:
+    token = realm.password_token(realm.user).access_token
     async with connect(
         _ws_url(api), subprotocols=["todo.v1", f"authorization_bearer_{token}"]
     ) as live:  # type: ignore[list-item]
@@ -37,8 +36,8 @@ async def test_live_updates_with_a_keycloak_bearer_token(realm: Realm, api: ApiP
     assert event["seq"] == ready["seq"] + 1
 
 
-async def test_live_updates_with_a_dpop_bound_keycloak_token(realm: Realm, api: ApiProcess) -> None:
-    token = realm.dpop_token("bob")
+async def test_live_updates_with_a_dpop_bound_keycloak_token(realm: Realm, api: Api) -> None:
+    token = realm.dpop_token(realm.other_user)
     subprotocols = ["todo.v1", f"authorization_bearer_{token.access_token}"]
     async with connect(_ws_url(api), subprotocols=subprotocols) as live:  # type: ignore[arg-type]
         proof = token.dpop_key.proof(
