@@ -121,18 +121,24 @@ class LineFormatter(structlog.stdlib.ProcessorFormatter):
         varying: frozenset[str] = frozenset(),
         *,
         microseconds: int | None = None,
+        bound: tuple[str | None, dict[str, Any]] | None = None,
     ) -> str | None:
         """The line ``format`` gives a record of ``logger`` at ``level`` with message
         ``event`` and ``extra=fields``, stamped ``microseconds`` after the epoch (now
-        by default); None when only the chain can render it (a coloured console, or a
-        value that is not a string, number or None). The values of ``varying`` fields
-        change from line to line, the others tend to repeat."""
+        by default), with the request id and the structlog variables ``bound`` (as
+        ``bound_now()`` gave them; those of the current context by default). None when
+        only the chain can render it (a coloured console, or a value that is not a
+        string, number or None). The values of ``varying`` fields change from line to
+        line, the others tend to repeat."""
         if self._lines is None:
             return None
+        request_id, variables = bound_now() if bound is None else bound
         # The fields in the order the chain adds them (see __init__).
         entry: dict[str, Any] = {"event": event}
-        _add_request_id(None, "", entry)
-        structlog.contextvars.merge_contextvars(None, "", entry)
+        if request_id is not None:
+            entry["request_id"] = request_id
+        for name, value in variables.items():
+            entry.setdefault(name, value)  # as merge_contextvars does
         entry["level"] = _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
         entry["logger"] = logger
         entry.update(fields)  # as ExtraAdder does
@@ -148,15 +154,26 @@ class LineFormatter(structlog.stdlib.ProcessorFormatter):
         return self._lines is not None
 
 
+def bound_now() -> tuple[str | None, dict[str, Any]]:
+    """The request id and structlog's variables of the current context, as the chain's
+    ``_add_request_id`` and ``merge_contextvars`` would add them to a line now. structlog
+    keeps one ``ContextVar`` per name ever bound: while there is none, nothing else of
+    the context is read (``merge_contextvars`` walks all of it)."""
+    if not getattr(structlog.contextvars, "_CONTEXT_VARS", True):
+        return REQUEST_ID.get(), _NOTHING_BOUND
+    return REQUEST_ID.get(), dict(structlog.contextvars.merge_contextvars(None, "", {}))
+
+
+_NOTHING_BOUND: dict[str, Any] = {}
 #: Values of the chain's own that change from line to line.
 _ALWAYS_VARYING = frozenset({"timestamp", "request_id"})
 _LEVEL_NAMES = {logging.INFO: "info", logging.WARNING: "warning"}
 
 #: The fields of a line, or a function that makes them when the line is rendered.
 Fields = dict[str, Any] | Callable[[], dict[str, Any]]
-#: A line of fields to render with the lines around it: the context it was logged in,
-#: its logger's name, level, event, fields, varying fields, time (microseconds).
-_Fields = tuple[contextvars.Context, str, int, str, Fields, frozenset[str], int]
+#: A line of fields to render with the lines around it: what ``bound_now`` gave when it
+#: was logged, its logger's name, level, event, fields, varying fields, time (us).
+_Fields = tuple[tuple[str | None, dict[str, Any]], str, int, str, Fields, frozenset[str], int]
 
 
 class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -196,9 +213,10 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         varying: frozenset[str],
     ) -> None:
         """Write the line of ``fields`` (``LineFormatter.line``), now or with the others,
-        as it would have been written now: the time and the context are taken here."""
+        as it would have been written now: the time, the request id and structlog's
+        variables are taken here."""
         now = time.time_ns() // 1000
-        self._add((contextvars.copy_context(), logger, level, event, fields, varying, now))
+        self._add((bound_now(), logger, level, event, fields, varying, now))
 
     def _add(self, line: str | _Fields, *, at_once: bool = False) -> None:
         with self.lock:  # type: ignore[union-attr]
@@ -213,12 +231,25 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             if at_once or loop is None or len(pending) >= self.MAX_PENDING:
                 self._write_pending()
             else:
-                loop.call_soon(self.flush)
+                loop.call_soon(self._flush_now)
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             self._write_pending()
             super().flush()
+
+    def _flush_now(self) -> None:
+        # Called by the event loop: a failing stream is reported as logging reports
+        # a failing emit, not raised into the loop (whose report would be logged here).
+        if not self._pending:
+            return  # written already, with a line that could not wait
+        try:
+            self.flush()
+        except Exception:
+            lost = logging.LogRecord(
+                __name__, logging.ERROR, __file__, 0, "log lines lost", (), None
+            )
+            self.handleError(lost)
 
     def _write_pending(self) -> None:
         if not self._pending or self.stream is None:
@@ -230,27 +261,32 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.stream.flush()
 
     def _render(self, pending: _Fields) -> str | None:
-        # In the context the line was written in: its request id, its bound variables.
-        return pending[0].run(self._render_in_context, pending)
-
-    def _render_in_context(self, pending: _Fields) -> str | None:
-        _, logger, level, event, fields, varying, microseconds = pending
+        bound, logger, level, event, fields, varying, microseconds = pending
         if callable(fields):
             fields = fields()
         formatter = self.formatter
         if isinstance(formatter, LineFormatter):
-            line = formatter.line(logger, level, event, fields, varying, microseconds=microseconds)
+            line = formatter.line(
+                logger, level, event, fields, varying, microseconds=microseconds, bound=bound
+            )
             if line is not None:
                 return line
-        # What only the chain renders: a record as logging would have made it.
+        # What only the chain renders: a record as logging would have made it, formatted
+        # in a context holding what was bound when it was written.
         record = logging.LogRecord(logger, level, __file__, 0, event, (), None)
         record.__dict__.update(fields)
         record.created = microseconds / 1e6
         try:
-            return self.format(record)
+            return contextvars.Context().run(self._format_bound, record, bound)
         except Exception:
             self.handleError(record)
             return None
+
+    def _format_bound(self, record: logging.LogRecord, bound: tuple[str | None, Any]) -> str:
+        request_id, variables = bound
+        REQUEST_ID.set(request_id)
+        structlog.contextvars.bind_contextvars(**variables)
+        return self.format(record)
 
 
 def _sole_handler(logger: logging.Logger, level: int) -> LineHandler | None:
@@ -284,9 +320,10 @@ def log_fields(
     """``logger.log(level, event, extra=fields)``, written straight to the stream when
     ``configure_logging``'s handler is the only one that would see it (otherwise, and
     under test capture, through ``logging`` as usual). ``fields`` may be a function
-    that makes them, called when the line is rendered (it must give what it would have
-    given now); a dict must not change afterwards. Name in ``varying`` the fields whose
-    values change from line to line: the rest of the line is rendered once."""
+    that makes them, called when the line is rendered, outside the caller's context (it
+    must give what it would have given now); a dict must not change afterwards. Name
+    in ``varying`` the fields whose values change from line to line: the rest of the
+    line is rendered once."""
     if not logger.isEnabledFor(level):
         return
     handler = _sole_handler(logger, level)

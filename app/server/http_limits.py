@@ -44,6 +44,8 @@ import httptools
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.server.coalesced_writes import CoalescedTransport
+
 logger = logging.getLogger("app.http_limits")
 
 #: The smallest slice fed to httptools, so that a body after a nearly full head is not
@@ -99,7 +101,10 @@ class _Guard(asyncio.Protocol):
     _reading_head = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
+        # What the connection writes in one round of the loop goes out in one system
+        # call (a response's head and body; a WebSocket's handshake and first message).
+        coalesced = CoalescedTransport(cast(asyncio.Transport, transport), self.loop)
+        super().connection_made(coalesced)
         self._over_capacity = len(self.connections) > self.limits.max_connections
         self._arm_head_timer()
 

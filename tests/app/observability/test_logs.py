@@ -195,8 +195,8 @@ async def test_lines_written_on_the_loop_go_out_together_in_order() -> None:
     logger.setLevel(logging.INFO)
     try:
         token = REQUEST_ID.set("r-1")
-        # Fields made when the line is rendered, in the context of the write.
-        log_fields(logger, logging.INFO, "first", lambda: {"n": 1, "id": REQUEST_ID.get()})
+        # Fields made when the line is rendered; the request id is the one of the write.
+        log_fields(logger, logging.INFO, "first", lambda: {"n": 1})
         REQUEST_ID.reset(token)
         assert stream.getvalue() == ""  # nothing before the loop's round ends...
         logger.info("second")  # ...or a line through the chain comes, written at once
@@ -204,17 +204,23 @@ async def test_lines_written_on_the_loop_go_out_together_in_order() -> None:
             "first",
             "second",
         ]
-        log_fields(logger, logging.WARNING, "third", {"n": 3}, varying=frozenset({"n"}))
+        with structlog.contextvars.bound_contextvars(tenant="t 1"):
+            log_fields(logger, logging.WARNING, "third", {"n": 3}, varying=frozenset({"n"}))
+            token = REQUEST_ID.set("r-4")
+            log_fields(logger, logging.INFO, "fourth", {"items": [1, 2]})  # the chain's
+            REQUEST_ID.reset(token)
         assert len(stream.getvalue().splitlines()) == 2
         await asyncio.sleep(0)
         lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-        assert [line["event"] for line in lines] == ["first", "second", "third"]
-        assert (lines[0]["request_id"], lines[0]["id"], lines[0]["n"]) == ("r-1", "r-1", 1)
+        assert [line["event"] for line in lines] == ["first", "second", "third", "fourth"]
+        assert (lines[2]["tenant"], lines[3]["tenant"]) == ("t 1", "t 1")
+        assert (lines[3]["request_id"], lines[3]["items"]) == ("r-4", [1, 2])
+        assert (lines[0]["request_id"], lines[0]["n"]) == ("r-1", 1)
         assert "request_id" not in lines[1]
         assert lines[2]["level"] == "warning"
         # Off the loop (another thread, a script), a line is written at once.
-        await asyncio.to_thread(logger.info, "fourth")
-        assert json.loads(stream.getvalue().splitlines()[-1])["event"] == "fourth"
+        await asyncio.to_thread(logger.info, "off the loop")
+        assert json.loads(stream.getvalue().splitlines()[-1])["event"] == "off the loop"
         log_fields(logger, logging.INFO, "fifth", {})
         handler.flush()  # what logging.shutdown does at exit
         assert json.loads(stream.getvalue().splitlines()[-1])["event"] == "fifth"
