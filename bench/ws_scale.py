@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import time
@@ -31,6 +32,7 @@ from typing import Any
 import httpx
 
 from auth.testing import TestIssuer
+from bench import profiling
 from bench.cores import rss_bytes
 from bench.data_path import cpu_seconds
 from bench.fixtures import TOKEN_LIFETIME
@@ -61,14 +63,24 @@ GOAL_DELIVERY_P99_MS = 50
 
 @dataclass
 class Arrivals:
-    """Arrival times of ``todo.created`` events, by todo text (unique per write)."""
+    """Arrival times of ``todo.created`` events, by todo text (unique per write), and
+    how many expected events have not arrived yet."""
 
     times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    outstanding: int = 0
+    all_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def expect(self, count: int) -> None:
+        self.outstanding += count
+        self.all_arrived.clear()
 
     def record(self, message: bytes, at: float) -> None:
         event = json.loads(message)
         if event.get("type") == "todo.created":
             self.times[event["todo"]["text"]].append(at)
+            self.outstanding -= 1
+            if self.outstanding <= 0:
+                self.all_arrived.set()
 
 
 class RawSocket(asyncio.Protocol):
@@ -145,7 +157,9 @@ async def _open_all(
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(settings.concurrency)
     requests = [
-        upgrade_request(host_port, token) for token in tokens for _ in range(settings.sockets_per_user)
+        upgrade_request(host_port, token)
+        for token in tokens
+        for _ in range(settings.sockets_per_user)
     ]
 
     async def open_one(request: bytes) -> RawSocket:
@@ -174,6 +188,7 @@ async def _deliver(
         async def write(n: int) -> None:
             token = tokens[n % len(tokens)]
             text = f"scale write {n}"
+            arrivals.expect(settings.sockets_per_user)
             sent[text] = start = time.perf_counter()
             response = await client.post(
                 "/api/todos", json={"text": text}, headers={"Authorization": f"Bearer {token}"}
@@ -190,15 +205,10 @@ async def _deliver(
             tasks.append(asyncio.create_task(write(n)))
         await asyncio.gather(*tasks)
         achieved = writes / (time.perf_counter() - began)
-    deadline = time.perf_counter() + settings.event_timeout
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(arrivals.all_arrived.wait(), settings.event_timeout)
     expected = settings.sockets_per_user
-    while time.perf_counter() < deadline and any(
-        len(arrivals.times[text]) < expected for text in sent
-    ):
-        await asyncio.sleep(0.05)
-    latencies = [
-        (at - sent[text]) * 1000 for text in sent for at in arrivals.times.get(text, [])
-    ]
+    latencies = [(at - sent[text]) * 1000 for text in sent for at in arrivals.times.get(text, [])]
     missing = sum(max(0, expected - len(arrivals.times.get(text, []))) for text in sent)
     return {
         "writes": writes,
@@ -227,8 +237,6 @@ async def _measure(
     arrivals = Arrivals()
     cpu_before = cpu_seconds(server.pid)
     if os.environ.get("BENCH_PROFILE_OPEN"):  # development aid: where opening goes
-        from bench import profiling  # noqa: PLC0415
-
         with profiling.recording(server.pid, 8) as profile:
             sockets, open_seconds = await _open_all(server, tokens, settings, arrivals)
         await asyncio.sleep(9)
