@@ -75,7 +75,7 @@ hydra: $(HYDRA)
 
 authorization-servers: oidc-provider hydra
 
-# The library's wheel (auth/ only), as users install it.
+# The library's wheel (auth/, installed as oidc_resource_server), as users install it.
 wheel: setup
 	$(UV) build --wheel --out-dir dist
 

@@ -21,9 +21,11 @@ from app.api.body_limit import BodySizeLimit
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
 from app.api.openapi import install_openapi
-from app.api.routes import admin, health, live, me, todos
+from app.api.resources import resource_router
+from app.api.routes import admin, health, live, me
 from app.api.routes.metrics import metrics_router
 from app.api.security import oidc
+from app.data.resources import RESOURCES
 from app.events.connections import Clock
 from app.observability.metrics import Metrics
 from app.observability.requests import RequestObserver
@@ -151,7 +153,8 @@ def create_app(
     # FastAPI tries routes in the order they were added, and each route or router tried
     # before the matching one costs a measurable share of a small request (bench/README.md,
     # section 6): the data routes come first, the documentation's last.
-    routers = (me.router, todos.router, health.router, admin.router, live.router)
+    resources = tuple(resource_router(resource) for resource in RESOURCES)
+    routers = (*resources, me.router, health.router, admin.router, live.router)
     install_error_handlers(app, routers=routers)
     install_error_handler(app)
     install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself

@@ -8,7 +8,7 @@ nothing else, and only ``services_of`` reads it. Routes reach the parts through 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,9 @@ from starlette.requests import HTTPConnection
 from app.api.security import oidc
 from app.data.database import ConnectionLimits, Database, backend
 from app.data.migrations import upgrade_to_head
+from app.data.owned import OwnedResource
 from app.data.postgres import PostgresDatabase
+from app.data.resources import RESOURCES
 from app.data.sqlite import SqliteDatabase
 from app.data.users import KnownUsers
 from app.events.broker import EventBroker, MemoryBroker
@@ -78,13 +80,19 @@ def _redis_client(url: str, timeout_seconds: float) -> Redis:
     )
 
 
-async def open_database(url: str, limits: ConnectionLimits | None = None) -> Database:
-    """The database of ``DATABASE_URL``, already migrated (``app.data.migrations``)."""
+async def open_database(
+    url: str,
+    limits: ConnectionLimits | None = None,
+    resources: Sequence[OwnedResource] = RESOURCES,
+) -> Database:
+    """The database of ``DATABASE_URL``, already migrated (``app.data.migrations``), with
+    the statements of ``resources`` (every owned resource of ``app.data.resources``)."""
     limits = limits or ConnectionLimits()
     if backend(url) == "sqlite":
         path = make_url(url).database or ""
-        return SqliteDatabase.open(path, busy_timeout_seconds=limits.busy_timeout_seconds)
-    return await PostgresDatabase.open(url, limits)
+        busy = limits.busy_timeout_seconds
+        return SqliteDatabase.open(path, resources, busy_timeout_seconds=busy)
+    return await PostgresDatabase.open(url, resources, limits)
 
 
 def connection_limits(settings: AppSettings) -> ConnectionLimits:
@@ -131,15 +139,19 @@ async def open_services(
     async with httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds) as http_client:
         if tracing is not None:
             tracing.instrument_clients(http_client=http_client, redis=redis)
-        # Keys are loaded here, before the broker starts (as before: a first load failure
-        # is logged, not raised; readiness reports it).
-        await oidc.start(
-            settings=auth_settings,
-            production=settings.production,
-            http_client=http_client,
-            replay=replay,
-        )
+        started = False
         try:
+            # Keys are loaded here, before the broker starts. An identity provider that
+            # does not answer is logged and retried (readiness reports it); one whose
+            # answer can never work stops start-up in production (OIDC_IF_MISCONFIGURED),
+            # and what was opened above is closed on the way out.
+            await oidc.start(
+                settings=auth_settings,
+                production=settings.production,
+                http_client=http_client,
+                replay=replay,
+            )
+            started = True
             services = Services(
                 settings=settings,
                 auth_settings=auth_settings,
@@ -162,7 +174,8 @@ async def open_services(
                 await services.live.close_all()
                 await broker.aclose()
         finally:
-            await oidc.aclose()
+            if started:  # a failed start closed what it had opened itself
+                await oidc.aclose()
             if redis is not None:
                 await redis.aclose()
             await database.aclose()

@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from auth import AuthSettings, ConfigurationError
+from auth import AuthSettings, ConfigurationError, read_settings
 
 
 class ListenAddress(NamedTuple):
@@ -274,15 +274,14 @@ def load_settings(env_file: str | None = ENV_FILE) -> tuple[AppSettings, TodoAut
     renamed, notices = _renamed_listeners(env_file)
     try:
         settings = AppSettings(_env_file=env_file, **renamed)  # type: ignore[arg-type]
-        auth_settings = TodoAuthSettings(_env_file=env_file)
     except ValidationError as exc:
-        prefix = "" if exc.title == AppSettings.__name__ else "OIDC_"
         problems = [
-            f"{(prefix + str(error['loc'][0])).upper()}: {error['msg']}"
-            if error["loc"]
-            else error["msg"]
+            f"{str(error['loc'][0]).upper()}: {error['msg']}" if error["loc"] else error["msg"]
             for error in exc.errors(include_url=False, include_input=False)
         ]
         raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
     settings._notices = tuple(notices)
-    return settings, auth_settings
+    # The library's reader: its errors name the OIDC_* variable, and an OIDC_* variable
+    # that is no setting (the application's own OIDC_SWAGGER_* aside) is warned about.
+    oidc_names = [name.upper() for name in AppSettings.model_fields if name.startswith("oidc_")]
+    return settings, read_settings(TodoAuthSettings, env_file=env_file, known_elsewhere=oidc_names)

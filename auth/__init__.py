@@ -6,6 +6,7 @@ JWKS rotation, RFC 6750 / 9449 errors, development modes, and a FastAPI adapter
 """
 
 from ._credentials import HttpRequest
+from ._environment import read_settings
 from ._errors import (
     AuthError,
     Check,
@@ -56,5 +57,6 @@ __all__ = [
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",
+    "read_settings",
     "redact",
 ]

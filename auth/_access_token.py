@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ._claim_paths import claim_value
 from ._errors import Check, InvalidToken
 from ._jws import CompactJws, Defect, Key, MalformedJws, parse_compact, signature_is_valid
 from ._profiles import OPTIONAL_RFC9068_CLAIMS
@@ -44,6 +45,8 @@ _EMBEDDED_KEY_HEADERS = ("jwk", "jku", "x5u", "x5c")
 # RFC 7800 §3.2-3.5 and RFC 8705 §3.1: confirmation methods other than jkt.
 _OTHER_CONFIRMATIONS = frozenset({"jwk", "jwe", "jku", "kid", "x5t#S256"})
 _THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
+#: What ``claim_value`` returns for a claim that is not there (a present null is None).
+_ABSENT = object()
 _PARSE_CHECKS = {
     Defect.SIZE: Check.SIZE,
     Defect.FORMAT: Check.FORMAT,
@@ -226,9 +229,10 @@ def check_required_claims(claims: Mapping[str, Any], policy: AccessTokenPolicy) 
     required = "client_id" in policy.required_claims
     if (client_id is not None or required) and not _non_empty_string(client_id):
         raise InvalidToken("the token lacks a valid client_id claim", check=Check.CLIENT_ID)
-    for name in policy.scope_claims:
-        if name in claims and not _is_scope_value(claims[name], allow_list=name != "scope"):
-            raise InvalidToken(f"the token's {name} claim is malformed", check=Check.SCOPE)
+    for where in policy.scope_claims:  # claim names or JSON Pointers (auth._claim_paths)
+        value = claim_value(claims, where, _ABSENT)
+        if value is not _ABSENT and not _is_scope_value(value, allow_list=where != "scope"):
+            raise InvalidToken(f"the token's {where} claim is malformed", check=Check.SCOPE)
 
 
 def _is_scope_value(value: Any, *, allow_list: bool) -> bool:

@@ -13,7 +13,6 @@ Both refuse to be created when the application is configured as production; see
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,11 +25,12 @@ from ._access_token import (
 )
 from ._credentials import HttpRequest, extract_credentials
 from ._errors import Check, InvalidToken
+from ._logs import library_logger
 from ._principal import Principal, principal_from_claims
 from ._settings import AuthMode, AuthSettings
 from ._stats import AuthStats
 
-logger = logging.getLogger("auth.mock")
+logger = library_logger("mock")
 
 BANNER = (
     "\n" + "!" * 78 + "\n"

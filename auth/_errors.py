@@ -57,6 +57,7 @@ class Check(StrEnum):
     NBF = "nbf"
     IAT = "iat"
     SUB = "sub"
+    TID = "tid"
     JTI = "jti"
     CLIENT_ID = "client_id"
     SCOPE = "scope"
@@ -92,6 +93,7 @@ class Check(StrEnum):
     # A dependency of verification is down (fail closed).
     KEYS_UNAVAILABLE = "keys_unavailable"
     ISSUER_UNREACHABLE = "issuer_unreachable"
+    ISSUER_MISCONFIGURED = "issuer_misconfigured"
     REPLAY_STORE = "replay_store"
 
 

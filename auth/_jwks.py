@@ -19,19 +19,26 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from ._discovery import FetchError, ProviderMetadata, fetch_json, fetch_provider_metadata
+from ._discovery import (
+    FetchError,
+    Problem,
+    ProviderMetadata,
+    fetch_json,
+    fetch_provider_metadata,
+)
 from ._errors import Check, InvalidToken, ServiceUnavailable
 from ._jwk import import_public_key, key_fits_algorithm
 from ._jws import Key, MalformedJws
+from ._logs import PACKAGE, library_logger
 from ._stats import KeySetStats
 
-logger = logging.getLogger("auth.jwks")
+logger = library_logger("jwks")
 
 MAX_KID_LENGTH = 256
 _UNKNOWN_KIDS_REMEMBERED = 1024
@@ -95,7 +102,7 @@ def select_signing_keys(document: Mapping[str, Any]) -> SigningKeys:
     """
     entries = document.get("keys")
     if not isinstance(entries, list):
-        raise FetchError("JWKS has no keys array")
+        raise FetchError("JWKS has no keys array", problem=Problem.NO_USABLE_KEY, document="jwks")
     by_kid: dict[str, list[Key]] = {}
     without_kid: list[Key] = []
     ignored: list[str] = []
@@ -145,6 +152,35 @@ def _algorithms_for(key: Key) -> tuple[str, ...]:
     }[key.key_type]
 
 
+def check_usable(keys: SigningKeys, algorithms: Collection[str], *, url: str) -> None:
+    """Refuse a key set no token could ever be verified with: no usable key at all, or
+    none that fits an algorithm this API accepts.
+
+    Raises:
+        FetchError: ``Problem.NO_USABLE_KEY``; the message lists why each key was ignored.
+    """
+    if not len(keys):
+        ignored = "; ".join(keys.ignored) or "the set is empty"
+        raise FetchError(
+            f"the JWKS at {url} has no usable signing key ({ignored})",
+            problem=Problem.NO_USABLE_KEY,
+            document="jwks",
+            url=url,
+        )
+    every_key = [key for group in keys.by_kid.values() for key in group] + list(keys.without_kid)
+    fitting = [
+        alg for key in every_key for alg in _algorithms_for(key) if key_fits_algorithm(key, alg)
+    ]
+    if not set(fitting) & set(algorithms):
+        raise FetchError(
+            f"the JWKS at {url} has keys for {' '.join(sorted(set(fitting)))} only, and "
+            f"OIDC_ALGORITHMS allows {' '.join(algorithms)}",
+            problem=Problem.NO_USABLE_KEY,
+            document="jwks",
+            url=url,
+        )
+
+
 def cache_lifetime(headers: httpx.Headers, *, minimum: int, maximum: int, default: int) -> int:
     """Seconds to keep a JWKS: ``Cache-Control`` max-age within [minimum, maximum]."""
     cache_control = headers.get("cache-control", "")
@@ -170,6 +206,8 @@ class JwksCache:
         refetch_cooldown: float = 10.0,
         retry_backoff: Sequence[float] = _RETRY_BACKOFF,
         clock: Callable[[], float] = time.monotonic,
+        algorithms: Collection[str] | None = None,
+        explain: Callable[[FetchError], str] = str,
     ) -> None:
         self._client = client
         self._issuer = issuer
@@ -179,6 +217,11 @@ class JwksCache:
         #: Seconds between background retries after the n-th consecutive failure.
         self._retry_backoff = tuple(retry_backoff) or _RETRY_BACKOFF
         self._clock = clock
+        #: Algorithms tokens may use: a key set fitting none of them cannot verify any.
+        self._algorithms = tuple(algorithms) if algorithms is not None else None
+        #: Turns a failure into the sentence logged and reported (the setting to fix).
+        self._explain = explain
+        self._problem: FetchError | None = None
         self._metadata: ProviderMetadata | None = None
         self._keys: SigningKeys | None = None
         self._expires_at = 0.0
@@ -199,6 +242,20 @@ class JwksCache:
     def keys(self) -> SigningKeys | None:
         return self._keys
 
+    @property
+    def problem(self) -> FetchError | None:
+        """Why the last fetch failed, or None after a success."""
+        return self._problem
+
+    def state(self) -> str:
+        """``ready`` (keys loaded), ``misconfigured`` (the provider's answer can never
+        work as configured), ``unavailable`` (it did not answer) or ``starting``."""
+        if self._keys is not None:
+            return "ready"
+        if self._problem is not None:
+            return "misconfigured" if self._problem.misconfigured else "unavailable"
+        return "starting"
+
     async def start(self) -> None:
         """Try a first load (failure is logged, not raised) and keep the set fresh."""
         await self.refresh()
@@ -214,6 +271,7 @@ class JwksCache:
     def status(self) -> dict[str, Any]:
         now = self._clock()
         return {
+            "state": self.state(),
             "keys_loaded": self._keys is not None,
             "key_count": len(self._keys) if self._keys else 0,
             "stale": self._keys is not None and now >= self._expires_at,
@@ -251,16 +309,31 @@ class JwksCache:
                 self._metadata = await fetch_provider_metadata(
                     self._client, self._discovery_uri, expected_issuer=self._issuer
                 )
-            document, headers = await fetch_json(self._client, self._metadata.jwks_uri)
+            jwks_uri = self._metadata.jwks_uri
+            document, headers = await fetch_json(self._client, jwks_uri, document="jwks")
             keys = select_signing_keys(document)
+            if self._algorithms is not None:
+                check_usable(keys, self._algorithms, url=jwks_uri)
         except FetchError as exc:
             # Discovery is fetched again next time: the jwks_uri may have moved.
             self._metadata = None
             self._failures += 1
             self._fetches_failed += 1
             self._last_error = str(exc)
+            self._problem = exc
+            if exc.problem is Problem.NO_USABLE_KEY:
+                # What the issuer publishes now is all it vouches for: keys it removed
+                # verify nothing more, even when none is left.
+                self._keys = None
             state = "keeping the cached keys" if self._keys else "no keys loaded"
-            logger.warning("signing key refresh failed (%s): %s", state, exc)
+            if exc.misconfigured:
+                logger.error(  # noqa: TRY400 (a setting to fix, not a traceback to read)
+                    "%s: cannot load signing keys (%s): %s", PACKAGE, state, self._explain(exc)
+                )
+            else:
+                logger.warning(
+                    "%s: signing key refresh failed (%s): %s", PACKAGE, state, self._explain(exc)
+                )
             return False
         ttl = cache_lifetime(
             headers, minimum=self._min_ttl, maximum=self._max_ttl, default=self._default_ttl
@@ -272,6 +345,7 @@ class JwksCache:
         )
         self._keys, self._expires_at = keys, now + ttl
         self._last_success_at, self._last_error, self._failures = now, None, 0
+        self._problem = None
         self._fetches_ok += 1
         self._unknown_kids.clear()
         # Refreshes are frequent; only a change of the key set is worth a log line.
@@ -314,6 +388,11 @@ class JwksCache:
         if self._keys is None and self._may_refetch(now):
             await self.refresh()
         if self._keys is None:
+            if self._problem is not None and self._problem.misconfigured:
+                raise ServiceUnavailable(
+                    "this API's identity provider settings are wrong; its log says which",
+                    check=Check.ISSUER_MISCONFIGURED,
+                )
             raise ServiceUnavailable(
                 "the issuer's signing keys are not available yet", check=Check.KEYS_UNAVAILABLE
             )

@@ -1,7 +1,8 @@
 """The authenticated caller, as the application sees it, built from verified claims.
 
 Where a provider puts the client id, the scopes and the roles is a provider profile's
-business (``auth._profiles``); this module reads them where the profile says.
+business (``auth._profiles``); this module reads them where the profile says: a claim's
+name, or a JSON Pointer to a nested one (``auth._claim_paths``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from ._claim_paths import claim_value
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -49,18 +52,6 @@ class Principal:
         return self.scopes.issuperset(scopes)
 
 
-def _resolve_pointer(document: Mapping[str, Any], pointer: str) -> Any:
-    """RFC 6901 JSON Pointer lookup; None where the path does not exist."""
-    if not pointer.startswith("/"):
-        return None
-    value: Any = document
-    for token in pointer[1:].split("/"):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(token.replace("~1", "/").replace("~0", "~"))
-    return value
-
-
 def _strings(value: Any) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(item for item in value if isinstance(item, str))
@@ -95,11 +86,14 @@ def principal_from_claims(
     scope_claims: Sequence[str] = ("scope",),
 ) -> Principal:
     """Build a principal from verified claims (RFC 9068 §2.2), reading the client id,
-    scopes and roles where the provider profile says they are."""
+    scopes and roles where the provider profile says they are (claim names or JSON
+    Pointers, ``auth._claim_paths``)."""
     roles = frozenset(
-        role for pointer in role_claims for role in _role_names(_resolve_pointer(claims, pointer))
+        role for where in role_claims for role in _role_names(claim_value(claims, where))
     )
-    scopes = frozenset(word for name in scope_claims for word in _scope_words(claims.get(name)))
+    scopes = frozenset(
+        word for where in scope_claims for word in _scope_words(claim_value(claims, where))
+    )
     client_id = next(
         (value for name in client_id_claims if (value := _optional_string(claims.get(name)))),
         None,
@@ -118,7 +112,7 @@ def principal_from_claims(
         username=_optional_string(claims.get("preferred_username")),
         scopes=scopes,
         roles=roles,
-        groups=_strings(_resolve_pointer(claims, groups_claim)),
+        groups=_strings(claim_value(claims, groups_claim)),
         expires_at=float(exp)
         if isinstance(exp, int | float) and not isinstance(exp, bool)
         else None,

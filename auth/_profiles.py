@@ -13,9 +13,13 @@ The token shapes behind each profile, with their sources, are in ``auth/README.m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from ._claim_paths import expand_audience
+
+#: What stands for the tenant id in a multi-tenant issuer (Entra ID's own spelling).
+TENANT_PLACEHOLDER = "{tenantid}"
 #: The pseudo ``typ`` value meaning "the header has no ``typ``".
 TYP_ABSENT = "absent"
 #: Claims RFC 9068 §2.2 requires that some providers leave out (``iss``, ``aud``, ``exp``,
@@ -48,8 +52,8 @@ class ProviderProfile:
     #: Where scopes are read from: ``scope`` (a space-separated string), ``scp`` (a
     #: string or a list), or another claim of either shape.
     scope_claims: tuple[str, ...]
-    #: JSON Pointers (RFC 6901) to role lists or to objects whose keys are role names;
-    #: ``{audience}`` stands for each configured audience.
+    #: Where role lists are, or objects whose keys are role names: claim names or JSON
+    #: Pointers (``auth._claim_paths``); ``{audience}`` stands for each configured audience.
     role_claims: tuple[str, ...]
 
 
@@ -128,22 +132,40 @@ def normalise_typ(value: str) -> str:
     return lowered.removeprefix("application/")
 
 
-def _pointer_token(value: str) -> str:
-    # RFC 6901 §3: "~" and "/" inside a reference token.
-    return value.replace("~", "~0").replace("/", "~1")
-
-
 @dataclass(frozen=True, slots=True)
 class TrustedIssuer:
     """An issuer this API trusts, resolved from the settings: where its keys are, which
     audiences name this API, and the token shapes its profile (and the explicit
-    settings) accept. ``profile.role_claims`` has ``{audience}`` expanded."""
+    settings) accept. ``profile.role_claims`` has ``{audience}`` expanded.
+
+    With ``tenants``, ``issuer`` and ``discovery_uri`` are templates holding
+    ``{tenantid}`` (``auth._tenants``); ``for_tenant`` gives one tenant's issuer.
+    """
 
     issuer: str
     audiences: tuple[str, ...]
     provider: Provider
     profile: ProviderProfile
     discovery_uri: str
+    #: The tenant ids a template accepts (``*``: any); empty for a plain issuer.
+    tenants: tuple[str, ...] = ()
+    #: The setting that names this issuer, as error messages say it.
+    source: str = "OIDC_ISSUER_URI"
+    #: Whether ``discovery_uri`` was configured rather than derived from the issuer.
+    discovery_configured: bool = False
+
+    @property
+    def is_template(self) -> bool:
+        return bool(self.tenants)
+
+    def for_tenant(self, tenant: str) -> TrustedIssuer:
+        """The issuer of one tenant of this template (an allowed one: ``auth._tenants``)."""
+        return replace(
+            self,
+            issuer=self.issuer.replace(TENANT_PLACEHOLDER, tenant),
+            discovery_uri=self.discovery_uri.replace(TENANT_PLACEHOLDER, tenant),
+            tenants=(),
+        )
 
     @classmethod
     def build(
@@ -154,13 +176,15 @@ class TrustedIssuer:
         provider: Provider,
         profile: ProviderProfile,
         discovery_uri: str | None,
+        tenants: tuple[str, ...] = (),
+        source: str = "OIDC_ISSUER_URI",
     ) -> TrustedIssuer:
         role_claims: list[str] = []
-        for pointer in profile.role_claims:
+        for reference in profile.role_claims:
             expanded = (
-                [pointer.replace("{audience}", _pointer_token(aud)) for aud in audiences]
-                if "{audience}" in pointer
-                else [pointer]
+                [expand_audience(reference, aud) for aud in audiences]
+                if "{audience}" in reference
+                else [reference]
             )
             role_claims.extend(p for p in expanded if p not in role_claims)
         return cls(
@@ -175,4 +199,7 @@ class TrustedIssuer:
                 role_claims=tuple(role_claims),
             ),
             discovery_uri=discovery_uri or issuer.rstrip("/") + "/.well-known/openid-configuration",
+            tenants=tenants,
+            source=source,
+            discovery_configured=discovery_uri is not None,
         )

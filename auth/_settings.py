@@ -5,12 +5,13 @@ from __future__ import annotations
 import ipaddress
 import json
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ._claim_paths import parse_claim_reference
 from ._htu import normalise_url
 from ._jws import SUPPORTED_ALGORITHMS
 from ._profiles import (
@@ -22,8 +23,12 @@ from ._profiles import (
     TrustedIssuer,
     normalise_typ,
 )
+from ._tenants import check_template
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Shape settings for which an explicit empty list means "none" rather than "unset".
+_EMPTY_IS_A_VALUE = frozenset({"required_claims", "role_claims"})
 
 
 class AuthMode(StrEnum):
@@ -67,21 +72,87 @@ def _audiences(value: str | None) -> tuple[str, ...]:
     return tuple(value.split()) if value else ()
 
 
+def _typ_values(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    normalised = tuple(normalise_typ(typ) for typ in value)
+    # Only the access-token types: a proof's, a logout token's or any other type a
+    # provider gives its other JWTs is never accepted (auth._token_kind).
+    if not normalised or not set(normalised) <= {"at+jwt", "jwt", TYP_ABSENT}:
+        raise ValueError(f"may list at+jwt, jwt and {TYP_ABSENT}")
+    return normalised
+
+
+def _known_claims(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if value is not None and not set(value) <= set(OPTIONAL_RFC9068_CLAIMS):
+        raise ValueError("may only list jti and client_id")
+    return value
+
+
+def _claim_references(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    # Each a claim name, a dotted path or a JSON Pointer (auth._claim_paths).
+    return None if value is None else tuple(parse_claim_reference(item) for item in value)
+
+
 class IssuerSettings(BaseModel):
-    """One entry of ``OIDC_ISSUERS``: a trusted issuer, its audience and its provider."""
+    """One entry of ``OIDC_ISSUERS``: a trusted issuer, its audience and its provider,
+    and, optionally, its own values of the provider profile's five settings (which win
+    over ``OIDC_ACCEPTED_TYP``... and the profile) and its tenants."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
+    #: The exact ``iss``; or a template with ``{tenantid}`` (then ``tenants`` is needed).
     issuer: str
     #: Space-separated; a token naming any one of them is for this API.
     audience: str = Field(min_length=1)
     provider: Provider = Field(default=Provider.KEYCLOAK, strict=False)
     discovery_uri: str | None = None
+    accepted_typ: tuple[str, ...] | None = None
+    required_claims: tuple[str, ...] | None = None
+    client_id_claims: tuple[str, ...] | None = None
+    scope_claims: tuple[str, ...] | None = None
+    role_claims: tuple[str, ...] | None = None
+    #: The tenant ids a templated issuer accepts, or ``["*"]`` for any tenant.
+    tenants: tuple[str, ...] | None = None
+
+    @field_validator(
+        "accepted_typ",
+        "required_claims",
+        "client_id_claims",
+        "scope_claims",
+        "role_claims",
+        "tenants",
+        mode="before",
+    )
+    @classmethod
+    def _words(cls, value: object) -> object:
+        words = _split_words(value)
+        return tuple(words) if isinstance(words, list) else words
 
     @field_validator("issuer", "discovery_uri")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return _http_url(value)
+
+    @field_validator("accepted_typ")
+    @classmethod
+    def _typ(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _typ_values(value)
+
+    @field_validator("required_claims")
+    @classmethod
+    def _required(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _known_claims(value)
+
+    @field_validator("scope_claims", "role_claims")
+    @classmethod
+    def _claims(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _claim_references(value)
+
+    @model_validator(mode="after")
+    def _tenant_template(self) -> IssuerSettings:
+        check_template(self.issuer, self.discovery_uri, self.tenants)
+        return self
 
 
 class AuthSettings(BaseSettings):
@@ -118,12 +189,25 @@ class AuthSettings(BaseSettings):
     #: Claims holding the client id, first present wins: ``client_id``, ``azp``,
     #: ``cid``, ``appid``.
     client_id_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
-    #: Claims holding scopes: a space-separated string or a list of strings.
+    #: Claims holding scopes: a space-separated string or a list of strings. Each a
+    #: claim name, a dotted path or a JSON Pointer (``auth._claim_paths``).
     scope_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
-    #: JSON Pointers (RFC 6901) to lists of role names, or to objects whose keys are
-    #: role names. ``{audience}`` stands for each configured audience.
+    #: Claims holding lists of role names, or objects whose keys are role names; named
+    #: as scope claims are. ``{audience}`` stands for each configured audience.
     role_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
-    groups_claim: str = "/groups"
+    groups_claim: str = "groups"
+
+    #: The tenant ids accepted when ``OIDC_ISSUER_URI`` is a template with ``{tenantid}``
+    #: (``https://login.microsoftonline.com/{tenantid}/v2.0``), or ``*`` for any.
+    tenants: Annotated[tuple[str, ...] | None, NoDecode] = None
+    #: Tenants whose discovery and keys are kept at once (least recently used dropped).
+    max_tenants: int = Field(default=100, ge=1, le=10_000)
+
+    #: What start-up does when the identity provider answers but its answer can never
+    #: work (discovery 404, an issuer mismatch, a JWKS with no usable key): ``stop`` with
+    #: one sentence naming the setting to fix, or ``retry`` (start, report not ready,
+    #: retry in the background until it is fixed). Unset: stop in production.
+    if_misconfigured: Literal["stop", "retry"] | None = None
 
     http_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     jwks_min_ttl_seconds: int = Field(default=60, ge=1)
@@ -173,44 +257,49 @@ class AuthSettings(BaseSettings):
         "static_roles",
         "trusted_proxies",
         "scopes_supported",
+        "tenants",
         mode="before",
     )
     @classmethod
     def _words(cls, value: object) -> object:
         return _split_words(value)
 
+    @field_validator("scope_claims", "role_claims")
+    @classmethod
+    def _claims(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _claim_references(value)
+
+    @field_validator("groups_claim")
+    @classmethod
+    def _group_claim(cls, value: str) -> str:
+        return parse_claim_reference(value)
+
     @field_validator("issuers", mode="before")
     @classmethod
     def _json_list(cls, value: object) -> object:
-        return json.loads(value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"must be a JSON list of objects ({exc})") from None
 
     @field_validator("accepted_typ")
     @classmethod
-    def _typ_values(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        if value is None:
-            return None
-        normalised = tuple(normalise_typ(typ) for typ in value)
-        # Only the access-token types: a proof's, a logout token's or any other type a
-        # provider gives its other JWTs is never accepted (auth.token_kind).
-        if not normalised or not set(normalised) <= {"at+jwt", "jwt", TYP_ABSENT}:
-            raise ValueError(f"OIDC_ACCEPTED_TYP may list at+jwt, jwt and {TYP_ABSENT}")
-        return normalised
+    def _typ(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _typ_values(value)
 
     @field_validator("required_claims")
     @classmethod
-    def _known_claims(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        if value is not None and not set(value) <= set(OPTIONAL_RFC9068_CLAIMS):
-            raise ValueError("OIDC_REQUIRED_CLAIMS may only list jti and client_id")
-        return value
+    def _required(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _known_claims(value)
 
     @field_validator("algorithms")
     @classmethod
     def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = [alg for alg in value if alg not in SUPPORTED_ALGORITHMS]
         if unknown or not value:
-            raise ValueError(
-                f"OIDC_ALGORITHMS must be a non-empty subset of {' '.join(SUPPORTED_ALGORITHMS)}"
-            )
+            raise ValueError(f"must be a non-empty subset of {' '.join(SUPPORTED_ALGORITHMS)}")
         return value
 
     @field_validator("trusted_proxies", mode="after")
@@ -231,23 +320,42 @@ class AuthSettings(BaseSettings):
             raise ValueError(
                 "set either OIDC_ISSUERS or OIDC_ISSUER_URI/OIDC_AUDIENCE/OIDC_DISCOVERY_URI"
             )
+        if self.issuers and self.tenants is not None:
+            raise ValueError(
+                "OIDC_TENANTS is for OIDC_ISSUER_URI: give each OIDC_ISSUERS entry its own tenants"
+            )
         names = [entry.issuer for entry in self.issuers]
         if len(names) != len(set(names)):
             raise ValueError("OIDC_ISSUERS names an issuer twice")
+        if self.issuer_uri is not None:
+            try:
+                check_template(self.issuer_uri, self.discovery_uri, self.tenants)
+            except ValueError as exc:
+                raise ValueError(f"OIDC_ISSUER_URI: {exc}") from None
         return self
 
-    def profile(self, provider: Provider | None = None) -> ProviderProfile:
+    def profile(
+        self, provider: Provider | None = None, entry: IssuerSettings | None = None
+    ) -> ProviderProfile:
         """The token-shape settings for ``provider`` (default: ``OIDC_PROVIDER``): its
-        profile's defaults, overridden by every shape setting given explicitly."""
+        profile's defaults, overridden by every shape setting given explicitly, and those
+        by the values an ``OIDC_ISSUERS`` entry gives for itself."""
         defaults = PROFILES[provider or self.provider]
+
+        def chosen(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+            # An explicit empty list is a value (required_claims "" requires nothing).
+            for source in (entry, self):
+                value: tuple[str, ...] | None = getattr(source, name, None)
+                if value is not None and (value or name in _EMPTY_IS_A_VALUE):
+                    return value
+            return default
+
         return ProviderProfile(
-            accepted_typ=self.accepted_typ or defaults.accepted_typ,
-            required_claims=(
-                defaults.required_claims if self.required_claims is None else self.required_claims
-            ),
-            client_id_claims=self.client_id_claims or defaults.client_id_claims,
-            scope_claims=self.scope_claims or defaults.scope_claims,
-            role_claims=defaults.role_claims if self.role_claims is None else self.role_claims,
+            accepted_typ=chosen("accepted_typ", defaults.accepted_typ),
+            required_claims=chosen("required_claims", defaults.required_claims),
+            client_id_claims=chosen("client_id_claims", defaults.client_id_claims),
+            scope_claims=chosen("scope_claims", defaults.scope_claims),
+            role_claims=chosen("role_claims", defaults.role_claims),
         )
 
     def trusted_issuers(self) -> tuple[TrustedIssuer, ...]:
@@ -259,8 +367,10 @@ class AuthSettings(BaseSettings):
                     issuer=entry.issuer,
                     audiences=_audiences(entry.audience),
                     provider=entry.provider,
-                    profile=self.profile(entry.provider),
+                    profile=self.profile(entry.provider, entry),
                     discovery_uri=entry.discovery_uri,
+                    tenants=entry.tenants or (),
+                    source=f"the OIDC_ISSUERS entry of {entry.issuer}",
                 )
                 for entry in self.issuers
             )
@@ -273,5 +383,7 @@ class AuthSettings(BaseSettings):
                 provider=self.provider,
                 profile=self.profile(),
                 discovery_uri=self.discovery_uri,
+                tenants=self.tenants or (),
+                source="OIDC_ISSUER_URI",
             ),
         )

@@ -9,13 +9,14 @@ it would downgrade a sender-constrained token to a bearer one); a token under th
 Several issuers may be trusted (``OIDC_ISSUERS``). The token's ``iss``, read before
 anything is verified, only selects one of the configured issuers, each with its own
 policy and key set; a token naming any other issuer is refused without a network call,
-and no URL taken from a token is ever fetched.
+and no URL taken from a token is ever fetched. A multi-tenant issuer (a template with
+``{tenantid}``) selects an allowed tenant the same way, whose keys are loaded from the
+configured template on first use (``auth._tenants``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ from ._credentials import HttpRequest, check_token_syntax, extract_credentials
 from ._dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
 from ._errors import AuthError, Check, InvalidRequest, InvalidToken, Scheme
 from ._htu import expected_htu
+from ._issuer_health import explain, misconfiguration
 from ._jwks import JwksCache
+from ._logs import library_logger
 from ._nonce import DpopNonces
 from ._origin import InvalidOrigin
 from ._principal import Principal, principal_from_claims
@@ -41,10 +44,11 @@ from ._profiles import TrustedIssuer
 from ._replay import ReplayStore
 from ._settings import AuthMode, AuthSettings
 from ._stats import AuthStats, ReportsReplayStats
+from ._tenants import TenantIssuers
 from ._token_cache import VerifiedTokenCache
 from ._token_kind import check_type
 
-logger = logging.getLogger("auth.verifier")
+logger = library_logger("verifier")
 
 
 class Authenticator(Protocol):
@@ -126,26 +130,51 @@ class TokenVerifier:
         keys: JwksCache | Mapping[str, JwksCache],
         replay: ReplayStore,
         clock: Callable[[], float] = time.time,
+        tenant_keys: Callable[[TrustedIssuer], JwksCache] | None = None,
+        stop_if_misconfigured: bool = False,
     ) -> None:
+        """``keys``: the key set of each trusted issuer (by issuer), or of the only one;
+        ``tenant_keys`` builds a tenant's key set, for multi-tenant issuers.
+        ``stop_if_misconfigured``: ``start`` raises when a provider's answer can never
+        work (``auth._issuer_health``) instead of retrying in the background."""
         trusted = settings.trusted_issuers()
         if not trusted:
             raise ValueError("TokenVerifier needs an issuer and an audience")
-        key_sets = {trusted[0].issuer: keys} if isinstance(keys, JwksCache) else dict(keys)
-        if set(key_sets) != {issuer.issuer for issuer in trusted}:
+        plain = [issuer for issuer in trusted if not issuer.is_template]
+        templates = [issuer for issuer in trusted if issuer.is_template]
+        key_sets = {plain[0].issuer: keys} if isinstance(keys, JwksCache) and plain else keys
+        if not isinstance(key_sets, Mapping) or set(key_sets) != {i.issuer for i in plain}:
             raise ValueError("TokenVerifier needs one key set per trusted issuer")
+        if templates and tenant_keys is None:
+            raise ValueError("TokenVerifier needs tenant_keys for a multi-tenant issuer")
         self.settings = settings
+        self._stop_if_misconfigured = stop_if_misconfigured
         self._issuers = {
             issuer.issuer: _Issuer(
                 trusted=issuer, policy=token_policy(issuer, settings), keys=key_sets[issuer.issuer]
             )
-            for issuer in trusted
+            for issuer in plain
         }
+
+        def tenant_issuer(tenant: TrustedIssuer) -> _Issuer:
+            assert tenant_keys is not None  # noqa: S101 (checked above)
+            return _Issuer(tenant, token_policy(tenant, settings), tenant_keys(tenant))
+
+        self._tenants = [
+            TenantIssuers(
+                template,
+                build=tenant_issuer,
+                max_tenants=settings.max_tenants,
+                cooldown=settings.jwks_refetch_cooldown_seconds,
+            )
+            for template in templates
+        ]
         self._replay = replay
         self._clock = clock
         algorithms = frozenset(settings.algorithms)
         self._algorithms = algorithms
         self._any_accepted_typ = frozenset(
-            typ for issuer in self._issuers.values() for typ in issuer.policy.accepted_typ
+            typ for issuer in trusted for typ in issuer.profile.accepted_typ
         )
         self._dpop_policy = DpopPolicy(
             algorithms=algorithms,
@@ -166,38 +195,76 @@ class TokenVerifier:
         self._proof_keys = ProofKeyCache()
 
     async def start(self) -> None:
+        """Load every issuer's keys once. A provider that does not answer is retried in
+        the background; one whose answer can never work too, unless
+        ``stop_if_misconfigured``.
+
+        Raises:
+            ConfigurationError: ``stop_if_misconfigured`` and a provider's answer can
+                never work; the sentence names the setting and the fix.
+        """
         # Each issuer's first load at once: one slow IdP does not delay the others.
         await asyncio.gather(*(issuer.keys.start() for issuer in self._issuers.values()))
+        if not self._stop_if_misconfigured:
+            return
+        refusal = misconfiguration((i.trusted, i.keys) for i in self._issuers.values())
+        if refusal is not None:
+            for issuer in self._issuers.values():
+                await issuer.keys.aclose()
+            raise refusal
 
     async def aclose(self) -> None:
         for issuer in self._issuers.values():
             await issuer.keys.aclose()
+        for tenants in self._tenants:
+            await tenants.aclose()
         await self._replay.aclose()
 
+    def _issuer_status(self, issuer: _Issuer) -> dict[str, Any]:
+        status = issuer.keys.status()
+        problem = issuer.keys.problem
+        if problem is not None and problem.misconfigured:
+            status["fix"] = explain(issuer.trusted, problem)  # the setting to change
+        return status
+
     def status(self) -> dict[str, Any]:
-        """Readiness detail; with several issuers, each issuer's own under ``issuers``."""
-        if len(self._issuers) == 1:
+        """Readiness detail: ``state`` is ``ready``, ``unavailable`` (a provider does not
+        answer), ``misconfigured`` (its answer can never work: ``fix`` says what to
+        change) or ``starting``; with several issuers, each issuer's own under
+        ``issuers``, and the worst of them at the top."""
+        if len(self._issuers) == 1 and not self._tenants:
             (issuer,) = self._issuers.values()
-            return {
-                "mode": self.mode.value,
-                "issuer": issuer.trusted.issuer,
-                **issuer.keys.status(),
-            }
+            return {"mode": self.mode.value, "issuer": issuer.trusted.issuer} | (
+                self._issuer_status(issuer)
+            )
+        issuers = {name: self._issuer_status(issuer) for name, issuer in self._issuers.items()}
+        issuers |= {tenants.template.issuer: tenants.status() for tenants in self._tenants}
+        states = {status["state"] for status in issuers.values()}
+        worst = next(
+            (state for state in ("misconfigured", "unavailable", "starting") if state in states),
+            "ready",
+        )
         return {
             "mode": self.mode.value,
+            "state": worst,
             "keys_loaded": self.is_ready(),
-            "issuers": {name: issuer.keys.status() for name, issuer in self._issuers.items()},
+            "issuers": issuers,
         }
 
     def is_ready(self) -> bool:
-        """True once every trusted issuer's signing keys are loaded."""
+        """True once every trusted issuer's signing keys are loaded (a multi-tenant
+        issuer's are loaded per tenant, on first use)."""
         return all(issuer.keys.keys is not None for issuer in self._issuers.values())
+
+    def _key_sets(self) -> list[JwksCache]:
+        tenants = [entry.keys for t in self._tenants for entry in t.entries()]
+        return [issuer.keys for issuer in self._issuers.values()] + tenants
 
     def stats(self) -> AuthStats:
         replay = self._replay
         return AuthStats(
             token_cache=self._cache.stats(),
-            key_sets=tuple(issuer.keys.stats() for issuer in self._issuers.values()),
+            key_sets=tuple(keys.stats() for keys in self._key_sets()),
             replay=replay.stats() if isinstance(replay, ReportsReplayStats) else None,
             nonces=self._nonces.stats() if self._nonces else None,
         )
@@ -306,12 +373,28 @@ class TokenVerifier:
         cached = self._cache.get(digest, now=self._clock())
         if cached is None:
             return None
-        issuer = self._issuers.get(cached.value.issuer)
+        issuer = self._issuers.get(cached.value.issuer) or self._loaded_tenant(cached.value.issuer)
         keys = issuer.keys.keys if issuer is not None else None
         if keys is not None and keys.publishes(cached.kid, cached.key_thumbprint):
             return cached.value
         self._cache.discard(digest)
         return None
+
+    def _loaded_tenant(self, iss: str) -> _Issuer | None:
+        for tenants in self._tenants:
+            if (entry := tenants.loaded(iss)) is not None:
+                return entry
+        return None
+
+    async def _tenant_issuer(self, iss: str, claims: Mapping[str, Any]) -> _Issuer:
+        for tenants in self._tenants:
+            tenant = tenants.tenant_of(iss)
+            if tenant is not None:
+                return await tenants.resolve(tenant, claims)
+        # Decided from configuration alone: nothing is fetched for an unknown issuer.
+        raise InvalidToken(
+            "the token was issued by an issuer this API does not trust", check=Check.ISS
+        )
 
     async def _verify(self, token: str, digest: bytes | None) -> Principal:
         jws = parse_token(token, max_length=MAX_TOKEN_LENGTH)
@@ -319,12 +402,8 @@ class TokenVerifier:
         # a token no configured issuer would accept is refused for what it is.
         check_algorithm(jws.header, self._algorithms)
         check_type(jws.header, jws.payload, accepted=self._any_accepted_typ)
-        issuer = self._issuers.get(unverified_issuer(jws) or "")
-        if issuer is None:
-            # Decided from configuration alone: nothing is fetched for an unknown issuer.
-            raise InvalidToken(
-                "the token was issued by an issuer this API does not trust", check=Check.ISS
-            )
+        iss = unverified_issuer(jws) or ""
+        issuer = self._issuers.get(iss) or await self._tenant_issuer(iss, jws.payload)
         verified = await verify_jws(jws, policy=issuer.policy, keys=issuer.keys, now=self._clock())
         profile = issuer.trusted.profile
         principal = principal_from_claims(

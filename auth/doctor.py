@@ -30,7 +30,9 @@ from ._settings import AuthSettings
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m auth.doctor", description="Explain why an access token is refused."
+        # The package's name as imported: auth here, oidc_resource_server from the wheel.
+        prog=f"python -m {__package__}.doctor",
+        description="Explain why an access token is refused.",
     )
     parser.add_argument("token", nargs="?", help="the access token; '-' or absent: stdin")
     parser.add_argument("--issuer", help="OIDC_ISSUER_URI (default: the OIDC_* environment)")

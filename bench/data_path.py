@@ -15,6 +15,11 @@ round's POST created, topped up by SQL); after the round the extra todos are rem
 by SQL, so every round starts from the same 1,000. A live socket of the caller stays
 open on each API through the section and must receive one event per write, its ``seq``
 without a gap (``bench.data_store.LiveWatch``).
+
+With ``baseline`` (``python -m bench --baseline DIR``, DIR another checkout, e.g. ``git
+worktree add /tmp/before main``), the APIs of that code run too, on databases of their
+own seeded alike, their cells interleaved with ours in every round: a change is measured
+against the code before it in the same run.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ SEEDED = 1_000
 API_PG, API_SQLITE = "api postgresql", "api sqlite"
 FLOOR_PSYCOPG, FLOOR_ASYNCPG = "floor psycopg", "floor asyncpg"
 APIS = (API_PG, API_SQLITE)
+#: The name of an API of the baseline code: "api sqlite before".
+BEFORE = " before"
 READS = ("list", "get")
 WRITES = ("POST", "PATCH", "DELETE")
 #: (server, route) cells profiled after the timed rounds (one extra run each).
@@ -60,6 +67,11 @@ class Settings:
     seconds: int = 5
     connections: int = 32
     profile: bool = True
+    #: Another checkout whose APIs run beside ours (``BEFORE`` in their names).
+    baseline: Path | None = None
+
+    def apis(self) -> tuple[str, ...]:
+        return APIS + tuple(api + BEFORE for api in APIS) if self.baseline else APIS
 
 
 def cpu_seconds(pid: int) -> float:
@@ -105,14 +117,21 @@ def _seed(server: Server, store: Store, headers: dict[str, str]) -> Target:
 
 
 @contextlib.contextmanager
-def running(issuer: TestIssuer, headers: dict[str, str]) -> Iterator[dict[str, Any]]:
-    """The four servers, the databases seeded; yields {name: Server | Target}."""
+def running(
+    issuer: TestIssuer, headers: dict[str, str], settings: Settings
+) -> Iterator[dict[str, Any]]:
+    """The servers, the databases seeded; yields {name: Server | Target}."""
     with contextlib.ExitStack() as stack:
         postgres = stack.enter_context(postgres_server())
-        pg_url = postgres.create_database(f"data_path_{uuid.uuid4().hex[:6]}")
-        sqlite_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-data-')) / 'todo.db'}"
         targets: dict[str, Any] = {}
-        for name, url in ((API_PG, pg_url), (API_SQLITE, sqlite_url)):
+        pg_url = ""
+        for name in settings.apis():
+            if name.startswith(API_PG):
+                url = postgres.create_database(f"data_path_{uuid.uuid4().hex[:6]}")
+            else:
+                url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-data-')) / 'todo.db'}"
+            if name == API_PG:
+                pg_url = url
             upgrade_to_head(url)
             env = api_env(
                 issuer.issuer,
@@ -121,7 +140,8 @@ def running(issuer: TestIssuer, headers: dict[str, str]) -> Iterator[dict[str, A
                 DB_MIGRATE_ON_START="false",
                 LIVE_SEND_QUEUE_SIZE="1000000",  # the watching socket must not be dropped
             )
-            server = stack.enter_context(python_api(name, env))
+            root = settings.baseline if name.endswith(BEFORE) and settings.baseline else ROOT
+            server = stack.enter_context(python_api(name, env, root=root))
             targets[name] = _seed(server, Store(url), headers)
         owner = targets[API_PG].owner
         dsn = f"postgresql://postgres@127.0.0.1:{postgres.port}/{pg_url.rsplit('/', 1)[1]}"
@@ -196,36 +216,37 @@ def measure(
 _FLOOR_TODO: list[uuid.UUID] = []
 
 
-def plan() -> list[tuple[str, str]]:
-    """(server, route) cells of one round, reads first, then each write on both APIs."""
-    cells = [(server, route) for route in READS for server in (*APIS, FLOOR_PSYCOPG, FLOOR_ASYNCPG)]
-    cells += [(server, "me") for server in APIS]
-    cells += [(server, route) for route in WRITES for server in APIS]
+def plan(apis: tuple[str, ...] = APIS) -> list[tuple[str, str]]:
+    """(server, route) cells of one round, reads first, then each write on every API."""
+    cells = [(server, route) for route in READS for server in (*apis, FLOOR_PSYCOPG, FLOOR_ASYNCPG)]
+    cells += [(server, "me") for server in apis]
+    cells += [(server, route) for route in WRITES for server in apis]
     return cells
 
 
 def run(issuer: TestIssuer, settings: Settings, log: Any = print) -> dict[str, Any]:
     token = issuer.token(SUBJECT, alg="ES256", exp=int(time.time()) + TOKEN_LIFETIME)
     headers = {"Authorization": f"Bearer {token}"}
-    results: dict[tuple[str, str], list[dict[str, Any]]] = {cell: [] for cell in plan()}
+    apis = settings.apis()
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {cell: [] for cell in plan(apis)}
     profiles: dict[str, Any] = {}
     live: dict[str, Any] = {}
-    with running(issuer, headers) as servers:
+    with running(issuer, headers, settings) as servers:
         _FLOOR_TODO[:] = [servers[API_PG].seeded[-1]]
-        for name in APIS:
+        for name in apis:
             servers[name].watch = LiveWatch(servers[name].server.base_url, token)
         for round_number in range(settings.runs + 1):
-            for server, route in plan():
+            for server, route in plan(apis):
                 figures = measure(servers[server], route, settings, headers)
                 if round_number:
                     results[(server, route)].append(figures)
                 log(
-                    f"  data path round {round_number}/{settings.runs} {server:15} {route:6} "
+                    f"  data path round {round_number}/{settings.runs} {server:22} {route:6} "
                     f"{figures['rps']:8,.0f} req/s p50 {figures['p50_ms']:6.2f} ms "
                     f"p99 {figures['p99_ms']:7.2f} ms {figures['cpu_us']:6.0f} us CPU"
                     + (f" FAILED {figures['failed']}" if figures["failed"] else "")
                 )
-        for name in APIS:
+        for name in apis:
             target = servers[name]
             live[name] = target.watch.verdict(target.store.event_seq(target.owner))
             log(f"  live events {name}: {live[name]}")
@@ -247,4 +268,11 @@ def run(issuer: TestIssuer, settings: Settings, log: Any = print) -> dict[str, A
         }
         for (server, route), runs in results.items()
     ]
-    return {"connections": settings.connections, "cells": cells, "live": live, "profiles": profiles}
+    baseline = str(settings.baseline) if settings.baseline else None
+    return {
+        "connections": settings.connections,
+        "cells": cells,
+        "live": live,
+        "profiles": profiles,
+        "baseline": baseline,
+    }

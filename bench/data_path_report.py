@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.data_path import API_PG, API_SQLITE, APIS, FLOOR_ASYNCPG, FLOOR_PSYCOPG, WRITES
+from bench.data_path import (
+    API_PG,
+    API_SQLITE,
+    APIS,
+    BEFORE,
+    FLOOR_ASYNCPG,
+    FLOOR_PSYCOPG,
+    READS,
+    WRITES,
+)
 from bench.profiling import render as render_profile
 from bench.stats import fmt, fmt_summary, paired_ratio, table
 
@@ -54,9 +63,59 @@ def render(data: dict[str, Any]) -> str:
             f"live events on {name}: {verdict['events']:,} received, {verdict['expected']:,} "
             f"writes, seq gapless: {verdict['gapless']}, in order: {verdict['in_order']}"
         )
+    if data.get("baseline"):
+        parts += ["", f"against the code before ({data['baseline']}), same run:", _against(data)]
     for name, profile in data.get("profiles", {}).items():
         parts += ["", f"profile of {name}:", render_profile(profile)]
     return "\n".join(parts)
+
+
+def _goal_ratios(data: dict[str, Any], suffix: str = "") -> dict[str, float | None]:
+    """The ratios the goals are stated in, for our APIs or (``suffix``) the baseline's."""
+    pg, sqlite = API_PG + suffix, API_SQLITE + suffix
+    return {
+        "PostgreSQL list x psycopg floor": _ratio(data, (pg, "list"), (FLOOR_PSYCOPG, "list")),
+        "PostgreSQL get x psycopg floor": _ratio(data, (pg, "get"), (FLOOR_PSYCOPG, "get")),
+        "SQLite list x /api/me": _ratio(data, (sqlite, "list"), (sqlite, "me")),
+    }
+
+
+def _against(data: dict[str, Any]) -> str:
+    """Each API and route against the same on the baseline code: req/s paired by round,
+    CPU per request by medians; then the goals' ratios computed for both."""
+    rows = []
+    for server in APIS:
+        for route in (*READS, "me", *WRITES):
+            ours, before = _cell(data, server, route), _cell(data, server + BEFORE, route)
+            if ours is None or before is None:
+                continue
+            rps = paired_ratio(ours["rps"]["runs"], before["rps"]["runs"])
+            cpu = ours["cpu_us"]["median"] / before["cpu_us"]["median"]
+            rows.append(
+                [
+                    server,
+                    LABELS.get(route, route),
+                    fmt(before["rps"]["median"]),
+                    fmt(ours["rps"]["median"]),
+                    fmt(rps, 3),
+                    fmt(before["cpu_us"]["median"]),
+                    fmt(ours["cpu_us"]["median"]),
+                    fmt(cpu, 3),
+                ]
+            )
+    headers = ["server", "route", "req/s before", "req/s", "x before", "CPU before", "CPU", "x"]
+    ours_goals, before_goals = _goal_ratios(data), _goal_ratios(data, BEFORE)
+    goals = [
+        [name, fmt(before_goals[name], 3), fmt(value, 3), _change(value, before_goals[name])]
+        for name, value in ours_goals.items()
+    ]
+    return "\n".join(
+        [table(headers, rows), "", table(["goal ratio", "before", "now", "change"], goals)]
+    )
+
+
+def _change(now: float | None, before: float | None) -> str:
+    return "-" if now is None or not before else f"{100 * (now / before - 1):+.1f} %"
 
 
 def targets(data: dict[str, Any], scale: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

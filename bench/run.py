@@ -8,6 +8,7 @@ for each row, and writes everything to ``bench/results/<date>-<commit>.json``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -66,12 +67,27 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer, shorter runs (a smoke test)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of {SECTIONS}")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (git worktree add DIR main): the data section runs its APIs "
+        "beside ours, interleaved, and compares them",
+    )
+    parser.add_argument("--runs", type=int, help="timed rounds of the data section")
+    parser.add_argument("--seconds", type=int, help="seconds per run of the data section")
     args = parser.parse_args()
     only = set(args.only.split(","))
     os.sched_setaffinity(0, {LOAD_CORE})
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 1,000 sockets, both ends
     settings = settings_for(args.quick)
+    data: data_path.Settings = settings["data"]
+    settings["data"] = dataclasses.replace(
+        data,
+        baseline=args.baseline.resolve() if args.baseline else None,
+        runs=args.runs or data.runs,
+        seconds=args.seconds or data.seconds,
+    )
     started = time.time()
     result: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

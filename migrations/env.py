@@ -1,16 +1,21 @@
-"""Alembic environment: the schema of app.models, applied to DATABASE_URL."""
+"""Alembic environment: the schema of app.data (the users table and every owned
+resource's table), applied to DATABASE_URL."""
 
 from __future__ import annotations
 
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString
 
-import app.data.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import app.data.resources  # noqa: F401  (registers the tables on SQLModel.metadata)
 from app.data.database import sync_database_url
+from app.data.models import UTCDateTime
 from app.settings import AppSettings
 
 config = context.config
@@ -28,12 +33,23 @@ def _url() -> str:
     return sync_database_url(url)
 
 
+def _render_type(type_: str, obj: Any, _: AutogenContext) -> str | bool:
+    # New migrations say what the column is in SQLAlchemy's own types, as the first
+    # one does: a migration must not import the application (it changes; they do not).
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_type,
     )
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})

@@ -1,9 +1,10 @@
-"""Dependencies routes declare: the services and who is calling; and the caller's todos,
-which the todo routes ask for themselves (``caller_of``). Every shared object is reached
-through ``ServicesDep`` (``app.services``)."""
+"""Dependencies routes declare: the services and who is calling; and the caller's rows,
+which the routes of owned resources ask for themselves (``caller_of``). Every shared
+object is reached through ``ServicesDep`` (``app.services``)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -11,8 +12,9 @@ from fastapi import Depends, Security
 from starlette.requests import HTTPConnection, Request
 
 from app.api.security import oidc
-from app.data.crud import OwnerTodos
+from app.data.crud import OwnerRows
 from app.data.database import Database
+from app.data.owned import OwnedResource
 from app.services import Services, services_of
 from app.settings import AppSettings
 from auth import AuthError, Principal
@@ -47,23 +49,31 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The authenticated caller as the todo routes need them: their todos (every query
-    bound to their user id) and the settings."""
+    """The authenticated caller as the routes of owned resources need them: their user id
+    and the services."""
 
-    todos: OwnerTodos
-    settings: AppSettings
+    user_id: uuid.UUID
+    services: Services
+
+    @property
+    def settings(self) -> AppSettings:
+        return self.services.settings
+
+    def rows(self, resource: OwnedResource) -> OwnerRows:
+        """The caller's rows of ``resource``: every query bound to their user id."""
+        services = self.services
+        return OwnerRows(services.database, services.broker, self.user_id, resource)
 
 
 async def caller_of(connection: HTTPConnection, principal: Principal) -> Caller:
-    """The caller's todos; their user row is created on first sight and kept up to date.
+    """The caller; their user row is created on first sight and kept up to date.
 
-    The todo routes declare the principal (``CurrentPrincipal``) and call this, rather
-    than declare a ``Caller`` dependency on top of it: FastAPI solves each dependency in
-    a pass of its own, a measurable share of a write (bench/README.md, section 6).
+    The routes declare the principal (``CurrentPrincipal``) and call this, rather than
+    declare a ``Caller`` dependency on top of it: FastAPI solves each dependency in a
+    pass of its own, a measurable share of a write (bench/README.md, section 6).
     """
     services = services_of(connection)
-    user_id = await services.known_users.user_id(principal)
-    return Caller(OwnerTodos(services.database, services.broker, user_id), services.settings)
+    return Caller(await services.known_users.user_id(principal), services)
 
 
 async def require_admin(

@@ -25,17 +25,19 @@ from starlette.routing import Match
 
 from app.data.crud import StaleVersion
 from app.data.database import DatabaseUnavailable
+from app.data.owned import InvalidField
 from auth.fastapi import PROBLEM_JSON
 
 logger = logging.getLogger("app.errors")
 
 
-class FieldError(Exception):
-    """A request value the route itself refuses (beyond what its schema checks): 422."""
+class FieldError(InvalidField):
+    """A request value the route itself refuses (beyond what its schema checks): 422.
+    A body field a resource's own check refuses is an ``InvalidField``, answered alike."""
 
     def __init__(self, field: str, message: str, *, location: str = "body") -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message, self.location = field, message, location
+        super().__init__(field, message)
+        self.location = location
 
 
 def problem(
@@ -82,13 +84,14 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     return problem(422, "The request is invalid.", errors=_field_errors(exc))
 
 
-async def _field_error(_: Request, exc: FieldError) -> JSONResponse:
+async def _field_error(_: Request, exc: InvalidField) -> JSONResponse:
     error = {"field": exc.field, "location": exc.location, "message": exc.message}
     return problem(422, "The request is invalid.", errors=[error])
 
 
-async def _precondition_failed(_: Request, __: Exception) -> JSONResponse:
-    return problem(412, "The todo has changed since the version named in If-Match.")
+async def _precondition_failed(_: Request, exc: StaleVersion) -> JSONResponse:
+    noun = exc.resource.name
+    return problem(412, f"The {noun} has changed since the version named in If-Match.")
 
 
 def _http_error_handler(routes: Sequence[APIRoute]) -> Handler:
@@ -124,7 +127,7 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 Handler = Callable[[Request, Any], Awaitable[JSONResponse]]
 _HANDLERS: dict[type[Exception], Handler] = {
     RequestValidationError: _validation_error,
-    FieldError: _field_error,
+    InvalidField: _field_error,
     StaleVersion: _precondition_failed,
     DatabaseUnavailable: _database_unavailable,
     Exception: _unexpected,
@@ -162,18 +165,22 @@ _DESCRIPTIONS = {
     400: "Malformed request (invalid JSON, two Authorization headers, a token in the query)",
     401: "No valid access token or DPoP proof; see WWW-Authenticate",
     403: "Authenticated, but without the required role (insufficient_scope)",
-    404: "No such todo for this user",
-    412: "If-Match names a version the todo no longer has; nothing changed",
+    404: "No such {noun} for this user",
+    412: "If-Match names a version the {noun} no longer has; nothing changed",
     413: "Request body over MAX_REQUEST_BODY_BYTES",
     422: "A field of the request is invalid; errors names it",
     503: "Signing keys, the database or the replay store unavailable; retry after Retry-After",
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*statuses: int, noun: str = "row") -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the error statuses a route or router can answer, each a
-    problem document (declared per route: a 412 belongs to conditional writes only)."""
+    problem document (declared per route: a 412 belongs to conditional writes only);
+    ``noun`` is what a 404 or a 412 is about."""
     return {
-        status: {"description": _DESCRIPTIONS[status], "content": _PROBLEM_CONTENT}
+        status: {
+            "description": _DESCRIPTIONS[status].format(noun=noun),
+            "content": _PROBLEM_CONTENT,
+        }
         for status in statuses
     }

@@ -1,6 +1,7 @@
-"""``If-Match`` on the todo writes (RFC 9110 §13.1.1): the versions a request names.
+"""``If-Match`` on the writes of owned resources (RFC 9110 §13.1.1): the versions a
+request names.
 
-A todo's ETag is its version, quoted (``"3"``). The field is ``*`` or a list of entity
+A row's ETag is its version, quoted (``"3"``). The field is ``*`` or a list of entity
 tags (§8.8.3) whose empty elements a recipient ignores (§5.6.1.2). If-Match compares
 strongly (§8.8.3.2), so a weak tag matches nothing, nor does a tag that is no version;
 the write then answers 412 and changes nothing. A value outside that syntax is a 422
@@ -11,7 +12,7 @@ round a refetch-and-retry loop.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header
 
@@ -28,29 +29,35 @@ _VERSION = re.compile(r"[0-9]{1,18}")
 #: The field's syntax as a JSON Schema pattern (the document states what ``parse_if_match``
 #: accepts; ``[ \t]*`` at the ends: HTTP parsers strip that whitespace before the app).
 IF_MATCH_PATTERN = rf"^[ \t]*(?:\*|{_TAG_LIST})[ \t]*$"
-IF_MATCH_DESCRIPTION = (
-    "Write only if the todo is still this version: `*`, or strong ETags as ETag returns"
-    ' them (`"3"`, `"3", "4"`). A weak tag (`W/"3"`) or another version matches nothing:'
-    " 412, nothing changed. A value outside this syntax is a 422."
-)
 
-#: OpenAPI ``headers`` of an answer carrying a todo: the ETag that If-Match takes back.
-ETAG_HEADER = {
-    "ETag": {
-        "description": "The todo's version as a strong entity tag; send it back in If-Match",
-        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
-        "required": True,
+
+def if_match_header(noun: str) -> Any:
+    """The ``If-Match`` parameter of a write to a ``noun``, documented with its syntax."""
+    description = (
+        f"Write only if the {noun} is still this version: `*`, or strong ETags as ETag"
+        ' returns them (`"3"`, `"3", "4"`). A weak tag (`W/"3"`) or another version matches'
+        " nothing: 412, nothing changed. A value outside this syntax is a 422."
+    )
+    return Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description=description,
+            json_schema_extra={"pattern": IF_MATCH_PATTERN},
+        ),
+    ]
+
+
+def etag_header(noun: str) -> dict[str, Any]:
+    """OpenAPI ``headers`` of an answer carrying a ``noun``: the ETag that If-Match takes
+    back."""
+    return {
+        "ETag": {
+            "description": f"The {noun}'s version as a strong entity tag; send it back in If-Match",
+            "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+            "required": True,
+        }
     }
-}
-
-IfMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description=IF_MATCH_DESCRIPTION,
-        json_schema_extra={"pattern": IF_MATCH_PATTERN},
-    ),
-]
 
 
 def parse_if_match(value: str | None) -> list[int] | None:

@@ -1,10 +1,11 @@
 """Readiness of the parts a request needs: the database, the signing keys, the event
 broker, Redis when configured.
 
-Strangers (``/readyz``) get one word per part and 503 when one is not ready; the detail
-(issuer, key counts, socket counts, the last error, which can name internal URLs) goes
-to the log when a part is not ready, and to holders of the admin role
-(``/api/admin/readiness``).
+Strangers (``/readyz``) get one word per part and 503 when one is not ready (for the
+signing keys, whether the identity provider is ``unavailable`` or ``misconfigured``); the
+detail (issuer, key counts, socket counts, the last error and the setting to fix, which
+can name internal URLs) goes to the log when a part is not ready, and to holders of the
+admin role (``/api/admin/readiness``).
 """
 
 from __future__ import annotations
@@ -29,8 +30,14 @@ class Readiness:
         return all(check["ok"] for check in self.checks.values())
 
     def public(self) -> dict[str, Any]:
-        """What anyone may see: ``ok`` or ``not ok`` per part."""
-        parts = {name: "ok" if check["ok"] else "not ok" for name, check in self.checks.items()}
+        """What anyone may see: one word per part, ``ok`` or, when it is not, its state
+        if it has one (the authenticator's ``unavailable``: the identity provider does
+        not answer; ``misconfigured``: its answer can never work, an operator must fix a
+        setting), else ``not ok``."""
+        parts = {
+            name: "ok" if check["ok"] else str(check.get("state", "not ok"))
+            for name, check in self.checks.items()
+        }
         return {"ready": self.ready, "checks": parts}
 
     def detail(self) -> dict[str, Any]:

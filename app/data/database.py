@@ -7,9 +7,12 @@ behind one small interface:
   back before returning, so no read holds a connection or a transaction once its
   handler is done;
 * ``write`` runs a fixed sequence of statements in one transaction: on PostgreSQL
-  usually one statement (``app.statements.Write``), so one round trip and no BEGIN or
-  COMMIT; on SQLite on its one writer connection, from BEGIN to COMMIT without
+  usually one statement (``app.data.statements.Write``), so one round trip and no BEGIN
+  or COMMIT; on SQLite on its one writer connection, from BEGIN to COMMIT without
   yielding to the event loop.
+
+Each backend compiles the statements of the owned resources it is opened with
+(``app.data.resources``) and reads their rows its way (``statements.of(r).read``).
 
 Driver errors that mean "the database is not there" become ``DatabaseUnavailable``
 (503, retry); any other error is a bug and stays what it is. Alembic keeps its
@@ -20,13 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.engine import make_url
 
-from app.data.statements import Statement, Statements
-
-Row = Any  # a tuple-like row of the driver
+from app.data.statements import Params, Row, Statement, Statements
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,13 @@ class DatabaseUnavailable(Exception):
 
 
 class Database(Protocol):
-    statements: Statements
+    @property
+    def dialect(self) -> Literal["sqlite", "postgresql"]: ...
 
-    async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
+    @property
+    def statements(self) -> Statements: ...
+
+    async def fetch(self, statement: Statement, params: Params) -> list[Row]:
         """Rows of one read.
 
         Raises:
@@ -61,18 +66,12 @@ class Database(Protocol):
         """
         ...
 
-    async def write(
-        self, statements: Sequence[Statement], params: dict[str, Any]
-    ) -> list[list[Row]]:
+    async def write(self, statements: Sequence[Statement], params: Params) -> list[list[Row]]:
         """Run ``statements`` in one transaction, all with ``params``; the rows of each.
 
         Raises:
             DatabaseUnavailable: no connection, or it was lost (nothing committed).
         """
-        ...
-
-    def todo(self, row: Row) -> dict[str, Any]:
-        """A todo row as the API shows it (``TodoPublic``'s fields, for ``to_json``)."""
         ...
 
     def uuid(self, value: Any) -> str:

@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, cast
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from app.data.database import ConnectionLimits, DatabaseUnavailable, Row
-from app.data.statements import TODO_COLUMNS, Statement, Statements, build
+from app.data.database import ConnectionLimits, DatabaseUnavailable
+from app.data.owned import OwnedResource, OwnedRow
+from app.data.statements import Params, Row, RowReader, Statement, Statements, build
 
 #: What a lost or unreachable server raises: connection exceptions (SQLSTATE class 08),
 #: operator intervention (57: admin shutdown, crash, cannot connect now, canceled),
@@ -54,19 +56,41 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     return None
 
 
+def read_rows(columns: Sequence[sa.Column[Any]]) -> RowReader:
+    """The reader of rows of ``columns``: asyncpg returns every supported kind as the API
+    shows it (UUIDs as text through ``_init_connection``, ``timestamptz`` as aware
+    datetimes), so a row is its columns by name."""
+    names = tuple(column.name for column in columns)
+
+    def read(row: Row) -> OwnedRow:
+        return cast(OwnedRow, dict(zip(names, row, strict=False)))
+
+    return read
+
+
 def asyncpg_dsn(url: str) -> str:
     """``postgresql+psycopg://u:p@h/db`` -> ``postgresql://u:p@h/db``."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class PostgresDatabase:
-    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout_seconds: float) -> None:
+    dialect: Literal["postgresql"] = "postgresql"
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        resources: Sequence[OwnedResource],
+        *,
+        acquire_timeout_seconds: float,
+    ) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout_seconds
-        self.statements: Statements = build("postgresql")
+        self.statements: Statements = build("postgresql", resources, read_rows)
 
     @classmethod
-    async def open(cls, url: str, limits: ConnectionLimits) -> PostgresDatabase:
+    async def open(
+        cls, url: str, resources: Sequence[OwnedResource], limits: ConnectionLimits
+    ) -> PostgresDatabase:
         # min_size=0: the application starts while the database is down (readiness
         # says so); connections are made on first use.
         pool = await asyncpg.create_pool(
@@ -81,19 +105,15 @@ class PostgresDatabase:
                 "statement_timeout": str(int(limits.statement_timeout_seconds * 1000))
             },
         )
-        return cls(pool, acquire_timeout_seconds=limits.acquire_timeout_seconds)
+        return cls(pool, resources, acquire_timeout_seconds=limits.acquire_timeout_seconds)
 
-    async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
+    async def fetch(self, statement: Statement, params: Params) -> list[Row]:
         return (await self._run((statement,), params))[0]
 
-    async def write(
-        self, statements: Sequence[Statement], params: dict[str, Any]
-    ) -> list[list[Row]]:
+    async def write(self, statements: Sequence[Statement], params: Params) -> list[list[Row]]:
         return await self._run(statements, params)
 
-    async def _run(
-        self, statements: Sequence[Statement], params: dict[str, Any]
-    ) -> list[list[Row]]:
+    async def _run(self, statements: Sequence[Statement], params: Params) -> list[list[Row]]:
         try:
             # asyncio.timeout, not acquire(timeout=): on Python 3.11 asyncpg implements
             # that with wait_for, a new task for every acquire.
@@ -119,9 +139,6 @@ class PostgresDatabase:
                 await self._pool.release(connection)
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(exc.__class__.__name__) from exc
-
-    def todo(self, row: Row) -> dict[str, Any]:
-        return dict(zip(TODO_COLUMNS, row, strict=False))
 
     def uuid(self, value: Any) -> str:
         return str(value)

@@ -1,4 +1,4 @@
-"""Live events: what changed in a user's todos, fanned out to that user's sockets.
+"""Live events: what changed in a user's rows, fanned out to that user's sockets.
 
 Every event carries the user's ``seq``, incremented in the same transaction as the
 change (``crud``), so it is monotonic per user across instances and a client can spot
@@ -14,23 +14,28 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from app.data.models import to_json
-
-EventType = Literal["todo.created", "todo.updated", "todo.deleted"]
+from app.data.owned import OwnedRow, RowId
 
 
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
+    """A change to one of the user's rows: ``{"type": "todo.updated", "todo": {...},
+    "seq": 7}`` (docs/websocket.md), the row under its resource's name."""
+
     user_id: uuid.UUID
-    type: EventType
-    todo: dict[str, Any]
+    #: ``<resource>.<change>``, e.g. ``todo.created``
+    type: str
+    #: the resource's name, the key of the row in the message
+    resource: str
+    row: OwnedRow | RowId
     seq: int
 
     def message(self) -> str:
         """The JSON text sent to the user's sockets."""
-        return to_json({"type": self.type, "todo": self.todo, "seq": self.seq}).decode()
+        return to_json({"type": self.type, self.resource: self.row, "seq": self.seq}).decode()
 
 
 class Overflowed(Exception):

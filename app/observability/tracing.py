@@ -33,9 +33,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
-from app.data.database import Database, Row
+from app.data.database import Database
 from app.data.postgres import PostgresDatabase
-from app.data.statements import Statement
+from app.data.statements import Params, Row, Statement
 
 #: Probes and scrapes would be most of the spans and say nothing.
 UNTRACED_PATHS = "/healthz,/readyz,/metrics"
@@ -97,15 +97,14 @@ class TracedDatabase:
     def __init__(self, database: Database, *, tracer: trace.Tracer) -> None:
         self._database = database
         self._tracer = tracer
+        self.dialect = database.dialect
         self.statements = database.statements
 
-    async def fetch(self, statement: Statement, params: dict[str, Any]) -> list[Row]:
+    async def fetch(self, statement: Statement, params: Params) -> list[Row]:
         with self._span((statement,)):
             return await self._database.fetch(statement, params)
 
-    async def write(
-        self, statements: Sequence[Statement], params: dict[str, Any]
-    ) -> list[list[Row]]:
+    async def write(self, statements: Sequence[Statement], params: Params) -> list[list[Row]]:
         with self._span(statements):
             return await self._database.write(statements, params)
 
@@ -119,9 +118,6 @@ class TracedDatabase:
                 "db.query.text": "; ".join(statement.sql for statement in statements),
             },
         )
-
-    def todo(self, row: Row) -> dict[str, Any]:
-        return self._database.todo(row)
 
     def uuid(self, value: Any) -> str:
         return self._database.uuid(value)

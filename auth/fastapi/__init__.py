@@ -14,7 +14,9 @@ dependencies. A refusal is raised as ``AuthHTTPException`` (``auth.fastapi._erro
 which renders correctly with or without ``install_error_handler``. Per request the
 outcome is recorded for logs and metrics: ``request.state.principal`` or
 ``request.state.auth_error``; each refusal is logged at INFO with its check name only,
-and each verification is an ``auth.verify`` span when OpenTelemetry is installed.
+and each verification is an ``auth.verify`` span when OpenTelemetry is installed. The first
+refusal at each check per minute is also a WARNING on ``auth.refusals``
+(``auth._refusal_log``), visible under a plain ``uvicorn`` with no logging set-up.
 ``auth.serve_resource_metadata(app)`` serves the RFC 9728 metadata and points every
 challenge at it. Tests override the principal with ``auth.fastapi.testing.override_principal``.
 """
@@ -22,7 +24,6 @@ challenge at it. Tests override the principal with ``auth.fastapi.testing.overri
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -36,11 +37,14 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
+from .._environment import read_settings
 from .._errors import AuthError, Check, InsufficientScope, MissingCredentials, Scheme
 from .._factory import create_authenticator
 from .._jws import SUPPORTED_ALGORITHMS
+from .._logs import library_logger
 from .._origin import InvalidOrigin
 from .._principal import Principal
+from .._refusal_log import RefusalLog
 from .._replay import ReplayStore
 from .._resource_metadata import (
     WELL_KNOWN_PATH,
@@ -80,7 +84,7 @@ __all__ = [
     "offered_subprotocols",
 ]
 
-logger = logging.getLogger("auth.fastapi")
+logger = library_logger("fastapi")
 
 _STATE_KEY = "_oidc_auth_outcome"
 
@@ -152,6 +156,8 @@ class OIDCAuth(SecurityBase):
         self._authenticator: Authenticator | None = None
         self._client: httpx.AsyncClient | None = None
         self._serves_metadata = False
+        #: Each refusal's check, visible without logging set-up, rate-limited.
+        self._refusals = RefusalLog()
         self.optional = _OptionalAuthentication(self)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -188,7 +194,8 @@ class OIDCAuth(SecurityBase):
         """
         if self._authenticator is not None:
             raise RuntimeError("OIDCAuth is already started")
-        settings = settings or self._settings or AuthSettings()
+        # OIDC_* from the environment: invalid values as one sentence, unknown names warned.
+        settings = settings or self._settings or read_settings()
         if http_client is None:
             http_client = self._client = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
         try:
@@ -202,7 +209,11 @@ class OIDCAuth(SecurityBase):
             await self.aclose()  # the client it may have created
             raise
         self.use(authenticator)
-        await authenticator.start()
+        try:
+            await authenticator.start()
+        except BaseException:
+            await self.aclose()  # a provider's answer that can never work stops start-up
+            raise
 
     def use(self, authenticator: Authenticator) -> None:
         """Adopt an authenticator built elsewhere (its owner starts and closes it)."""
@@ -288,6 +299,7 @@ class OIDCAuth(SecurityBase):
         connection.state.auth_error = error
         # The check name and nothing from the request: never a token or a proof.
         logger.info("refused %s (%s %d)", error.check.value, error.error, error.status_code)
+        self._refusals.record(error)
         return AuthHTTPException(
             error,
             realm=self._realm,

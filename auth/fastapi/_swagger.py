@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +20,9 @@ import httpx
 from fastapi import FastAPI
 
 from .._discovery import FetchError, fetch_json
+from .._logs import library_logger
 
-logger = logging.getLogger("auth.fastapi")
+logger = library_logger("fastapi")
 
 OAUTH2_SCHEME = "OIDC"
 _RETRY_SECONDS = (1, 2, 5, 10, 30)

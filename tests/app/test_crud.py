@@ -1,27 +1,27 @@
 """The write path on both backends: each write publishes its live event after its commit,
 with the owner's ``seq`` bumped in the same transaction, once per write;
-a refused write publishes nothing. Driven through ``OwnerTodos`` itself, as any new
+a refused write publishes nothing. Driven through ``OwnerRows`` itself, as any new
 route would, so a write cannot reach the database without its event."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from app.data import crud
-from app.data.crud import OwnerTodos
+from app.data.crud import OwnerRows
 from app.data.database import Database
 from app.data.migrations import upgrade_to_head
-from app.events.broker import MemoryBroker, Subscription
+from app.data.todos import TODOS
+from app.events.broker import MemoryBroker
 from app.services import open_database
+from tests.app.writes import new_owner, received
 
 
 @pytest.fixture
@@ -34,27 +34,17 @@ async def database(database_url: str) -> AsyncIterator[Database]:
         await opened.aclose()
 
 
-async def _owner(database: Database, subject: str = "writer") -> uuid.UUID:
-    return await crud.ensure_user(
-        database, issuer="https://issuer.test", subject=subject, name=None, email=None
-    )
-
-
-def _events(subscription: Subscription) -> list[dict[str, Any]]:
-    return [json.loads(message) for message in subscription.take_queued()]
-
-
 async def test_concurrent_writes_publish_every_seq_once(database: Database) -> None:
     broker = MemoryBroker(max_queued=1000)
-    owner = await _owner(database)
-    mine = OwnerTodos(database, broker, owner)
+    owner = await new_owner(database)
+    mine = OwnerRows(database, broker, owner, TODOS)
     async with broker.subscribe(owner) as subscription:
-        created = await asyncio.gather(*(mine.create(f"todo {n}") for n in range(40)))
+        created = await asyncio.gather(*(mine.create({"text": f"todo {n}"}) for n in range(40)))
         await asyncio.gather(
             *(mine.update(uuid.UUID(t["id"]), {"done": True}, None) for t in created)
         )
         await asyncio.gather(*(mine.delete(uuid.UUID(t["id"]), None) for t in created[:10]))
-        events = _events(subscription)
+        events = received(subscription)
     # Every seq once, none missing. (Order: SQLite commits one write at a time, so its
     # events leave in seq order; two PostgreSQL commits of one user can be acknowledged
     # in either order, and a client that sees a gap resynchronises.)
@@ -68,10 +58,10 @@ async def test_concurrent_writes_publish_every_seq_once(database: Database) -> N
 
 async def test_a_refused_write_publishes_nothing_and_keeps_seq(database: Database) -> None:
     broker = MemoryBroker()
-    owner, other = await _owner(database), await _owner(database, "someone-else")
-    mine = OwnerTodos(database, broker, owner)
-    theirs = OwnerTodos(database, broker, other)
-    todo = await mine.create("mine")
+    owner, other = await new_owner(database), await new_owner(database, "someone-else")
+    mine = OwnerRows(database, broker, owner, TODOS)
+    theirs = OwnerRows(database, broker, other, TODOS)
+    todo = await mine.create({"text": "mine"})
     todo_id = uuid.UUID(todo["id"])
     async with broker.subscribe(owner) as subscription:
         with pytest.raises(crud.StaleVersion):
@@ -81,14 +71,14 @@ async def test_a_refused_write_publishes_nothing_and_keeps_seq(database: Databas
         assert await theirs.update(todo_id, {"done": True}, None) is None
         assert await theirs.delete(todo_id, None) is False
         assert await mine.update(uuid.uuid4(), {"done": True}, [1]) is None
-        assert _events(subscription) == []
+        assert received(subscription) == []
     assert await crud.current_seq(database, owner_id=owner) == 1
     assert await mine.get(todo_id) == todo
 
 
 async def test_rows_read_back_as_they_were_written(database: Database) -> None:
-    mine = OwnerTodos(database, MemoryBroker(), await _owner(database))
-    created = await mine.create("ünïcode ✓")
+    mine = OwnerRows(database, MemoryBroker(), await new_owner(database), TODOS)
+    created = await mine.create({"text": "ünïcode ✓"})
     todo_id = uuid.UUID(created["id"])
     assert await mine.get(todo_id) == created
     updated = await mine.update(todo_id, {"text": "changed", "done": True}, [1])
@@ -108,8 +98,8 @@ def test_sqlite_writes_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         database = await open_database(url)
         try:
             # No user: the insert must fail on the foreign key (and bump nothing).
-            orphans = OwnerTodos(database, MemoryBroker(), uuid.uuid4())
-            await orphans.create("orphan")
+            orphans = OwnerRows(database, MemoryBroker(), uuid.uuid4(), TODOS)
+            await orphans.create({"text": "orphan"})
         finally:
             await database.aclose()
 
@@ -127,11 +117,11 @@ async def test_sqlite_write_waits_for_another_writer_without_blocking_the_loop(
     upgrade_to_head(f"sqlite:///{path}")
     database = await open_database(f"sqlite:///{path}")
     try:
-        mine = OwnerTodos(database, MemoryBroker(), await _owner(database))
+        mine = OwnerRows(database, MemoryBroker(), await new_owner(database), TODOS)
         # Another process's write transaction holds the file's write lock.
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
-        write = asyncio.create_task(mine.create("after the other writer"))
+        write = asyncio.create_task(mine.create({"text": "after the other writer"}))
         await asyncio.sleep(0.1)
         assert not write.done()
         assert await mine.page(limit=5) == ([], None)  # reads go on meanwhile

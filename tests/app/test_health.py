@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from app.main import create_app
+from app.settings import TodoAuthSettings
+from auth import ConfigurationError
 from auth.testing import TestIssuer
 from tests.app.conftest import Api, app_settings, auth_settings, running_app
 from tests.services import free_port, serve_in_thread
@@ -52,7 +56,8 @@ async def test_idp_down_at_start_is_not_ready_and_503_then_recovers(
         headers = {"Authorization": f"Bearer {issuer.token('alice')}"}
         not_ready = await client.get("/readyz")
         assert not_ready.status_code == 503
-        assert not_ready.json()["checks"]["auth"] == "not ok"
+        # Down, not wrong: wait for it.
+        assert not_ready.json()["checks"]["auth"] == "unavailable"
         # The internal URL that failed is in the log, not in the public answer.
         assert f"127.0.0.1:{port}" not in not_ready.text
         logged = [r.getMessage() for r in caplog.records if r.name == "app.readiness"]
@@ -60,6 +65,7 @@ async def test_idp_down_at_start_is_not_ready_and_503_then_recovers(
         unavailable = await client.get("/api/todos", headers=headers)
         assert unavailable.status_code == 503
         assert unavailable.headers["retry-after"]
+        assert unavailable.json()["detail"] == "the issuer's signing keys are not available yet"
         with serve_in_thread(issuer.asgi_app(), port):
             # No restart: the verifier retries in the background and on demand.
             for _ in range(100):
@@ -69,6 +75,59 @@ async def test_idp_down_at_start_is_not_ready_and_503_then_recovers(
                 await asyncio.sleep(0.1)
             assert response.status_code == 200
             assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_a_misconfigured_issuer_is_told_from_one_that_is_down(
+    database_url: str, issuer: TestIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Outside production a misconfiguration does not stop start-up (a realm may still be
+    # being imported); it is reported as such, never as an outage.
+    port = free_port()
+    good = TestIssuer(f"http://127.0.0.1:{port}/realms/todo")
+    typo = f"http://127.0.0.1:{port}/realms/typo"
+    entries = [
+        {"issuer": good.issuer, "audience": good.audience},
+        {"issuer": typo, "audience": good.audience},
+    ]
+    settings = TodoAuthSettings(issuers=json.dumps(entries))
+    with serve_in_thread(good.asgi_app(), port):
+        async with running_app(app_settings(database_url), settings) as client:
+            not_ready = await client.get("/readyz")
+            assert not_ready.status_code == 503
+            assert not_ready.json()["checks"]["auth"] == "misconfigured"
+            assert typo not in not_ready.text
+            root = good.token("root", realm_access={"roles": ["todo-admin"]})
+            admin = {"Authorization": f"Bearer {root}"}
+            detail = (await client.get("/api/admin/readiness", headers=admin)).json()
+            broken = detail["checks"]["auth"]["issuers"][typo]
+            assert broken["state"] == "misconfigured"
+            assert broken["fix"].startswith(
+                f"the OIDC_ISSUERS entry of {typo}: GET {typo}/.well-known/openid-configuration"
+                f" answered 404, so {typo} is not an OpenID provider's issuer: set that entry's"
+                " issuer to the issuer exactly as the provider names it"
+            )
+            # A token of that issuer: 503, saying it is the API's settings, not an outage.
+            wrong = TestIssuer(typo, audience=good.audience)
+            refused = await client.get(
+                "/api/todos", headers={"Authorization": f"Bearer {wrong.token('bob')}"}
+            )
+            assert refused.status_code == 503
+            assert refused.json()["detail"] == (
+                "this API's identity provider settings are wrong; its log says which"
+            )
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("answered 404" in line and "OIDC_ISSUERS" in line for line in logged)
+
+
+async def test_in_production_a_misconfigured_issuer_stops_start_up(database_url: str) -> None:
+    port = free_port()
+    good = TestIssuer(f"http://127.0.0.1:{port}/realms/todo")
+    settings = TodoAuthSettings(issuer_uri=good.issuer + "/", audience=good.audience)
+    with serve_in_thread(good.asgi_app(), port):
+        application = create_app(app_settings(database_url, app_env="production"), settings)
+        with pytest.raises(ConfigurationError, match="differ by a trailing slash"):
+            async with application.router.lifespan_context(application):
+                pass
 
 
 async def test_openapi_declares_bearer_and_dpop_schemes(api: Api) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from app.api.errors import FieldError
 from app.api.preconditions import parse_if_match
-from app.data.models import BLANK_CHARACTERS
+from app.data.text import BLANK_CHARACTERS
 from app.main import create_app
 from app.settings import SETTING_BOUNDS, AppSettings, bounds_from_settings
 from tests.app.conftest import Api

@@ -36,14 +36,15 @@ class FakeClock:
 
 
 class IdpTransport(httpx.MockTransport):
-    """The test issuer over ``httpx.MockTransport``, recording every requested URL.
+    """Test issuers over ``httpx.MockTransport``, recording every requested URL.
 
-    Any URL other than the issuer's discovery document and JWKS is a test failure:
+    Any URL other than an issuer's discovery document and JWKS is a test failure:
     it would mean the verifier followed a URL it should never have fetched.
     """
 
-    def __init__(self, issuer: TestIssuer) -> None:
+    def __init__(self, issuer: TestIssuer, *others: TestIssuer) -> None:
         self.issuer = issuer
+        self.issuers = (issuer, *others)
         self.urls: list[str] = []
         self.unexpected: list[str] = []
         super().__init__(self._handle)
@@ -51,9 +52,11 @@ class IdpTransport(httpx.MockTransport):
     def _handle(self, request: httpx.Request) -> httpx.Response:
         url = str(request.url)
         self.urls.append(url)
-        if url not in (self.issuer.discovery_uri, self.issuer.jwks_uri):
-            self.unexpected.append(url)
-        return self.issuer.handle(request)
+        for issuer in self.issuers:
+            if url in (issuer.discovery_uri, issuer.jwks_uri):
+                return issuer.handle(request)
+        self.unexpected.append(url)
+        return httpx.Response(404)
 
 
 class IsolatedSettings(AuthSettings):

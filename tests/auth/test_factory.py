@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -10,6 +12,7 @@ from auth._development import DecodeOnlyAuthenticator, StaticIdentityAuthenticat
 from auth._errors import ConfigurationError
 from auth._factory import check_settings
 from auth._replay import MemoryReplayStore
+from auth._settings import AuthSettings
 from auth._verifier import TokenVerifier
 from auth.testing import DpopKey, TestIssuer
 from tests.auth.fakes import API_URL, IsolatedSettings, http_request, settings_for
@@ -18,8 +21,17 @@ from tests.auth.fakes import API_URL, IsolatedSettings, http_request, settings_f
 @pytest.mark.parametrize("mode", ["static", "decode_only"])
 def test_development_modes_refuse_production(mode: str, http_client: httpx.AsyncClient) -> None:
     settings = IsolatedSettings(mode=mode)
-    with pytest.raises(ConfigurationError, match="APP_ENV=production"):
+    with pytest.raises(ConfigurationError, match=f"OIDC_MODE={mode} .* refused in production"):
         create_authenticator(settings, production=True, http_client=http_client)
+
+
+@pytest.mark.parametrize("mode", ["static", "decode_only"])
+def test_the_production_refusal_names_only_variables_the_library_reads(mode: str) -> None:
+    # APP_ENV is the application's variable, not the library's.
+    with pytest.raises(ConfigurationError) as refused:
+        check_settings(IsolatedSettings(mode=mode), production=True)
+    named = set(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", str(refused.value)))
+    assert named <= {f"OIDC_{field.upper()}" for field in AuthSettings.model_fields}
 
 
 @pytest.mark.parametrize(
@@ -36,18 +48,23 @@ def test_development_modes_outside_production(
 
 
 @pytest.mark.parametrize(
-    "values",
-    [{}, {"issuer_uri": "https://idp.example"}, {"audience": "todo-api"}],
+    ("values", "missing"),
+    [
+        ({}, "OIDC_ISSUER_URI and OIDC_AUDIENCE are not set"),
+        ({"issuer_uri": "https://idp.example"}, "OIDC_AUDIENCE is not set"),
+        ({"audience": "todo-api"}, "OIDC_ISSUER_URI is not set"),
+    ],
     ids=["neither", "no-audience", "no-issuer"],
 )
 @pytest.mark.parametrize("production", [True, False])
-def test_verify_mode_needs_an_issuer_and_an_audience(
-    values: dict[str, str], production: bool, http_client: httpx.AsyncClient
+def test_verify_mode_names_the_missing_issuer_or_audience(
+    values: dict[str, str], missing: str, production: bool, http_client: httpx.AsyncClient
 ) -> None:
-    with pytest.raises(ConfigurationError, match="OIDC_ISSUER_URI and OIDC_AUDIENCE"):
+    with pytest.raises(ConfigurationError, match=f"^{missing}: ") as refused:
         create_authenticator(
             IsolatedSettings(**values), production=production, http_client=http_client
         )
+    assert str(refused.value).count(" not set") == 1
     with pytest.raises(ConfigurationError):
         check_settings(IsolatedSettings(**values), production=production)
 

@@ -467,8 +467,10 @@ class TestJwksCache:
         )
         assert await cache.refresh() is False
         assert "does not equal" in cache.status()["last_error"]
+        assert cache.status()["state"] == "misconfigured"
         assert issuer.jwks_requests == 0
-        with refused(Check.KEYS_UNAVAILABLE, ServiceUnavailable):
+        # Not "keys not available yet": this configuration can never work.
+        with refused(Check.ISSUER_MISCONFIGURED, ServiceUnavailable):
             await cache.key_for(issuer.current_kid["RS256"], "RS256")
 
     async def test_an_https_issuer_pointing_to_http_keys_is_refused(
@@ -496,6 +498,7 @@ class TestJwksCache:
         self, jwks: JwksCache, issuer: TestIssuer, clock: FakeClock
     ) -> None:
         assert jwks.status() == {
+            "state": "starting",
             "keys_loaded": False,
             "key_count": 0,
             "stale": False,
@@ -506,6 +509,7 @@ class TestJwksCache:
         await jwks.refresh()
         clock.advance(12.5)
         status = jwks.status()
+        assert status["state"] == "ready"
         assert status["key_count"] == len(issuer.keys)
         assert status["seconds_since_refresh"] == 12.5
         assert status["issuer_reachable"] is True

@@ -148,12 +148,12 @@ def test_role_and_scope_checks_require_every_one() -> None:
     [
         ("/a~1b/roles", {"a/b": {"roles": ["x"]}}, {"x"}),
         ("/a~0b/roles", {"a~b": {"roles": ["y"]}}, {"y"}),
-        ("no-leading-slash", {"no-leading-slash": ["z"]}, set()),
+        ("a-top-level-name", {"a-top-level-name": ["z"]}, {"z"}),
         ("/missing/roles", {}, set()),
         ("/list/0", {"list": [["r"]]}, set()),
     ],
 )
-def test_role_claims_are_rfc6901_json_pointers(
+def test_role_claims_are_rfc6901_json_pointers_or_top_level_names(
     pointer: str, claims: dict[str, Any], roles: set[str]
 ) -> None:
     base = {"sub": "s", "iss": "i"}

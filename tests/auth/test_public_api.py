@@ -41,6 +41,7 @@ EXPECTED_EXPORTS = {
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",
+    "read_settings",
     "redact",
 }
 #: The modules an application imports; every other module of auth/ is private (its name,
@@ -151,3 +152,11 @@ def test_the_import_check_would_notice_an_application_import() -> None:
 @pytest.mark.parametrize("module", MODULES, ids=[module.name for module in MODULES])
 def test_every_module_says_what_it_is(module: Path) -> None:
     assert ast.get_docstring(ast.parse(module.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[module.name for module in MODULES])
+def test_no_module_of_auth_imports_the_package_by_its_name(module: Path) -> None:
+    # The wheel installs this folder as oidc_resource_server: an absolute `auth` import
+    # would find a user's own auth.py, or nothing.
+    imported = _imported_modules(ast.parse(module.read_text(encoding="utf-8")))
+    assert not {name for name in imported if name == "auth" or name.startswith("auth.")}

@@ -296,3 +296,32 @@ async def test_dpop_required_refuses_a_valid_bearer_token(
         await verifier.authenticate_token(mint())  # a WebSocket's token alike
     token = mint(dpop_key=dpop_key)
     await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token)))
+
+
+async def test_auth0_namespaced_role_claims_are_read_by_their_name(
+    make_verifier: Callable[..., TokenVerifier], mint: Mint
+) -> None:
+    # OIDC_ROLE_CLAIMS=https://example.com/roles used to be read as a (broken) JSON
+    # Pointer and silently yield no roles.
+    verifier = make_verifier(role_claims="https://example.com/roles realm_access.roles")
+    token = mint(**{"https://example.com/roles": ["editor"]})
+    principal = await verifier.authenticate(_bearer(token))
+    assert principal.roles == {"editor", "todo-user"}
+
+
+async def test_scopes_may_be_read_from_a_nested_claim(
+    make_verifier: Callable[..., TokenVerifier], mint: Mint
+) -> None:
+    verifier = make_verifier(scope_claims="scope ext.permissions")
+    token = mint(ext={"permissions": ["todo:write"]})
+    principal = await verifier.authenticate(_bearer(token))
+    assert principal.scopes == {"openid", "profile", "email", "todo:write"}
+
+
+@pytest.mark.parametrize("value", [None, 3, [1], {"a": "b"}])
+async def test_a_malformed_nested_scope_claim_is_refused(
+    make_verifier: Callable[..., TokenVerifier], mint: Mint, value: object
+) -> None:
+    verifier = make_verifier(scope_claims="scope ext.permissions")
+    with refused(Check.SCOPE, InvalidToken):
+        await verifier.authenticate(_bearer(mint(ext={"permissions": value})))

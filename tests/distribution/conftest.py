@@ -1,5 +1,6 @@
-"""The library as users get it: a wheel built by `uv build`, installed in fresh
-virtualenvs outside the repository (so `import auth` cannot find the source tree)."""
+"""The library as users get it: a wheel and an sdist built by `uv build`, the wheel
+installed in fresh virtualenvs outside the repository, next to a user's application that
+has its own ``auth.py`` (the module name the library would otherwise collide with)."""
 
 from __future__ import annotations
 
@@ -54,15 +55,50 @@ class Virtualenv:
         return {line.split("==")[0].lower() for line in listing.splitlines() if "==" in line}
 
 
+#: The import name the wheel installs the repository's auth/ folder under.
+PACKAGE = "oidc_resource_server"
+
+#: A user's own ``auth`` module, as common in applications as the name is short.
+USER_AUTH_MODULE = '''"""The user's own auth.py: nothing to do with the library."""
+
+ROLE = "the user's own auth module"
+
+
+def login(user: str) -> str:
+    return f"{user} logged in by the user's code"
+'''
+
+
+@dataclass(frozen=True)
+class Distributions:
+    sdist: Path
+    wheel: Path
+
+
 @pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``uv build`` of this repository: the wheel of the ``auth`` library."""
+def distributions(tmp_path_factory: pytest.TempPathFactory) -> Distributions:
+    """``uv build`` of this repository, as a release is made: the sdist, and the wheel
+    built from that sdist (so the sdist is proven complete)."""
     if not Path(UV).exists():
         raise ServiceUnavailableForTests("uv is missing: run `make setup`")
     out = tmp_path_factory.mktemp("dist")
-    run(UV, "build", "--wheel", "--out-dir", out, cwd=ROOT)
-    (built,) = out.glob("*.whl")
-    return built
+    run(UV, "build", "--out-dir", out, cwd=ROOT)
+    (sdist,) = out.glob("*.tar.gz")
+    (wheel,) = out.glob("*.whl")
+    return Distributions(sdist=sdist, wheel=wheel)
+
+
+@pytest.fixture(scope="session")
+def wheel(distributions: Distributions) -> Path:
+    """The wheel of the library."""
+    return distributions.wheel
+
+
+def user_project(directory: Path) -> Path:
+    """A directory holding a user's application with its own ``auth.py``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "auth.py").write_text(USER_AUTH_MODULE)
+    return directory
 
 
 def fresh_virtualenv(directory: Path, *requirements: str) -> Virtualenv:
@@ -80,5 +116,6 @@ def core_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Virtuale
 
 @pytest.fixture(scope="session")
 def fastapi_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Virtualenv:
-    """The wheel with its ``fastapi`` extra, and uvicorn to serve the example app."""
-    return fresh_virtualenv(tmp_path_factory.mktemp("fastapi-venv"), f"{wheel}[fastapi]", "uvicorn")
+    """The wheel with its ``fastapi`` and ``server`` extras: what the README's example
+    application needs, and nothing else."""
+    return fresh_virtualenv(tmp_path_factory.mktemp("fastapi-venv"), f"{wheel}[fastapi,server]")

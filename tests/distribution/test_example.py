@@ -1,7 +1,8 @@
 """auth/README.md's example application, run as a user would: the wheel installed in a
-fresh virtualenv (outside this repository), the example copied out of the README, served
-by uvicorn, and called with tokens from three real authorization servers: Keycloak,
-node-oidc-provider (DPoP with nonces) and Ory Hydra."""
+fresh virtualenv (outside this repository), the example copied out of the README into a
+project that has its own ``auth.py``, served by uvicorn, and called with tokens from
+three real authorization servers: Keycloak, node-oidc-provider (DPoP with nonces) and
+Ory Hydra."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 import requests
 
 from tests.authorization_servers import RESOURCE, AuthorizationServer
-from tests.distribution.conftest import Virtualenv
+from tests.distribution.conftest import Virtualenv, user_project
 from tests.e2e.conftest import Realm
 from tests.servers.conftest import oauth_client
 from tests.services import ROOT, KeycloakServer, _stop, free_port, wait_until
@@ -40,7 +41,7 @@ def test_the_example_is_about_thirty_lines() -> None:
 
 @contextlib.contextmanager
 def serve_example(venv: Virtualenv, workdir: Path, env: dict[str, str]) -> Iterator[str]:
-    (workdir / "items.py").write_text(example_source())
+    (user_project(workdir) / "items.py").write_text(example_source())
     port = free_port()
     log = workdir / f"items-{port}.log"
     with log.open("ab") as output:

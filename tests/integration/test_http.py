@@ -108,8 +108,9 @@ def test_verify_mode_without_issuer_refuses_to_start_with_one_sentence() -> None
     result = _start_and_fail({"OIDC_MODE": "verify"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: OIDC_ISSUER_URI and OIDC_AUDIENCE (or OIDC_ISSUERS) must be set to verify "
-        "access tokens (or choose a development mode with OIDC_MODE=static)."
+        "error: OIDC_ISSUER_URI and OIDC_AUDIENCE are not set: verifying access tokens needs "
+        "the issuer they come from and the audience this API answers to (or OIDC_ISSUERS for "
+        "several issuers; or OIDC_MODE=static for development)"
     )
 
 
@@ -117,7 +118,9 @@ def test_mock_modes_refuse_to_start_in_production() -> None:
     for mode in ("static", "decode_only"):
         result = _start_and_fail({"OIDC_MODE": mode, "APP_ENV": "production"})
         assert result.returncode == 2
-        assert "refuses to run with APP_ENV=production" in result.stderr
+        assert f"OIDC_MODE={mode} does not authenticate anyone and is refused in production" in (
+            result.stderr
+        )
 
 
 def test_static_mode_prints_a_loud_banner_and_serves_without_token(tmp_path) -> None:  # type: ignore[no-untyped-def]

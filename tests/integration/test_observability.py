@@ -53,8 +53,13 @@ def test_production_logs_are_json_lines_and_a_refusal_names_its_check_not_the_to
     lines = json_lines(output)  # every line, uvicorn's and alembic's too, is JSON
     assert all({"timestamp", "level", "logger", "event"} <= line.keys() for line in lines)
     same_request = [line for line in lines if line.get("request_id") == request_id]
-    # The adapter's own line about the refusal carries the request id too.
-    assert {line["logger"] for line in same_request} == {"app.access", "auth.fastapi"}
+    # The adapter's own lines about the refusal carry the request id too: the one per
+    # refusal, and the first of its check this minute.
+    assert {line["logger"] for line in same_request} == {
+        "app.access",
+        "auth.fastapi",
+        "auth.refusals",
+    }
     [line] = [line for line in same_request if line["logger"] == "app.access"]
     assert (line["method"], line["route"], line["path"], line["status"]) == (
         "GET",

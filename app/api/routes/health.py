@@ -22,6 +22,6 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "Not ready: the body says which part, the log says why"}},
 )
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """Readiness: database, signing keys, event broker, Redis (when used); ok or not ok."""
+    """Readiness: database, signing keys, event broker, Redis (when used); ok or why not."""
     readiness = await check_readiness(services)
     return JSONResponse(readiness.public(), status_code=200 if readiness.ready else 503)
