@@ -121,15 +121,17 @@ def _change(now: float | None, before: float | None) -> str:
 def targets(data: dict[str, Any], scale: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
-    def add(name: str, measured: float | None, goal: str, met: bool) -> None:
-        out.append({"target": name, "measured": measured, "goal": goal, "met": bool(met)})
+    def add(name: str, measured: float | None, goal: str, met: bool | None) -> None:
+        # None: a figure given for context, with no goal of its own ("reported").
+        verdict = None if met is None else bool(met)
+        out.append({"target": name, "measured": measured, "goal": goal, "met": verdict})
 
     for route in ("list", "get"):
         ratio = _ratio(data, (API_PG, route), (FLOOR_PSYCOPG, route))
         met = ratio is not None and ratio >= 0.5
         add(f"PostgreSQL {route}: x psycopg floor", ratio, ">= 0.5x", met)
         ratio = _ratio(data, (API_PG, route), (FLOOR_ASYNCPG, route))
-        add(f"PostgreSQL {route}: x asyncpg floor (context)", ratio, "-", True)
+        add(f"PostgreSQL {route}: x asyncpg floor (context)", ratio, "-", None)
     for server, backend in ((API_PG, "PostgreSQL"), (API_SQLITE, "SQLite")):
         live = data["live"].get(server, {})
         me = _cell(data, server, "me")

@@ -426,8 +426,9 @@ def render(result: dict[str, Any]) -> str:
             "(median (min-max); latency medians of runs)" + _load(result, "data"),
             data_path_report.render(result["data"]),
         ]
-    parts += ["", "Targets: the validator, the request path, HTTP, WebSocket scale, memory"]
-    parts += [_targets(result["targets"])]
+    if result["targets"]:
+        parts += ["", "Targets: the validator, the request path, HTTP, WebSocket scale, memory"]
+        parts += [_targets(result["targets"])]
     if "data" in result:
         data_targets = data_path_report.targets(result["data"], result.get("scale"))
         parts += ["", "Targets: the data path", _targets(data_targets)]
