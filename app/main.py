@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from prometheus_client import start_http_server
 
 from app.api.body_limit import BodySizeLimit
 from app.api.docs import install_docs
-from app.api.errors import install_error_handlers
+from app.api.errors import install_error_handlers, install_server_error_filter
 from app.api.openapi import install_openapi
 from app.api.resources import resource_router
 from app.api.routes import admin, health, live, me
@@ -72,6 +73,24 @@ def include_routes(app: FastAPI, router: APIRouter) -> None:
     complete when its router makes it (prefix, tags, responses, dependencies), so
     nothing is lost while no include-time option is given."""
     app.router.routes.extend(router.routes)
+
+
+def _subject_key(settings: AppSettings) -> bytes:
+    """The HMAC key of the subjects in access lines: ``LOG_SUBJECT_KEY``, else a random
+    key made for this process. Never none: an unkeyed hash of a guessable subject (an
+    e-mail address, a sequential id) is recovered by hashing candidates. A process key
+    keeps that safe by default; what it costs is that one user's lines match within one
+    process only (not across instances or restarts), which production is told about."""
+    if settings.log_subject_key is not None:
+        return settings.log_subject_key.get_secret_value().encode()
+    if settings.production and settings.log_subject == "hashed":
+        logger.warning(
+            "LOG_SUBJECT_KEY is not set: subjects in access lines are hashed with a key made "
+            "for this process, so one user's lines match within this process only; set "
+            "LOG_SUBJECT_KEY (32 random bytes, the same on every instance) to match them "
+            "across instances and restarts"
+        )
+    return secrets.token_bytes(32)
 
 
 def create_app(
@@ -178,11 +197,7 @@ def create_app(
         trusted_proxies=identity_settings.trusted_proxies,
         access_log=app_settings.api_access_log,
         subject=app_settings.log_subject,
-        subject_key=(
-            app_settings.log_subject_key.get_secret_value().encode()
-            if app_settings.log_subject_key
-            else b""
-        ),
+        subject_key=_subject_key(app_settings),
         metrics=metrics,
     )
     if app_settings.cors_origins:  # without origins to allow, the middleware is pure cost
@@ -199,15 +214,32 @@ def create_app(
     # Here and only here: whoever serves the app (python -m app, uvicorn, a test server)
     # gets tokens redacted from uvicorn's logs.
     install_token_redaction()
+    install_server_error_filter()  # an error's traceback once, not again from uvicorn
     return app
+
+
+#: Said at start-up when the application is served by a bare ``uvicorn app.main:app``:
+#: what ``python -m app`` (``app.server``) adds that this path does not have.
+WITHOUT_PYTHON_M_APP = (
+    "served by `uvicorn app.main:app`, not `python -m app`: no request-head limits "
+    "(431/414/408), no connection cap, no share of connections per client, no send "
+    "deadline (a client that never reads holds its connection for ever), h11 and "
+    "httptools not held to the same refusals, no WebSocket frame limit (1009) nor quiet "
+    "1007, no 1001 for live sockets at shutdown, no GC tuning, and uvicorn trusts "
+    "X-Forwarded-* from 127.0.0.1 unless --no-proxy-headers (it changes the URL DPoP "
+    "proofs are checked against). Use `python -m app`, or put a proxy with the same "
+    "limits in front (docs/limits.md, 'Behind a reverse proxy')."
+)
 
 
 def __getattr__(name: str) -> FastAPI:
     """``app``: the application built from the environment and ``.env`` on first use
     (``uvicorn app.main:app``), so that importing this module builds nothing
-    (``python -m app`` builds its own, after reporting a bad setting in one sentence)."""
+    (``python -m app`` builds its own, after reporting a bad setting in one sentence).
+    Served this way, it says at start-up what it lacks (``WITHOUT_PYTHON_M_APP``)."""
     if name != "app":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     application = create_app()
+    logging.getLogger("uvicorn.error").warning(WITHOUT_PYTHON_M_APP)
     globals()["app"] = application
     return application

@@ -8,6 +8,7 @@ nothing else, and only ``services_of`` reads it. Routes reach the parts through 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ from app.data.users import KnownUsers
 from app.events.broker import EventBroker, MemoryBroker
 from app.events.connections import Clock, LiveConnections, SystemClock
 from app.events.redis import RedisBroker
+from app.observability.throttle import ThrottledLog
 from app.settings import AppSettings
 from auth import Authenticator, AuthSettings, ReplayStore
 from auth.replay_redis import RedisReplayStore
@@ -57,6 +59,10 @@ class Services:
     http_client: httpx.AsyncClient | None = None
     #: Wall-clock time for token expiry on live sockets (tests move it by hand).
     clock: Clock = field(default_factory=SystemClock)
+    #: The readiness warning, once a minute at most while the same parts fail.
+    not_ready_log: ThrottledLog = field(
+        default_factory=lambda: ThrottledLog(logging.getLogger("app.readiness"))
+    )
 
     async def redis_is_reachable(self) -> bool:
         """True without Redis, or when it answers PING. Readiness reports; never raises."""
@@ -162,6 +168,8 @@ async def open_services(
                 live=LiveConnections(
                     max_sockets=settings.live_max_sockets,
                     max_sockets_per_user=settings.live_max_sockets_per_user,
+                    max_unproven=settings.live_max_unproven_sockets,
+                    max_unproven_per_client=settings.live_max_unproven_sockets_per_client,
                 ),
                 known_users=KnownUsers(database),
                 http_client=http_client,

@@ -90,8 +90,10 @@ class AppSettings(BaseSettings):
     todo_admin_role: str = "todo-admin"
     todo_text_max_length: int = Field(default=500, ge=1, le=10_000)
     max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    page_size_default: int = Field(default=20, ge=1)
-    page_size_max: int = Field(default=100, ge=1)
+    #: Page sizes are bound parameters of the list query: bounded well within any
+    #: INTEGER a driver binds (32 bits on PostgreSQL).
+    page_size_default: int = Field(default=20, ge=1, le=10_000)
+    page_size_max: int = Field(default=100, ge=1, le=10_000)
 
     #: Live updates: events queued per socket before a slow client is dropped.
     live_send_queue_size: int = Field(default=256, ge=1)
@@ -106,6 +108,10 @@ class AppSettings(BaseSettings):
     #: closed right after its upgrade with 1013 (docs/limits.md).
     live_max_sockets_per_user: int = Field(default=16, ge=1)
     live_max_sockets: int = Field(default=1024, ge=1)
+    #: Live updates: sockets whose DPoP-bound token still owes its proof, in all and per
+    #: client address; they count against their user only once the proof verified.
+    live_max_unproven_sockets: int = Field(default=64, ge=1)
+    live_max_unproven_sockets_per_client: int = Field(default=8, ge=1)
     #: Live updates: the largest client message; a longer one closes the socket (4400).
     live_max_message_bytes: int = Field(default=16 * 1024, ge=1024)
 
@@ -128,6 +134,11 @@ class AppSettings(BaseSettings):
     api_max_header_line_bytes: int = Field(default=8 * 1024, ge=256)
     api_header_timeout_seconds: float = Field(default=10.0, gt=0)
     api_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: A client that reads nothing of what it is sent for this long loses the connection.
+    api_send_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: Connections one client (address, or forwarded address behind a trusted proxy;
+    #: an IPv6 /64) may hold; beyond, 503.
+    api_max_connections_per_client: int = Field(default=256, ge=1)
 
     #: Log lines as one JSON object each (``json``) or aligned text (``text``); unset:
     #: json with ``APP_ENV=production``, text otherwise.

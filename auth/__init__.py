@@ -21,10 +21,11 @@ from ._errors import (
 )
 from ._factory import check_settings, create_authenticator
 from ._host_guard import HostGuard
-from ._origin import IpNetwork, is_trusted_proxy
+from ._json_nesting import json_nesting_exceeds
+from ._origin import IpNetwork, client_address, is_trusted_proxy
 from ._principal import Principal
 from ._profiles import Provider
-from ._redaction import TokenRedactingFilter, install_token_redaction, redact
+from ._redaction import TokenRedactingFilter, install_token_redaction, redact, redact_target
 from ._replay import MemoryReplayStore, ReplayStore
 from ._settings import AuthMode, AuthSettings, IssuerSettings
 from ._verifier import Authenticator, TokenVerifier
@@ -54,9 +55,12 @@ __all__ = [
     "TokenVerifier",
     "UseDpopNonce",
     "check_settings",
+    "client_address",
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",
+    "json_nesting_exceeds",
     "read_settings",
     "redact",
+    "redact_target",
 ]

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from ._claim_paths import claim_value
 from ._errors import Check, InvalidToken
 from ._jws import CompactJws, Defect, Key, MalformedJws, parse_compact, signature_is_valid
-from ._profiles import OPTIONAL_RFC9068_CLAIMS
+from ._profiles import OPTIONAL_RFC9068_CLAIMS, IdClaimsInAccessTokens
 from ._token_kind import check_type
 
 #: Access tokens longer than this are refused before any parsing. Keycloak tokens of a
@@ -77,6 +77,12 @@ class AccessTokenPolicy:
     client_id_claims: tuple[str, ...] = ("client_id", "azp")
     scope_claims: tuple[str, ...] = ("scope",)
     max_length: int = MAX_TOKEN_LENGTH
+    #: ID-token claims the provider's access tokens carry (``auth._profiles``).
+    id_claims: IdClaimsInAccessTokens | None = None
+
+    @property
+    def id_claims_allowed(self) -> tuple[IdClaimsInAccessTokens, ...]:
+        return () if self.id_claims is None else (self.id_claims,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +299,9 @@ async def verify_jws(
         ServiceUnavailable: the issuer's keys cannot be obtained.
     """
     alg = check_algorithm(jws.header, policy.algorithms)
-    check_type(jws.header, jws.payload, accepted=policy.accepted_typ)
+    check_type(
+        jws.header, jws.payload, accepted=policy.accepted_typ, id_claims=policy.id_claims_allowed
+    )
     kid = check_header_parameters(jws.header)
     key = await keys.key_for(kid, alg)
     check_signature(jws, alg, key)

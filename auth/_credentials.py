@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from ._errors import Check, InvalidRequest, MissingCredentials, Scheme
 
 # RFC 7235 token68.
-_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]++=*+")
 _SCHEMES: dict[str, Scheme] = {"bearer": "Bearer", "dpop": "DPoP"}
 
 

@@ -144,7 +144,9 @@ class Diagnosis:
         self.step(
             "typ",
             f"typ={header.get('typ', 'absent')!r}, accepted: {accepted}",
-            lambda: check_type(header, claims, accepted=policy.accepted_typ),
+            lambda: check_type(
+                header, claims, accepted=policy.accepted_typ, id_claims=policy.id_claims_allowed
+            ),
         )
         self.step(
             "header",

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ._json_nesting import json_nesting_exceeds
+
 #: Discovery documents and JWKS are a few KiB; anything larger is refused unread.
 MAX_DOCUMENT_BYTES = 256 * 1024
 #: Statuses that say "not now" rather than "not here" (RFC 9110 §15.5.9, RFC 6585 §4).
@@ -115,9 +117,11 @@ async def fetch_json(
             headers = response.headers
     except httpx.HTTPError as exc:
         raise failed(f"GET {url} failed: {exc.__class__.__name__}", Problem.UNREACHABLE) from exc
+    if json_nesting_exceeds(body):
+        raise failed(f"GET {url} returned JSON nested too deeply", Problem.NOT_JSON)
     try:
         parsed = json.loads(bytes(body))
-    except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested arrays
+    except ValueError as exc:
         raise failed(f"GET {url} did not return JSON", Problem.NOT_JSON) from exc
     if not isinstance(parsed, dict):
         raise failed(f"GET {url} did not return a JSON object", Problem.NOT_JSON)

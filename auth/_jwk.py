@@ -8,7 +8,9 @@ imports the key, so a key that breaks one costs no cryptography:
 - public only: no private or symmetric members (RFC 9449 §4.3 step 7; joserfc would
   import a private key and verify with it);
 - ``use``, when present, is ``sig``; ``key_ops``, when present, is a list of distinct
-  strings containing ``verify`` (RFC 7517 §4.2-4.3);
+  strings containing ``verify`` (RFC 7517 §4.2-4.3); ``ext``, when present, is a
+  boolean (W3C Web Cryptography API §19, registered in the IANA JWK parameters; panva/
+  jose refuses ``"ext": "false"`` too) and ``alg`` a string (RFC 7517 §4.4);
 - RSA: a modulus of 2048 (RFC 7518 §3.3) to 4096 bits and an odd public exponent in
   [65537, 2**32): the lower bound is FIPS 186-5 §A.1.1's, the upper bounds cap the work
   a sender can make a verification cost (a 3071-bit exponent costs five signatures);
@@ -36,6 +38,10 @@ PRIVATE_KEY_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 def _check_usage(jwk: dict[str, Any]) -> None:
     # Presence, not .get(...) is None: "use": null is a malformed member, not an absent one.
+    if "ext" in jwk and not isinstance(jwk["ext"], bool):
+        raise MalformedJws("ext is not a boolean", Defect.KEY_USE)
+    if "alg" in jwk and not isinstance(jwk["alg"], str):
+        raise MalformedJws("alg is not a string", Defect.KEY_USE)
     if "use" in jwk and jwk["use"] != "sig":
         raise MalformedJws("use is not sig", Defect.KEY_USE)
     if "key_ops" in jwk:

@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
+from ._json_nesting import json_nesting_exceeds
+
 Key = RSAKey | ECKey | OKPKey
 
 #: Asymmetric JWS algorithms this package can verify, with the key each one needs:
@@ -146,15 +148,18 @@ _STRICT_JSON = json.JSONDecoder(
 
 def json_object(raw: bytes) -> dict[str, Any]:
     """Parse strict JSON (RFC 8259, no duplicate members, no NaN, no unpaired surrogate
-    escapes per RFC 7493 §2.1) that must be an object."""
+    escapes per RFC 7493 §2.1, nested at most ``MAX_JSON_NESTING`` deep) that must be an
+    object."""
+    # A 16 KiB token can nest thousands of arrays: bounded before the parser recurses,
+    # the same on every interpreter (auth._json_nesting).
+    if json_nesting_exceeds(raw):
+        raise MalformedJws("JSON nested too deeply", Defect.JSON)
     try:
         text = raw.decode("utf-8")
         value = _STRICT_JSON.decode(text)
     except MalformedJws:
         raise
-    # ValueError: UnicodeDecodeError, JSONDecodeError, int digit limit. RecursionError:
-    # deeply nested arrays, which a 16 KiB token can hold thousands of.
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, int digit limit
         raise MalformedJws("invalid JSON", Defect.JSON) from exc
     if _SURROGATE_ESCAPE.search(text):
         # "\ud800" parses to a str that cannot be encoded as UTF-8, which breaks

@@ -30,6 +30,7 @@ _AUTHORITY = re.compile(
     r"(?::(?P<port>[0-9]{0,5}))?"
 )
 _FORWARDED_PAIR = re.compile(r'(?:^|;)\s*(proto|host)\s*=\s*("[^"]*"|[^;,\s]*)', re.IGNORECASE)
+_FORWARDED_FOR = re.compile(r'(?:^|;)\s*for\s*=\s*("[^"]*"|[^;,\s]*)', re.IGNORECASE)
 
 
 class InvalidOrigin(ValueError):
@@ -110,6 +111,40 @@ def is_trusted_proxy(peer: str | None, trusted: Sequence[IpNetwork]) -> bool:
     except ValueError:
         return False
     return any(address in network for network in trusted)
+
+
+def _address(value: str) -> str | None:
+    """An IP address out of a ``for=`` node (RFC 7239 §6: ``192.0.2.1``, ``"[2001:db8::1]:443"``)
+    or an ``X-Forwarded-For`` element; None for ``unknown``, obfuscated ids, garbage."""
+    value = value.strip().strip('"')
+    if value.startswith("["):
+        value = value[1:].partition("]")[0]
+    elif value.count(":") == 1:
+        value = value.partition(":")[0]  # IPv4 with a port
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def client_address(
+    *, headers: Sequence[tuple[str, str]], peer: str | None, trusted_proxies: Sequence[IpNetwork]
+) -> str | None:
+    """The address of the client a request comes from: the direct peer, or, when that is
+    a trusted proxy, the address the proxy forwarded (the last element of ``Forwarded:
+    for=``, else of ``X-Forwarded-For``, as for the host: only the element our peer
+    added is trusted). A proxy that forwards no valid address leaves its own.
+    ``headers`` are (lower-case name, value) pairs."""
+    if not is_trusted_proxy(peer, trusted_proxies):
+        return peer
+    forwarded = _last_element(headers, "forwarded")
+    if forwarded is not None:
+        nodes = _FORWARDED_FOR.findall(forwarded)
+        found = _address(nodes[-1]) if nodes else None
+    else:
+        element = _last_element(headers, "x-forwarded-for")
+        found = _address(element) if element is not None else None
+    return found or peer
 
 
 def request_origin(

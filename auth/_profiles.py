@@ -13,8 +13,10 @@ The token shapes behind each profile, with their sources, are in ``auth/README.m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from ._claim_paths import expand_audience
 
@@ -40,6 +42,19 @@ class Provider(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class IdClaimsInAccessTokens:
+    """Claims of ID tokens (``nonce``, ``auth_time``, ``sid``) that a provider documents
+    in its access tokens too, and ``marker``, a claim only its access tokens carry:
+    without the marker, those claims still say "ID token" (``auth._token_kind``)."""
+
+    claims: frozenset[str]
+    marker: str
+
+    def permits(self, present: list[str], payload: Mapping[str, Any]) -> bool:
+        return self.marker in payload and all(name in self.claims for name in present)
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderProfile:
     """Defaults of the five token-shape settings for one provider."""
 
@@ -55,6 +70,9 @@ class ProviderProfile:
     #: Where role lists are, or objects whose keys are role names: claim names or JSON
     #: Pointers (``auth._claim_paths``); ``{audience}`` stands for each configured audience.
     role_claims: tuple[str, ...]
+    #: ID-token claims the provider's documentation shows in its access tokens (the page
+    #: is cited beside the profile); None: any of them marks an ID token.
+    id_claims_in_access_tokens: IdClaimsInAccessTokens | None = None
 
 
 _STRICT = ("at+jwt",)
@@ -70,6 +88,15 @@ PROFILES: dict[Provider, ProviderProfile] = {
         client_id_claims=("client_id", "azp"),
         scope_claims=("scope",),
         role_claims=("/realm_access/roles", "/resource_access/{audience}/roles"),
+        # Keycloak's access tokens carry the session's sid and auth_time (its AccessToken
+        # extends IDToken: org.keycloak.representations.AccessToken), and say what they
+        # are in the payload's typ: "Bearer" or "DPoP", where its ID tokens say "ID"
+        # (org.keycloak.util.TokenUtil). Keycloak 25 and later put nonce in ID tokens
+        # only (https://www.keycloak.org/docs/latest/upgrading/, "Nonce claim is only
+        # added to the ID token"). Only matters when OIDC_ACCEPTED_TYP allows typ JWT.
+        id_claims_in_access_tokens=IdClaimsInAccessTokens(
+            frozenset({"auth_time", "sid"}), marker="typ"
+        ),
     ),
     # Auth0's default "Auth0" token profile: typ JWT, no jti, no client_id (azp); RBAC
     # permissions in "permissions". Its "RFC 9068" profile passes this one too.
@@ -97,6 +124,10 @@ PROFILES: dict[Provider, ProviderProfile] = {
         client_id_claims=("cid", "client_id"),
         scope_claims=("scp", "scope"),
         role_claims=("/groups",),
+        # Okta's access tokens carry auth_time, and its ID tokens never carry cid
+        # (https://developer.okta.com/docs/api/openapi/okta-oauth/guides/overview/,
+        # "Access token" and "ID token" payloads).
+        id_claims_in_access_tokens=IdClaimsInAccessTokens(frozenset({"auth_time"}), marker="cid"),
     ),
     # Zitadel's JWT access tokens: no typ; project roles as an object keyed by role.
     Provider.ZITADEL: ProviderProfile(
@@ -113,6 +144,13 @@ PROFILES: dict[Provider, ProviderProfile] = {
         client_id_claims=("azp", "client_id"),
         scope_claims=("scope",),
         role_claims=("/groups",),
+        # authentik writes its access token from the ID token's claims (nonce, auth_time,
+        # sid included) and adds azp and uid, which its ID tokens never carry
+        # (https://docs.goauthentik.io/add-secure-apps/providers/oauth2/, "JWT access
+        # tokens"; IDToken.to_access_token in authentik/providers/oauth2/id_token.py).
+        id_claims_in_access_tokens=IdClaimsInAccessTokens(
+            frozenset({"auth_time", "sid", "nonce"}), marker="uid"
+        ),
     ),
     # Anything else: every typ but ID/logout/refresh tokens and proofs, every alias.
     Provider.GENERIC: ProviderProfile(
@@ -191,13 +229,7 @@ class TrustedIssuer:
             issuer=issuer,
             audiences=audiences,
             provider=provider,
-            profile=ProviderProfile(
-                accepted_typ=profile.accepted_typ,
-                required_claims=profile.required_claims,
-                client_id_claims=profile.client_id_claims,
-                scope_claims=profile.scope_claims,
-                role_claims=tuple(role_claims),
-            ),
+            profile=replace(profile, role_claims=tuple(role_claims)),
             discovery_uri=discovery_uri or issuer.rstrip("/") + "/.well-known/openid-configuration",
             tenants=tenants,
             source=source,

@@ -7,7 +7,10 @@ challenge points at it with ``resource_metadata`` (§5.1).
 
 The resource identifier is ``OIDC_PUBLIC_URL`` when set; otherwise the origin the
 request was addressed to (``auth._origin``: a trusted proxy's forwarded values, or the
-``Host`` header, validated as ``host[:port]`` and nothing more). The metadata is
+``Host`` header, validated as ``host[:port]`` and nothing more). A document built from
+request headers says so to caches (``metadata_cache_headers``): a shared cache that
+kept the one built from someone's ``X-Forwarded-Host`` would serve it to everyone. The
+metadata is
 not signed (``signed_metadata``, §2.2, is not implemented): clients check ``resource``
 against the URL they fetched, as §3.3 requires.
 """
@@ -22,6 +25,24 @@ from ._origin import InvalidOrigin, request_origin
 from ._settings import AuthSettings
 
 WELL_KNOWN_PATH = "/.well-known/oauth-protected-resource"
+#: How long a client may keep the document: it changes only with the settings.
+METADATA_MAX_AGE_SECONDS = 3600
+# The request headers request_origin reads from a trusted proxy's requests.
+_FORWARDED_HEADERS = ("Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto")
+
+
+def metadata_cache_headers(settings: AuthSettings) -> dict[str, str]:
+    """``Cache-Control`` for the document (and for the refusals of its route), and,
+    when the resource comes from the request rather than ``OIDC_PUBLIC_URL``, ``Vary`` on
+    every header it was built from and ``private``: no shared cache may serve one
+    client's document to another."""
+    if settings.public_url is not None:
+        return {"Cache-Control": f"max-age={METADATA_MAX_AGE_SECONDS}"}
+    varies = ("Host", *_FORWARDED_HEADERS) if settings.trusted_proxies else ("Host",)
+    return {
+        "Cache-Control": f"private, max-age={METADATA_MAX_AGE_SECONDS}",
+        "Vary": ", ".join(varies),
+    }
 
 
 def resource_identifier(request: HttpRequest, settings: AuthSettings) -> str:

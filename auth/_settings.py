@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -350,7 +351,8 @@ class AuthSettings(BaseSettings):
                     return value
             return default
 
-        return ProviderProfile(
+        return replace(
+            defaults,
             accepted_typ=chosen("accepted_typ", defaults.accepted_typ),
             required_claims=chosen("required_claims", defaults.required_claims),
             client_id_claims=chosen("client_id_claims", defaults.client_id_claims),

@@ -115,6 +115,7 @@ def token_policy(trusted: TrustedIssuer, settings: AuthSettings) -> AccessTokenP
         required_claims=frozenset(profile.required_claims),
         client_id_claims=profile.client_id_claims,
         scope_claims=profile.scope_claims,
+        id_claims=profile.id_claims_in_access_tokens,
     )
 
 
@@ -175,6 +176,11 @@ class TokenVerifier:
         self._algorithms = algorithms
         self._any_accepted_typ = frozenset(
             typ for issuer in trusted for typ in issuer.profile.accepted_typ
+        )
+        self._any_id_claims = tuple(
+            issuer.profile.id_claims_in_access_tokens
+            for issuer in trusted
+            if issuer.profile.id_claims_in_access_tokens is not None
         )
         self._dpop_policy = DpopPolicy(
             algorithms=algorithms,
@@ -248,13 +254,28 @@ class TokenVerifier:
             "mode": self.mode.value,
             "state": worst,
             "keys_loaded": self.is_ready(),
+            "issuers_without_keys": [
+                name for name, issuer in self._issuers.items() if issuer.keys.keys is None
+            ],
             "issuers": issuers,
         }
 
     def is_ready(self) -> bool:
-        """True once every trusted issuer's signing keys are loaded (a multi-tenant
-        issuer's are loaded per tenant, on first use)."""
-        return all(issuer.keys.keys is not None for issuer in self._issuers.values())
+        """True once the signing keys of at least one trusted issuer are loaded and no
+        issuer is misconfigured (a multi-tenant issuer's keys are loaded per tenant, on
+        first use, and do not count).
+
+        With several issuers, one whose identity provider is unreachable does not make
+        the whole API not ready: every instance waits on the same provider, so taking
+        instances out of rotation would not bring that issuer's keys closer and would
+        refuse every other issuer's callers too. Its own tokens get 503 until its keys
+        load; ``status()`` names it (``issuers_without_keys``). A misconfigured issuer is
+        different: its answer can never work until an operator changes a setting, so the
+        deployment is reported not ready."""
+        issuers = list(self._issuers.values())
+        if any(issuer.keys.state() == "misconfigured" for issuer in issuers):
+            return False
+        return not issuers or any(issuer.keys.keys is not None for issuer in issuers)
 
     def _key_sets(self) -> list[JwksCache]:
         tenants = [entry.keys for t in self._tenants for entry in t.entries()]
@@ -401,7 +422,9 @@ class TokenVerifier:
         # The structural checks that need no issuer run first, as with a single issuer:
         # a token no configured issuer would accept is refused for what it is.
         check_algorithm(jws.header, self._algorithms)
-        check_type(jws.header, jws.payload, accepted=self._any_accepted_typ)
+        check_type(
+            jws.header, jws.payload, accepted=self._any_accepted_typ, id_claims=self._any_id_claims
+        )
         iss = unverified_issuer(jws) or ""
         issuer = self._issuers.get(iss) or await self._tenant_issuer(iss, jws.payload)
         verified = await verify_jws(jws, policy=issuer.policy, keys=issuer.keys, now=self._clock())

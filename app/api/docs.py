@@ -1,5 +1,9 @@
 """``/docs`` (Swagger UI) and ``/redoc`` without the internet, and a login from ``/docs``.
 
+The HTML pages may not be framed (CSP ``frame-ancestors 'none'``, and ``X-Frame-Options:
+DENY`` for older browsers): another site could otherwise show them in a frame and lure a
+user into clicking "Authorize" or "Execute" there (clickjacking).
+
 The pages' scripts and styles come from the ``fastapi-offline`` package, served by the
 app under ``/static/docs`` (FastAPI's defaults load them from a CDN). With
 ``OIDC_SWAGGER_CLIENT_ID`` set, "Authorize" logs in at the identity provider
@@ -23,6 +27,13 @@ from auth.fastapi import SwaggerLogin
 
 ASSETS_PATH = "/static/docs"
 OAUTH2_REDIRECT_PATH = "/docs/oauth2-redirect"
+#: The headers of every documentation page: no site may frame it.
+NO_FRAMING = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
+
+
+def _unframed(page: HTMLResponse) -> HTMLResponse:
+    page.headers.update(NO_FRAMING)
+    return page
 
 
 def install_docs(app: FastAPI, *, login: SwaggerLogin | None) -> None:
@@ -37,7 +48,7 @@ def install_docs(app: FastAPI, *, login: SwaggerLogin | None) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=f"{root}{app.openapi_url}",
             title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_PATH}",
@@ -46,18 +57,20 @@ def install_docs(app: FastAPI, *, login: SwaggerLogin | None) -> None:
             swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
             init_oauth=login.init_oauth() if login else None,
         )
+        return _unframed(page)
 
     @app.get(OAUTH2_REDIRECT_PATH, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _unframed(get_swagger_ui_oauth2_redirect_html())
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=f"{root}{app.openapi_url}",
             title=f"{app.title} - ReDoc",
             redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
             redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
             with_google_fonts=False,
         )
+        return _unframed(page)

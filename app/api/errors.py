@@ -10,6 +10,7 @@ Authentication errors use the same shape (rendered by ``auth.fastapi``) and add
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
@@ -119,8 +120,69 @@ async def _database_unavailable(_: Request, exc: DatabaseUnavailable) -> JSONRes
     return problem(503, "The database is unavailable; retry shortly.", headers={"Retry-After": "2"})
 
 
+#: Set on an exception this module has logged, so the server's own line about it (Starlette
+#: re-raises it to the server after the 500 is sent) is dropped (``ServerErrorLines``).
+LOGGED = "_logged_by_the_application"
+#: Distinct places an unexpected error is remembered at; beyond this, one line each.
+_MAX_SITES = 1024
+
+
+class UnexpectedErrors:
+    """Log an unexpected error's traceback once per place it comes from (its type and
+    the innermost frame of its traceback), then one line per occurrence: a request that
+    keeps hitting the same bug costs the log a line, not kilobytes."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, int], int] = {}
+
+    def log(self, exc: BaseException) -> None:
+        frame = exc.__traceback__
+        while frame is not None and frame.tb_next is not None:
+            frame = frame.tb_next
+        code = frame.tb_frame.f_code if frame is not None else None
+        site = (
+            type(exc).__qualname__,
+            code.co_filename if code else "?",
+            frame.tb_lineno if frame is not None else 0,
+        )
+        if site in self._seen or len(self._seen) < _MAX_SITES:
+            count = self._seen[site] = self._seen.get(site, 0) + 1
+        else:
+            count = 0  # too many places already: no more tracebacks
+        if count == 1:
+            logger.error("unhandled error (its next occurrences: one line each)", exc_info=exc)
+        else:
+            logger.error(
+                "unhandled error %s at %s:%d (%d times; traceback logged the first time)",
+                *site,
+                count,
+            )
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(exc, LOGGED, True)
+
+
+class ServerErrorLines(logging.Filter):
+    """Drops the server's own traceback of an error the application has logged already
+    (uvicorn's "Exception in ASGI application", a second copy of the same traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (error is not None and getattr(error, LOGGED, False))
+
+
+def install_server_error_filter(*logger_names: str) -> None:
+    """Attach ``ServerErrorLines`` to the server's error logger (default: uvicorn's)."""
+    for name in logger_names or ("uvicorn.error",):
+        server_logger = logging.getLogger(name)
+        if not any(isinstance(existing, ServerErrorLines) for existing in server_logger.filters):
+            server_logger.addFilter(ServerErrorLines())
+
+
+_UNEXPECTED = UnexpectedErrors()
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", exc_info=exc)
+    _UNEXPECTED.log(exc)
     return problem(500, "An unexpected error occurred.")
 
 

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -26,7 +27,7 @@ from app.data.database import DatabaseUnavailable
 from app.events.broker import Overflowed, Subscription
 from app.events.connections import ShuttingDown
 from app.services import Services
-from auth import AuthError, Principal, ServiceUnavailable
+from auth import AuthError, Principal, ServiceUnavailable, client_address, json_nesting_exceeds
 from auth.fastapi import http_request, offered_subprotocols
 
 logger = logging.getLogger("app.live")
@@ -61,32 +62,19 @@ class _Close(Exception):
         self.code, self.reason = code, reason[:120]
 
 
-def _nesting_exceeds(value: object, limit: int) -> bool:
-    level = [value]
-    for _ in range(limit):
-        level = [
-            child
-            for item in level
-            if isinstance(item, dict | list)
-            for child in (item.values() if isinstance(item, dict) else item)
-        ]
-    return any(isinstance(item, dict | list) for item in level)
-
-
 def _parse(text: str, *, max_bytes: int) -> dict[str, Any]:
     """A client message, or the 4400 close for one this protocol does not define."""
     if len(text.encode()) > max_bytes:
         raise _Close(CloseCode.BAD_MESSAGE, f"messages are at most {max_bytes} bytes")
+    # Before parsing: the parser recurses once per level (auth.json_nesting_exceeds).
+    if json_nesting_exceeds(text, MAX_MESSAGE_DEPTH):
+        raise _Close(CloseCode.BAD_MESSAGE, "message nested too deeply")
     try:
         message = json.loads(text)
-    except RecursionError:  # what json.loads raises on deep nesting, not ValueError
-        raise _Close(CloseCode.BAD_MESSAGE, "message nested too deeply") from None
     except ValueError:
         raise _Close(CloseCode.BAD_MESSAGE, "messages must be JSON objects") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise _Close(CloseCode.BAD_MESSAGE, "messages must be JSON objects with a type")
-    if _nesting_exceeds(message, MAX_MESSAGE_DEPTH):
-        raise _Close(CloseCode.BAD_MESSAGE, "message nested too deeply")
     if message["type"] not in CLIENT_MESSAGE_TYPES:
         raise _Close(CloseCode.BAD_MESSAGE, f"unknown message type {message['type'][:40]!r}")
     return message
@@ -105,6 +93,7 @@ class LiveSocket:
         self.connections = services.live
         self.known_users = services.known_users
         self.clock = services.clock
+        self.trusted_proxies = services.auth_settings.trusted_proxies
 
     async def serve(self) -> None:
         if PROTOCOL not in offered_subprotocols(self.websocket):
@@ -121,10 +110,11 @@ class LiveSocket:
             await self._deny(problem(503, "The database is unavailable; retry shortly."))
             return
         session = _Session(principal, token, user_id)
-        over_limit = self.connections.open(user_id)
         try:
+            # Accepted first: a close code reaches browsers, an HTTP status does not.
             await self.websocket.accept(subprotocol=PROTOCOL)
-            await self._run(session, over_limit=over_limit)
+            async with self._place(session):
+                await self._run(session)
         except _Close as close:
             if close.code is not CloseCode.GOING_AWAY:  # one line, whatever the client sent
                 logger.info(
@@ -133,9 +123,41 @@ class LiveSocket:
             await self._close(close.code, close.reason)
         except (WebSocketDisconnect, OSError):
             pass  # the client left (uvicorn reports a vanished peer as an OSError)
+
+    @contextlib.asynccontextmanager
+    async def _place(self, session: _Session) -> AsyncIterator[None]:
+        """The socket's place under the caps (docs/limits.md): its user's, and, while
+        a DPoP-bound token owes its proof, one in the budget of sockets awaiting a proof
+        instead (``app.events.connections``), so that a token without its key cannot
+        fill its owner's sockets."""
+        if self._needs_proof(session.principal):
+            client = self._client_address()
+            if refused := self.connections.open_unproven(client):
+                raise _Close(CloseCode.TRY_AGAIN_LATER, refused)
+            try:
+                await self._expect_dpop_proof(session)
+            finally:
+                self.connections.unproven_closed(client)
+        if refused := self.connections.open(session.user_id):
+            raise _Close(CloseCode.TRY_AGAIN_LATER, refused)
+        try:
+            yield
         finally:
-            if not over_limit:
-                self.connections.closed(user_id)
+            self.connections.closed(session.user_id)
+
+    def _needs_proof(self, principal: Principal) -> bool:
+        return principal.dpop_bound and self.settings.live_dpop_proof == "required"
+
+    def _client_address(self) -> str:
+        client = self.websocket.scope.get("client")
+        peer = client[0] if client else None
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in self.websocket.scope["headers"]
+            if name in (b"forwarded", b"x-forwarded-for")
+        ]
+        address = client_address(headers=headers, peer=peer, trusted_proxies=self.trusted_proxies)
+        return address or "unknown"
 
     async def _refuse_protocol(self) -> None:
         await self._deny(problem(400, f"offer the {PROTOCOL} subprotocol"))
@@ -147,11 +169,7 @@ class LiveSocket:
         else:
             await self.websocket.close(code=1011 if response.status_code >= 500 else 1008)
 
-    async def _run(self, session: _Session, *, over_limit: str | None) -> None:
-        if over_limit:  # accepted first: a close code reaches browsers, an HTTP status not
-            raise _Close(CloseCode.TRY_AGAIN_LATER, over_limit)
-        if session.principal.dpop_bound and self.settings.live_dpop_proof == "required":
-            await self._expect_dpop_proof(session)
+    async def _run(self, session: _Session) -> None:
         async with self.broker.subscribe(session.user_id) as subscription:
             # Subscribed before reading seq: no event can fall between the two.
             seq = await crud.current_seq(self.database, owner_id=session.user_id)
@@ -277,7 +295,7 @@ class LiveSocket:
             session.principal.subject,
         ):
             raise _Close(CloseCode.FORBIDDEN, "the new token belongs to another user")
-        if principal.dpop_bound and self.settings.live_dpop_proof == "required":
+        if self._needs_proof(principal):
             if not isinstance(proof, str):
                 raise _Close(CloseCode.UNAUTHORIZED, "a DPoP-bound token needs a proof")
             await self._verify_proof(principal, token, proof)

@@ -3,10 +3,11 @@ request names.
 
 A row's ETag is its version, quoted (``"3"``). The field is ``*`` or a list of entity
 tags (§8.8.3) whose empty elements a recipient ignores (§5.6.1.2). If-Match compares
-strongly (§8.8.3.2), so a weak tag matches nothing, nor does a tag that is no version;
-the write then answers 412 and changes nothing. A value outside that syntax is a 422
-naming the header: answering it with 412 would send a client that keeps the bad value
-round a refetch-and-retry loop.
+strongly (§8.8.3.2), so a weak tag matches nothing, nor does a tag that is no version
+(a number beyond the version column's range, ``app.data.owned.VERSION_MAX``, included:
+it never reaches the database); the write then answers 412 and changes nothing. A value outside
+that syntax is a 422 naming the header: answering it with 412 would send a client that
+keeps the bad value round a refetch-and-retry loop.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import Header
 
 from app.api.errors import FieldError
+from app.data.owned import VERSION_MAX
 
 _ENTITY_TAG = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
 # Optional whitespace belongs to the element it precedes, so that no two ways to read a
@@ -75,8 +77,9 @@ def parse_if_match(value: str | None) -> list[int] | None:
         raise FieldError(
             "If-Match", 'must be * or a list of entity tags such as "3"', location="header"
         )
-    return [
+    versions = (
         int(opaque)
         for weak, opaque in _TAG.findall(value)
         if not weak and _VERSION.fullmatch(opaque)
-    ]
+    )
+    return [version for version in versions if version <= VERSION_MAX]

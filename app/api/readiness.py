@@ -5,7 +5,9 @@ Strangers (``/readyz``) get one word per part and 503 when one is not ready (for
 signing keys, whether the identity provider is ``unavailable`` or ``misconfigured``); the
 detail (issuer, key counts, socket counts, the last error and the setting to fix, which
 can name internal URLs) goes to the log when a part is not ready, and to holders of the
-admin role (``/api/admin/readiness``).
+admin role (``/api/admin/readiness``). The log gets it when the set of failing parts
+changes, and otherwise once a minute at most: a probe polling every second while the
+identity provider is down would write a line per poll (``Services.not_ready_log``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.services import Services
-
-logger = logging.getLogger("app.readiness")
 
 
 @dataclass(frozen=True)
@@ -56,5 +56,10 @@ async def check_readiness(services: Services) -> Readiness:
     readiness = Readiness(checks)
     if not readiness.ready:
         failing = {name: check for name, check in checks.items() if not check["ok"]}
-        logger.warning("not ready: %s", json.dumps(failing, default=str))
+        services.not_ready_log.log(
+            logging.WARNING,
+            tuple(sorted(failing)),
+            "not ready: %s",
+            json.dumps(failing, default=str),
+        )
     return readiness

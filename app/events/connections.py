@@ -1,11 +1,19 @@
 """The open live sockets of this process: their caps, in all and per user, and the
 shutdown that closes them with 1001. Built in the lifespan (``app.services``); read by the
-socket protocol (``app.api.live``) and by metrics."""
+socket protocol (``app.api.live``) and by metrics.
+
+A socket whose DPoP-bound token still owes its proof (the ``auth.dpop`` message) is not
+its user's yet: whoever holds only the token could otherwise fill the owner's
+``LIVE_MAX_SOCKETS_PER_USER`` with sockets that never prove anything. Until its proof
+verifies, for at most ``LIVE_PROOF_TIMEOUT_SECONDS``, it counts in a budget of its own,
+``LIVE_MAX_UNPROVEN_SOCKETS`` in all and ``LIVE_MAX_UNPROVEN_SOCKETS_PER_CLIENT`` per
+client address; then against the user."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import time
 import uuid
 from collections import Counter
@@ -13,6 +21,18 @@ from collections.abc import Awaitable
 from typing import Protocol
 
 from app.events.broker import Subscription
+
+
+def client_key(address: str) -> str:
+    """What one client is counted under, by every per-client cap (these sockets', and
+    the server's connections, ``app.server.client_shares``): an IPv4 address, or an
+    IPv6 address's /64 (one host is routinely given a whole /64)."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    except ValueError:
+        return address
 
 
 class Clock(Protocol):
@@ -41,13 +61,24 @@ class LiveConnections:
     ending their subscriptions (``ShuttingDown``, closed with 1001), and what they were
     sent (read by ``app.observability``)."""
 
-    def __init__(self, *, max_sockets: int, max_sockets_per_user: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_sockets: int,
+        max_sockets_per_user: int,
+        max_unproven: int = 64,
+        max_unproven_per_client: int = 8,
+    ) -> None:
         self.shutting_down = False
         self._subscriptions: set[Subscription] = set()
         self.max_sockets = max_sockets
         self.max_sockets_per_user = max_sockets_per_user
+        self.max_unproven = max_unproven
+        self.max_unproven_per_client = max_unproven_per_client
         self._open = 0
         self._per_user: Counter[uuid.UUID] = Counter()
+        self._unproven = 0
+        self._unproven_per_client: Counter[str] = Counter()
         self._all_closed = asyncio.Event()
         self._all_closed.set()
         self.events_sent = 0
@@ -67,12 +98,42 @@ class LiveConnections:
         self._all_closed.clear()
         return None
 
+    @property
+    def unproven_count(self) -> int:
+        return self._unproven
+
+    def open_unproven(self, client: str) -> str | None:
+        """Count a socket that still owes its DPoP proof, for ``client`` (its address),
+        or say why it cannot be opened."""
+        key = client_key(client)
+        if self._unproven >= self.max_unproven:
+            return f"the server holds its maximum of {self.max_unproven} sockets awaiting a proof"
+        if self._unproven_per_client[key] >= self.max_unproven_per_client:
+            return (
+                f"this client holds the maximum of {self.max_unproven_per_client} sockets"
+                " awaiting a proof"
+            )
+        self._unproven += 1
+        self._unproven_per_client[key] += 1
+        self._all_closed.clear()
+        return None
+
+    def unproven_closed(self, client: str) -> None:
+        """The socket proved its key, or went: its place in the proof budget is free."""
+        key = client_key(client)
+        self._unproven -= 1
+        self._unproven_per_client[key] -= 1
+        if not self._unproven_per_client[key]:
+            del self._unproven_per_client[key]
+        if not self._open and not self._unproven:
+            self._all_closed.set()
+
     def closed(self, user_id: uuid.UUID) -> None:
         self._open -= 1
         self._per_user[user_id] -= 1
         if not self._per_user[user_id]:
             del self._per_user[user_id]
-        if not self._open:
+        if not self._open and not self._unproven:
             self._all_closed.set()
 
     def track(self, subscription: Subscription) -> None:

@@ -52,16 +52,26 @@ def _drop_color_copies(_: WrappedLogger, __: str, event: EventDict) -> EventDict
     return event
 
 
-def _redacted(value: object) -> object:
-    """``value`` with every string in it redacted, however deeply it is nested."""
+#: How deep ``_redacted`` follows a field's containers; anything deeper is replaced.
+MAX_FIELD_NESTING = 16
+
+
+def _redacted(value: object, depth: int = 0) -> object:
+    """``value`` with every string in it redacted, down to ``MAX_FIELD_NESTING`` levels
+    (a field built from a client's JSON is bounded where it was parsed; this walk does
+    not rely on it)."""
     if isinstance(value, str):
         return redact(value)
     if value is None or isinstance(value, bool | int | float):
         return value
+    if depth >= MAX_FIELD_NESTING and isinstance(value, dict | list | tuple | set | frozenset):
+        return "[nested too deeply]"
     if isinstance(value, dict):
-        return {_redacted(key): _redacted(item) for key, item in value.items()}
+        return {
+            _redacted(key, depth + 1): _redacted(item, depth + 1) for key, item in value.items()
+        }
     if isinstance(value, list | tuple | set | frozenset):
-        return type(value)(_redacted(item) for item in value)
+        return type(value)(_redacted(item, depth + 1) for item in value)
     # Anything else is written as its repr by both renderers (structlog's fallback):
     # redacted here, since a repr can hold a token (bytes, an object's fields).
     return redact(repr(value))

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability.logs import REQUEST_ID, log_fields
 from app.observability.metrics import Metrics
-from auth import AuthError, IpNetwork, Principal, is_trusted_proxy
+from auth import AuthError, IpNetwork, Principal, is_trusted_proxy, redact_target
 
 logger = logging.getLogger("app.access")
 
@@ -38,8 +38,6 @@ SubjectInLogs = Literal["hashed", "plain", "omitted"]
 # Printable ASCII without space, quote or backslash, as proxies' ids are (UUIDs, AWS
 # trace ids); anything else is replaced rather than written into a log line.
 _REQUEST_ID = re.compile(rb"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
-_MAX_PATH_CHARS = 1024
-_MAX_QUERY_NAMES = 20
 #: Access-line fields that differ from one request to the next of the same route,
 #: status and outcome (``log_fields`` renders the rest of the line once).
 _VARYING_FIELDS = frozenset({"path", "duration_ms", "subject"})
@@ -55,14 +53,12 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def redacted_path(scope: Scope) -> str:
-    """The path as sent, with the query's names kept and its values replaced."""
+    """The path as sent, with the query's names kept and its values replaced
+    (``auth.redact_target``: the same rule as uvicorn's lines and the traces')."""
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-    path = raw_path.partition(b"?")[0].decode("latin-1")[:_MAX_PATH_CHARS]
+    path = raw_path.partition(b"?")[0].decode("latin-1")
     query: bytes = scope.get("query_string", b"")
-    if not query:
-        return path
-    names = [pair.partition(b"=")[0].decode("latin-1")[:64] for pair in query.split(b"&") if pair]
-    return path + "?" + "&".join(f"{name}=[redacted]" for name in names[:_MAX_QUERY_NAMES])
+    return redact_target(path, query.decode("latin-1"))
 
 
 def route_template(scope: Scope) -> str | None:

@@ -7,8 +7,9 @@ attribute (``auth._tracing``). SQLite statements get a span from ``TracedDatabas
 official sqlite3 instrumentation traces cursors, and ``app.data.sqlite`` runs statements on
 its connections. The application reads and writes through its drivers, not SQLAlchemy
 (``app.data.database``), so SQLAlchemy's instrumentation would only see Alembic at start-up. Spans
-are batched and sent over OTLP/HTTP; the SDK reads the other ``OTEL_*`` variables itself
-(headers, sampler, resource attributes).
+are batched and sent over OTLP/HTTP, with no token, code or query value in them
+(``app.observability.span_redaction``); the SDK reads the other ``OTEL_*`` variables
+itself (headers, sampler, resource attributes).
 
 The official instrumentations patch process-wide hooks (asyncpg's connection class, the
 global tracer provider ``auth`` uses): one traced application per process.
@@ -36,6 +37,7 @@ from redis.asyncio import Redis
 from app.data.database import Database
 from app.data.postgres import PostgresDatabase
 from app.data.statements import Params, Row, Statement
+from app.observability.span_redaction import RedactingSpanExporter
 
 #: Probes and scrapes would be most of the spans and say nothing.
 UNTRACED_PATHS = "/healthz,/readyz,/metrics"
@@ -43,10 +45,11 @@ UNTRACED_PATHS = "/healthz,/readyz,/metrics"
 
 def otlp_tracer_provider(endpoint: str, *, service_name: str) -> TracerProvider:
     """A provider that batches spans to the OTLP/HTTP collector at ``endpoint`` (the base
-    URL, as in ``OTEL_EXPORTER_OTLP_ENDPOINT``; ``/v1/traces`` is appended)."""
+    URL, as in ``OTEL_EXPORTER_OTLP_ENDPOINT``; ``/v1/traces`` is appended), each span
+    redacted on its way out (``app.observability.span_redaction``)."""
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
     exporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(exporter)))
     return provider
 
 

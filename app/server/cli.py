@@ -38,7 +38,7 @@ from app.server.open_files import raise_open_file_limit
 from app.server.websocket_protocol import WebSocketProtocol
 from app.services import services_of
 from app.settings import AppSettings, ListenAddress, TodoAuthSettings, load_settings
-from auth import ConfigurationError, check_settings
+from auth import ConfigurationError, IpNetwork, check_settings
 
 logger = logging.getLogger("app.settings")
 
@@ -80,9 +80,15 @@ class Server(uvicorn.Server):
 
 
 def uvicorn_config(
-    app: FastAPI | str, settings: AppSettings, *, listen: ListenAddress | None = None
+    app: FastAPI | str,
+    settings: AppSettings,
+    *,
+    listen: ListenAddress | None = None,
+    trusted_proxies: Sequence[IpNetwork] = (),
 ) -> uvicorn.Config:
-    """How ``python -m app`` runs uvicorn (also what bench/http_protocol.py measures)."""
+    """How ``python -m app`` runs uvicorn (also what bench/http_protocol.py measures);
+    ``trusted_proxies`` (``OIDC_TRUSTED_PROXIES``) say whose forwarded client address
+    the per-client connection share believes."""
     listen = listen or settings.api_listen
     return uvicorn.Config(
         app,
@@ -96,6 +102,9 @@ def uvicorn_config(
                 max_header_line_bytes=settings.api_max_header_line_bytes,
                 header_timeout_seconds=settings.api_header_timeout_seconds,
                 body_timeout_seconds=settings.api_body_timeout_seconds,
+                send_timeout_seconds=settings.api_send_timeout_seconds,
+                max_connections_per_client=settings.api_max_connections_per_client,
+                trusted_proxies=tuple(trusted_proxies),
             ),
         ),
         # uvloop where it is installed (it is a dependency off Windows), asyncio elsewhere.
@@ -163,7 +172,8 @@ def _serve_reloaded(sockets: list[socket.socket] | None = None) -> None:
     configure_logging(settings.resolved_log_format, level=settings.log_level)
     raise_open_file_limit(settings.api_max_connections)
     app = create_app(settings, auth_settings)
-    Server(uvicorn_config(app, settings)).run(sockets=sockets)
+    config = uvicorn_config(app, settings, trusted_proxies=auth_settings.trusted_proxies)
+    Server(config).run(sockets=sockets)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -193,4 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     raise_open_file_limit(settings.api_max_connections)
     app = create_app(settings, auth_settings)
-    Server(uvicorn_config(app, settings, listen=listen)).run()
+    config = uvicorn_config(
+        app, settings, listen=listen, trusted_proxies=auth_settings.trusted_proxies
+    )
+    Server(config).run()

@@ -19,6 +19,21 @@ protocol as bytes arrive, before a request reaches the application.
   503 with ``Retry-After`` for its request. uvicorn's ``limit_concurrency`` is not used:
   it also counts tasks, never refuses a WebSocket upgrade, and refuses the requests of
   connections already open rather than the newcomer's.
+- A client (its address, resolved under ``OIDC_TRUSTED_PROXIES``) holding
+  ``max_connections_per_client`` connections gets 503 for the next one's request, so
+  one host cannot take every place (``app.server.client_shares``).
+- Output a client does not read for ``send_timeout_seconds`` aborts the connection, HTTP
+  or WebSocket (``app.server.send_deadline``): without it, uvicorn waits on ``drain()``
+  for ever for a client that never reads.
+
+The two parsers refuse the same requests (``tests/integration/test_limits.py`` runs one
+request-smuggling matrix under both): h11 is made to refuse what llhttp (httptools)
+refuses and it would accept, namely obs-fold continuation lines and bare LF line ends
+in a head or trailer section (RFC 9112 §5.2, §2.2; an obs-folded line can hide a
+``Transfer-Encoding`` from one parser and not another), a repeated or listed
+``Content-Length``, both framings at once (§6.3), a chunk size beyond 64 bits and an
+HTTP version other than 1.0 and 1.1; httptools is made to refuse a
+``Transfer-Encoding`` other than ``chunked`` (``gzip, chunked``), as h11 does.
 
 Every refusal closes the connection. Why by hand: uvicorn's httptools protocol has no
 head limit at all. llhttp hands a header value over in pieces and httptools joins them
@@ -35,16 +50,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, ClassVar, cast
 
 import h11
 import httptools
+from h11._receivebuffer import ReceiveBuffer
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.observability.throttle import ThrottledLog
+from app.server.client_shares import ClientShares, client_key
 from app.server.coalesced_writes import CoalescedTransport
+from app.server.send_deadline import SendWatch
+from auth import IpNetwork, client_address, is_trusted_proxy
 
 logger = logging.getLogger("app.http_limits")
 
@@ -60,6 +81,23 @@ class HttpLimits:
     max_header_line_bytes: int
     header_timeout_seconds: float
     body_timeout_seconds: float
+    send_timeout_seconds: float = 30.0
+    max_connections_per_client: int = 256
+    #: Peers whose forwarded client address is believed (``OIDC_TRUSTED_PROXIES``).
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+
+
+#: One line per 10 s at most about stalled readers: a host opening connections it never
+#: reads must not write a line for each.
+_STALLED = ThrottledLog(logger, interval=10.0)
+
+
+def _forwarding_headers(fields: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in fields
+        if name in (b"forwarded", b"x-forwarded-for")
+    ]
 
 
 def _refusal_response(status: int, detail: str) -> bytes:
@@ -90,6 +128,7 @@ class _Guard(asyncio.Protocol):
     """What both protocols share: the capacity verdict, the head timer, refusals."""
 
     limits: ClassVar[HttpLimits]
+    shares: ClassVar[ClientShares]  # one per server: set by http_protocol
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     client: tuple[str, int] | None
@@ -99,6 +138,12 @@ class _Guard(asyncio.Protocol):
     _body_timer: asyncio.TimerHandle | None = None
     #: A request's first bytes have arrived and its head is not complete yet.
     _reading_head = False
+    #: The client this connection counts for, and whether that is over its share.
+    _share: str | None = None
+    _over_share = False
+    #: The peer is a trusted proxy: each request says which client it carries.
+    _via_proxy = False
+    _watch: SendWatch | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # What the connection writes in one round of the loop goes out in one system
@@ -106,12 +151,65 @@ class _Guard(asyncio.Protocol):
         coalesced = CoalescedTransport(cast(asyncio.Transport, transport), self.loop)
         super().connection_made(coalesced)
         self._over_capacity = len(self.connections) > self.limits.max_connections
+        peer = self.client[0] if self.client else None
+        self._via_proxy = is_trusted_proxy(peer, self.limits.trusted_proxies)
+        if peer is not None and not self._via_proxy:
+            self._count_for(peer)
+        self._watch = SendWatch(
+            self.loop, self.transport, self.limits.send_timeout_seconds, self._stalled
+        )
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
         self._body_complete()
+        self._release()
         super().connection_lost(exc)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._watch is not None:
+            self._watch.moved()
+
+    def _count_for(self, address: str) -> None:
+        key = client_key(address)
+        if key == self._share:
+            return
+        if self._share is not None:
+            self.shares.give_back(self._share)
+        self._share, self._over_share = key, not self.shares.take(key)
+
+    def _release(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+        if self._share is not None:
+            self.shares.give_back(self._share)
+            self._share = None
+
+    def _stalled(self, transport: asyncio.WriteTransport) -> None:
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+        _STALLED.log(
+            logging.WARNING,
+            "stalled",
+            "closed a connection from %s: the client read nothing for %gs",
+            client,
+            self.limits.send_timeout_seconds,
+        )
+        transport.abort()
+
+    def handle_websocket_upgrade(self, *args: Any) -> None:
+        super().handle_websocket_upgrade(*args)  # type: ignore[misc]
+        # The connection is the WebSocket protocol's now: its send deadline and its
+        # place in the client's share go with it, or end here if it cannot take them.
+        protocol = self.transport.get_protocol()
+        adopt = getattr(protocol, "adopt", None)
+        if protocol is not self and adopt is not None:
+            share, self._share = self._share, None
+            watch, self._watch = self._watch, None
+            adopt(watch, (lambda: self.shares.give_back(share)) if share else None)
+        else:
+            self._release()
 
     def _arm_head_timer(self) -> None:
         if self._head_timer is None:
@@ -163,8 +261,20 @@ class _Guard(asyncio.Protocol):
         """The head is complete (``size`` bytes at most): refuse it if the connection is
         over capacity or the head over a limit."""
         self._disarm_head_timer()
+        if self._via_proxy:
+            peer = self.client[0] if self.client else None
+            headers = _forwarding_headers(fields)
+            address = client_address(
+                headers=headers, peer=peer, trusted_proxies=self.limits.trusted_proxies
+            )
+            if address is not None:
+                self._count_for(address)
         if self._over_capacity:
             raise _Refused(503, "The server is at its connection limit; retry shortly.")
+        if self._over_share:
+            raise _Refused(
+                503, "This client holds its share of the server's connections; retry shortly."
+            )
         line_limit = self.limits.max_header_line_bytes
         if len(target) > line_limit:
             raise _Refused(414, f"The request target exceeds {line_limit} bytes.")
@@ -273,7 +383,16 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._unset_keepalive_if_required()
-        if self._head_timer or self._over_capacity or self._fed_bound > self._line_limit:
+        for name, value in self.headers:
+            # llhttp takes any coding list that ends in chunked; h11 only chunked itself.
+            if name == b"transfer-encoding" and value.strip(b" \t").lower() != b"chunked":
+                raise _Refused(400, "Transfer-Encoding other than chunked.")
+        if (
+            self._head_timer
+            or self._over_capacity
+            or self._via_proxy
+            or self._fed_bound > self._line_limit
+        ):
             self._check_head(self.url, self.headers, self._fed_bound)
         else:
             self._reading_head = False
@@ -291,11 +410,54 @@ class LimitedHttpToolsProtocol(_Guard, HttpToolsProtocol):
         super().on_body(body)
 
 
+_CONTENT_LENGTH = re.compile(rb"\ncontent-length[ \t]*:([^\r\n]*)", re.IGNORECASE)
+#: Hexadecimal digits of the largest chunk size llhttp takes (2**64 - 1).
+_MAX_CHUNK_SIZE_DIGITS = 16
+
+
+class _StrictReceiveBuffer(ReceiveBuffer):
+    """h11's receive buffer, refusing in heads and trailer sections what llhttp refuses
+    and h11 would take: bare LF line ends, obs-fold continuation lines, a repeated or
+    listed ``Content-Length``; and chunk sizes beyond 64 bits. Each section is checked
+    once, when h11 takes it out of the buffer (linear: counts and one regex)."""
+
+    _section = False
+
+    def maybe_extract_lines(self) -> list[bytearray] | None:
+        self._section = True  # what _extract takes now is a head or a trailer section
+        try:
+            return super().maybe_extract_lines()
+        finally:
+            self._section = False
+
+    def maybe_extract_next_line(self) -> bytearray | None:
+        line = super().maybe_extract_next_line()  # only chunk-size lines are read so
+        if line is not None:
+            size = bytes(line).partition(b";")[0].strip(b" \t\r\n").lstrip(b"0")
+            if len(size) > _MAX_CHUNK_SIZE_DIGITS:
+                raise h11.LocalProtocolError("chunk size beyond 64 bits")
+        return line
+
+    def _extract(self, count: int) -> bytearray:
+        out = super()._extract(count)
+        if self._section:
+            if out.count(b"\n") != out.count(b"\r\n"):
+                raise h11.LocalProtocolError("bare LF in a head (RFC 9112 §2.2)")
+            if b"\n " in out or b"\n\t" in out:
+                raise h11.LocalProtocolError("obs-fold in a head (RFC 9112 §5.2)")
+            lengths = _CONTENT_LENGTH.findall(out)
+            if len(lengths) > 1 or (lengths and b"," in lengths[0]):
+                raise h11.LocalProtocolError("Content-Length repeated")
+        return out
+
+
 class _LimitedH11Connection(h11.Connection):
-    """h11's connection, telling the protocol where request heads begin and end."""
+    """h11's connection, telling the protocol where request heads begin and end, and
+    reading them as strictly as llhttp does (``_StrictReceiveBuffer``)."""
 
     def __init__(self, protocol: LimitedH11Protocol) -> None:
         super().__init__(h11.SERVER, max_incomplete_event_size=protocol.limits.max_header_bytes)
+        self._receive_buffer = _StrictReceiveBuffer()
         self.protocol = protocol
 
     def next_event(self) -> Any:
@@ -307,6 +469,8 @@ class _LimitedH11Connection(h11.Connection):
             request_line, crlf, _ = self.trailing_data[0].partition(b"\r\n")
             raise self.protocol._head_too_large(b"" if crlf else request_line) from None
         if isinstance(event, h11.Request):
+            if event.http_version not in (b"1.0", b"1.1"):
+                raise _Refused(400, "HTTP version not supported by this server.")
             fields = list(event.headers)
             names = {name for name, _ in fields}
             if b"transfer-encoding" in names and b"content-length" in names:
@@ -349,6 +513,8 @@ class LimitedH11Protocol(_Guard, H11Protocol):
 
 
 def http_protocol(kind: str, limits: HttpLimits) -> type[asyncio.Protocol]:
-    """The protocol class for uvicorn's ``http`` setting, bound to ``limits``."""
+    """The protocol class for uvicorn's ``http`` setting, bound to ``limits`` and to the
+    client shares of one server."""
     base = LimitedHttpToolsProtocol if kind == "httptools" else LimitedH11Protocol
-    return cast("type[asyncio.Protocol]", type(base.__name__, (base,), {"limits": limits}))
+    namespace = {"limits": limits, "shares": ClientShares(limits.max_connections_per_client)}
+    return cast("type[asyncio.Protocol]", type(base.__name__, (base,), namespace))

@@ -1,12 +1,19 @@
-"""uvicorn's WebSocket protocol (websockets, sans-I/O), with three changes:
+"""uvicorn's WebSocket protocol (websockets, sans-I/O), with these changes:
 
 - A text message that is not UTF-8 (RFC 6455 §8.1) is answered with 1007 and one warning
   line. uvicorn closes with 1007 too, but logs the ``UnicodeDecodeError`` with its
   traceback: one traceback per such frame, so one client could flood the log.
+- uvicorn's own line for each handshake (``"WebSocket /api/ws?ticket=..." [accepted]``)
+  is not written: it carries the whole request target, query values included, and the
+  application writes one access line per upgrade already (``app.observability.requests``,
+  method ``WEBSOCKET``, query values redacted).
 - websockets' own lines for every socket ("connection open", "connection closed") are
-  not written: the application writes one access line per socket already
-  (``app.observability.requests``), and two more lines per socket cost a tenth of
-  opening one. Its warnings and errors are.
+  not written either: two more lines per socket cost a tenth of opening one. Its
+  warnings and errors are.
+- It takes over the connection's send deadline and its place in the client's share from
+  the HTTP protocol it was upgraded from (``adopt``; ``app.server.http_limits``): a socket
+  whose client stops reading is aborted like any connection, and counts for its client
+  until it closes.
 - The parsed upgrade request and its response are let go once the handshake is done:
   uvicorn keeps them for the socket's lifetime (about 4 KiB, headers twice over, the
   access token among them) though neither is read again.
@@ -21,12 +28,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from app.server.send_deadline import SendWatch
+
 if TYPE_CHECKING:
     from uvicorn._types import ASGISendEvent
+
+#: How uvicorn's handshake lines start (websockets_sansio_impl: accepted, 403, a status).
+HANDSHAKE_LINE = '%s - "WebSocket %s"'
+
+
+class _WithoutHandshakeLines(logging.LoggerAdapter[logging.Logger]):
+    """uvicorn's logger, less its handshake lines (``level`` is read by uvicorn too)."""
+
+    @property
+    def level(self) -> int:
+        return self.logger.level
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if isinstance(msg, str) and msg.startswith(HANDSHAKE_LINE):
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 class _WarningsAndErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -107,12 +133,35 @@ class _Flag(_Waiters):
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
+    _watch: SendWatch | None = None
+    _release: Callable[[], None] | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.logger = _WithoutHandshakeLines(self.logger)  # type: ignore[assignment]
         self.conn.logger = _WarningsAndErrors(self.conn.logger, {})
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
         self.writable.set()
+
+    def adopt(self, watch: SendWatch | None, release: Callable[[], None] | None) -> None:
+        """Take over the HTTP connection's send deadline, and what gives its place in
+        the client's share back."""
+        self._watch, self._release = watch, release
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._watch is not None:
+            self._watch.moved()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+        if self._release is not None:
+            self._release()
+            self._release = None
+        super().connection_lost(exc)
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)

@@ -48,6 +48,7 @@ from .._refusal_log import RefusalLog
 from .._replay import ReplayStore
 from .._resource_metadata import (
     WELL_KNOWN_PATH,
+    metadata_cache_headers,
     metadata_url,
     protected_resource_metadata,
     resource_identifier,
@@ -330,6 +331,7 @@ class OIDCAuth(SecurityBase):
             settings = auth.settings
             if settings is None:
                 raise RuntimeError("OIDCAuth is not started")
+            cache = metadata_cache_headers(settings)  # the document depends on the headers
             try:
                 resource = resource_identifier(http_request(request, "GET"), settings)
             except InvalidOrigin:
@@ -337,11 +339,11 @@ class OIDCAuth(SecurityBase):
             # §3.1: the resource's path follows the well-known path; any other is not ours.
             suffix = request.path_params.get("suffix", "")
             if urlsplit(resource).path.strip("/") != suffix.strip("/"):
-                raise HTTPException(404, "No protected resource at this path.")
+                raise HTTPException(404, "No protected resource at this path.", headers=cache)
             document = protected_resource_metadata(
                 settings, resource=resource, resource_name=app.title
             )
-            return JSONResponse(document, headers={"Cache-Control": "max-age=3600"})
+            return JSONResponse(document, headers=cache)
 
         app.add_api_route(
             WELL_KNOWN_PATH,

@@ -173,3 +173,42 @@ async def test_unknown_routes_and_methods_use_the_same_shape(api: Api) -> None:
     assert not_allowed.headers["allow"] == "GET, POST"
     one = await alice.request("PUT", "/api/todos/01a221e2-c482-7c7f-9309-7414f13ba091")
     assert one.headers["allow"] == "DELETE, GET, PATCH"
+
+
+def _nested_body(depth: int) -> bytes:
+    return b'{"text": ' + b"[" * (depth - 1) + b'"x"' + b"]" * (depth - 1) + b"}"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+async def test_a_body_nested_deeper_than_the_bound_is_400_on_any_interpreter(
+    api: Api, chunked: bool, parser_as_deep_as_python_313: None
+) -> None:
+    # Python 3.13 parses 5,000 nested arrays: the bound is explicit (app.api.body_limit),
+    # checked before the parser recurses, not the parser's recursion limit.
+    alice = api.caller()
+    for depth in (33, 5000):
+        body = _nested_body(depth)
+
+        async def chunks(body: bytes = body):  # type: ignore[no-untyped-def]
+            yield body[: len(body) // 2]
+            yield body[len(body) // 2 :]
+
+        response = await alice.post(
+            "/api/todos",
+            content=chunks() if chunked else body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert _field_errors(response) == {"body": "nested too deeply"}
+    # 32 levels is within the bound: the body reaches the route, which refuses its shape.
+    response = await alice.post(
+        "/api/todos", content=_nested_body(32), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    await _assert_nothing_stored(alice)
+
+
+async def test_brackets_inside_strings_do_not_count_as_nesting(api: Api) -> None:
+    response = await api.caller().post("/api/todos", json={"text": "[" * 200 + "{" * 200})
+    assert response.status_code == 201

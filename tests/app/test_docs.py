@@ -68,3 +68,11 @@ async def test_the_login_scheme_is_built_from_discovery(
         docs = (await client.get("/docs")).text
         assert '"clientId": "todo-swagger"' in docs
         assert '"usePkceWithAuthorizationCodeGrant": true' in docs
+
+
+async def test_no_site_may_frame_the_documentation_pages(api: Api) -> None:
+    for page in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        response = await api.client.get(page)
+        assert response.status_code == 200
+        assert response.headers["content-security-policy"] == "frame-ancestors 'none'", page
+        assert response.headers["x-frame-options"] == "DENY", page

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from app.main import create_app
+from app.observability.throttle import ThrottledLog
 from app.settings import TodoAuthSettings
 from auth import ConfigurationError
 from auth.testing import TestIssuer
@@ -75,6 +77,33 @@ async def test_idp_down_at_start_is_not_ready_and_503_then_recovers(
                 await asyncio.sleep(0.1)
             assert response.status_code == 200
             assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_a_probe_polling_while_not_ready_writes_one_warning_a_minute(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer = TestIssuer(f"http://127.0.0.1:{free_port()}/realms/todo")  # nothing there
+    async with running_app(app_settings(database_url), auth_settings(issuer)) as client:
+        caplog.clear()
+        for _ in range(50):
+            assert (await client.get("/readyz")).status_code == 503
+    warnings = [r for r in caplog.records if r.name == "app.readiness"]
+    assert len(warnings) == 1
+
+
+def test_the_throttle_writes_again_when_what_fails_changes_or_a_minute_has_passed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    throttle = ThrottledLog(logging.getLogger("tests.throttle"), clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="tests.throttle"):
+        written = [throttle.log(logging.WARNING, ("auth",), "not ready") for _ in range(5)]
+        written.append(throttle.log(logging.WARNING, ("auth", "database"), "not ready"))
+        now[0] = 61.0
+        written.append(throttle.log(logging.WARNING, ("auth", "database"), "not ready"))
+    assert written == [True, False, False, False, False, True, True]
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == ["not ready", "not ready (4 more like it in the last 60s)", "not ready"]
 
 
 async def test_a_misconfigured_issuer_is_told_from_one_that_is_down(

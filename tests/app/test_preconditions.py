@@ -7,6 +7,7 @@ import pytest
 
 from app.api.errors import FieldError
 from app.api.preconditions import parse_if_match
+from tests.linear_time import assert_linear, fit
 
 
 @pytest.mark.parametrize(
@@ -44,3 +45,26 @@ def test_if_match_outside_its_syntax_is_refused_naming_the_header(value: str) ->
     with pytest.raises(FieldError) as refused:
         parse_if_match(value)
     assert (refused.value.field, refused.value.location) == ("If-Match", "header")
+
+
+def _parsed_or_refused(value: str) -> object:
+    try:
+        return parse_if_match(value)
+    except FieldError:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("name", "worst"),
+    [
+        ("an unterminated tag", '"' + fit("3")),
+        ("commas and spaces", fit(" ,")),
+        ("weak prefixes", fit('W/"')),
+        ("quotes", fit('"')),
+        ("tags without commas", fit('"3" ')),
+        ("a bad last character", fit('"3", ') + "x"),
+    ],
+)
+def test_if_match_is_read_in_time_linear_in_its_length(name: str, worst: str) -> None:
+    # Its value is the client's: a pattern that backtracked would stall the event loop.
+    assert_linear(_parsed_or_refused, worst={name: worst}, plain=fit('"3", '))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.app.conftest import Api
 
 
@@ -148,3 +150,35 @@ async def test_without_if_match_last_writer_wins(api: Api) -> None:
     response = await alice.patch(f"/api/todos/{todo['id']}", json={"text": "second writer"})
     assert response.status_code == 200
     assert response.json()["text"] == "second writer"
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["2147483648", "4294967296", "999999999999999999", "9223372036854775808"],
+)
+async def test_if_match_beyond_the_version_column_is_412_on_every_database(
+    api: Api, version: str
+) -> None:
+    # The version column is an SQL INTEGER (PostgreSQL int4): a number it cannot hold is
+    # no version of any todo, refused as one (412) before reaching the driver, which on
+    # PostgreSQL failed the request with a 500 and a traceback.
+    alice = api.caller()
+    todo = await alice.create("bounded")
+    tag = {"If-Match": f'"{version}"'}
+    patched = await alice.patch(f"/api/todos/{todo['id']}", json={"done": True}, headers=tag)
+    deleted = await alice.delete(f"/api/todos/{todo['id']}", headers=tag)
+    assert (patched.status_code, deleted.status_code) == (412, 412)
+    assert patched.headers["content-type"] == "application/problem+json"
+    listed = await alice.patch(
+        f"/api/todos/{todo['id']}", json={"done": True}, headers={"If-Match": f'"{version}", "1"'}
+    )
+    assert listed.status_code == 200  # the list's other tag still names the version
+
+
+async def test_if_match_at_the_columns_largest_value_is_compared(api: Api) -> None:
+    alice = api.caller()
+    todo = await alice.create("at the edge")
+    response = await alice.patch(
+        f"/api/todos/{todo['id']}", json={"done": True}, headers={"If-Match": '"2147483647"'}
+    )
+    assert response.status_code == 412

@@ -84,6 +84,22 @@ async def test_a_proof_carrying_its_private_key_is_refused(
     )
 
 
+@pytest.mark.parametrize("ext", ["false", "true", 0, None])
+async def test_a_proof_whose_jwk_has_a_malformed_ext_is_refused(
+    verifier: TokenVerifier, mint: Mint, prove: Prove, dpop_key: DpopKey, ext: object
+) -> None:
+    """WebCrypto's ``ext`` is a boolean; ``"false"`` as a string is a malformed key (as
+    panva/jose has it), not an absent member."""
+    token = mint(dpop_key=dpop_key)
+    jwk = {**dpop_key.public_jwk, "ext": ext}
+    await refused_by(
+        verifier,
+        dpop_request(token, prove(dpop_key, access_token=token, header={"jwk": jwk})),
+        Check.DPOP_JWK_USE,
+        InvalidDpopProof,
+    )
+
+
 async def test_a_proof_with_a_symmetric_jwk_is_refused(
     verifier: TokenVerifier, mint: Mint, dpop_key: DpopKey, clock: FakeClock
 ) -> None:

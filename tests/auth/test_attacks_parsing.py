@@ -231,6 +231,15 @@ async def test_deeply_nested_json_is_refused_never_a_crash(
     await refused_by(verifier, dpop_request(token, proof), Check.DPOP_JSON, InvalidDpopProof)
 
 
+@pytest.mark.usefixtures("parser_as_deep_as_python_313")
+async def test_deep_nesting_is_refused_where_the_parser_would_accept_it(
+    verifier: TokenVerifier, issuer: TestIssuer, clock: FakeClock, mint: Mint, dpop_key: DpopKey
+) -> None:
+    """On Python 3.13 json.loads parses 5,000 nested arrays: tokens and proofs are
+    refused by the explicit bound (auth._json_nesting), not by the parser's limit."""
+    await test_deeply_nested_json_is_refused_never_a_crash(verifier, issuer, clock, mint, dpop_key)
+
+
 async def test_a_lone_surrogate_in_a_proof_jti_is_refused_never_a_crash(
     verifier: TokenVerifier, mint: Mint, dpop_key: DpopKey, clock: FakeClock
 ) -> None:

@@ -122,6 +122,14 @@ async def test_a_body_that_is_not_a_json_object_is_a_fetch_error(
         await fetch_json(client, JWKS_URI)
 
 
+async def test_a_deeply_nested_document_is_refused_by_the_bound_not_the_parser(
+    httpx_mock: HTTPXMock, client: httpx.AsyncClient, parser_as_deep_as_python_313: None
+) -> None:
+    httpx_mock.add_response(url=JWKS_URI, content=b'{"keys": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+    with pytest.raises(FetchError, match="nested too deeply"):
+        await fetch_json(client, JWKS_URI)
+
+
 async def test_an_oversized_body_is_refused(
     httpx_mock: HTTPXMock, client: httpx.AsyncClient
 ) -> None:

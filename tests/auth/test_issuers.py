@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from auth import create_authenticator
-from auth._errors import Check, InvalidToken
+from auth._errors import Check, InvalidToken, ServiceUnavailable
 from auth._verifier import Authenticator
 from auth.testing import TestIssuer
 from tests.auth.fakes import IsolatedSettings, clone_issuer, http_request
@@ -143,17 +143,32 @@ async def test_a_token_claiming_one_issuer_signed_by_another_is_refused(
     assert okta.jwks_uri in transport.urls  # its own start-up load, not a lookup for keycloak
 
 
-async def test_each_issuer_has_its_own_readiness(
+async def test_one_unreachable_issuer_among_several_leaves_the_api_ready(
     authenticator: Authenticator, keycloak: TestIssuer, okta: TestIssuer
 ) -> None:
+    """Readiness with several issuers: ready while any issuer's keys are in hand. Every
+    instance waits on the same unreachable provider; not-ready would only refuse the
+    other issuers' callers too. The status names the issuer without keys."""
     okta.available = False
     await authenticator.start()
-    assert not authenticator.is_ready()
+    assert authenticator.is_ready()
     status = authenticator.status()
     assert status["issuers"][keycloak.issuer]["keys_loaded"] is True
     assert status["issuers"][okta.issuer]["keys_loaded"] is False
-    # The reachable issuer's callers are served meanwhile.
+    assert status["issuers_without_keys"] == [okta.issuer]
+    # The reachable issuer's callers are served meanwhile, the other's get 503.
     await authenticator.authenticate(_bearer(keycloak.token("alice")))
+    with pytest.raises(ServiceUnavailable):
+        await authenticator.authenticate(_bearer(okta.token("bob")))
+
+
+async def test_no_issuer_with_keys_is_not_ready(
+    authenticator: Authenticator, keycloak: TestIssuer, okta: TestIssuer
+) -> None:
+    keycloak.available = okta.available = False
+    await authenticator.start()
+    assert not authenticator.is_ready()
+    assert set(authenticator.status()["issuers_without_keys"]) == {keycloak.issuer, okta.issuer}
 
 
 async def test_any_one_of_several_audiences_is_enough(

@@ -46,6 +46,18 @@ class TestImportPublicKey:
         with malformed(Defect.PRIVATE_KEY):
             import_public_key({**RFC7638_JWK, member: "AQAB"})
 
+    @pytest.mark.parametrize(
+        ("member", "value"),
+        [("ext", "false"), ("ext", "true"), ("ext", 0), ("ext", None), ("alg", 1), ("alg", None)],
+    )
+    def test_a_malformed_ext_or_alg_member_is_refused(self, member: str, value: object) -> None:
+        with malformed(Defect.KEY_USE):
+            import_public_key({**RFC7638_JWK, member: value})
+
+    @pytest.mark.parametrize("ext", [True, False])
+    def test_a_boolean_ext_member_is_accepted(self, ext: bool) -> None:
+        assert import_public_key({**RFC7638_JWK, "ext": ext}).thumbprint() == RFC7638_THUMBPRINT
+
     def test_a_private_ec_key_is_refused(self) -> None:
         private = ECKey.generate_key("P-256").as_dict(private=True)
         with malformed(Defect.PRIVATE_KEY):

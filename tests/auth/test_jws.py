@@ -127,6 +127,17 @@ class TestJsonObject:
         with malformed(Defect.JSON):
             json_object(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}")
 
+    def test_nesting_is_bounded_at_32_whatever_the_interpreter(
+        self, parser_as_deep_as_python_313: None
+    ) -> None:
+        # Python 3.13 parses 5,000 nested arrays: the bound is explicit, not the
+        # parser's recursion limit.
+        with malformed(Defect.JSON):
+            json_object(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+        with malformed(Defect.JSON):
+            json_object(b'{"a": ' + b"[" * 32 + b"]" * 32 + b"}")  # 33 levels
+        assert json_object(b'{"a": ' + b"[" * 31 + b"]" * 31 + b"}")  # 32 levels
+
     @pytest.mark.parametrize("escape", [rb"\ud800", rb"\udfff", rb"x\ud83dy"])
     def test_lone_surrogates_are_refused(self, escape: bytes) -> None:
         # RFC 8725 §3.7 (UTF-8 only) and RFC 7493 §2.1: a string with an unpaired

@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from auth._origin import InvalidOrigin, Origin, parse_origin, request_origin
+from auth._origin import InvalidOrigin, Origin, client_address, parse_origin, request_origin
 
 PROXY = ipaddress.ip_network("10.0.0.0/8")
 
@@ -143,3 +143,37 @@ def test_a_forwarded_proto_alone_keeps_the_host() -> None:
         trusted_proxies=(PROXY,),
     )
     assert origin == Origin("https", "api.example")
+
+
+NETWORK_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "expected"),
+    [
+        ("192.0.2.1", [("x-forwarded-for", "198.51.100.7")], "192.0.2.1"),  # not a proxy
+        ("10.0.0.2", [("x-forwarded-for", "203.0.113.9, 198.51.100.7")], "198.51.100.7"),
+        (
+            "10.0.0.2",
+            [("x-forwarded-for", "a"), ("x-forwarded-for", "198.51.100.7")],
+            "198.51.100.7",
+        ),
+        ("10.0.0.2", [("forwarded", "for=198.51.100.7;proto=https")], "198.51.100.7"),
+        ("10.0.0.2", [("forwarded", 'for="[2001:db8::1]:4711"')], "2001:db8::1"),
+        ("10.0.0.2", [("forwarded", "for=192.0.2.1:80, for=198.51.100.7:443")], "198.51.100.7"),
+        ("10.0.0.2", [("forwarded", "for=unknown")], "10.0.0.2"),
+        ("10.0.0.2", [("forwarded", "for=_hidden")], "10.0.0.2"),
+        ("10.0.0.2", [("x-forwarded-for", "not an address")], "10.0.0.2"),
+        ("10.0.0.2", [], "10.0.0.2"),
+        # Forwarded wins over X-Forwarded-For (RFC 7239 §4), as for the host.
+        (
+            "10.0.0.2",
+            [("x-forwarded-for", "192.0.2.1"), ("forwarded", "for=198.51.100.7")],
+            "198.51.100.7",
+        ),
+    ],
+)
+def test_the_client_address_is_the_peer_or_what_a_trusted_proxy_forwarded(
+    peer: str, headers: list[tuple[str, str]], expected: str
+) -> None:
+    assert client_address(headers=headers, peer=peer, trusted_proxies=NETWORK_PROXIES) == expected

@@ -298,7 +298,10 @@ async def test_a_stock_keycloak_token_needs_the_at_jwt_attribute_or_the_typ_sett
     """Keycloak without the client attribute ``access.token.header.type.rfc9068`` signs
     its access tokens with ``typ: JWT`` (and payload ``typ: Bearer``)."""
     issuer = clone_issuer(issuer_template)
-    claims = issuer.claims("alice", typ="Bearer", client_id=None)
+    # Keycloak's access tokens carry sid and auth_time too; its payload typ says Bearer.
+    claims = issuer.claims(
+        "alice", typ="Bearer", client_id=None, sid="0c1b2a39", auth_time=int(time.time()) - 60
+    )
     shape = Shape(
         provider="keycloak",
         source="Keycloak without the RFC 9068 attribute",
@@ -329,9 +332,10 @@ async def test_an_entra_id_token_for_the_apis_own_app_is_not_an_access_token(
     issuer_template: TestIssuer,
 ) -> None:
     """An Entra v2 API's audience is its own client id, which is also the ``aud`` of an
-    ID token issued to that app: the audience cannot tell them apart. The ID token
-    carries neither ``azp`` nor ``appid`` (learn.microsoft.com/entra/identity-platform/
-    id-token-claims-reference), so the profile's required client id refuses it."""
+    ID token issued to that app: the audience cannot tell them apart. The ID token's
+    nonce and sid say what it is; without them, it carries neither ``azp`` nor ``appid``
+    (learn.microsoft.com/entra/identity-platform/id-token-claims-reference), so the
+    profile's required client id refuses it."""
     (access,) = [shape for shape in SHAPES if shape.source == "Entra ID v2.0"]
     id_claims = {
         name: value
@@ -348,5 +352,67 @@ async def test_an_entra_id_token_for_the_apis_own_app_is_not_an_access_token(
         client_id=None,
         scopes=set(),
     )
-    with refused(Check.CLIENT_ID, InvalidToken):
+    with refused(Check.TYP, InvalidToken):
         await _authenticate(id_token, clone_issuer(issuer_template), "entra")
+    without_markers = Shape(
+        **{
+            **id_token.__dict__,
+            "claims": {k: v for k, v in id_claims.items() if k not in ("nonce", "sid")},
+        }
+    )
+    with refused(Check.CLIENT_ID, InvalidToken):
+        await _authenticate(without_markers, clone_issuer(issuer_template), "entra")
+
+
+def _id_token_of(shape: Shape) -> Shape:
+    """The ID token the provider issues beside ``shape``'s access token, as the attack
+    sends it: the same issuer, ``aud`` the client id (the API's audience set to it), the
+    client id also in ``azp``, ``nonce`` and ``auth_time``, and no hash claim; without
+    the claims only the provider's access tokens carry (``cid``, ``uid``, the payload
+    ``typ``)."""
+    client_id = shape.client_id or "the-client"
+    claims = {
+        name: value
+        for name, value in shape.claims.items()
+        if name in ("iss", "sub", "iat", "exp", "nbf", "name", "email")
+    }
+    claims |= {
+        "aud": client_id,
+        "azp": client_id,
+        "client_id": client_id,
+        "appid": client_id,
+        "jti": "an-id-token",
+        "nonce": "n-0S6_WzA2Mj",
+        "auth_time": NOW - 60,
+    }
+    header = {**shape.header, "typ": "JWT"} if "typ" in shape.header else dict(shape.header)
+    return Shape(
+        provider=shape.provider,
+        source=shape.source + " ID token",
+        issuer=shape.issuer,
+        audience=client_id,
+        header=header,
+        claims=claims,
+        client_id=client_id,
+        scopes=set(),
+    )
+
+
+PROFILE_SHAPES = {shape.provider: shape for shape in SHAPES if shape.header.get("typ") != "at+jwt"}
+
+
+@pytest.mark.parametrize("provider", sorted(PROFILE_SHAPES), ids=str)
+async def test_an_id_token_is_refused_under_every_profile_even_with_the_client_as_audience(
+    provider: str, issuer_template: TestIssuer
+) -> None:
+    id_token = _id_token_of(PROFILE_SHAPES[provider])
+    with refused(Check.TYP, InvalidToken):
+        await _authenticate(id_token, clone_issuer(issuer_template), provider)
+
+
+async def test_an_id_token_is_refused_under_the_generic_profile(
+    issuer_template: TestIssuer,
+) -> None:
+    for shape in PROFILE_SHAPES.values():
+        with refused(Check.TYP, InvalidToken):
+            await _authenticate(_id_token_of(shape), clone_issuer(issuer_template), "generic")

@@ -38,11 +38,14 @@ EXPECTED_EXPORTS = {
     "TokenVerifier",
     "UseDpopNonce",
     "check_settings",
+    "client_address",
     "create_authenticator",
     "install_token_redaction",
     "is_trusted_proxy",
+    "json_nesting_exceeds",
     "read_settings",
     "redact",
+    "redact_target",
 }
 #: The modules an application imports; every other module of auth/ is private (its name,
 #: or a package's, starts with an underscore).

@@ -167,3 +167,48 @@ def test_several_issuers_are_all_authorization_servers(issuer: TestIssuer) -> No
         resource="https://api.example",
     )
     assert document["authorization_servers"] == ["https://a.example", "https://b.example/realms/x"]
+
+
+async def _fetch(verifier: TokenVerifier, path: str = "", **headers: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=build_app(verifier), client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://api.example") as http:
+        return await http.get("/.well-known/oauth-protected-resource" + path, headers=headers)
+
+
+def _varies(response: httpx.Response) -> set[str]:
+    return {name.strip().lower() for name in response.headers.get("vary", "").split(",") if name}
+
+
+async def test_a_document_built_from_forwarded_headers_varies_on_them_and_is_private(
+    make_verifier: Callable[..., TokenVerifier],
+) -> None:
+    # Built from a trusted proxy's X-Forwarded-Host: a shared cache keyed on the URL alone
+    # would serve attacker.example's document to everyone for an hour.
+    verifier = make_verifier(trusted_proxies="127.0.0.1/32")
+    response = await _fetch(verifier, **{"X-Forwarded-Host": "attacker.example"})
+    assert response.json()["resource"] == "https://attacker.example"
+    assert _varies(response) >= {"host", "forwarded", "x-forwarded-host", "x-forwarded-proto"}
+    assert "private" in response.headers["cache-control"]
+    # The refusal of another path is built from the same headers.
+    missing = await _fetch(verifier, "/elsewhere", **{"X-Forwarded-Host": "attacker.example"})
+    assert missing.status_code == 404
+    assert _varies(missing) >= {"x-forwarded-host"}
+    assert "private" in missing.headers["cache-control"]
+
+
+async def test_a_document_built_from_host_varies_on_host(
+    make_verifier: Callable[..., TokenVerifier],
+) -> None:
+    response = await _fetch(make_verifier())
+    assert _varies(response) == {"host"}
+    assert "private" in response.headers["cache-control"]
+
+
+async def test_a_document_built_from_the_public_url_is_shared(
+    make_verifier: Callable[..., TokenVerifier],
+) -> None:
+    verifier = make_verifier(public_url="https://api.example", trusted_proxies="127.0.0.1/32")
+    response = await _fetch(verifier, **{"X-Forwarded-Host": "attacker.example"})
+    assert response.json()["resource"] == "https://api.example"
+    assert "vary" not in response.headers
+    assert response.headers["cache-control"] == "max-age=3600"

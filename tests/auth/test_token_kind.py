@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from auth._errors import Check, InvalidToken
-from auth._token_kind import check_type
+from auth._profiles import PROFILES, Provider
+from auth._token_kind import ID_TOKEN_CLAIMS, check_type
 from tests.auth.refusals import refused
 
 STRICT = frozenset({"at+jwt"})
@@ -70,3 +71,65 @@ def test_other_kinds_of_jwt_are_refused_without_at_jwt(claims: dict[str, object]
 def test_a_non_string_typ_is_refused() -> None:
     with refused(Check.TYP, InvalidToken):
         check_type({"typ": None}, {}, accepted=RELAXED)
+
+
+ID_CLAIM_VALUES = {"nonce": "n-0S6_WzA2Mj", "auth_time": 1_700_000_000, "sid": "08a5019c"}
+
+
+def _id_claims_case(
+    provider: Provider, claim: str, *, marked: bool
+) -> tuple[bool, dict[str, object]]:
+    """(whether the profile documents ``claim`` in its access tokens, the payload)."""
+    allowance = PROFILES[provider].id_claims_in_access_tokens
+    claims: dict[str, object] = {claim: ID_CLAIM_VALUES[claim]}
+    if marked and allowance is not None:
+        claims[allowance.marker] = "Bearer" if allowance.marker == "typ" else "marker"
+    documented = allowance is not None and marked and claim in allowance.claims
+    return documented, claims
+
+
+@pytest.mark.parametrize("claim", ID_TOKEN_CLAIMS)
+@pytest.mark.parametrize("provider", list(Provider), ids=str)
+@pytest.mark.parametrize("marked", [True, False], ids=["with-marker", "without-marker"])
+def test_id_token_claims_mark_an_id_token_unless_the_profile_documents_them(
+    provider: Provider, claim: str, marked: bool
+) -> None:
+    """Without at+jwt, nonce, auth_time or sid say "ID token", unless the provider's
+    profile cites its documentation for that claim in access tokens, and the claim only
+    its access tokens carry is there too (Keycloak's payload typ, Okta's cid, authentik's
+    uid)."""
+    documented, claims = _id_claims_case(provider, claim, marked=marked)
+    profile = PROFILES[provider]
+    allowed = (profile.id_claims_in_access_tokens,) if profile.id_claims_in_access_tokens else ()
+    if documented:
+        check_type({"typ": "JWT"}, claims, accepted=RELAXED, id_claims=allowed)
+    else:
+        with refused(Check.TYP, InvalidToken):
+            check_type({"typ": "JWT"}, claims, accepted=RELAXED, id_claims=allowed)
+        with refused(Check.TYP, InvalidToken):
+            check_type({}, claims, accepted=RELAXED, id_claims=allowed)
+    # at+jwt says "access token" by itself, whatever else the payload holds.
+    check_type({"typ": "at+jwt"}, claims, accepted=STRICT, id_claims=())
+
+
+def test_which_profiles_document_id_token_claims_in_access_tokens() -> None:
+    documented = {
+        provider.value: sorted(allowance.claims)
+        for provider, profile in PROFILES.items()
+        if (allowance := profile.id_claims_in_access_tokens) is not None
+    }
+    assert documented == {
+        "authentik": ["auth_time", "nonce", "sid"],
+        "keycloak": ["auth_time", "sid"],
+        "okta": ["auth_time"],
+    }
+
+
+def test_a_hash_claim_is_never_documented_away() -> None:
+    for profile in PROFILES.values():
+        allowance = profile.id_claims_in_access_tokens
+        if allowance is None:
+            continue
+        claims = {"at_hash": "x", allowance.marker: "Bearer", "auth_time": 1}
+        with refused(Check.TYP, InvalidToken):
+            check_type({"typ": "JWT"}, claims, accepted=RELAXED, id_claims=(allowance,))

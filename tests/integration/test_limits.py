@@ -81,6 +81,11 @@ def _request(api: ApiProcess, head: bytes) -> bytes:
 def _keep_alive_get(sock: socket.socket) -> bytes:
     """One request on a connection kept open, and its whole response."""
     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    return _one_response(sock)
+
+
+def _one_response(sock: socket.socket) -> bytes:
+    """One whole response (head and Content-Length body) from ``sock``."""
     response = b""
     while b"\r\n\r\n" not in response:
         response += sock.recv(65536)
@@ -249,6 +254,98 @@ def test_a_request_that_cannot_be_parsed_gets_a_400_problem_and_the_connection_c
     answered = _request(api, head)
     assert _status(answered) == 400
     assert _problem(answered)["status"] == 400
+
+
+#: Requests that HTTP parsers disagree on, or that hide one request inside another
+#: (RFC 9112 §6.3, §5.2, §2.2, §7.1; PortSwigger's and Kettle's request-smuggling
+#: research). Each is sent with a second, well-formed request behind it: both protocols
+#: must refuse it with one 400 and close, never answer the request smuggled behind.
+_POST = b"POST /healthz HTTP/1.1\r\nHost: x\r\n"
+_GET = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+_CHUNKED = b"Transfer-Encoding: chunked\r\n"
+_END = b"0\r\n\r\n"
+SMUGGLING = {
+    # Two framings, or one framing stated twice (RFC 9112 §6.3).
+    "cl-te": _POST + b"Content-Length: 5\r\n" + _CHUNKED + b"\r\n" + _END,
+    "te-cl": _POST + _CHUNKED + b"Content-Length: 5\r\n\r\n" + _END,
+    "cl-cl-diff": _POST + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    "cl-cl-same": _POST + b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+    "cl-list": _POST + b"Content-Length: 5, 5\r\n\r\nhello",
+    "cl-plus": _POST + b"Content-Length: +5\r\n\r\nhello",
+    "cl-neg": _POST + b"Content-Length: -1\r\n\r\n",
+    "cl-hex": _POST + b"Content-Length: 0x5\r\n\r\nhello",
+    "cl-space-in": _POST + b"Content-Length: 1 2\r\n\r\nhello",
+    "cl-huge": _POST + b"Content-Length: 99999999999999999999999\r\n\r\nhello",
+    # Transfer codings one parser reads as chunked and another not (§6.1, §7).
+    "te-identity": _POST + b"Transfer-Encoding: identity\r\n\r\n",
+    "te-chunked-identity": _POST + b"Transfer-Encoding: chunked, identity\r\n\r\n" + _END,
+    "te-identity-chunked": _POST + b"Transfer-Encoding: identity, chunked\r\n\r\n" + _END,
+    "te-gzip-chunked": _POST + b"Transfer-Encoding: gzip, chunked\r\n\r\n" + _END,
+    "te-xchunked": _POST + b"Transfer-Encoding: xchunked\r\n\r\n" + _END,
+    "te-two-headers": _POST + _CHUNKED + b"Transfer-Encoding: identity\r\n\r\n" + _END,
+    "te-space-before-colon": _POST + b"Transfer-Encoding : chunked\r\n\r\n" + _END,
+    "te-vtab": _POST + b"Transfer-Encoding:\x0bchunked\r\n\r\n" + _END,
+    "te-nul": _POST + b"Transfer-Encoding: chunked\x00\r\n\r\n" + _END,
+    # obs-fold (§5.2): a continuation line can hide a field inside another.
+    "te-obs-fold": _POST + b"Transfer-Encoding:\r\n chunked\r\n\r\n" + _END,
+    "obs-fold-hides-te": _POST
+    + b"X-A: b\r\n Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+    + _END,
+    "obs-fold-tab": _GET + b"X-A: b\r\n\tc\r\n\r\n",
+    "leading-space-first-header": b"GET /healthz HTTP/1.1\r\n Host: x\r\n\r\n",
+    # Line ends other than CRLF (§2.2).
+    "bare-lf-request-line": b"GET /healthz HTTP/1.1\nHost: x\r\n\r\n",
+    "bare-lf-header": _GET + b"X-A: b\nX-B: c\r\n\r\n",
+    "bare-lf-end": b"GET /healthz HTTP/1.1\r\nHost: x\n\n",
+    "bare-cr-header": _GET + b"X-A: b\rX-B: c\r\n\r\n",
+    # Malformed fields and request lines.
+    "header-name-space": _GET + b"Bad Name: y\r\n\r\n",
+    "header-no-colon": _GET + b"NoColon\r\n\r\n",
+    "header-nul-value": _GET + b"X-A: a\x00b\r\n\r\n",
+    "request-line-bad-version": b"GET /healthz HTTP/1.2\r\nHost: x\r\n\r\n",
+    "request-line-lowercase-http": b"GET /healthz http/1.1\r\nHost: x\r\n\r\n",
+    "method-bad-char": b"G(T /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "target-space": b"GET /health z HTTP/1.1\r\nHost: x\r\n\r\n",
+    "target-ctl": b"GET /health\x01z HTTP/1.1\r\nHost: x\r\n\r\n",
+    # Chunks (§7.1): sizes, their line ends, data longer than said, trailers.
+    "chunk-size-hex-prefix": _POST + _CHUNKED + b"\r\n0x2\r\nab\r\n" + _END,
+    "chunk-size-overflow": _POST + _CHUNKED + b"\r\nFFFFFFFFFFFFFFFFFF\r\nab\r\n" + _END,
+    "chunk-size-negative": _POST + _CHUNKED + b"\r\n-2\r\nab\r\n" + _END,
+    "chunk-size-space": _POST + _CHUNKED + b"\r\n2 2\r\nab\r\n" + _END,
+    "chunk-bare-lf": _POST + _CHUNKED + b"\r\n2\nab\r\n" + _END,
+    "chunk-data-too-long": _POST + _CHUNKED + b"\r\n2\r\nabcd\r\n" + _END,
+    "chunk-missing-crlf": _POST + _CHUNKED + b"\r\n2\r\nab0\r\n\r\n",
+    "trailer-obs-fold": _POST + _CHUNKED + b"\r\n0\r\nX-T: a\r\n b\r\n\r\n",
+    "trailer-bare-lf": _POST + _CHUNKED + b"\r\n0\r\nX-T: a\n\r\n",
+}
+SMUGGLED = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("name", sorted(SMUGGLING))
+def test_the_smuggling_matrix_is_refused_with_one_400_under_both_parsers(
+    api: ApiProcess, name: str
+) -> None:
+    answered = _request(api, SMUGGLING[name] + SMUGGLED)
+    assert _status(answered) == 400, answered[:200]
+    assert _problem(answered)["status"] == 400
+    assert answered.count(b"HTTP/1.1 ") == 1  # the request behind it was never read
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2;ext=1\r\n{}\r\n0\r\nX-Trailer: a\tb\r\n\r\n",
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked \r\n\r\n0\r\n\r\n",
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Tab: a\tb\r\nX-Empty:\r\n\r\n",
+    ],
+    ids=["chunked-with-trailer", "chunked-any-case", "content-length", "tab-in-value"],
+)
+def test_what_both_parsers_accept_is_still_served_under_both(api: ApiProcess, head: bytes) -> None:
+    answered = _request(api, head + SMUGGLED)
+    assert _status(answered) in {200, 405}, answered[:200]
+    assert answered.count(b"HTTP/1.1 ") == 2  # and the next request on the connection
 
 
 def _trickle_body(api: ApiProcess, head: bytes, seconds: float) -> tuple[bytes, float]:
@@ -433,3 +530,247 @@ async def test_sockets_beyond_the_per_user_and_total_limits_are_closed_1013(
                 return
         await asyncio.sleep(0.1)
     pytest.fail("the closed sockets' places were not given back")
+
+
+# -- Clients that do not read, and clients that take every place -------------------
+
+BUNDLE = b"GET /static/docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+HELD = 6
+
+
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def deadline(
+    request: pytest.FixtureRequest, issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    """Room for HELD connections, and a 1 s send deadline."""
+    workdir = tmp_path_factory.mktemp(f"deadline-{request.param}")
+    settings = {
+        "API_MAX_CONNECTIONS": str(HELD),
+        "API_SEND_TIMEOUT_SECONDS": "1",
+        "API_HEADER_TIMEOUT_SECONDS": "30",
+    }
+    with _serve(issuer, workdir, request.param, **settings) as served:
+        yield served
+
+
+def _non_reader(api: ApiProcess, request: bytes, *, source: str = "127.0.0.1") -> socket.socket:
+    """A client with a tiny receive buffer that sends ``request`` and never reads."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", api.port))
+    sock.sendall(request)
+    return sock
+
+
+def test_clients_that_never_read_lose_their_connections_to_the_send_deadline(
+    deadline: ApiProcess,
+) -> None:
+    wait_until(lambda: _served_on_a_new_connection(deadline), timeout=10, what="a free slot")
+    # Four bundles pipelined: more than the kernel's buffers take, so the rest waits in
+    # the server's transport for a read that never comes.
+    held = [_non_reader(deadline, BUNDLE * 4) for _ in range(HELD)]
+    try:
+        time.sleep(0.5)  # the answers are written as far as the clients let them
+        assert _status(_request(deadline, _get())) == 503  # every place is held
+        started = time.monotonic()
+        # uvicorn waited on drain() for ever (a fresh client got 503 after 25 s): the
+        # 1 s deadline gives the places back within 1.5 s of the clients' last read.
+        wait_until(lambda: _served_on_a_new_connection(deadline), timeout=10, what="a freed slot")
+        assert time.monotonic() - started < 5
+    finally:
+        for sock in held:
+            sock.close()
+    assert "the client read nothing" in deadline.output()
+
+
+def test_a_slow_reader_that_keeps_reading_is_served_to_the_end(deadline: ApiProcess) -> None:
+    wait_until(lambda: _served_on_a_new_connection(deadline), timeout=10, what="a free slot")
+    sock = _non_reader(deadline, BUNDLE.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    sock.settimeout(10)
+    received = b""
+    pauses = 0
+    with sock:
+        while chunk := sock.recv(64 * 1024):
+            received += chunk
+            # Now and then a pause shorter than the deadline, then on: a slow client.
+            if len(received) > (pauses + 1) * 32 * 1024 and pauses < 6:
+                pauses += 1
+                time.sleep(0.7)
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert _status(head) == 200
+    length = next(
+        int(line[15:])
+        for line in head.lower().split(b"\r\n")
+        if line.startswith(b"content-length:")
+    )
+    assert len(body) == length
+
+
+PER_CLIENT = 3
+
+
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def shared(
+    request: pytest.FixtureRequest, issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    """Three connections per client; 127.0.0.3 is a trusted proxy."""
+    workdir = tmp_path_factory.mktemp(f"shared-{request.param}")
+    settings = {
+        "API_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
+        "API_HEADER_TIMEOUT_SECONDS": "30",
+        "OIDC_TRUSTED_PROXIES": "127.0.0.3/32",
+    }
+    with _serve(issuer, workdir, request.param, **settings) as served:
+        yield served
+
+
+def _from(api: ApiProcess, source: str) -> socket.socket:
+    sock = socket.socket()
+    sock.settimeout(10)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", api.port))
+    return sock
+
+
+def _served_from(api: ApiProcess, source: str) -> bool:
+    with _from(api, source) as sock:
+        return _get_via(sock) == 200
+
+
+def _get_via(sock: socket.socket, forwarded: bytes = b"") -> int:
+    sock.sendall(_get(extra=forwarded).replace(b"Connection: close\r\n", b""))
+    return _status(_one_response(sock))
+
+
+def test_a_client_holding_its_share_is_refused_while_other_clients_are_served(
+    shared: ApiProcess,
+) -> None:
+    held = [_from(shared, "127.0.0.1") for _ in range(PER_CLIENT)]
+    try:
+        assert [_get_via(sock) for sock in held] == [200] * PER_CLIENT
+        with _from(shared, "127.0.0.1") as fourth:
+            fourth.sendall(_get())
+            refused = _read_all(fourth)
+        assert _status(refused) == 503
+        assert "share" in str(_problem(refused)["detail"])
+        with _from(shared, "127.0.0.2") as other:
+            assert _get_via(other) == 200  # another client is served
+    finally:
+        for sock in held:
+            sock.close()
+    wait_until(lambda: _served_from(shared, "127.0.0.1"), timeout=10, what="a share given back")
+
+
+def test_behind_a_trusted_proxy_the_share_is_the_forwarded_clients(shared: ApiProcess) -> None:
+    alice = b"X-Forwarded-For: 203.0.113.9, 198.51.100.7\r\n"  # the proxy added the last
+    bob = b'Forwarded: for="[2001:db8::1]:4711"\r\n'
+    held = [_from(shared, "127.0.0.3") for _ in range(PER_CLIENT)]
+    try:
+        assert [_get_via(sock, alice) for sock in held] == [200] * PER_CLIENT
+        with _from(shared, "127.0.0.3") as again:
+            assert _get_via(again, alice) == 503
+        with _from(shared, "127.0.0.3") as other:
+            assert _get_via(other, bob) == 200
+        # A peer that is not a trusted proxy is counted as itself, whatever it forwards.
+        with _from(shared, "127.0.0.4") as untrusted:
+            assert _get_via(untrusted, alice) == 200
+        # A proxy's connection counts for the client of its latest request.
+        assert _get_via(held[0], bob) == 200
+        with _from(shared, "127.0.0.3") as freed:
+            assert _get_via(freed, alice) == 200
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def _masked_text_frame(text: bytes) -> bytes:
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(text))
+    return bytes([0x81, 0x80 | len(text)]) + mask + masked
+
+
+@pytest.fixture(scope="module")
+def one_place(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("one-place")
+    settings = {
+        "API_MAX_CONNECTIONS": "1",
+        "API_SEND_TIMEOUT_SECONDS": "1",
+        "WS_PING_INTERVAL_SECONDS": "60",  # the deadline, not the heartbeat, must act
+        "WS_PING_TIMEOUT_SECONDS": "60",
+    }
+    with _serve(issuer, workdir, "httptools", **settings) as served:
+        yield Server(served, issuer)
+
+
+def test_a_websocket_whose_client_never_reads_loses_its_connection(one_place: Server) -> None:
+    from tests.integration.conftest import raw_upgrade
+
+    api = one_place.api
+    wait_until(lambda: _served_on_a_new_connection(api), timeout=10, what="a free slot")
+    sock = raw_upgrade(one_place, one_place.issuer.token("never-reads"), receive_buffer=1024)
+    try:
+        sock.settimeout(0.5)
+        ping = _masked_text_frame(b'{"type": "ping"}')
+        with contextlib.suppress(TimeoutError, BlockingIOError):
+            for _ in range(50_000):  # pongs pile up on the server's side, unread
+                sock.sendall(ping * 64)
+        assert _status(_request(api, _get())) == 503  # the socket holds the one place
+        started = time.monotonic()
+        wait_until(lambda: _served_on_a_new_connection(api), timeout=10, what="a freed slot")
+        assert time.monotonic() - started < 5
+    finally:
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def proof_budget(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("proof-budget")
+    settings = {
+        "LIVE_MAX_SOCKETS_PER_USER": "2",
+        "LIVE_MAX_UNPROVEN_SOCKETS_PER_CLIENT": "3",
+        "LIVE_PROOF_TIMEOUT_SECONDS": "5",
+    }
+    with _serve(issuer, workdir, "httptools", **settings) as served:
+        yield Server(served, issuer)
+
+
+async def test_a_token_without_its_key_cannot_take_its_owners_sockets(
+    proof_budget: Server,
+) -> None:
+    """Whoever holds only a DPoP-bound token opens sockets that never prove anything:
+    they wait in the budget of unproven sockets, not in the owner's, so the owner, who
+    has the key, still gets ready; and one client holds a few unproven sockets at most."""
+    from auth.testing import DpopKey
+
+    server = proof_budget
+    key = DpopKey()
+    token = server.issuer.token("dpop-owner", dpop_key=key)
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(3):  # the thief: the owner's cap is 2
+            await stack.enter_async_context(server.socket(token))
+        await asyncio.sleep(0.3)
+        async with server.socket(token) as over_budget:
+            with pytest.raises(ConnectionClosed) as closed:
+                await receive_json(over_budget)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, "awaiting a proof" in closed.value.rcvd.reason) == (
+            1013,
+            True,
+        )
+        # The owner, from another address, proves the key: the thief's sockets are not
+        # the owner's.
+        for _ in range(2):
+            elsewhere = socket.socket()
+            elsewhere.bind(("127.0.0.2", 0))
+            elsewhere.connect(("127.0.0.1", server.api.port))
+            owner = await stack.enter_async_context(
+                connect(
+                    server.ws_url,
+                    sock=elsewhere,
+                    subprotocols=["todo.v1", f"authorization_bearer_{token}"],  # type: ignore[list-item]
+                )
+            )
+            proof = key.proof("GET", f"{server.url}/api/ws", access_token=token)
+            await owner.send(json.dumps({"type": "auth.dpop", "proof": proof}))
+            assert (await receive_json(owner))["type"] == "ready"

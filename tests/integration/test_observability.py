@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from auth.testing import TestIssuer
 from tests.integration.conftest import api_env
-from tests.services import ROOT, api_process, free_port
+from tests.services import ROOT, api_process, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +99,25 @@ def test_a_bad_setting_in_the_env_file_is_named_in_one_sentence(
     assert result.stderr.startswith("error: invalid settings: OIDC_LEEWAY_SECONDS: ")
     assert "Traceback" not in result.stderr
     assert "9999" not in result.stderr  # values are not echoed: one may be a secret
+
+
+async def test_a_websocket_upgrade_is_logged_once_with_its_query_values_redacted(
+    issuer: TestIssuer, tmp_path: Path
+) -> None:
+    from websockets.asyncio.client import connect
+
+    from tests.integration.conftest import receive_json
+
+    with api_process(api_env(issuer, LOG_FORMAT="json"), workdir=tmp_path) as api:
+        url = api.base_url.replace("http://", "ws://") + "/api/ws?ticket=T1cket&session=S3ssion"
+        token = issuer.token("ws-logged")
+        async with connect(url, subprotocols=["todo.v1", f"authorization_bearer_{token}"]) as ws:  # type: ignore[list-item]
+            assert (await receive_json(ws))["type"] == "ready"
+        wait_until(lambda: "WEBSOCKET" in api.output(), timeout=10, what="the access line")
+        output = api.output()
+    assert "T1cket" not in output
+    assert "S3ssion" not in output
+    assert '"WebSocket ' not in output  # uvicorn's own line, with the whole target
+    [line] = [line for line in json_lines(output) if line.get("method") == "WEBSOCKET"]
+    assert line["path"] == "/api/ws?ticket=[redacted]&session=[redacted]"
+    assert line["status"] == 101

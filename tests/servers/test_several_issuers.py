@@ -1,6 +1,6 @@
 """One API trusting two real authorization servers at once (OIDC_ISSUERS): tokens from
 node-oidc-provider and from Ory Hydra both accepted, each issuer with its own keys, and
-ready only when both issuers' keys are loaded."""
+ready (both issuers' keys loaded here; one issuer's keys would do)."""
 
 from __future__ import annotations
 

@@ -245,3 +245,15 @@ async def test_a_round_of_more_than_max_pending_lines_is_written_as_it_goes() ->
     finally:
         logger.removeHandler(handler)
         logger.propagate = True
+
+
+def test_a_deeply_nested_field_is_written_without_walking_it_all() -> None:
+    # A field's containers are followed 16 levels deep, on any interpreter: a value
+    # nested 5,000 deep (what Python 3.13's json.loads returns) is cut, not a crash.
+    deep: list[Any] = [JWT]
+    for _ in range(5000):
+        deep = [deep]
+    for log_format in ("json", "text"):
+        output = render(log_format, record("deep", extra={"value": deep, "other": [JWT]}))
+        assert "[nested too deeply]" in output
+        assert JWT not in output

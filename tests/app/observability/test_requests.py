@@ -114,3 +114,45 @@ async def test_an_unmatched_path_has_no_route(
     await client.get("/nowhere/eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
     [line] = access_lines(caplog)
     assert (line["route"], line["status"]) == (None, 404)
+
+
+async def _hashed_subject(settings: Any, issuer: TestIssuer, caplog: Any) -> str:
+    caplog.clear()
+    token = issuer.token("bob@example.test")
+    async with running_app(settings, auth_settings(issuer)) as http:
+        response = await http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+    [line] = access_lines(caplog)
+    subject: str = line["subject"]
+    return subject
+
+
+async def test_without_log_subject_key_subjects_are_hashed_with_a_key_of_the_process(
+    tmp_path: Any, issuer: TestIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An unkeyed HMAC of a guessable subject is recovered by hashing candidates: the
+    # default is a random key per process (docs/operations.md), never no key.
+    caplog.set_level(logging.INFO)
+    settings = app_settings(f"sqlite:///{tmp_path / 'todo.db'}", app_env="production")
+    first = await _hashed_subject(settings, issuer, caplog)
+    second = await _hashed_subject(settings, issuer, caplog)
+    message = f"{issuer.issuer}\x00bob@example.test".encode()
+    unkeyed = hmac.new(b"", message, hashlib.sha256).hexdigest()[:16]
+    assert unkeyed not in (first, second)
+    assert first != second  # each process (here, each app) has its own key
+    keyed = app_settings(f"sqlite:///{tmp_path / 'todo.db'}", log_subject_key="k")
+    assert await _hashed_subject(keyed, issuer, caplog) == await _hashed_subject(
+        keyed, issuer, caplog
+    )
+
+
+def test_production_is_told_when_log_subject_key_is_unset(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from app.main import _subject_key
+
+    with caplog.at_level(logging.WARNING, logger="app.settings"):
+        _subject_key(app_settings("sqlite://", app_env="production"))
+        _subject_key(app_settings("sqlite://", app_env="production", log_subject="omitted"))
+        _subject_key(app_settings("sqlite://"))
+    assert ["LOG_SUBJECT_KEY is not set" in r.getMessage() for r in caplog.records] == [True]

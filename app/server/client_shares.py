@@ -1,0 +1,39 @@
+"""Each client's share of the server's connections (``API_MAX_CONNECTIONS_PER_CLIENT``).
+
+Without one, a single host opening connections (two thousand slow readers, or a couple
+of hundred new idle connections a second) fills ``API_MAX_CONNECTIONS`` and every other
+client gets 503. A client is its address: the peer's, or behind a proxy listed in
+``OIDC_TRUSTED_PROXIES`` the address that proxy forwarded (``auth.client_address``), in
+which case a connection counts for the client of the request it carries last. IPv6
+addresses count by their /64 (one host is routinely given a whole /64).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from app.events.connections import client_key
+
+__all__ = ["ClientShares", "client_key"]
+
+
+class ClientShares:
+    """Open connections per client, against a limit (one object per server)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+
+    def take(self, key: str) -> bool:
+        """Count one more connection of ``key``; False when that is over its share (the
+        connection is counted all the same, and given back like any other)."""
+        self._open[key] += 1
+        return self._open[key] <= self.limit
+
+    def give_back(self, key: str) -> None:
+        self._open[key] -= 1
+        if self._open[key] <= 0:
+            del self._open[key]
+
+    def open_count(self, key: str) -> int:
+        return self._open.get(key, 0)
