@@ -147,7 +147,7 @@ class _Guard(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # What the connection writes in one round of the loop goes out in one system
-        # call (a response's head and body; a WebSocket's handshake and first message).
+        # call (a response's head and body).
         coalesced = CoalescedTransport(cast(asyncio.Transport, transport), self.loop)
         super().connection_made(coalesced)
         self._over_capacity = len(self.connections) > self.limits.max_connections

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from app.server.coalesced_writes import CoalescedTransport
 from app.server.send_deadline import SendWatch
 
 if TYPE_CHECKING:
@@ -143,6 +144,12 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
         self.writable.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # The socket's own transport: messages go out as they come (app.server.coalesced_writes).
+        if isinstance(transport, CoalescedTransport):
+            transport = transport.released()
+        super().connection_made(transport)
 
     def adopt(self, watch: SendWatch | None, release: Callable[[], None] | None) -> None:
         """Take over the HTTP connection's send deadline, and what gives its place in

@@ -70,3 +70,13 @@ async def test_closing_writes_what_is_held_and_aborting_drops_it() -> None:
     transport.abort()
     await asyncio.sleep(0)
     assert (inner.writes, inner.aborted) == ([], True)
+
+
+async def test_a_protocol_taking_the_connection_over_gets_the_sockets_own_transport() -> None:
+    inner = RecordingTransport()
+    transport = CoalescedTransport(inner, asyncio.get_running_loop())
+    transport.write(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+    assert transport.released() is inner
+    assert inner.writes == [b"HTTP/1.1 101 Switching Protocols\r\n\r\n"]  # held, written first
+    await asyncio.sleep(0)
+    assert len(inner.writes) == 1
