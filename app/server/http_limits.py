@@ -62,6 +62,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.observability.throttle import ThrottledLog
 from app.server.client_shares import ClientShares, client_key
+from app.server.coalesced_writes import CoalescedTransport
 from app.server.send_deadline import SendWatch
 from auth import IpNetwork, client_address, is_trusted_proxy, problem_json
 
@@ -142,7 +143,10 @@ class _Guard(asyncio.Protocol):
     _watch: SendWatch | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
+        # What the connection writes in one round of the loop goes out in one system
+        # call (a response's head and body).
+        coalesced = CoalescedTransport(cast(asyncio.Transport, transport), self.loop)
+        super().connection_made(coalesced)
         self._over_capacity = len(self.connections) > self.limits.max_connections
         peer = self.client[0] if self.client else None
         self._via_proxy = is_trusted_proxy(peer, self.limits.trusted_proxies)

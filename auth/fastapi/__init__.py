@@ -62,7 +62,7 @@ from .._resource_metadata import (
     resource_identifier,
 )
 from .._settings import AuthSettings
-from .._tracing import verification_span
+from .._tracing import tracing_enabled, verification_span
 from .._verifier import Authenticator
 from ._errors import (
     AuthHTTPException,
@@ -98,12 +98,17 @@ logger = library_logger("fastapi")
 _STATE_KEY = "_oidc_auth_outcome"
 
 
+def _state(connection: HTTPConnection) -> dict[str, object]:
+    """The scope's state, the dict behind ``connection.state``, read and written as a
+    dict: ``State`` answers a missing name by raising (and ``getattr`` catching) an
+    exception, and each attribute goes through ``__setattr__``, on every request."""
+    state: dict[str, object] = connection.scope.setdefault("state", {})
+    return state
+
+
 def _outcome(connection: HTTPConnection) -> object:
-    """What this request's authentication came to so far, if anything. Read from the
-    scope's state, the dict behind ``connection.state``: ``State`` answers a missing
-    name by raising (and ``getattr`` catching) an exception, on every request."""
-    state: dict[str, object] = connection.scope.get("state") or {}
-    return state.get(_STATE_KEY)
+    """What this request's authentication came to so far, if anything."""
+    return _state(connection).get(_STATE_KEY)
 
 
 def _metadata_url(connection: HTTPConnection, settings: AuthSettings) -> str | None:
@@ -251,21 +256,26 @@ class OIDCAuth(SecurityBase):
     async def _principal(self, request: Request, response: Response) -> Principal:
         # One verification per request, however many dependencies ask: a DPoP proof
         # must not be checked (and recorded against replay) twice.
-        outcome = _outcome(request)
+        state = _state(request)
+        outcome = state.get(_STATE_KEY)
         if isinstance(outcome, Principal):
             return outcome
         if isinstance(outcome, AuthError):
             raise outcome
         authenticator = self.authenticator_of(request)
         try:
-            with verification_span() as span:
+            if tracing_enabled():
+                with verification_span() as span:
+                    principal = await authenticator.authenticate(
+                        http_request(request, request.method)
+                    )
+                    span.principal = principal
+            else:
                 principal = await authenticator.authenticate(http_request(request, request.method))
-                span.principal = principal
         except AuthError as error:
-            setattr(request.state, _STATE_KEY, error)
+            state[_STATE_KEY] = error
             raise
-        setattr(request.state, _STATE_KEY, principal)
-        request.state.principal = principal
+        state[_STATE_KEY] = state["principal"] = principal
         for name, value in authenticator.response_headers():
             response.headers[name] = value
         return principal

@@ -123,3 +123,42 @@ async def test_other_scopes_pass_through() -> None:
     app = Recorder()
     await _call(HostGuard(app), {"type": "lifespan"})
     assert app.scopes == [{"type": "lifespan"}]
+
+
+async def test_a_host_seen_valid_before_is_refused_with_a_second_host_or_a_bad_forward() -> None:
+    # The guard remembers valid Host values; that must not let through what a full check
+    # would refuse: a repeated Host, or a trusted proxy's invalid forwarded host.
+    app = Recorder()
+    trusted = [ipaddress.ip_network("10.0.0.0/8")]
+    guard = HostGuard(app, trusted_proxies=trusted)
+    async with _client(guard, peer="10.1.1.1") as client:
+        assert (await client.get("/", headers={"Host": "api.example"})).status_code == 200
+        assert (await client.get("/", headers={"Host": "api.example"})).status_code == 200
+        forwarded = {"Host": "api.example", "X-Forwarded-Host": "api.example/x?"}
+        assert (await client.get("/", headers=forwarded)).status_code == 400
+    scope = {"type": "http", "scheme": "http", "http_version": "1.1", "client": ("10.1.1.1", 1)}
+    repeated = [(b"host", b"api.example"), (b"host", b"other.example")]
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await guard({**scope, "headers": repeated}, _no_body, send)
+    assert sent[0]["status"] == 400
+    assert len(app.scopes) == 2
+
+
+async def test_the_hosts_remembered_are_bounded() -> None:
+    app = Recorder()
+    guard = HostGuard(app)
+    async with _client(guard) as client:
+        for n in range(100):
+            response = await client.get("/", headers={"Host": f"host-{n}.example"})
+            assert response.status_code == 200
+        bad = await client.get("/", headers={"Host": "host-1.example/x"})
+    assert bad.status_code == 400
+    assert len(guard._known_hosts) == 64
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
