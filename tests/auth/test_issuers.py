@@ -109,7 +109,11 @@ async def test_each_issuer_is_verified_with_its_own_profile(
     assert alice.issuer == keycloak.issuer
     assert alice.roles == {"todo-user"}
     bob = await authenticator.authenticate(_bearer(_okta_token(okta)))
-    assert (bob.issuer, bob.client_id, bob.scopes) == (okta.issuer, "0oa1", {"todo:read"})
+    assert (bob.issuer, bob.client_id, bob.scopes) == (
+        okta.issuer,
+        "0oa1",
+        frozenset({"todo:read"}),
+    )
 
 
 async def test_the_other_issuers_profile_does_not_leak(
