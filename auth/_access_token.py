@@ -4,12 +4,16 @@ The steps run in a fixed order, cheapest and most structural first, and every fa
 is an ``InvalidToken`` whose description says which check refused the token without
 repeating any of its content:
 
-    parse -> algorithm -> typ -> header parameters -> key by kid -> signature
-    -> iss -> aud -> exp/nbf/iat -> required claims -> confirmation (cnf)
+    parse -> algorithm -> typ -> trusted issuer -> header parameters -> key by kid
+    -> signature -> iss -> aud -> exp/nbf/iat -> required claims -> confirmation (cnf)
 
-With several trusted issuers the caller parses first and picks the policy and keys by
-the token's (still unverified) ``iss`` (``auth._verifier``); ``verify_jws`` then runs the
-same steps, ``iss`` compared exactly once more after the signature.
+``parse_token`` comes first; the order of everything after it is
+``auth._token_steps.ACCESS_TOKEN_STEPS``, the one sequence the verifier runs and the
+doctor walks (``auth._diagnosis``).
+The caller parses, then picks the policy and keys by the token's (still unverified)
+``iss`` (``auth._verifier``, one policy per trusted issuer); the ``issuer`` step refuses a
+token whose issuer is not trusted before any key is looked up, and ``iss`` is compared
+exactly once more after the signature.
 
 What a policy accepts beyond strict RFC 9068 (another ``typ``, no ``jti``, the client in
 ``azp``/``cid``/``appid``, scopes in ``scp``) comes from a provider profile
@@ -30,7 +34,6 @@ from ._claim_paths import claim_value
 from ._errors import Check, InvalidToken
 from ._jws import CompactJws, Defect, Key, MalformedJws, parse_compact, signature_is_valid
 from ._profiles import OPTIONAL_RFC9068_CLAIMS, IdClaimsInAccessTokens
-from ._token_kind import check_type
 
 #: Access tokens longer than this are refused before any parsing. Keycloak tokens of a
 #: user in many groups reach a few KiB; 16 KiB is also h11's header-size limit.
@@ -41,7 +44,8 @@ MAX_STRING_CLAIM = 1024
 MAX_SUBJECT = 255
 
 # Header parameters that point at keys outside the issuer's JWKS (RFC 8725 §3.10).
-_EMBEDDED_KEY_HEADERS = ("jwk", "jku", "x5u", "x5c")
+EMBEDDED_KEY_HEADERS = ("jwk", "jku", "x5u", "x5c")
+_EMBEDDED_KEYS = frozenset(EMBEDDED_KEY_HEADERS)
 # RFC 7800 §3.2-3.5 and RFC 8705 §3.1: confirmation methods other than jkt.
 _OTHER_CONFIRMATIONS = frozenset({"jwk", "jwe", "jku", "kid", "x5t#S256"})
 _THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -77,12 +81,10 @@ class AccessTokenPolicy:
     client_id_claims: tuple[str, ...] = ("client_id", "azp")
     scope_claims: tuple[str, ...] = ("scope",)
     max_length: int = MAX_TOKEN_LENGTH
-    #: ID-token claims the provider's access tokens carry (``auth._profiles``).
-    id_claims: IdClaimsInAccessTokens | None = None
-
-    @property
-    def id_claims_allowed(self) -> tuple[IdClaimsInAccessTokens, ...]:
-        return () if self.id_claims is None else (self.id_claims,)
+    #: ID-token claims the provider's access tokens may carry (``auth._profiles``): the
+    #: profile's one allowance, or none; the policy for a token naming no trusted issuer
+    #: holds every trusted issuer's (``auth._verifier.untrusted_policy``).
+    id_claims: tuple[IdClaimsInAccessTokens, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +128,7 @@ def check_header_parameters(header: Mapping[str, Any]) -> str | None:
             "the token uses a critical header extension this server does not implement",
             check=Check.CRIT,
         )
-    if any(name in header for name in _EMBEDDED_KEY_HEADERS):
+    if not header.keys().isdisjoint(_EMBEDDED_KEYS):
         raise InvalidToken(
             "the token names its own key; only the issuer's keys are used",
             check=Check.EMBEDDED_KEY,
@@ -154,11 +156,19 @@ def check_issuer(claims: Mapping[str, Any], issuer: str) -> None:
 def check_audience(claims: Mapping[str, Any], audiences: tuple[str, ...]) -> None:
     """``aud`` is one of this API's identifiers, or an array containing one of them
     (RFC 9068 §4 step 4; RFC 7519 §4.1.3)."""
+    # Loops rather than all()/any() over generators: this runs for every new token.
     aud = claims.get("aud")
     if isinstance(aud, str):
         accepted = aud in audiences
-    elif isinstance(aud, list) and aud and all(isinstance(item, str) for item in aud):
-        accepted = any(audience in aud for audience in audiences)
+    elif isinstance(aud, list) and aud:
+        for item in aud:
+            if not isinstance(item, str):
+                raise InvalidToken("the token's audience is malformed", check=Check.AUD)
+        accepted = False
+        for audience in audiences:
+            if audience in aud:
+                accepted = True
+                break
     else:
         raise InvalidToken("the token's audience is malformed", check=Check.AUD)
     if not accepted:
@@ -173,7 +183,8 @@ def numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
         return None
     value = claims[name]
     # The range check compares numbers without converting them: math.isfinite() of a
-    # 400-digit int raises OverflowError. NaN and the infinities fail it too.
+    # 400-digit int raises OverflowError. NaN and the infinities fail it too. (Written
+    # out rather than calling is_numeric_date: three calls per token add up.)
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -183,6 +194,15 @@ def numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
             f"the token's {name} claim is not a valid date", check=_DATE_CHECKS[name]
         )
     return float(value)
+
+
+def is_numeric_date(value: Any) -> bool:
+    """``value`` is a NumericDate ``numeric_date`` accepts."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and 0 <= value <= MAX_NUMERIC_DATE
+    )
 
 
 def check_time_claims(claims: Mapping[str, Any], *, now: float, leeway: int) -> float:
@@ -216,7 +236,10 @@ def is_valid_subject(subject: Any) -> bool:
 def client_id_of(claims: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     """The first present of the client-id claims ``names`` (``client_id``, or a
     provider's alias: ``azp``, ``cid``, ``appid``); None when none is present."""
-    return next((claims[name] for name in names if name in claims), None)
+    for name in names:
+        if name in claims:
+            return claims[name]
+    return None
 
 
 def check_required_claims(claims: Mapping[str, Any], policy: AccessTokenPolicy) -> None:
@@ -269,19 +292,6 @@ def confirmation_thumbprint(claims: Mapping[str, Any]) -> str | None:
     return jkt
 
 
-async def verify_access_token(
-    token: str, *, policy: AccessTokenPolicy, keys: KeyResolver, now: float
-) -> VerifiedAccessToken:
-    """Run every RFC 9068 §4 check on ``token``, in order.
-
-    Raises:
-        InvalidToken: the first check that fails.
-        ServiceUnavailable: the issuer's keys cannot be obtained.
-    """
-    jws = parse_token(token, max_length=policy.max_length)
-    return await verify_jws(jws, policy=policy, keys=keys, now=now)
-
-
 def unverified_issuer(jws: CompactJws) -> str | None:
     """The ``iss`` a parsed token claims, before anything is verified: only ever used
     to pick which trusted issuer's policy and keys to verify it with, never to fetch."""
@@ -289,26 +299,13 @@ def unverified_issuer(jws: CompactJws) -> str | None:
     return iss if isinstance(iss, str) else None
 
 
-async def verify_jws(
-    jws: CompactJws, *, policy: AccessTokenPolicy, keys: KeyResolver, now: float
-) -> VerifiedAccessToken:
-    """The checks after parsing, in order (see the module docstring).
-
-    Raises:
-        InvalidToken: the first check that fails.
-        ServiceUnavailable: the issuer's keys cannot be obtained.
-    """
-    alg = check_algorithm(jws.header, policy.algorithms)
-    check_type(
-        jws.header, jws.payload, accepted=policy.accepted_typ, id_claims=policy.id_claims_allowed
-    )
-    kid = check_header_parameters(jws.header)
-    key = await keys.key_for(kid, alg)
-    check_signature(jws, alg, key)
-    claims = jws.payload
-    check_issuer(claims, policy.issuer)
-    check_audience(claims, policy.audiences)
-    expires_at = check_time_claims(claims, now=now, leeway=policy.leeway)
-    check_required_claims(claims, policy)
-    jkt = confirmation_thumbprint(claims)
-    return VerifiedAccessToken(claims=claims, kid=kid, key=key, expires_at=expires_at, jkt=jkt)
+def check_trusted_issuer(jws: CompactJws, trusted: str | None) -> None:
+    """The token's (unverified) ``iss`` is ``trusted``, the issuer whose policy and keys
+    were chosen for it (None: it names no issuer this API trusts). Decided from
+    configuration alone, before any key lookup, so nothing is fetched for a token from
+    an issuer this API does not trust (RFC 8725 §3.8). RFC 9068 §4 step 3 is
+    ``check_issuer``, after the signature."""
+    if trusted is None or unverified_issuer(jws) != trusted:
+        raise InvalidToken(
+            "the token was issued by an issuer this API does not trust", check=Check.ISS
+        )

@@ -102,11 +102,9 @@ class DecodeOnlyAuthenticator(_MockBase):
         profile = trusted[0].profile if trusted else self.settings.profile()
         return principal_from_claims(
             claims,
-            role_claims=profile.role_claims,
+            profile=profile,
             groups_claim=self.settings.groups_claim,
             dpop_jkt=confirmation_thumbprint(claims),
-            client_id_claims=profile.client_id_claims,
-            scope_claims=profile.scope_claims,
         )
 
 

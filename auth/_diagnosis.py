@@ -1,270 +1,354 @@
-"""Why is this token refused? Every check of ``auth._access_token``, in the verifier's
-order, run one by one on a token so that each can be reported with the values involved
-and, for each failure, the fix. Used by ``python -m auth.doctor``.
+"""Why is this token refused? The verifier's own steps, walked one by one on a token (and
+its DPoP proof), each reported with the values it looked at and, for a failure, the fix.
+Used by ``python -m auth.doctor``.
 
-Unlike the verifier it does not stop at the first failure (later checks still tell
-something), and it never shows the signature or the token itself: only header
-parameters and claim values.
+Nothing here checks anything by itself: the verifier is built from the settings as in
+production (``auth._factory``), the token's issuer and policy are chosen by the
+verifier, and the checks are the sequences it runs (``ACCESS_TOKEN_STEPS``, the scheme
+binding, ``DPOP_STEPS``), walked with ``auth._steps.walk_steps`` so that a report goes
+on past the first failure. A check added to a sequence is reported here with no change.
+
+A report never shows the signature or the token itself: only header parameters and
+claim values.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 import httpx
 
-from ._access_token import (
-    check_algorithm,
-    check_audience,
-    check_header_parameters,
-    check_issuer,
-    check_required_claims,
-    check_signature,
-    check_time_claims,
-    client_id_of,
-    confirmation_thumbprint,
-    parse_token,
-    unverified_issuer,
-)
-from ._errors import AuthError, Check
+from . import _proof_steps, _token_steps
+from ._access_token import MAX_TOKEN_LENGTH, parse_token
+from ._dpop import parse_proof
+from ._errors import AuthError, Scheme
+from ._factory import create_authenticator
+from ._fixes import fix_for, shape_fix, token_kind_fix, token_shape
+from ._htu import normalise_url
 from ._jwks import JwksCache
 from ._jws import CompactJws
-from ._principal import principal_from_claims
 from ._profiles import Provider, TrustedIssuer
-from ._settings import AuthSettings
-from ._token_kind import check_type
-from ._verifier import token_policy
+from ._proof_steps import ProofUnderCheck
+from ._settings import AuthMode, AuthSettings
+from ._steps import Outcome, Walked, walk_steps
+from ._token_steps import TokenUnderCheck
+from ._verifier import TokenVerifier
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One check: its name, whether it passed, the values involved, and the fix."""
+    """One step of the walk: its outcome, the values it looked at, and for a failure the
+    refusal (check code, RFC error, description) and the fix."""
 
-    check: str
-    passed: bool
-    detail: str
+    step: str
+    outcome: Outcome
+    values: Mapping[str, Any] = field(default_factory=dict)
+    #: The ``auth.Check`` code of the refusal, as the server logs it.
+    check: str | None = None
+    #: The RFC error code the server answers with (``invalid_token``...).
+    error: str | None = None
+    status: int | None = None
+    description: str | None = None
+    #: For a failure, what fixes it; for a pass, advice worth reading.
     fix: str | None = None
 
-
-_KEYCLOAK_FIXES: dict[Check, str] = {
-    Check.TYP: (
-        "in Keycloak, turn on the client's \"Use 'at+jwt' as access token header type\" "
-        "(Advanced tab; client attribute access.token.header.type.rfc9068=true), "
-        'or accept JWT here: OIDC_ACCEPTED_TYP="at+jwt jwt"'
-    ),
-    Check.AUD: (
-        "in Keycloak, give the client an Audience mapper (Client scopes > dedicated scope > "
-        "Add mapper > Audience) that includes this API's client id, or set OIDC_AUDIENCE "
-        "to one of the token's audiences"
-    ),
-    Check.ISS: (
-        "OIDC_ISSUER_URI must equal the token's iss exactly: Keycloak builds it from the "
-        "host name the client used (set KC_HOSTNAME, or call Keycloak by the same name)"
-    ),
-    Check.CLIENT_ID: "in Keycloak, the client id is azp; check OIDC_CLIENT_ID_CLAIMS",
-}
-
-_FIXES: dict[Check, str] = {
-    Check.ALG: "add the algorithm to OIDC_ALGORITHMS (asymmetric ones only)",
-    Check.TYP: "set OIDC_PROVIDER to your provider, or list the typ in OIDC_ACCEPTED_TYP",
-    Check.ISS: "set OIDC_ISSUER_URI (or an OIDC_ISSUERS entry) to the token's iss exactly",
-    Check.AUD: "set OIDC_AUDIENCE to one of the token's aud values (space-separated list)",
-    Check.KID: "the issuer does not publish this key: a token from another issuer or realm, "
-    "or a key removed since (get a new token)",
-    Check.KEY: "the published key does not fit the token's alg; check the issuer's JWKS",
-    Check.SIGNATURE: "the token was altered, or signed by another issuer with the same kid",
-    Check.EXP: "get a new token; if clocks differ, raise OIDC_LEEWAY_SECONDS (at most 300)",
-    Check.NBF: "the token is not valid yet: check the clocks, or OIDC_LEEWAY_SECONDS",
-    Check.IAT: "the token is issued in the future: check the clocks, or OIDC_LEEWAY_SECONDS",
-    Check.SUB: "the token needs a sub of 1 to 255 printable characters",
-    Check.JTI: "set OIDC_PROVIDER to your provider, or OIDC_REQUIRED_CLAIMS without jti",
-    Check.CLIENT_ID: "set OIDC_CLIENT_ID_CLAIMS to where your provider puts the client id "
-    "(client_id azp cid appid), or OIDC_REQUIRED_CLAIMS without client_id",
-    Check.SCOPE: "set OIDC_SCOPE_CLAIMS to claims holding a string or a list of strings",
-    Check.CNF: "only cnf.jkt (DPoP) bindings are supported",
-    Check.KEYS_UNAVAILABLE: "the issuer's discovery or JWKS cannot be fetched: check "
-    "OIDC_DISCOVERY_URI (when the API reaches the issuer by another name) and the network",
-    Check.ISSUER_UNREACHABLE: "the issuer cannot be reached to look the key up",
-}
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASS
 
 
-def fix_for(check: Check, provider: Provider) -> str | None:
-    """The setting (or, for Keycloak, the client attribute) that addresses ``check``."""
-    if provider is Provider.KEYCLOAK and check in _KEYCLOAK_FIXES:
-        return _KEYCLOAK_FIXES[check]
-    return _FIXES.get(check)
+class Verdict(StrEnum):
+    """What the server would do with the request."""
+
+    ACCEPTED = "accepted"
+    #: A check refused it (401, or 400 for a malformed request or proof).
+    REFUSED = "refused"
+    #: A check could not be made (the issuer's keys could not be fetched): the server
+    #: would answer 503.
+    UNDECIDED = "undecided"
+
+
+@dataclass(frozen=True, slots=True)
+class ProofRequest:
+    """A DPoP proof and the request it was presented with."""
+
+    proof: str
+    method: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    findings: tuple[Finding, ...]
+    provider: Provider
+    #: The trusted issuer the token names, when it names one.
+    issuer: str | None = None
+    #: The parsed header and payload, when the token parses (never the signature).
+    header: Mapping[str, Any] | None = None
+    claims: Mapping[str, Any] | None = None
+
+    @property
+    def decided_by(self) -> Finding | None:
+        """The first step that did not pass: the one the server would answer with."""
+        return next(
+            (f for f in self.findings if f.outcome in (Outcome.FAIL, Outcome.UNAVAILABLE)), None
+        )
+
+    @property
+    def verdict(self) -> Verdict:
+        decided_by = self.decided_by
+        if decided_by is None:
+            return Verdict.ACCEPTED
+        return Verdict.REFUSED if decided_by.outcome is Outcome.FAIL else Verdict.UNDECIDED
 
 
 class Diagnosis:
-    """Runs the checks on one token and collects a ``Finding`` per check."""
+    """Walks the verifier's steps on one token (and proof) and reports each."""
 
     def __init__(self, settings: AuthSettings, *, now: float | None = None) -> None:
-        self.settings = settings
-        self.now = time.time() if now is None else now
-        self.findings: list[Finding] = []
+        # Server nonces are checked only when their secret is shared: without one, the
+        # server's nonces cannot be told from any other string here.
+        self.nonces_unknown = settings.dpop_nonce and settings.dpop_nonce_secret is None
+        self.settings = settings.model_copy(
+            update={"mode": AuthMode.VERIFY, "dpop_nonce": not self.nonces_unknown}
+            if settings.dpop_nonce
+            else {"mode": AuthMode.VERIFY}
+        )
+        self.now = int(time.time()) if now is None else now
         self.provider = settings.provider
+        self.trusted = tuple(issuer.issuer for issuer in self.settings.trusted_issuers())
 
-    def step(self, name: str, detail: str, check: Callable[[], object]) -> bool:
-        """Run ``check``; record ``detail`` (the values it looked at) and the outcome."""
+    async def run(
+        self, token: str, client: httpx.AsyncClient, *, proof: ProofRequest | None = None
+    ) -> Report:
+        """Every step on ``token``, with keys fetched through ``client``; with ``proof``,
+        the scheme binding and every proof step too.
+
+        Raises:
+            ValueError: ``proof.url`` is not an absolute http(s) URL.
+        """
+        htu = normalise_url(proof.url) if proof is not None else ""
+        findings: list[Finding] = []
         try:
-            check()
+            jws = parse_token(token, max_length=MAX_TOKEN_LENGTH)
         except AuthError as error:
-            fix = fix_for(error.check, self.provider)
-            self.findings.append(Finding(name, False, f"{detail}: {error.description}", fix))
-            return False
-        self.findings.append(Finding(name, True, detail))
-        return True
-
-    async def run(self, token: str, client: httpx.AsyncClient) -> list[Finding]:
-        """Every check on ``token``, with keys fetched through ``client``."""
-        jws: CompactJws | None = None
-
-        def parse() -> None:
-            nonlocal jws
-            jws = parse_token(token, max_length=16 * 1024)
-
-        if not self.step("parse", f"{len(token)} characters", parse) or jws is None:
-            return self.findings
-        shown: dict[str, Any] = {k: jws.header[k] for k in ("alg", "typ", "kid") if k in jws.header}
-        self.findings[-1] = Finding(
-            "parse", True, f"header {_show(shown)}; {len(token)} characters"
-        )
-        trusted = self._issuer(jws)
-        if trusted is None:
-            return self.findings
-        self.provider = trusted.provider
-        policy = token_policy(trusted, self.settings)
-        header, claims = jws.header, jws.payload
-        alg = header.get("alg")
-        accepted = " ".join(sorted(policy.accepted_typ))
-        self.step("alg", f"alg={alg!r} allowed", lambda: check_algorithm(header, policy.algorithms))
-        self.step(
-            "typ",
-            f"typ={header.get('typ', 'absent')!r}, accepted: {accepted}",
-            lambda: check_type(
-                header, claims, accepted=policy.accepted_typ, id_claims=policy.id_claims_allowed
-            ),
-        )
-        self.step(
-            "header",
-            f"kid={header.get('kid')!r}, no crit, no embedded key",
-            lambda: check_header_parameters(header),
-        )
-        await self._signature(jws, trusted, client, str(alg))
-        self.step("iss", f"iss={claims.get('iss')!r}", lambda: check_issuer(claims, trusted.issuer))
-        self.step(
-            "aud",
-            f"aud={claims.get('aud')!r}, this API: {' '.join(trusted.audiences)}",
-            lambda: check_audience(claims, trusted.audiences),
-        )
-        exp = claims.get("exp")
-        left = f", {int(exp - self.now)}s left" if isinstance(exp, int | float) else ""
-        self.step(
-            "time",
-            f"exp={exp!r} iat={claims.get('iat')!r} nbf={claims.get('nbf')!r}{left}",
-            lambda: check_time_claims(claims, now=self.now, leeway=self.settings.leeway_seconds),
-        )
-        self.step(
-            "claims",
-            f"sub={claims.get('sub')!r} jti={'present' if 'jti' in claims else 'absent'} "
-            f"client={client_id_of(claims, policy.client_id_claims)!r} "
-            f"(required: {' '.join(sorted(policy.required_claims)) or 'none'})",
-            lambda: check_required_claims(claims, policy),
-        )
-        cnf = claims.get("cnf")
-        self.step(
-            "cnf",
-            "not DPoP-bound: send as Bearer"
-            if cnf is None
-            else f"DPoP-bound (cnf={cnf!r}): send with the DPoP scheme and a proof",
-            lambda: confirmation_thumbprint(claims),
-        )
-        self._extracted(claims, trusted)
-        return self.findings
-
-    def _issuer(self, jws: CompactJws) -> TrustedIssuer | None:
-        iss = unverified_issuer(jws)
-        trusted = {issuer.issuer: issuer for issuer in self.settings.trusted_issuers()}
-        if iss in trusted:
-            chosen = trusted[iss]
-            self.findings.append(
-                Finding("issuer", True, f"iss={iss!r} is trusted (provider {chosen.provider})")
-            )
-            return chosen
-        near = [name for name in trusted if name.rstrip("/") == (iss or "").rstrip("/")]
-        detail = f"iss={iss!r}; trusted: {', '.join(trusted) or 'none configured'}"
-        if near:
-            detail += " (differs only by a trailing slash: compared exactly)"
-        self.findings.append(Finding("issuer", False, detail, fix_for(Check.ISS, self.provider)))
-        return None
-
-    async def _signature(
-        self, jws: CompactJws, trusted: TrustedIssuer, client: httpx.AsyncClient, alg: str
-    ) -> None:
-        keys = JwksCache(client=client, issuer=trusted.issuer, discovery_uri=trusted.discovery_uri)
-        loaded = await keys.refresh()
-        status = keys.status()
-        if not loaded:
-            self.findings.append(
-                Finding(
-                    "keys",
-                    False,
-                    f"{trusted.discovery_uri}: {status['last_error']}",
-                    fix_for(Check.KEYS_UNAVAILABLE, self.provider),
-                )
-            )
-            return
-        published = sorted(keys.keys.by_kid) if keys.keys else []
-        self.findings.append(Finding("keys", True, f"{status['key_count']} keys, kids {published}"))
-        kid = jws.header.get("kid")
-
-        async def signature() -> str:
-            key = await keys.key_for(kid if isinstance(kid, str) else None, alg)
-            check_signature(jws, alg, key)
-            return f"verified with kid={kid!r}"
-
+            shape = token_shape(token)
+            values = {"length": len(token), "segments": token.count(".") + 1, "shape": shape}
+            fix = shape_fix(shape, self.provider) or fix_for(error.check, self.provider)
+            findings.append(_failed("parse", values, error, fix))
+            return Report(tuple(findings), self.provider)
+        header: dict[str, Any] = {
+            name: jws.header[name] for name in ("alg", "typ", "kid") if name in jws.header
+        }
+        findings.append(Finding("parse", Outcome.PASS, {**header, "length": len(token)}))
+        verifier = self._verifier(client)
         try:
-            detail = await signature()
-        except AuthError as error:
-            self.findings.append(
-                Finding("signature", False, error.description, fix_for(error.check, self.provider))
-            )
+            return await self._walk(verifier, jws, token, findings, proof=proof, htu=htu)
+        finally:
+            await verifier.aclose()  # a tenant's key set keeps a refresh task
+
+    async def _walk(
+        self,
+        verifier: TokenVerifier,
+        jws: CompactJws,
+        token: str,
+        findings: list[Finding],
+        *,
+        proof: ProofRequest | None,
+        htu: str,
+    ) -> Report:
+        token_state = verifier.token_under_check(jws)
+        token_state.now = self.now
+        key_set = await self._load_keys(token_state)
+        walked = await walk_steps(_token_steps.ACCESS_TOKEN_STEPS, token_state)
+        # The issuer the verifier chose for the token (none: it names no trusted one).
+        issuer_passed = any(w.step.name == "issuer" and w.passed for w in walked)
+        issuer = verifier.trusted_issuer(token_state.policy.issuer) if issuer_passed else None
+        if issuer is not None:
+            self.provider = issuer.provider
+        findings += (self._token_finding(w, token_state, key_set) for w in walked)
+        token_passed = all(w.passed for w in walked)
+        cnf_passed = any(w.step.name == "cnf" and w.passed for w in walked)
+        findings.append(self._scheme(verifier, token_state, cnf_passed, proof is not None))
+        if proof is not None:
+            findings += await self._proof(verifier, token, token_state, proof, htu)
+        if token_passed and all(finding.passed for finding in findings) and issuer:
+            findings.append(self._principal(verifier, token_state, issuer))
         else:
-            self.findings.append(Finding("signature", True, detail))
-        await keys.aclose()
+            skipped = "not built: the request is not accepted"
+            findings.append(Finding("principal", Outcome.SKIP, description=skipped))
+        return Report(
+            tuple(findings),
+            self.provider,
+            issuer=issuer.issuer if issuer else None,
+            header=jws.header,
+            claims=jws.payload,
+        )
 
-    def _extracted(self, claims: Mapping[str, Any], trusted: TrustedIssuer) -> None:
-        profile = trusted.profile
-        principal = principal_from_claims(
-            claims,
-            role_claims=profile.role_claims,
-            groups_claim=self.settings.groups_claim,
-            dpop_jkt=None,
-            client_id_claims=profile.client_id_claims,
-            scope_claims=profile.scope_claims,
+    def _verifier(self, client: httpx.AsyncClient) -> TokenVerifier:
+        verifier = create_authenticator(self.settings, production=False, http_client=client)
+        assert isinstance(verifier, TokenVerifier)  # noqa: S101 (mode is verify: see __init__)
+        return verifier
+
+    async def _load_keys(self, token: TokenUnderCheck) -> dict[str, Any]:
+        # Only the chosen issuer's keys, as the verifier would: nothing is fetched for a
+        # token naming an issuer this API does not trust.
+        keys = token.keys
+        if not isinstance(keys, JwksCache):
+            return {}
+        await keys.refresh()
+        status = keys.status()
+        if keys.keys is None:
+            return {"jwks": "not loaded", "error": status["last_error"]}
+        return {"published": sorted(keys.keys.by_kid), "without_kid": len(keys.keys.without_kid)}
+
+    def _token_finding(
+        self, walked: Walked[TokenUnderCheck], token: TokenUnderCheck, key_set: Mapping[str, Any]
+    ) -> Finding:
+        name = walked.step.name
+        extra: dict[str, Any] = {}
+        if name == "issuer":
+            extra = {"trusted": list(self.trusted)}
+        elif name == "key":
+            extra = dict(key_set)
+        finding = self._finding(walked, token, extra, header=token.jws.header, claims=token.claims)
+        if name == "typ" and finding.outcome is Outcome.FAIL:
+            kind = token_kind_fix(token.jws.header, token.claims, token.policy.accepted_typ)
+            return finding if kind is None else replace(finding, fix=kind)
+        if name == "issuer" and not finding.passed:
+            iss = token.claims.get("iss")
+            if isinstance(iss, str) and any(
+                trusted.rstrip("/") == iss.rstrip("/") for trusted in self.trusted
+            ):
+                note = "it differs from a trusted issuer only by a trailing slash: compared exactly"
+                return replace(finding, description=f"{finding.description} ({note})")
+        return finding
+
+    def _finding(
+        self,
+        walked: Walked[Any],
+        state: Any,
+        extra: Mapping[str, Any],
+        *,
+        header: Mapping[str, Any],
+        claims: Mapping[str, Any],
+    ) -> Finding:
+        step = walked.step
+        if walked.outcome is Outcome.SKIP:
+            return Finding(
+                step.name,
+                Outcome.SKIP,
+                description=f"not checked: needs {' and '.join(walked.missing)}",
+            )
+        values = {**step.shows(state), **extra}
+        if walked.error is None:
+            return Finding(step.name, Outcome.PASS, values, fix=_NOTES.get(step.name))
+        error = walked.error
+        fix = fix_for(
+            error.check, self.provider, header=header, claims=claims, trusted=self.trusted
         )
-        detail = (
-            f"client={principal.client_id!r} scopes={sorted(principal.scopes)} "
-            f"roles={sorted(principal.roles)} (from {' '.join(profile.role_claims) or 'no claim'})"
+        return Finding(
+            step.name,
+            walked.outcome,
+            values,
+            check=error.check.value,
+            error=error.error,
+            status=error.status_code,
+            description=error.description,
+            fix=fix,
         )
+
+    def _scheme(
+        self, verifier: TokenVerifier, token: TokenUnderCheck, cnf_passed: bool, with_proof: bool
+    ) -> Finding:
+        if not cnf_passed:
+            return Finding("scheme", Outcome.SKIP, description="not checked: needs cnf")
+        scheme: Scheme = "DPoP" if with_proof else "Bearer"
+        values = {
+            "scheme": scheme,
+            "bound": token.jkt is not None,
+            "dpop_required": self.settings.dpop_required,
+        }
+        try:
+            verifier.check_scheme(scheme, token.jkt)
+        except AuthError as error:
+            return _failed("scheme", values, error, fix_for(error.check, self.provider))
+        return Finding("scheme", Outcome.PASS, values)
+
+    async def _proof(
+        self,
+        verifier: TokenVerifier,
+        token: str,
+        token_state: TokenUnderCheck,
+        request: ProofRequest,
+        htu: str,
+    ) -> list[Finding]:
+        try:
+            jws = parse_proof([request.proof], max_length=verifier.proofs.policy.max_length)
+        except AuthError as error:
+            values = {"length": len(request.proof)}
+            return [_failed("dpop.parse", values, error, fix_for(error.check, self.provider))]
+        header: dict[str, Any] = {
+            name: jws.header[name] for name in ("typ", "alg") if name in jws.header
+        }
+        findings = [Finding("dpop.parse", Outcome.PASS, {**header, "length": len(request.proof)})]
+        proof = verifier.proofs.under_check(
+            jws,
+            method=request.method,
+            htu=htu,
+            access_token=token,
+            bound_jkt=token_state.jkt or "",
+            now=self.now,
+        )
+        walked = await walk_steps(_proof_steps.DPOP_STEPS, proof)
+        findings += (self._proof_finding(w, proof) for w in walked)
+        return findings
+
+    def _proof_finding(self, walked: Walked[ProofUnderCheck], proof: ProofUnderCheck) -> Finding:
+        finding = self._finding(walked, proof, {}, header=proof.jws.header, claims=proof.claims)
+        if walked.step.name == "dpop.nonce" and self.nonces_unknown:
+            return replace(
+                finding,
+                fix="the server requires nonces (OIDC_DPOP_NONCE) but without "
+                "OIDC_DPOP_NONCE_SECRET the doctor cannot tell a current one: not checked",
+            )
+        return finding
+
+    def _principal(
+        self, verifier: TokenVerifier, token: TokenUnderCheck, issuer: TrustedIssuer
+    ) -> Finding:
+        principal = verifier.principal_of(token.verified())
+        profile = issuer.profile
+        values = {
+            "subject": principal.subject,
+            "client_id": principal.client_id,
+            "scopes": sorted(principal.scopes),
+            "roles": sorted(principal.roles),
+            "role_claims": list(profile.role_claims),
+        }
         fix = None if principal.roles else "no roles found: point OIDC_ROLE_CLAIMS at your roles"
-        self.findings.append(Finding("principal", True, detail, fix))
+        return Finding("principal", Outcome.PASS, values, fix=fix)
 
 
-def _passed(_: object, detail: str) -> str:
-    return detail
+# Advice on steps that pass but that the doctor cannot check as the server does.
+_NOTES: dict[str, str] = {
+    "dpop.replay": "checked against the doctor's own store only: the server's replay "
+    "store may have seen this proof (a proof is good for one request)",
+}
 
 
-def _binding(jkt: str | None) -> str:
-    return (
-        "not DPoP-bound: send as Bearer"
-        if jkt is None
-        else f"DPoP-bound (jkt={jkt}): send with the DPoP scheme and a proof"
+def _failed(step: str, values: Mapping[str, Any], error: AuthError, fix: str | None) -> Finding:
+    return Finding(
+        step,
+        Outcome.UNAVAILABLE if error.status_code == 503 else Outcome.FAIL,
+        values,
+        check=error.check.value,
+        error=error.error,
+        status=error.status_code,
+        description=error.description,
+        fix=fix,
     )
-
-
-def _show(values: Mapping[str, Any]) -> str:
-    return " ".join(f"{name}={value!r}" for name, value in values.items())

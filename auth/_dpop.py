@@ -4,7 +4,9 @@ Order: exactly one well-formed proof -> ``typ`` -> ``alg`` -> embedded public ``
 -> signature -> claim types -> ``htm`` -> ``htu`` -> nonce -> ``iat`` window -> ``ath``
 -> key binding (``cnf.jkt``) -> replay. The replay store is consulted last, so only a
 proof that passed every other check can occupy a slot in it (an unsigned proof naming
-someone else's key cannot burn their ``jti``).
+someone else's key cannot burn their ``jti``). After parsing, the steps are
+``auth._proof_steps.DPOP_STEPS``, the one sequence a verifier's ``ProofChecker`` runs
+and the doctor walks.
 
 Every failure is ``InvalidDpopProof`` (or ``UseDpopNonce``); descriptions never repeat
 proof content.
@@ -240,45 +242,3 @@ async def check_replay(
     ttl = max(1.0, iat + policy.max_age + policy.leeway - now + 1.0)
     if not await replay.first_use(replay_key(jkt, jti), ttl_seconds=ttl):
         raise InvalidDpopProof("the proof has already been used", check=Check.DPOP_REPLAY)
-
-
-async def verify_dpop_proof(
-    values: Sequence[str],
-    *,
-    method: str,
-    expected_htu: str,
-    access_token: str,
-    expected_jkt: str,
-    policy: DpopPolicy,
-    replay: ReplayStore,
-    key_cache: ProofKeyCache,
-    nonces: DpopNonces | None,
-    now: float,
-    access_token_digest: bytes | None = None,
-) -> DpopProof:
-    """Run every RFC 9449 §4.3 check on the proof presented with a DPoP-bound token.
-
-    ``access_token_digest`` is the token's SHA-256 when the caller already has it (the
-    verifier hashes every token for its cache); ``ath`` is derived from it.
-
-    Raises:
-        InvalidDpopProof: the first failed check.
-        UseDpopNonce: nonces are on and the proof lacks a current one.
-        ServiceUnavailable: the replay store cannot answer.
-    """
-    jws = parse_proof(values, max_length=policy.max_length)
-    check_proof_type(jws.header)
-    alg = check_proof_algorithm(jws.header, policy.algorithms)
-    key, jkt = proof_key(jws, alg, key_cache)
-    check_proof_signature(jws, alg, key)
-    claims = jws.payload
-    jti, htm, htu = required_proof_claims(claims)
-    check_method(htm, method)
-    check_target_uri(htu, expected_htu)
-    check_nonce(claims, nonces)
-    iat = check_freshness(claims, now=now, max_age=policy.max_age, leeway=policy.leeway)
-    digest = access_token_digest or hashlib.sha256(access_token.encode("ascii")).digest()
-    check_token_hash(claims, b64url_encode(digest))
-    check_key_binding(jkt, expected_jkt)
-    await check_replay(replay, jkt=jkt, jti=jti, iat=iat, now=now, policy=policy)
-    return DpopProof(jkt=jkt, jti=jti, iat=iat)

@@ -33,6 +33,11 @@ RENAMED = {
     ),
 }
 
+#: ``OIDC_*`` variables read by something else than the settings: the doctor's client
+#: secret (``python -m auth.doctor --client-id``), never an argument.
+DOCTOR_CLIENT_SECRET = "OIDC_DOCTOR_CLIENT_SECRET"  # noqa: S105 (a variable's name)
+_NOT_SETTINGS = frozenset({DOCTOR_CLIENT_SECRET})
+
 S = TypeVar("S", bound=AuthSettings)
 
 
@@ -66,7 +71,9 @@ def unknown_variables(
 ) -> list[str]:
     """A sentence for each ``OIDC_*`` name in ``names`` that is no setting, with the
     setting it was renamed to or the nearest known name."""
-    known = known_variables(settings_cls) | {name.upper() for name in known_elsewhere}
+    known = (
+        known_variables(settings_cls) | _NOT_SETTINGS | {name.upper() for name in known_elsewhere}
+    )
     sentences = []
     for name in sorted({name.upper() for name in names if name.upper().startswith(PREFIX)}):
         if name in known:

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._claim_paths import claim_value
+from ._profiles import ProviderProfile
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -79,23 +80,25 @@ def _optional_string(value: Any) -> str | None:
 def principal_from_claims(
     claims: Mapping[str, Any],
     *,
-    role_claims: Sequence[str],
+    profile: ProviderProfile,
     groups_claim: str,
     dpop_jkt: str | None,
-    client_id_claims: Sequence[str] = ("client_id", "azp"),
-    scope_claims: Sequence[str] = ("scope",),
 ) -> Principal:
     """Build a principal from verified claims (RFC 9068 §2.2), reading the client id,
-    scopes and roles where the provider profile says they are (claim names or JSON
+    scopes and roles where the provider ``profile`` says they are (claim names or JSON
     Pointers, ``auth._claim_paths``)."""
     roles = frozenset(
-        role for where in role_claims for role in _role_names(claim_value(claims, where))
+        role for where in profile.role_claims for role in _role_names(claim_value(claims, where))
     )
     scopes = frozenset(
-        word for where in scope_claims for word in _scope_words(claim_value(claims, where))
+        word for where in profile.scope_claims for word in _scope_words(claim_value(claims, where))
     )
     client_id = next(
-        (value for name in client_id_claims if (value := _optional_string(claims.get(name)))),
+        (
+            value
+            for name in profile.client_id_claims
+            if (value := _optional_string(claims.get(name)))
+        ),
         None,
     )
     given, family = claims.get("given_name"), claims.get("family_name")

@@ -18,35 +18,40 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import _token_steps
 from ._access_token import (
     MAX_TOKEN_LENGTH,
     AccessTokenPolicy,
+    VerifiedAccessToken,
     check_algorithm,
     parse_token,
     unverified_issuer,
-    verify_jws,
 )
 from ._credentials import HttpRequest, check_token_syntax, extract_credentials
-from ._dpop import DpopPolicy, ProofKeyCache, verify_dpop_proof
-from ._errors import AuthError, Check, InvalidRequest, InvalidToken, Scheme
+from ._dpop import DpopPolicy
+from ._errors import AuthError, Check, InvalidRequest, InvalidToken, Scheme, ServiceUnavailable
 from ._htu import expected_htu
 from ._issuer_health import explain, misconfiguration
 from ._jwks import JwksCache
+from ._jws import CompactJws
 from ._logs import library_logger
 from ._nonce import DpopNonces
 from ._origin import InvalidOrigin
 from ._principal import Principal, principal_from_claims
 from ._profiles import TrustedIssuer
+from ._proof_steps import ProofChecker
 from ._replay import ReplayStore
 from ._settings import AuthMode, AuthSettings
 from ._stats import AuthStats, ReportsReplayStats
+from ._steps import run_steps
 from ._tenants import TenantIssuers
 from ._token_cache import VerifiedTokenCache
 from ._token_kind import check_type
+from ._token_steps import TokenUnderCheck
 
 logger = library_logger("verifier")
 
@@ -115,7 +120,26 @@ def token_policy(trusted: TrustedIssuer, settings: AuthSettings) -> AccessTokenP
         required_claims=frozenset(profile.required_claims),
         client_id_claims=profile.client_id_claims,
         scope_claims=profile.scope_claims,
-        id_claims=profile.id_claims_in_access_tokens,
+        id_claims=(
+            ()
+            if profile.id_claims_in_access_tokens is None
+            else (profile.id_claims_in_access_tokens,)
+        ),
+    )
+
+
+def untrusted_policy(policies: Iterable[AccessTokenPolicy]) -> AccessTokenPolicy:
+    """The policy a token naming no trusted issuer is checked with: what any trusted
+    issuer accepts (``alg``, ``typ``, the ID-token claims a profile allows in access
+    tokens), so it is refused for what it is first, as with a single issuer, then by the
+    ``issuer`` step. It matches no issuer and no audience."""
+    policies = tuple(policies)
+    return AccessTokenPolicy(
+        issuer="",
+        audiences=(),
+        algorithms=frozenset(alg for policy in policies for alg in policy.algorithms),
+        accepted_typ=frozenset(typ for policy in policies for typ in policy.accepted_typ),
+        id_claims=tuple(dict.fromkeys(a for policy in policies for a in policy.id_claims)),
     )
 
 
@@ -172,21 +196,8 @@ class TokenVerifier:
         ]
         self._replay = replay
         self._clock = clock
-        algorithms = frozenset(settings.algorithms)
-        self._algorithms = algorithms
-        self._any_accepted_typ = frozenset(
-            typ for issuer in trusted for typ in issuer.profile.accepted_typ
-        )
-        self._any_id_claims = tuple(
-            issuer.profile.id_claims_in_access_tokens
-            for issuer in trusted
-            if issuer.profile.id_claims_in_access_tokens is not None
-        )
-        self._dpop_policy = DpopPolicy(
-            algorithms=algorithms,
-            max_age=settings.dpop_max_age_seconds,
-            leeway=settings.leeway_seconds,
-        )
+        # Templates included: a tenant's token is refused for what it is first too.
+        self._untrusted = untrusted_policy(token_policy(issuer, settings) for issuer in trusted)
         self._nonces: DpopNonces | None = None
         if settings.dpop_nonce:
             secret = settings.dpop_nonce_secret
@@ -195,10 +206,19 @@ class TokenVerifier:
                 lifetime_seconds=settings.dpop_nonce_lifetime_seconds,
                 clock=clock,
             )
+        #: The DPoP checks with this verifier's policy, replay store and nonces.
+        self.proofs = ProofChecker(
+            DpopPolicy(
+                algorithms=frozenset(settings.algorithms),
+                max_age=settings.dpop_max_age_seconds,
+                leeway=settings.leeway_seconds,
+            ),
+            replay=replay,
+            nonces=self._nonces,
+        )
         self._cache: VerifiedTokenCache[Principal] = VerifiedTokenCache(
             max_entries=settings.token_cache_max_entries
         )
-        self._proof_keys = ProofKeyCache()
 
     async def start(self) -> None:
         """Load every issuer's keys once. A provider that does not answer is retried in
@@ -304,34 +324,47 @@ class TokenVerifier:
                 principal = await self._verify(credentials.token, digest)
         except AuthError as exc:
             raise exc.with_scheme(credentials.scheme) from None
-        if credentials.scheme == "Bearer":
-            if principal.dpop_bound:
-                raise InvalidToken(
-                    "a DPoP-bound token must be sent with the DPoP scheme",
-                    check=Check.SCHEME_BINDING,
-                    scheme="Bearer",
-                )
-            self._refuse_unbound_if_required(principal, scheme="Bearer")
-            return principal
-        if principal.dpop_jkt is None:
-            raise InvalidToken(
-                "the token is not DPoP-bound; send it with the Bearer scheme",
-                check=Check.SCHEME_BINDING,
-                scheme="DPoP",
+        self.check_scheme(credentials.scheme, principal.dpop_jkt)
+        if credentials.scheme == "DPoP":
+            await self._check_proof(
+                principal, credentials.token, credentials.proofs, request, digest
             )
-        await self._check_proof(principal, credentials.token, credentials.proofs, request, digest)
         return principal
 
     async def authenticate_token(self, token: str) -> Principal:
         digest = VerifiedTokenCache.digest(token)
         principal = self._cached(token, digest) or await self._verify(token, digest)
-        self._refuse_unbound_if_required(principal, scheme="Bearer")
+        # A bound token's proof comes later (verify_proof): only OIDC_DPOP_REQUIRED here.
+        self._refuse_unbound_if_required(principal.dpop_jkt, scheme="Bearer")
         return principal
 
-    def _refuse_unbound_if_required(self, principal: Principal, *, scheme: Scheme) -> None:
-        # OIDC_DPOP_REQUIRED: a bearer token, however valid, is not enough here (RFC 9449
-        # §7.1; advertised as dpop_bound_access_tokens_required, RFC 9728 §2).
-        if self.settings.dpop_required and not principal.dpop_bound:
+    def check_scheme(self, scheme: Scheme, dpop_jkt: str | None) -> None:
+        """A token bound to a DPoP key (``dpop_jkt``) comes under the ``DPoP`` scheme, an
+        unbound one under ``Bearer``: accepting a bound token as a bearer one would
+        downgrade it (RFC 9449 §7.2). With ``OIDC_DPOP_REQUIRED`` a bearer token, however
+        valid, is not enough (RFC 9449 §7.1; advertised as
+        ``dpop_bound_access_tokens_required``, RFC 9728 §2).
+
+        Raises:
+            InvalidToken: with ``Check.SCHEME_BINDING``.
+        """
+        if scheme == "DPoP":
+            if dpop_jkt is None:
+                raise InvalidToken(
+                    "the token is not DPoP-bound; send it with the Bearer scheme",
+                    check=Check.SCHEME_BINDING,
+                    scheme="DPoP",
+                )
+        elif dpop_jkt is not None:
+            raise InvalidToken(
+                "a DPoP-bound token must be sent with the DPoP scheme",
+                check=Check.SCHEME_BINDING,
+                scheme="Bearer",
+            )
+        self._refuse_unbound_if_required(dpop_jkt, scheme=scheme)
+
+    def _refuse_unbound_if_required(self, dpop_jkt: str | None, *, scheme: Scheme) -> None:
+        if self.settings.dpop_required and dpop_jkt is None:
             raise InvalidToken(
                 "this resource requires DPoP-bound tokens",
                 check=Check.SCHEME_BINDING,
@@ -371,18 +404,14 @@ class TokenVerifier:
             raise InvalidRequest(
                 f"the request's origin is invalid: {exc}", check=Check.HOST, scheme="DPoP"
             ) from None
-        await verify_dpop_proof(
+        await self.proofs.verify(
             proofs,
             method=request.method,
-            expected_htu=htu,
+            htu=htu,
             access_token=token,
-            access_token_digest=digest,
-            expected_jkt=principal.dpop_jkt,
-            policy=self._dpop_policy,
-            replay=self._replay,
-            key_cache=self._proof_keys,
-            nonces=self._nonces,
+            bound_jkt=principal.dpop_jkt,
             now=self._clock(),
+            access_token_digest=digest,
         )
 
     def _cached(self, token: str, digest: bytes | None) -> Principal | None:
@@ -417,25 +446,77 @@ class TokenVerifier:
             "the token was issued by an issuer this API does not trust", check=Check.ISS
         )
 
-    async def _verify(self, token: str, digest: bytes | None) -> Principal:
-        jws = parse_token(token, max_length=MAX_TOKEN_LENGTH)
-        # The structural checks that need no issuer run first, as with a single issuer:
-        # a token no configured issuer would accept is refused for what it is.
-        check_algorithm(jws.header, self._algorithms)
+    async def _choose_tenant(self, token: TokenUnderCheck) -> None:
+        """The ``issuer`` step for a token whose ``iss`` names no configured issuer: the
+        tenant of a multi-tenant template, resolved (``auth._tenants``), whose own policy
+        the token must then fit as well (``alg``, ``typ``: the steps before ran with what
+        any trusted issuer accepts)."""
+        jws = token.jws
+        issuer = await self._tenant_issuer(unverified_issuer(jws) or "", jws.payload)
+        check_algorithm(jws.header, issuer.policy.algorithms)
         check_type(
-            jws.header, jws.payload, accepted=self._any_accepted_typ, id_claims=self._any_id_claims
+            jws.header,
+            jws.payload,
+            accepted=issuer.policy.accepted_typ,
+            id_claims=issuer.policy.id_claims,
         )
-        iss = unverified_issuer(jws) or ""
-        issuer = self._issuers.get(iss) or await self._tenant_issuer(iss, jws.payload)
-        verified = await verify_jws(jws, policy=issuer.policy, keys=issuer.keys, now=self._clock())
-        profile = issuer.trusted.profile
-        principal = principal_from_claims(
+        token.policy, token.keys = issuer.policy, issuer.keys
+
+    def token_under_check(self, jws: CompactJws) -> TokenUnderCheck:
+        """A parsed token with the policy and keys of the issuer its ``iss`` names (or,
+        for any other issuer, none: the ``issuer`` step refuses it, or resolves it as a
+        tenant of a multi-tenant issuer)."""
+        return self._under_check(jws, self._issuers.get(unverified_issuer(jws) or ""))
+
+    def _under_check(self, jws: CompactJws, issuer: _Issuer | None) -> TokenUnderCheck:
+        if issuer is not None:
+            # Positional: a dataclass's __init__ takes keywords at about twice the cost.
+            return TokenUnderCheck(jws, issuer.policy, issuer.keys, self._clock())
+        choose = self._choose_tenant if self._tenants else None
+        return TokenUnderCheck(
+            jws, policy=self._untrusted, keys=None, now=self._clock(), choose_issuer=choose
+        )
+
+    def _issuer_of(self, iss: str) -> _Issuer:
+        issuer = self._issuers.get(iss) or self._loaded_tenant(iss)
+        if issuer is None:  # a tenant evicted since the issuer step chose it
+            raise ServiceUnavailable(
+                "the tenant's issuer was unloaded; retry", check=Check.ISSUER_UNREACHABLE
+            )
+        return issuer
+
+    def trusted_issuer(self, iss: str) -> TrustedIssuer | None:
+        """The configured issuer, or loaded tenant, whose ``iss`` is ``iss``."""
+        issuer = self._issuers.get(iss) or self._loaded_tenant(iss)
+        return issuer.trusted if issuer is not None else None
+
+    def principal_of(self, verified: VerifiedAccessToken) -> Principal:
+        """The caller a verified token names, read as its issuer's profile says.
+
+        Raises:
+            ServiceUnavailable: its tenant was unloaded meanwhile (rare; retry).
+        """
+        return principal_from_claims(
             verified.claims,
-            role_claims=profile.role_claims,
+            profile=self._issuer_of(verified.claims["iss"]).trusted.profile,
             groups_claim=self.settings.groups_claim,
             dpop_jkt=verified.jkt,
-            client_id_claims=profile.client_id_claims,
-            scope_claims=profile.scope_claims,
+        )
+
+    async def _verify(self, token: str, digest: bytes | None) -> Principal:
+        jws = parse_token(token, max_length=MAX_TOKEN_LENGTH)
+        issuer = self._issuers.get(unverified_issuer(jws) or "")
+        checked = self._under_check(jws, issuer)
+        # The module's sequence, looked up at each call: a step added to it is enforced.
+        await run_steps(_token_steps.ACCESS_TOKEN_STEPS, checked)
+        verified = checked.verified()
+        if issuer is None:  # the tenant the issuer step chose
+            issuer = self._issuer_of(verified.claims["iss"])
+        principal = principal_from_claims(
+            verified.claims,
+            profile=issuer.trusted.profile,
+            groups_claim=self.settings.groups_claim,
+            dpop_jkt=verified.jkt,
         )
         keys = issuer.keys.keys
         if digest is not None and keys is not None:

@@ -86,10 +86,7 @@ def _principals() -> Any:
     for n in range(DISTINCT):
         claims = issuer.claims(f"user-{n}")
         yield principal_from_claims(
-            claims,
-            role_claims=profile.role_claims,
-            groups_claim=settings.groups_claim,
-            dpop_jkt=None,
+            claims, profile=profile, groups_claim=settings.groups_claim, dpop_jkt=None
         )
 
 

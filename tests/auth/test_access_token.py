@@ -1,4 +1,5 @@
-"""RFC 9068 §4 access-token validation, step by step (auth.access_token)."""
+"""RFC 9068 §4 access-token validation, step by step (auth._access_token, run in order
+by auth._token_steps)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from auth._access_token import (
     check_time_claims,
     confirmation_thumbprint,
     numeric_date,
-    verify_access_token,
 )
 from auth._errors import Check, InvalidToken, ServiceUnavailable
 from auth._jws import SUPPORTED_ALGORITHMS, Key
+from auth._token_steps import verify_access_token
 from auth.testing import DpopKey, TestIssuer, sign_compact
 from tests.auth.fakes import T0
 from tests.auth.refusals import refused
@@ -313,11 +314,21 @@ class TestOrderOfChecks:
     async def test_the_signature_is_checked_before_any_claim(
         self, issuer_template: TestIssuer, policy: AccessTokenPolicy, keys: RecordingKeys
     ) -> None:
-        token = _token(issuer_template, iss="https://evil.example", exp=1)
+        token = _token(issuer_template, aud="another-api", exp=1, jti=None)
         other_signature = _token(issuer_template).rsplit(".", 1)[1]
         forged = token.rsplit(".", 1)[0] + "." + other_signature
         with refused(Check.SIGNATURE, InvalidToken):
             await _verify(forged, policy, keys)
+
+    async def test_an_untrusted_issuer_is_refused_before_the_key_lookup(
+        self, issuer_template: TestIssuer, policy: AccessTokenPolicy, keys: RecordingKeys
+    ) -> None:
+        # As the verifier does with several issuers: nothing is looked up (or fetched)
+        # for a token naming an issuer other than the policy's.
+        token = _token(issuer_template, iss="https://evil.example")
+        with refused(Check.ISS, InvalidToken):
+            await _verify(token, policy, keys)
+        assert keys.lookups == []
 
     async def test_an_unavailable_key_source_is_service_unavailable(
         self, issuer_template: TestIssuer, policy: AccessTokenPolicy

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from auth._access_token import MAX_TOKEN_LENGTH, verify_access_token
+from auth._access_token import MAX_TOKEN_LENGTH
 from auth._dpop import access_token_hash
 from auth._errors import (
     Check,
@@ -21,6 +21,7 @@ from auth._errors import (
     InvalidToken,
 )
 from auth._jwks import JwksCache
+from auth._token_steps import verify_access_token
 from auth._verifier import TokenVerifier
 from auth.testing import DpopKey, TestIssuer, sign_compact
 from tests.auth.attacks import (

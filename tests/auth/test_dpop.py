@@ -1,4 +1,5 @@
-"""RFC 9449 §4.3 DPoP proof checks at a resource server (auth.dpop)."""
+"""RFC 9449 §4.3 DPoP proof checks at a resource server (auth._dpop, run in order by
+auth._proof_steps.ProofChecker)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ from auth._dpop import (
     check_target_uri,
     parse_proof,
     proof_key,
-    verify_dpop_proof,
 )
 from auth._errors import Check, InvalidDpopProof, UseDpopNonce
 from auth._htu import normalise_url
 from auth._jws import SUPPORTED_ALGORITHMS
 from auth._nonce import DpopNonces
+from auth._proof_steps import ProofChecker
 from auth._replay import MemoryReplayStore
 from auth.testing import DpopKey, sign_compact
 from tests.auth.fakes import API_URL, T0, FakeClock
@@ -42,7 +43,8 @@ ALGORITHMS = frozenset(SUPPORTED_ALGORITHMS)
 
 
 class Verify:
-    """verify_dpop_proof with a fixed clock, a replay store and overridable arguments."""
+    """A verifier's ``ProofChecker`` with a fixed clock, a replay store and overridable
+    request arguments; ``policy`` and ``nonces`` are the verifier's, settable per test."""
 
     def __init__(self) -> None:
         self.clock = FakeClock()
@@ -54,21 +56,20 @@ class Verify:
         self,
         proofs: list[str] | str,
         holder: DpopKey | None = None,
+        *,
+        nonces: DpopNonces | None = None,
         **overrides: Any,
     ) -> DpopProof:
+        checker = ProofChecker(self.policy, replay=self.replay, nonces=nonces, key_cache=self.keys)
         arguments: dict[str, Any] = {
             "method": "GET",
-            "expected_htu": normalise_url(API_URL),
+            "htu": normalise_url(API_URL),
             "access_token": ACCESS_TOKEN,
-            "expected_jkt": holder.jkt if holder else "",
-            "policy": self.policy,
-            "replay": self.replay,
-            "key_cache": self.keys,
-            "nonces": None,
+            "bound_jkt": holder.jkt if holder else "",
             "now": self.clock.now,
         }
         values = [proofs] if isinstance(proofs, str) else proofs
-        return await verify_dpop_proof(values, **(arguments | overrides))
+        return await checker.verify(values, **(arguments | overrides))
 
 
 @pytest.fixture
@@ -105,9 +106,9 @@ class TestPublishedExamples:
         proof = await verify(
             RFC9449_FIGURE_13_PROOF,
             method="GET",
-            expected_htu=normalise_url("https://resource.example.org/protectedresource"),
+            htu=normalise_url("https://resource.example.org/protectedresource"),
             access_token=RFC9449_FIGURE_13_ACCESS_TOKEN,
-            expected_jkt=RFC9449_JKT,
+            bound_jkt=RFC9449_JKT,
             now=1562262618 + 2,  # the example's iat is fixed in 2019
         )
         assert proof == DpopProof(jkt=RFC9449_JKT, jti="e1j3V_bKic8-LAEB", iat=1562262618)
@@ -117,16 +118,16 @@ class TestPublishedExamples:
     ) -> None:
         base: dict[str, Any] = {
             "method": "GET",
-            "expected_htu": normalise_url("https://resource.example.org/protectedresource"),
+            "htu": normalise_url("https://resource.example.org/protectedresource"),
             "access_token": RFC9449_FIGURE_13_ACCESS_TOKEN,
-            "expected_jkt": RFC9449_JKT,
+            "bound_jkt": RFC9449_JKT,
             "now": 1562262618 + 2,
         }
         refusals: list[tuple[dict[str, Any], Check]] = [
             ({"method": "POST"}, Check.DPOP_HTM),
-            ({"expected_htu": normalise_url("https://resource.example.org/other")}, Check.DPOP_HTU),
+            ({"htu": normalise_url("https://resource.example.org/other")}, Check.DPOP_HTU),
             ({"access_token": "another-token"}, Check.DPOP_ATH),
-            ({"expected_jkt": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"}, Check.DPOP_JKT),
+            ({"bound_jkt": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"}, Check.DPOP_JKT),
             ({"now": T0}, Check.DPOP_IAT),  # years after its iat
         ]
         for change, check in refusals:

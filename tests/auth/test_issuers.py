@@ -222,3 +222,18 @@ A = {"issuer": "https://a.example", "audience": "x"}
 def test_an_incoherent_issuer_list_stops_start_up(values: dict[str, str]) -> None:
     with pytest.raises((ValidationError, ValueError)):
         IsolatedSettings(**values)
+
+
+async def test_an_unknown_issuers_token_is_judged_by_every_profiles_id_token_claims(
+    authenticator: Authenticator, stranger: TestIssuer, transport: Issuers
+) -> None:
+    """Before the issuer is known, a token is refused for what it is by what any trusted
+    issuer accepts: Okta's access tokens may carry auth_time beside cid, so such a token
+    is refused for its issuer; one carrying nonce is an ID token under every profile."""
+    okta_shaped = {"header": {"typ": None}, "cid": "0oa1", "auth_time": 1}
+    with refused(Check.ISS, InvalidToken):
+        await authenticator.authenticate(_bearer(stranger.token("mallory", **okta_shaped)))
+    with refused(Check.TYP, InvalidToken):
+        token = stranger.token("mallory", nonce="n-0S6_WzA2Mj", **okta_shaped)
+        await authenticator.authenticate(_bearer(token))
+    assert transport.urls == []

@@ -8,7 +8,24 @@ from typing import Any
 import pytest
 
 from auth._principal import Principal, principal_from_claims
+from auth._profiles import ProviderProfile
 from tests.auth.fakes import IsolatedSettings
+
+
+def _profile(
+    *,
+    role_claims: tuple[str, ...] = (),
+    client_id_claims: tuple[str, ...] = ("client_id", "azp"),
+    scope_claims: tuple[str, ...] = ("scope",),
+) -> ProviderProfile:
+    return ProviderProfile(
+        accepted_typ=("at+jwt",),
+        required_claims=(),
+        client_id_claims=client_id_claims,
+        scope_claims=scope_claims,
+        role_claims=role_claims,
+    )
+
 
 KEYCLOAK_CLAIMS: dict[str, Any] = {
     "iss": "https://idp.example/realms/todo",
@@ -45,12 +62,7 @@ def _principal(
     )
     profile = settings.trusted_issuers()[0].profile
     return principal_from_claims(
-        claims,
-        role_claims=profile.role_claims,
-        groups_claim=settings.groups_claim,
-        dpop_jkt=dpop_jkt,
-        client_id_claims=profile.client_id_claims,
-        scope_claims=profile.scope_claims,
+        claims, profile=profile, groups_claim=settings.groups_claim, dpop_jkt=dpop_jkt
     )
 
 
@@ -158,7 +170,10 @@ def test_role_claims_are_rfc6901_json_pointers_or_top_level_names(
 ) -> None:
     base = {"sub": "s", "iss": "i"}
     principal = principal_from_claims(
-        base | claims, role_claims=[pointer], groups_claim="/groups", dpop_jkt=None
+        base | claims,
+        profile=_profile(role_claims=(pointer,)),
+        groups_claim="/groups",
+        dpop_jkt=None,
     )
     assert principal.roles == roles
 
@@ -172,7 +187,7 @@ def test_roles_may_be_the_keys_of_an_object() -> None:
     }
     principal = principal_from_claims(
         claims,
-        role_claims=["/urn:zitadel:iam:org:project:roles"],
+        profile=_profile(role_claims=("/urn:zitadel:iam:org:project:roles",)),
         groups_claim="/groups",
         dpop_jkt=None,
     )
@@ -191,10 +206,9 @@ def test_roles_may_be_the_keys_of_an_object() -> None:
 def test_scopes_come_from_scope_and_scp(claims: dict[str, Any], scopes: set[str]) -> None:
     principal = principal_from_claims(
         {"sub": "s", "iss": "i", **claims},
-        role_claims=[],
+        profile=_profile(scope_claims=("scope", "scp")),
         groups_claim="/groups",
         dpop_jkt=None,
-        scope_claims=("scope", "scp"),
     )
     assert principal.scopes == scopes
 
@@ -203,10 +217,9 @@ def test_the_client_id_is_the_first_present_alias() -> None:
     claims = {"sub": "s", "iss": "i", "appid": "v1-app", "azp": ""}
     principal = principal_from_claims(
         claims,
-        role_claims=[],
+        profile=_profile(client_id_claims=("client_id", "azp", "appid")),
         groups_claim="/groups",
         dpop_jkt=None,
-        client_id_claims=("client_id", "azp", "appid"),
     )
     assert principal.client_id == "v1-app"
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from auth import create_authenticator
+from auth._diagnosis import Diagnosis
 from auth._errors import Check, InvalidToken, ServiceUnavailable
 from auth._tenants import NEW_TENANTS_PER_COOLDOWN
 from auth._verifier import Authenticator
@@ -226,3 +227,38 @@ async def test_a_listed_tenant_and_a_plain_issuer_side_by_side(
             assert transport.unexpected == []
         finally:
             await authenticator.aclose()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (A, {}, None),
+        (A, {"tid": B}, Check.TID),
+        (C, {}, Check.ISS),
+        (A, {"at_hash": "x"}, Check.TYP),
+    ],
+    ids=["listed", "tid-of-another-tenant", "unlisted", "typ"],
+)
+async def test_the_doctor_walks_a_tenants_token_as_the_verifier_does(
+    make: Any,
+    tenants: dict[str, TestIssuer],
+    transport: IdpTransport,
+    case: tuple[str, dict[str, Any], Check | None],
+) -> None:
+    tenant, claims, expected = case
+    token = entra_token(tenants[tenant], tenant, **claims)
+    authenticator = await make(f"{A} {B}")
+    try:
+        await authenticator.authenticate(_bearer(token))
+        refused_with = None
+    except InvalidToken as error:
+        refused_with = error.check
+    assert refused_with is expected
+    settings = IsolatedSettings(
+        issuer_uri=TEMPLATE, audience=AUDIENCE, provider="entra", tenants=f"{A} {B}"
+    )
+    async with httpx.AsyncClient(transport=transport) as client:
+        report = await Diagnosis(settings).run(token, client)
+    decided_by = report.decided_by
+    assert (decided_by.check if decided_by else None) == (expected and expected.value)
+    assert transport.unexpected == []

@@ -4,6 +4,7 @@ credentials (authlib) and explains the refusal with the Keycloak client setting 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -27,10 +28,13 @@ def _doctor(realm: Realm, audience: str) -> subprocess.CompletedProcess[str]:
             audience,
             "--client-id",
             realm.targets.client_id,
-            "--client-secret",
-            realm.targets.client_secret.get_secret_value(),
         ],
-        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
+        # The secret never on the command line: the process list would show it.
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT),
+            "OIDC_DOCTOR_CLIENT_SECRET": realm.targets.client_secret.get_secret_value(),
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -51,3 +55,5 @@ def test_the_doctor_explains_a_refused_keycloak_token(realm: Realm) -> None:
     assert " FAIL aud " in result.stdout
     assert "Audience mapper" in result.stdout
     assert "result: refused at aud" in result.stdout
+    # Keycloak's times beside their ISO 8601 form.
+    assert re.search(r"exp=\d+ \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)", result.stdout)
