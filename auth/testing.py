@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import httpx
-from joserfc.jwk import ECKey, OKPKey, RSAKey
+from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from ._dpop import access_token_hash
@@ -50,9 +50,14 @@ def _segment(value: Mapping[str, Any] | bytes) -> str:
 
 
 def sign_compact(
-    header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes, key: Key, alg: str
+    header: Mapping[str, Any] | bytes,
+    payload: Mapping[str, Any] | bytes,
+    key: Key | OctKey,
+    alg: str,
 ) -> str:
-    """Sign arbitrary header and payload (raw bytes allowed, for malformed JSON)."""
+    """Sign arbitrary header and payload (raw bytes allowed, for malformed JSON), with
+    any key joserfc signs with: an ``OctKey`` forges the HS256 tokens and proofs that
+    must be refused."""
     signing_input = f"{_segment(header)}.{_segment(payload)}"
     signature = JWSRegistry.algorithms[alg].sign(signing_input.encode("ascii"), key)
     return f"{signing_input}.{b64url_encode(signature)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -12,16 +13,16 @@ import pytest
 
 from auth._host_guard import HostGuard
 
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
 
 
 class Recorder:
     """An ASGI application that records being called and answers 200."""
 
     def __init__(self) -> None:
-        self.scopes: list[dict[str, Any]] = []
+        self.scopes: list[MutableMapping[str, Any]] = []
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         self.scopes.append(scope)
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -95,7 +96,7 @@ def _scope(kind: str, host: bytes | None, **extra: Any) -> dict[str, Any]:
 
 async def test_a_websocket_upgrade_is_denied_with_a_real_400_where_the_server_can() -> None:
     app = Recorder()
-    extensions = {"websocket.http.response": {}}
+    extensions: dict[str, dict[str, Any]] = {"websocket.http.response": {}}
     sent = await _call(HostGuard(app), _scope("websocket", b"api/x?", extensions=extensions))
     assert [message["type"] for message in sent] == [
         "websocket.http.response.start",
