@@ -75,7 +75,7 @@ def starlette_app(issuer: TestIssuer, **options: Any) -> Starlette:
         ],
         middleware=[
             Middleware(
-                OIDCMiddleware,  # type: ignore[arg-type]
+                OIDCMiddleware,
                 settings=_settings(issuer),
                 public_paths=["/healthz"],
                 **options,
@@ -200,9 +200,7 @@ def test_without_a_lifespan_the_middleware_says_so() -> None:
 
 
 def test_a_configuration_error_stops_the_application_from_starting() -> None:
-    unconfigured = Starlette(
-        middleware=[Middleware(OIDCMiddleware, settings=IsolatedSettings())]  # type: ignore[arg-type]
-    )
+    unconfigured = Starlette(middleware=[Middleware(OIDCMiddleware, settings=IsolatedSettings())])
     with pytest.raises(RuntimeError, match="did not start"), serve(unconfigured):
         pass
 
@@ -235,8 +233,10 @@ def litestar(issuer: TestIssuer) -> Iterator[LitestarApi]:
             media_type=refusal.content_type,
         )
 
+    # Litestar types its ASGI callable with its own narrower TypedDicts; it is an ASGI
+    # application all the same.
     protected = OIDCMiddleware(
-        Litestar(
+        Litestar(  # type: ignore[arg-type]
             route_handlers=[litestar_items, litestar_admin],
             exception_handlers={AuthError: refused},
         ),
@@ -278,7 +278,7 @@ def test_each_application_runs_its_own_authenticator(
 ) -> None:
     # Two Litestar applications, each wrapped, each trusting another issuer.
     with served_issuer("other") as other:
-        second = OIDCMiddleware(Litestar(route_handlers=[]), settings=_settings(other))
+        second = OIDCMiddleware(Litestar(route_handlers=[]), settings=_settings(other))  # type: ignore[arg-type]
         with serve(second):
             assert second.authenticator is not litestar.middleware.authenticator
             assert second.authenticator.settings.issuer_uri == other.issuer

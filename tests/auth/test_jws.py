@@ -215,7 +215,7 @@ def _key_for(alg: str, number: int = 0) -> Key:
     if kty == "RSA":
         return RSAKey.generate_key(2048)
     curve = sorted(curves or ())[0]
-    return ECKey.generate_key(curve) if kty == "EC" else OKPKey.generate_key(curve)
+    return ECKey.generate_key(curve) if kty == "EC" else OKPKey.generate_key(curve)  # type: ignore[arg-type]
 
 
 def _joserfc_verdict(jws_value: CompactJws, alg: str, key: Key) -> bool:

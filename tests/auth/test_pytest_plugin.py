@@ -127,7 +127,10 @@ class TestTokenEndpoint:
         )
         async with running_authenticator(oidc_settings, production=True) as authenticator:
             principal = await authenticator.authenticate_token(token)
-        assert (principal.subject, principal.scopes) == ("erin", {"items:read", "items:write"})
+        assert (principal.subject, principal.scopes) == (
+            "erin",
+            frozenset({"items:read", "items:write"}),
+        )
         assert principal.roles == {"a", "b"}
         assert principal.claims["tenant"] == "t2"
         assert "email" not in principal.claims  # null removes a claim

@@ -147,10 +147,20 @@ def test_a_line_of_fields_is_the_line_the_chain_writes_for_a_record(
 
 
 def test_values_only_the_chain_renders_are_left_to_it() -> None:
-    for fields in ({"headers": [("a", "b")]}, {"raw": b"x"}, {"exception": "x"}):
+    text_only: tuple[dict[str, object], ...] = (
+        {"headers": [("a", "b")]},
+        {"raw": b"x"},
+        {"exception": "x"},
+    )
+    for fields in text_only:
         assert build_formatter("text").line("app.access", logging.INFO, "e", fields) is None
-    for fields in ({"headers": [("a", "b")]}, {"raw": b"x"}, {"nan": float("nan")}):
-        assert build_formatter("json").line("app.access", logging.INFO, "e", fields) is None
+    json_only: tuple[dict[str, object], ...] = (
+        {"headers": [("a", "b")]},
+        {"raw": b"x"},
+        {"nan": float("nan")},
+    )
+    for json_fields in json_only:
+        assert build_formatter("json").line("app.access", logging.INFO, "e", json_fields) is None
     assert build_formatter("text", colors=True).line("a", logging.INFO, "e", {}) is None
 
 
