@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import start_http_server
 
@@ -35,7 +35,7 @@ from app.data.resources import RESOURCES
 from app.events.connections import Clock  # feature: live
 from app.observability.metrics import Metrics
 from app.observability.requests import RequestObserver
-from app.services import open_services
+from app.services import Services, open_services
 from app.settings import AppSettings, load_settings
 from auth import AuthSettings, HostGuard, install_token_redaction
 from auth.fastapi import SwaggerLogin, install_auth_error_handler, install_error_handler
@@ -71,6 +71,15 @@ def _tracing(settings: AppSettings, provider: TracerProvider | None) -> Tracing 
     return Tracing(provider)
 
 
+def include_routes(app: FastAPI, router: APIRouter) -> None:
+    """Add ``router``'s routes to ``app`` as its own. ``app.include_router`` (FastAPI
+    0.165) keeps the router as a branch that every request walks again (its routes'
+    version, a context per route tried): about 10 us per request here. A route is
+    complete when its router makes it (prefix, tags, responses, dependencies), so
+    nothing is lost while no include-time option is given."""
+    app.router.routes.extend(router.routes)
+
+
 def _subject_key(settings: AppSettings) -> bytes:
     """The HMAC key of the subjects in access lines: ``LOG_SUBJECT_KEY``, else a random
     key made for this process. Never none: an unkeyed hash of a guessable subject (an
@@ -98,67 +107,27 @@ def create_app(
 ) -> FastAPI:
     """Build the API. Settings default to the environment and ``.env``; ``clock`` (for the
     expiry of live sockets' tokens) to the system's; traces are on with
-    ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider``."""
-    if settings is None or auth_settings is None:
-        loaded, loaded_auth = load_settings()
-        for notice in loaded.notices:
-            logger.warning("%s", notice)
-        settings, auth_settings = settings or loaded, auth_settings or loaded_auth
-    app_settings, identity_settings = settings, auth_settings
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider``.
+
+    The parts, each a function below: the lifespan (``_lifespan``: services, then what
+    observability asks for), the routes and their error answers (``_add_routes``), the
+    middleware stack (``_add_middleware``)."""
+    app_settings, identity_settings = _settings_or_environment(settings, auth_settings)
     metrics = Metrics() if app_settings.metrics != "off" else None
-    issuers = identity_settings.trusted_issuers()
-    login = (
-        SwaggerLogin(app_settings.oidc_swagger_client_id, app_settings.oidc_swagger_scopes)
-        if app_settings.oidc_swagger_client_id and issuers
-        else None
-    )
+    login = _swagger_login(app_settings, identity_settings)
     tracing = _tracing(app_settings, tracer_provider)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with (
-            open_services(
-                app_settings,
-                identity_settings,
-                clock=clock,  # feature: live
-                tracing=tracing,
-            ) as services,
-            contextlib.AsyncExitStack() as stack,
-        ):
-            app.state.services = services
-            if metrics is not None:
-                metrics.watch(services)
-                stack.callback(metrics.unwatch)
-                if app_settings.metrics == "port":
-                    server, _ = start_http_server(
-                        app_settings.metrics_listen.port,
-                        addr=app_settings.metrics_listen.host,
-                        registry=metrics.registry,
-                    )
-                    stack.callback(server.server_close)
-                    stack.callback(server.shutdown)
-            if login is not None and services.http_client is not None:
-                # The login goes to the first issuer.
-                await stack.enter_async_context(
-                    login.discovering(
-                        services.http_client,
-                        issuers[0].discovery_uri,
-                        issuer=issuers[0].issuer,
-                        app=app,
-                    )
-                )
-            if tracing is not None:
-                stack.callback(tracing.shutdown)
-            try:
-                yield
-            finally:
-                del app.state.services
-
     app = FastAPI(
         title="TODO API",
         summary="Per-user todos behind OIDC access tokens (RFC 9068), Bearer or DPoP (RFC 9449).",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=_lifespan(
+            app_settings,
+            identity_settings,
+            clock=clock,  # feature: live
+            tracing=tracing,
+            metrics=metrics,
+            login=login,
+        ),
         # Starlette answers "/api/todos/" with a redirect to an absolute URL built from
         # the Host header (an open redirect for a foreign Host): paths are exact instead.
         redirect_slashes=False,
@@ -169,13 +138,123 @@ def create_app(
         # path, and it checks for a configured provider on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    _add_routes(app, app_settings, metrics=metrics, login=login)
+    _add_middleware(app, app_settings, identity_settings, metrics=metrics)
+    if tracing is not None:
+        tracing.instrument_app(app)
+    # Here and only here: whoever serves the app (python -m app, uvicorn, a test server)
+    # gets tokens redacted from uvicorn's logs.
+    install_token_redaction()
+    install_server_error_filter()  # an error's traceback once, not again from uvicorn
+    return app
+
+
+def _settings_or_environment(
+    settings: AppSettings | None, auth_settings: AuthSettings | None
+) -> tuple[AppSettings, AuthSettings]:
+    """The settings given, the missing ones read from the environment and ``.env``."""
+    if settings is not None and auth_settings is not None:
+        return settings, auth_settings
+    loaded, loaded_auth = load_settings()
+    for notice in loaded.notices:
+        logger.warning("%s", notice)
+    return settings or loaded, auth_settings or loaded_auth
+
+
+def _swagger_login(settings: AppSettings, auth_settings: AuthSettings) -> SwaggerLogin | None:
+    """The "Authorize" button of ``/docs``, when a client is configured (``app.api.docs``)."""
+    if not settings.oidc_swagger_client_id or not auth_settings.trusted_issuers():
+        return None
+    return SwaggerLogin(
+        settings.oidc_swagger_client_id,
+        settings.oidc_swagger_scopes,
+        authorization_parameters=settings.oidc_swagger_authorization_params,
+    )
+
+
+Lifespan = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
+
+
+def _lifespan(
+    settings: AppSettings,
+    auth_settings: AuthSettings,
+    *,
+    clock: Clock | None,  # feature: live
+    tracing: Tracing | None,
+    metrics: Metrics | None,
+    login: SwaggerLogin | None,
+) -> Lifespan:
+    """Open the services (``app.services``), then start what observability asks for;
+    close everything in reverse order on the way out."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with (
+            open_services(
+                app,
+                settings,
+                auth_settings,
+                clock=clock,  # feature: live
+                tracing=tracing,
+            ) as services,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            app.state.services = services
+            if metrics is not None:
+                _watch_metrics(stack, metrics, services)
+            if login is not None:
+                await _discover_login(stack, login, services, app)
+            if tracing is not None:
+                stack.callback(tracing.shutdown)
+            try:
+                yield
+            finally:
+                del app.state.services
+
+    return lifespan
+
+
+def _watch_metrics(stack: contextlib.AsyncExitStack, metrics: Metrics, services: Services) -> None:
+    """Collect the services' counters; with ``METRICS=port``, serve them on their own
+    listener until the lifespan ends."""
+    metrics.watch(services)
+    stack.callback(metrics.unwatch)
+    settings = services.settings
+    if settings.metrics == "port":
+        server, _ = start_http_server(
+            settings.metrics_listen.port,
+            addr=settings.metrics_listen.host,
+            registry=metrics.registry,
+        )
+        stack.callback(server.server_close)
+        stack.callback(server.shutdown)
+
+
+async def _discover_login(
+    stack: contextlib.AsyncExitStack, login: SwaggerLogin, services: Services, app: FastAPI
+) -> None:
+    """Read the login's endpoints from the first issuer's discovery, in the background."""
+    if services.http_client is None:
+        return
+    first = services.auth_settings.trusted_issuers()[0]
+    await stack.enter_async_context(
+        login.discovering(services.http_client, first.discovery_uri, issuer=first.issuer, app=app)
+    )
+
+
+def _add_routes(
+    app: FastAPI, settings: AppSettings, *, metrics: Metrics | None, login: SwaggerLogin | None
+) -> None:
+    """The routers, the error answers (every one a problem document), the RFC 9728
+    metadata, the OpenAPI document and the documentation pages."""
     # FastAPI tries routes in the order they were added, and each route or router tried
     # before the matching one costs a measurable share of a small request (bench/README.md,
-    # section 6): the data routes come first, the documentation's last.
+    # section 6): /api/me (one route, the most frequent request) first, then the data
+    # routes, the documentation's last.
     resources = tuple(resource_router(resource) for resource in RESOURCES)
     routers = (
-        *resources,
         me.router,
+        *resources,
         health.router,
         admin.router,
         live.router,  # feature: live
@@ -184,43 +263,42 @@ def create_app(
     install_error_handler(app)
     install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself
     for router in routers:
-        app.include_router(router)
+        include_routes(app, router)
     oidc.serve_resource_metadata(app)  # RFC 9728, pointed at by every challenge
-    install_openapi(app, app_settings, login=login)
+    install_openapi(app, settings, login=login)
     install_docs(app, login=login)
-    if metrics is not None and app_settings.metrics == "admin":
-        app.include_router(metrics_router(metrics))
+    if metrics is not None and settings.metrics == "admin":
+        include_routes(app, metrics_router(metrics))
+
+
+def _add_middleware(
+    app: FastAPI, settings: AppSettings, auth_settings: AuthSettings, *, metrics: Metrics | None
+) -> None:
+    """The middleware stack; each added wraps the ones before (the last added runs first)."""
     # Added first, so it sits inside CORS: a 413 still carries the CORS headers the SPA
     # needs to read it (outside CORS it would reach the browser as a CORS failure).
-    app.add_middleware(BodySizeLimit, max_bytes=app_settings.max_request_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     # Before any routing or authentication: a Host that is not host[:port] is a 400
     # (RFC 9112 §3.2), so nothing downstream builds a URL from it.
-    app.add_middleware(HostGuard, trusted_proxies=identity_settings.trusted_proxies)
+    app.add_middleware(HostGuard, trusted_proxies=auth_settings.trusted_proxies)
     # Outside the Host guard, so its 400s are logged and counted too.
     app.add_middleware(
         RequestObserver,
-        trusted_proxies=identity_settings.trusted_proxies,
-        access_log=app_settings.api_access_log,
-        subject=app_settings.log_subject,
-        subject_key=_subject_key(app_settings),
+        trusted_proxies=auth_settings.trusted_proxies,
+        access_log=settings.api_access_log,
+        subject=settings.log_subject,
+        subject_key=_subject_key(settings),
         metrics=metrics,
     )
-    if app_settings.cors_origins:  # without origins to allow, the middleware is pure cost
+    if settings.cors_origins:  # without origins to allow, the middleware is pure cost
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=list(app_settings.cors_origins),
+            allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "DPoP", "Content-Type", "If-Match"],
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
-    if tracing is not None:
-        tracing.instrument_app(app)
-    # Here and only here: whoever serves the app (python -m app, uvicorn, a test server)
-    # gets tokens redacted from uvicorn's logs.
-    install_token_redaction()
-    install_server_error_filter()  # an error's traceback once, not again from uvicorn
-    return app
 
 
 #: Said at start-up when the application is served by a bare ``uvicorn app.main:app``:

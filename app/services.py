@@ -115,81 +115,82 @@ def connection_limits(settings: AppSettings) -> ConnectionLimits:
 
 @contextlib.asynccontextmanager
 async def open_services(
+    app: Starlette,
     settings: AppSettings,
     auth_settings: AuthSettings,
     *,
     clock: Clock | None = None,  # feature: live
     tracing: Tracing | None = None,
 ) -> AsyncIterator[Services]:
-    """Migrate, connect and start everything; on exit, close it in reverse order. With
-    ``tracing``, the database, identity provider and Redis clients make spans.
+    """Migrate, connect and start everything for ``app``; on exit, close it in reverse
+    order. With ``tracing``, the database, identity provider and Redis clients make spans.
 
-    This is the application's one shutdown path: what is open is closed in the reverse
-    order (live sockets first, with 1001: ``LiveConnections.close_all``).
+    The authenticator runs for ``app`` (``oidc.running``: kept in the application, so two
+    applications in one process each have their own); ``Services`` is its one other
+    reader. This is the application's one shutdown path: what is open is closed in the
+    reverse order (live sockets first, with 1001: ``LiveConnections.close_all``).
     """
     if settings.db_migrate_on_start:
         await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
-    database = await open_database(settings.database_url, connection_limits(settings))
-    if tracing is not None:
-        database = tracing.instrument_database(database)
-    redis = (
-        _redis_client(settings.redis_url, settings.redis_timeout_seconds)
-        if settings.redis_url
-        else None
-    )
-    replay: ReplayStore | None = RedisReplayStore(redis) if redis is not None else None
-    broker: EventBroker = MemoryBroker(max_queued=settings.live_send_queue_size)
-    # feature: live begin
-    if redis is not None:  # the sockets of every instance get every event
-        broker = RedisBroker(redis, max_queued=settings.live_send_queue_size)
-    # feature: live end
-    async with httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds) as http_client:
+    async with contextlib.AsyncExitStack() as stack:
+        database = await open_database(settings.database_url, connection_limits(settings))
+        stack.push_async_callback(database.aclose)
+        if tracing is not None:
+            database = tracing.instrument_database(database)
+        redis = (
+            _redis_client(settings.redis_url, settings.redis_timeout_seconds)
+            if settings.redis_url
+            else None
+        )
+        if redis is not None:
+            stack.push_async_callback(redis.aclose)
+        replay: ReplayStore | None = RedisReplayStore(redis) if redis is not None else None
+        broker: EventBroker = MemoryBroker(max_queued=settings.live_send_queue_size)
+        # feature: live begin
+        if redis is not None:  # the sockets of every instance get every event
+            broker = RedisBroker(redis, max_queued=settings.live_send_queue_size)
+        # feature: live end
+        http_client = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds)
+        )
         if tracing is not None:
             tracing.instrument_clients(http_client=http_client, redis=redis)
-        started = False
-        try:
-            # Keys are loaded here, before the broker starts. An identity provider that
-            # does not answer is logged and retried (readiness reports it); one whose
-            # answer can never work stops start-up in production (OIDC_IF_MISCONFIGURED),
-            # and what was opened above is closed on the way out.
-            await oidc.start(
+        # Keys are loaded here, before the broker starts. An identity provider that does
+        # not answer is logged and retried (readiness reports it); one whose answer can
+        # never work stops start-up in production (OIDC_IF_MISCONFIGURED), and what was
+        # opened above is closed on the way out.
+        authenticator = await stack.enter_async_context(
+            oidc.running(
+                app,
                 settings=auth_settings,
                 production=settings.production,
                 http_client=http_client,
                 replay=replay,
             )
-            started = True
-            services = Services(
-                settings=settings,
-                auth_settings=auth_settings,
-                authenticator=oidc.authenticator,
-                database=database,
-                broker=broker,
-                redis=redis,
-                # feature: live begin
-                live=LiveConnections(
-                    max_sockets=settings.live_max_sockets,
-                    max_sockets_per_user=settings.live_max_sockets_per_user,
-                    max_unproven=settings.live_max_unproven_sockets,
-                    max_unproven_per_client=settings.live_max_unproven_sockets_per_client,
-                ),
-                # feature: live end
-                known_users=KnownUsers(database),
-                http_client=http_client,
-                clock=clock or SystemClock(),  # feature: live
-            )
-            await broker.start()
-            try:
-                yield services
-            finally:
-                await services.live.close_all()  # feature: live
-                await broker.aclose()
-        finally:
-            if started:  # a failed start closed what it had opened itself
-                await oidc.aclose()
-            if redis is not None:
-                await redis.aclose()
-            await database.aclose()
+        )
+        services = Services(
+            settings=settings,
+            auth_settings=auth_settings,
+            authenticator=authenticator,
+            database=database,
+            broker=broker,
+            redis=redis,
+            # feature: live begin
+            live=LiveConnections(
+                max_sockets=settings.live_max_sockets,
+                max_sockets_per_user=settings.live_max_sockets_per_user,
+                max_unproven=settings.live_max_unproven_sockets,
+                max_unproven_per_client=settings.live_max_unproven_sockets_per_client,
+            ),
+            # feature: live end
+            known_users=KnownUsers(database),
+            http_client=http_client,
+            clock=clock or SystemClock(),  # feature: live
+        )
+        await broker.start()
+        stack.push_async_callback(broker.aclose)
+        stack.push_async_callback(services.live.close_all)  # feature: live
+        yield services
 
 
 def services_of(connection: HTTPConnection | Starlette) -> Services:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -21,7 +20,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from auth import AuthSettings, ConfigurationError, read_settings
+from auth import AuthSettings, ConfigurationError, parse_list_setting, read_settings
+from auth.fastapi import SwaggerLogin
 
 
 class ListenAddress(NamedTuple):
@@ -166,16 +166,19 @@ class AppSettings(BaseSettings):
     #: on "Authorize" (authorization code + PKCE) in Swagger UI.
     oidc_swagger_client_id: str | None = None
     oidc_swagger_scopes: Annotated[tuple[str, ...], NoDecode] = ("openid",)
+    #: Extra parameters of the login's authorization request, a JSON object: Auth0's
+    #: ``{"audience": "https://api.example"}``, RFC 8707's ``{"resource": ...}``.
+    oidc_swagger_authorization_params: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("cors_origins", "oidc_swagger_scopes", mode="before")
     @classmethod
     def _word_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            stripped = value.strip()
-            if stripped.startswith("["):
-                return tuple(json.loads(stripped))
-            return tuple(item for item in stripped.replace(",", " ").split() if item)
-        return value
+        return parse_list_setting(value)
+
+    @field_validator("oidc_swagger_authorization_params")
+    @classmethod
+    def _login_parameters(cls, value: dict[str, str]) -> dict[str, str]:
+        return SwaggerLogin.checked_parameters(value)
 
     @model_validator(mode="after")
     def _line_within_head(self) -> AppSettings:

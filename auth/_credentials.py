@@ -45,7 +45,7 @@ class HttpRequest:
         return [value for key, value in self.headers if key == name]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: its __init__ is slower, and this is per request
 class Credentials:
     scheme: Scheme
     token: str
@@ -83,9 +83,16 @@ def extract_credentials(request: HttpRequest) -> Credentials:
         InvalidRequest: repeated ``Authorization``, malformed credentials, a token in
             the query string, or the DPoP scheme without a ``DPoP`` header.
     """
-    values = request.header_values("authorization")
-    proofs = tuple(request.header_values("dpop"))
-    in_query = _token_in_query(request.query)
+    # One pass over the few headers the adapter passed (host, authorization, dpop...).
+    values: list[str] = []
+    found_proofs: list[str] = []
+    for name, value in request.headers:
+        if name == "authorization":
+            values.append(value)
+        elif name == "dpop":
+            found_proofs.append(value)
+    proofs = tuple(found_proofs) if found_proofs else ()
+    in_query = _token_in_query(request.query) if request.query else False
     if not values:
         if in_query:
             raise InvalidRequest(

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._access_token import (
+    MAX_TOKEN_LENGTH,
     check_time_claims,
     confirmation_thumbprint,
     is_valid_subject,
@@ -89,7 +90,7 @@ class DecodeOnlyAuthenticator(_MockBase):
         return principal
 
     async def authenticate_token(self, token: str) -> Principal:
-        claims = parse_token(token, max_length=16 * 1024).payload
+        claims = parse_token(token, max_length=MAX_TOKEN_LENGTH).payload
         check_time_claims(claims, now=self._clock(), leeway=self.settings.leeway_seconds)
         if not is_valid_subject(claims.get("sub")):
             raise InvalidToken("the token lacks a valid sub claim", check=Check.SUB)

@@ -13,7 +13,7 @@ import difflib
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from dotenv import dotenv_values
 from pydantic import ValidationError
@@ -99,6 +99,19 @@ def _nearest(name: str, known: Iterable[str]) -> list[str]:
     return [other for score, other in scored[:2] if score >= max(0.8, best - 0.12)]
 
 
+# Overloads: a parameter's default does not bind the TypeVar, so without them a strict
+# caller's ``settings = read_settings()`` has no type.
+@overload
+def read_settings(
+    *, env_file: str | Path | None = None, known_elsewhere: Iterable[str] = ()
+) -> AuthSettings: ...
+@overload
+def read_settings(
+    settings_cls: type[S],
+    *,
+    env_file: str | Path | None = None,
+    known_elsewhere: Iterable[str] = (),
+) -> S: ...
 def read_settings(
     settings_cls: type[S] = AuthSettings,  # type: ignore[assignment]
     *,

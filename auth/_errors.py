@@ -13,10 +13,11 @@ terse). The catalogue, with RFC sections, is in ``auth/README.md`` ("Error codes
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
 Scheme = Literal["Bearer", "DPoP"]
 
@@ -116,11 +117,23 @@ class AuthError(Exception):
         self.check = check
         self.scheme: Scheme | None = scheme
 
-    def with_scheme(self, scheme: Scheme) -> AuthError:
-        """Return this error attributed to ``scheme`` unless it already names one."""
-        if self.scheme is None:
-            self.scheme = scheme
-        return self
+    def with_scheme(self, scheme: Scheme) -> Self:
+        """This error attributed to ``scheme``: itself when it already names a scheme,
+        else a copy that does (the original is left as it was: an error may be kept
+        and raised again, as the FastAPI adapter does within one request)."""
+        if self.scheme is not None:
+            return self
+        attributed = copy.copy(self)
+        attributed.scheme = scheme
+        return attributed
+
+    def __copy__(self) -> Self:
+        # BaseException's copy calls the class with ``args`` alone, which the keyword-only
+        # ``check`` of these classes cannot take: copy the instance's fields instead.
+        duplicate = self.__class__.__new__(self.__class__)
+        duplicate.__dict__.update(self.__dict__)
+        duplicate.args = self.args
+        return duplicate
 
 
 class MissingCredentials(AuthError):

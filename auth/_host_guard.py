@@ -15,20 +15,17 @@ install it; the verifier checks the same rule itself wherever it uses the origin
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from ._asgi import ASGIApp, Receive, Scope, Send, deny_websocket, send_http_response
 from ._origin import InvalidOrigin, IpNetwork, request_origin
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from ._problem import PROBLEM_JSON, problem_json
 
 _ORIGIN_HEADERS = frozenset({b"host", b"forwarded", b"x-forwarded-proto", b"x-forwarded-host"})
 _HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+#: Distinct valid ``Host`` values remembered per guard; a client's inventions beyond
+#: that are checked in full each time, as every value was before.
+_KNOWN_HOSTS_MAX = 64
 
 
 class HostGuard:
@@ -37,20 +34,29 @@ class HostGuard:
     def __init__(self, app: ASGIApp, *, trusted_proxies: Sequence[IpNetwork] = ()) -> None:
         self.app = app
         self.trusted_proxies = tuple(trusted_proxies)
+        # A server sees a handful of Host values: each is validated once. Only a request
+        # with one Host and no forwarded header is answered from here.
+        self._known_hosts: set[bytes] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            problem = self._problem(scope)
+            origin_headers = [
+                (name, value) for name, value in scope["headers"] if name in _ORIGIN_HEADERS
+            ]
+            known = (
+                len(origin_headers) == 1
+                and origin_headers[0][0] == b"host"
+                and origin_headers[0][1] in self._known_hosts
+            )
+            problem = None if known else self._problem(scope, origin_headers)
             if problem is not None:
                 await _refuse(scope, receive, send, f"Invalid request origin: {problem}.")
                 return
         await self.app(scope, receive, send)
 
-    def _problem(self, scope: Scope) -> str | None:
+    def _problem(self, scope: Scope, origin_headers: list[tuple[bytes, bytes]]) -> str | None:
         headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in scope["headers"]
-            if name in _ORIGIN_HEADERS
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in origin_headers
         ]
         client = scope.get("client")
         try:
@@ -64,27 +70,26 @@ class HostGuard:
             return str(exc)
         if origin is None and scope.get("http_version") == "1.1":
             return "an HTTP/1.1 request needs a Host header"
+        if (
+            len(origin_headers) == 1
+            and origin_headers[0][0] == b"host"
+            and len(self._known_hosts) < _KNOWN_HOSTS_MAX
+        ):
+            self._known_hosts.add(origin_headers[0][1])
         return None
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, detail: str) -> None:
-    body = json.dumps(
-        {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail}
-    ).encode()
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-    ]
+    body = problem_json(400, detail)
+    headers = [("cache-control", "no-store")]
     if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 400, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_http_response(
+            send, status=400, headers=headers, body=body, content_type=PROBLEM_JSON
+        )
         return
     await receive()  # websocket.connect: the handshake is answered only after it
-    if "websocket.http.response" in scope.get("extensions", {}):
-        # The WebSocket denial-response extension: a real HTTP 400 instead of the 403
-        # that servers send for a socket closed before it was accepted.
-        await send({"type": "websocket.http.response.start", "status": 400, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": body})
-    else:
-        await send({"type": "websocket.close", "code": 1008})
+    # A real HTTP 400 where the server can send one, instead of the 403 that servers
+    # send for a socket closed before it was accepted.
+    await deny_websocket(
+        scope, send, status=400, headers=headers, body=body, content_type=PROBLEM_JSON
+    )

@@ -1,4 +1,4 @@
-"""Strict parsing of compact JWS (RFC 7515 §7.1) and signature checks on joserfc.
+"""Strict parsing of compact JWS (RFC 7515 §7.1) and signature checks (RFC 7518 §3).
 
 Parsing is written here rather than taken from joserfc because joserfc's parser (1.8)
 accepts duplicate JSON members, keeping the last (RFC 7515 §4 and RFC 7519 §4 let a
@@ -8,7 +8,10 @@ non-canonical base64url, and its 512-byte cap on protected headers (too small fo
 DPoP proof carrying an RSA ``jwk``) is a setting, ``JWSRegistry.max_header_length``:
 neither is a reason on its own. ``tests/auth/test_jws.py`` has a canary that fails when
 joserfc starts refusing duplicates and ``NaN``, so this choice is revisited on upgrade.
-The token is parsed once; keys and signature algorithms are joserfc's.
+The token is parsed once. Keys are joserfc's (``auth._jwk`` imports them, and a joserfc
+key keeps its ``cryptography`` public key object, made once per key); a signature is
+checked by ``cryptography`` on that object, as joserfc's algorithms do it, without their
+per-call key-use lookups and padding objects.
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.jwk import ECKey, OKPKey, RSAKey
-from joserfc.jws import JWSRegistry
 
 from ._json_nesting import json_nesting_exceeds
 
@@ -45,7 +52,7 @@ KEY_REQUIREMENTS: dict[str, tuple[str, frozenset[str] | None]] = {
 }
 SUPPORTED_ALGORITHMS = tuple(KEY_REQUIREMENTS)
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_+/=", b"+/!!!")
 _B64URL_VALUE = {
     char: index
     for index, char in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -100,11 +107,16 @@ class CompactJws:
 def b64url_decode(segment: str) -> bytes:
     """Decode unpadded base64url, refusing padding, foreign characters and non-canonical
     encodings (RFC 7515 §2; RFC 4648 §3.5 lets a decoder reject non-zero pad bits)."""
-    if len(segment) % 4 == 1 or not _B64URL.fullmatch(segment):
+    if len(segment) % 4 == 1:
         raise MalformedJws("invalid base64url", Defect.BASE64URL)
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except binascii.Error as exc:
+        # The URL-safe alphabet mapped onto the standard one; "+", "/" and "=" onto a
+        # character outside it, so that strict decoding refuses them as it refuses any
+        # other foreign character (a regular expression over the segment cost as much
+        # as the decoding).
+        standard = segment.encode("ascii").translate(_TO_STANDARD_ALPHABET)
+        raw = binascii.a2b_base64(standard + b"=" * (-len(segment) % 4), strict_mode=True)
+    except (UnicodeEncodeError, binascii.Error) as exc:
         raise MalformedJws("invalid base64url", Defect.BASE64URL) from exc
     # Canonical: the bits of the last character that encode no byte must be zero (four
     # of them when the length is 4n+2, two when 4n+3), or several strings decode alike.
@@ -193,9 +205,45 @@ def parse_compact(value: str, *, max_length: int) -> CompactJws:
     )
 
 
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256,
+    "384": hashes.SHA384,
+    "512": hashes.SHA512,
+}
+_PKCS1 = padding.PKCS1v15()
+_EDDSA = frozenset({"EdDSA", "Ed25519", "Ed448"})
+# RFC 7518 §3.5: the salt is as long as the hash, and MGF1 uses the same hash.
+_PSS = {
+    size: padding.PSS(mgf=padding.MGF1(hash_type()), salt_length=hash_type().digest_size)
+    for size, hash_type in _HASHES.items()
+}
+
+
 def signature_is_valid(jws: CompactJws, alg: str, key: Key) -> bool:
-    """Verify the signature with joserfc's implementation of ``alg``; never raises."""
+    """Verify the JWS signature of ``alg`` (RFC 7518 §3.3-3.5, RFC 8037 §3.1, RFC 9864)
+    with the key's ``cryptography`` public key; never raises. Whether ``key`` may
+    verify ``alg`` at all (type, curve, size, use) is the caller's check
+    (``auth._jwk.key_fits_algorithm``; ``import_public_key`` refuses a key not for
+    verifying)."""
+    signature, message = jws.signature, jws.signing_input
+    family, size = alg[:2], alg[2:]
     try:
-        return bool(JWSRegistry.algorithms[alg].verify(jws.signing_input, jws.signature, key))
-    except Exception:  # a malformed signature must read as invalid, not crash
+        public = key.public_key
+        if family in ("RS", "PS") and isinstance(public, rsa.RSAPublicKey):
+            scheme = _PKCS1 if family == "RS" else _PSS[size]
+            public.verify(signature, message, scheme, _HASHES[size]())
+        elif family == "ES" and isinstance(public, ec.EllipticCurvePublicKey):
+            # RFC 7518 §3.4: R and S as fixed-length big-endian octets, one after the other.
+            length = (public.curve.key_size + 7) // 8
+            if len(signature) != 2 * length:
+                return False
+            r = int.from_bytes(signature[:length], "big")
+            s = int.from_bytes(signature[length:], "big")
+            public.verify(encode_dss_signature(r, s), message, ec.ECDSA(_HASHES[size]()))
+        elif alg in _EDDSA and isinstance(public, Ed25519PublicKey | Ed448PublicKey):
+            public.verify(signature, message)
+        else:
+            return False
+    except Exception:  # a malformed or wrong signature must read as invalid, not crash
         return False
+    return True

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from ._claim_paths import parse_claim_reference
 from ._htu import normalise_url
 from ._jws import SUPPORTED_ALGORITHMS
+from ._list_setting import parse_list_setting
 from ._profiles import (
     OPTIONAL_RFC9068_CLAIMS,
     PROFILES,
@@ -42,16 +43,6 @@ class AuthMode(StrEnum):
     VERIFY = "verify"
     DECODE_ONLY = "decode_only"  # claims are read, the signature is NOT checked
     STATIC = "static"  # every request is the fixed identity below, token or not
-
-
-def _split_words(value: object) -> object:
-    """``"a b"``, ``"a,b"`` or a JSON array: list-valued variables are not JSON-decoded
-    by pydantic-settings (``NoDecode``), so the array form is decoded here."""
-    if isinstance(value, str):
-        if value.lstrip().startswith("["):
-            return json.loads(value)  # a JSONDecodeError is a ValueError: a clear refusal
-        return tuple(word for word in value.replace(",", " ").split() if word)
-    return value
 
 
 def _http_url(value: str | None) -> str | None:
@@ -127,7 +118,7 @@ class IssuerSettings(BaseModel):
     )
     @classmethod
     def _words(cls, value: object) -> object:
-        words = _split_words(value)
+        words = parse_list_setting(value)
         return tuple(words) if isinstance(words, list) else words
 
     @field_validator("issuer", "discovery_uri")
@@ -263,7 +254,7 @@ class AuthSettings(BaseSettings):
     )
     @classmethod
     def _words(cls, value: object) -> object:
-        return _split_words(value)
+        return parse_list_setting(value)
 
     @field_validator("scope_claims", "role_claims")
     @classmethod

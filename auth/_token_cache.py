@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 from ._stats import TokenCacheStats
 
 T = TypeVar("T")
+_sha256 = hashlib.sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class VerifiedTokenCache(Generic[T]):
     def digest(token: str) -> bytes | None:
         """SHA-256 of the token (also its DPoP ``ath``); None for a non-ASCII token,
         which is never cached (and which ``parse_compact`` refuses)."""
-        return hashlib.sha256(token.encode("ascii")).digest() if token.isascii() else None
+        return _sha256(token.encode("ascii")).digest() if token.isascii() else None
 
     def get(self, digest: bytes, *, now: float) -> CachedToken[T] | None:
         """The live entry for ``digest``; expired entries are dropped on sight."""

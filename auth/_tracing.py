@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 SPAN_NAME = "auth.verify"
 
 
+def tracing_enabled() -> bool:
+    """Whether ``verification_span`` would make a span: OpenTelemetry is installed and a
+    tracer provider is set. Callers skip the span's context manager otherwise."""
+    return trace is not None and not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider
+    )
+
+
 @contextlib.contextmanager
 def verification_span() -> Iterator[VerificationSpan]:
     """A span around one verification; set ``.principal`` on success.
@@ -36,7 +44,7 @@ def verification_span() -> Iterator[VerificationSpan]:
         AuthError: re-raised as is, after it is recorded on the span.
     """
     outcome = VerificationSpan()
-    if trace is None or isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+    if not tracing_enabled():
         yield outcome
         return
     tracer = trace.get_tracer("auth")

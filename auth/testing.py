@@ -10,19 +10,24 @@ to, including malformed and hostile tokens: it is a tool for tests, never an IdP
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import secrets
+import socket
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import httpx
-from joserfc.jwk import ECKey, OKPKey, RSAKey
+from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from ._dpop import access_token_hash
 from ._jws import Key, b64url_encode
+from ._settings import AuthSettings
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -45,9 +50,14 @@ def _segment(value: Mapping[str, Any] | bytes) -> str:
 
 
 def sign_compact(
-    header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes, key: Key, alg: str
+    header: Mapping[str, Any] | bytes,
+    payload: Mapping[str, Any] | bytes,
+    key: Key | OctKey,
+    alg: str,
 ) -> str:
-    """Sign arbitrary header and payload (raw bytes allowed, for malformed JSON)."""
+    """Sign arbitrary header and payload (raw bytes allowed, for malformed JSON), with
+    any key joserfc signs with: an ``OctKey`` forges the HS256 tokens and proofs that
+    must be refused."""
     signing_input = f"{_segment(header)}.{_segment(payload)}"
     signature = JWSRegistry.algorithms[alg].sign(signing_input.encode("ascii"), key)
     return f"{signing_input}.{b64url_encode(signature)}"
@@ -178,18 +188,53 @@ class TestIssuer:
         kid: str | None = None,
         dpop_key: DpopKey | None = None,
         header: Mapping[str, Any] | None = None,
+        more_claims: Mapping[str, Any] | None = None,
         **claims: Any,
     ) -> str:
-        """A signed access token; ``None`` as a claim or header value removes it."""
+        """A signed access token; ``None`` as a claim or header value removes it.
+        ``more_claims`` are claims too, for names that are parameters here (``alg``)."""
         kid = kid or self.current_kid.get(alg) or self.add_key(alg)
         _, key = self.keys[kid]
-        payload = self.claims(subject, **claims)
+        payload = self.claims(subject, **{**claims, **(more_claims or {})})
         if dpop_key is not None:
             payload["cnf"] = {"jkt": dpop_key.jkt}
         jws_header: dict[str, Any] = {"typ": "at+jwt", "alg": alg, "kid": kid}
         jws_header.update(header or {})
         jws_header = {name: value for name, value in jws_header.items() if value is not None}
         return sign_compact(jws_header, payload, key, alg)
+
+    def token_for(self, parameters: Mapping[str, str]) -> str:
+        """A token from ``/token``'s parameters, all optional: ``sub`` (default
+        ``alice``); ``scope``, space-separated; ``roles``, comma-separated (Keycloak's
+        ``realm_access.roles``; default ``todo-user``); ``claims``, a JSON object of any
+        other claims (``null`` removes one); ``jkt``, a DPoP key's RFC 7638 thumbprint
+        the token is bound to (``cnf.jkt``).
+
+        Raises:
+            ValueError: ``claims`` is not a JSON object.
+        """
+        claims: dict[str, Any] = {}
+        if "claims" in parameters:
+            try:
+                claims = json.loads(parameters["claims"])
+            except ValueError:
+                raise ValueError("claims must be a JSON object") from None
+            if not isinstance(claims, dict):
+                raise ValueError("claims must be a JSON object")
+        roles = [role for role in parameters.get("roles", "todo-user").split(",") if role]
+        minted: dict[str, Any] = {"realm_access": {"roles": roles}}
+        if "scope" in parameters:
+            minted["scope"] = " ".join(parameters["scope"].split())
+        if "jkt" in parameters:
+            minted["cnf"] = {"jkt": parameters["jkt"]}
+        minted.update(claims)
+        return self.token(parameters.get("sub", "alice"), more_claims=minted)
+
+    def settings(self, **overrides: Any) -> AuthSettings:
+        """``AuthSettings`` trusting this issuer (its issuer and audience), the rest from
+        ``overrides`` and the environment."""
+        values: dict[str, Any] = {"issuer_uri": self.issuer, "audience": self.audience}
+        return AuthSettings(**{**values, **overrides})
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """An httpx transport handler serving discovery and JWKS (for MockTransport)."""
@@ -207,8 +252,9 @@ class TestIssuer:
         return httpx.Response(404)
 
     def asgi_app(self) -> Starlette:
-        """The issuer over real HTTP: discovery, JWKS, and ``GET /token?sub=...`` which
-        mints a Bearer token (a development convenience; there is no login).
+        """The issuer over real HTTP: discovery, JWKS, and ``/token``, which mints a
+        Bearer token from its parameters (``token_for``), in the query (``GET``) or a
+        form (``POST``): a development convenience; there is no login and no client.
         Needs the ``testing`` extra (Starlette); minting tokens needs nothing more."""
         from starlette.applications import Starlette
         from starlette.requests import Request
@@ -224,11 +270,18 @@ class TestIssuer:
             return JSONResponse(self.jwks(), headers={"Cache-Control": self.cache_control})
 
         async def token(request: Request) -> Response:
-            subject = request.query_params.get("sub", "alice")
-            roles = request.query_params.get("roles", "todo-user").split(",")
-            access_token = self.token(subject, realm_access={"roles": roles})
+            parameters = dict(request.query_params)
+            if request.method == "POST":  # a form (parsed here: no multipart library needed)
+                parameters.update(parse_qsl((await request.body()).decode("utf-8", "replace")))
+            try:
+                access_token = self.token_for(parameters)
+            except ValueError as exc:
+                return JSONResponse(
+                    {"error": "invalid_request", "error_description": str(exc)}, status_code=400
+                )
             return JSONResponse(
-                {"access_token": access_token, "token_type": "Bearer", "expires_in": 300}
+                {"access_token": access_token, "token_type": "Bearer", "expires_in": 300},
+                headers={"Cache-Control": "no-store"},
             )
 
         path = self.issuer.split("/", 3)[3] if self.issuer.count("/") >= 3 else ""
@@ -237,9 +290,77 @@ class TestIssuer:
             routes=[
                 Route(f"{prefix}/.well-known/openid-configuration", discovery),
                 Route(f"{prefix}/protocol/openid-connect/certs", jwks),
-                Route(f"{prefix}/token", token),
+                Route(f"{prefix}/token", token, methods=["GET", "POST"]),
             ]
         )
+
+
+@contextlib.contextmanager
+def serve(app: Callable[..., Any], *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve an ASGI application with uvicorn (lifespan included) from a background
+    thread, for as long as the block lasts; gives its base URL. With ``port`` 0 the
+    system picks a free one. Needs the ``testing`` extra.
+
+    Raises:
+        RuntimeError: the server did not start within ten seconds (its lifespan failed).
+    """
+    with _listening(host, port) as sock, _serving(app, sock):
+        yield _base_url(sock)
+
+
+@contextlib.contextmanager
+def served_issuer(
+    realm: str = "test", *, audience: str = "todo-api", host: str = "127.0.0.1", port: int = 0
+) -> Iterator[TestIssuer]:
+    """A ``TestIssuer`` over real HTTP on loopback (discovery, JWKS, ``/token``), its
+    ``issuer`` the served URL (``http://127.0.0.1:<port>/realms/<realm>``). Needs the
+    ``testing`` extra."""
+    with _listening(host, port) as sock:
+        issuer = TestIssuer(f"{_base_url(sock)}/realms/{realm}", audience=audience)
+        with _serving(issuer.asgi_app(), sock):
+            yield issuer
+
+
+@contextlib.contextmanager
+def _listening(host: str, port: int) -> Iterator[socket.socket]:
+    # Bound before the server starts, so an application can be built knowing its URL.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        yield sock
+
+
+def _base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@contextlib.contextmanager
+def _serving(app: Callable[..., Any], sock: socket.socket) -> Iterator[None]:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+
+    def run() -> None:
+        # uvicorn listens for signals only in the main thread: this one leaves them
+        # alone. A failed start-up ends it with SystemExit, reported below.
+        with contextlib.suppress(SystemExit):
+            server.run(sockets=[sock])
+
+    thread = threading.Thread(target=run, name="auth.testing", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the server for {app!r} did not start")
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def main() -> None:
@@ -252,7 +373,7 @@ def main() -> None:
     args = parser.parse_args()
     issuer = TestIssuer(f"http://127.0.0.1:{args.port}/realms/dev", audience=args.audience)
     print(f"OIDC_ISSUER_URI={issuer.issuer} OIDC_AUDIENCE={issuer.audience}")
-    print(f"get a token: curl '{issuer.issuer}/token?sub=alice&roles=todo-user,todo-admin'")
+    print(f"get a token: curl '{issuer.issuer}/token?sub=alice&scope=todo:read&roles=todo-user'")
     uvicorn.run(issuer.asgi_app(), host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -1,1 +1,2 @@
-"""Benchmarks of the TODO API and its ``auth`` package against oidc-spa/server (issue 7)."""
+"""Benchmarks of the TODO API and its ``auth`` package, side by side with oidc-spa/server,
+each figure against its goal."""

@@ -1,11 +1,12 @@
-"""Section 6: the data path (issue 11). The TODO routes on PostgreSQL and on SQLite,
+"""Section 6: the data path. The TODO routes on PostgreSQL and on SQLite,
 against the hand-written floor (``bench/floor.py``: Starlette + a driver's pool, the
 same SQL, orjson), with psycopg and with asyncpg.
 
 One PostgreSQL 15 cluster (``tests.services.postgres_server``, on the load core), the
 caller owning 1,000 todos in each database. Every server is one process on the measured
 core; wrk (``-t1 -c32``) on the other, ``bench/wrk/data.lua`` for the verbs. The API
-runs ``OIDC_MODE=verify`` with a real ES256 token from the loopback issuer. A warm-up
+runs as shipped (the access line on), ``OIDC_MODE=verify`` with a real ES256 token from
+the loopback issuer, each write's CPU compared with ``/api/me``'s on the same server. A warm-up
 round, then ``runs`` rounds that interleave every cell. Server CPU per request is the
 process's utime + stime (``/proc/<pid>/stat``) over the run, divided by the requests.
 
@@ -136,7 +137,6 @@ def running(
                 issuer.issuer,
                 issuer.audience,
                 DATABASE_URL=url,
-                API_ACCESS_LOG="false",
                 DB_MIGRATE_ON_START="false",
                 LIVE_SEND_QUEUE_SIZE="1000000",  # the watching socket must not be dropped
             )

@@ -1,9 +1,13 @@
 """Section 2: HTTP throughput of one worker under wrk, FastAPI + auth vs Hono + oidc-spa.
 
-Four servers run side by side on the measured core; wrk (one thread) runs on the other.
+The servers run side by side on the measured core; wrk (one thread) runs on the other.
 Rounds interleave the servers for every cell, so background noise hits all of them.
-Bearer runs repeat one token (what a SPA does); DPoP runs send a fresh proof on every
-request, made in Python before the run and read by ``wrk/load.lua``.
+``python -m app`` is measured as shipped (its default settings: the access line on, in
+its default format); the same server with ``API_ACCESS_LOG=false`` is an extra row, and
+the stack around the route is measured against a bare FastAPI application serving the
+same ``/api/me`` (``bare_fastapi.py``). Bearer runs repeat one token (what a SPA
+does); DPoP runs send a fresh proof on every request, made in Python before the run and
+read by ``wrk/load.lua``.
 """
 
 from __future__ import annotations
@@ -24,27 +28,32 @@ from auth.testing import DpopKey, TestIssuer
 from bench import profiling
 from bench.cores import LOAD_CORE, on_core
 from bench.fixtures import TOKEN_LIFETIME
-from bench.servers import Server, api_env, hono_peer, python_api
+from bench.servers import Server, api_env, bare_fastapi, hono_peer, python_api
 from bench.stats import ROOT, summary
 
 LUA = ROOT / "bench" / "wrk" / "load.lua"
 SUBJECT = "bench-user"
-OURS, STATIC, PEER, PEER_OFF = "fastapi+auth", "fastapi static", "hono+oidc-spa", "hono no-auth"
-#: (path, credentials) cells; the no-auth servers are measured on the Bearer ES256 ones.
-CELLS = (
-    ("/api/me", "RS256 Bearer"),
-    ("/api/me", "ES256 Bearer"),
-    ("/api/me", "ES256 DPoP"),
-    ("/api/todos", "ES256 Bearer"),
-    ("/api/todos", "ES256 DPoP"),
+OURS = "fastapi+auth"  # python -m app as shipped, verify mode
+OURS_QUIET = "fastapi+auth, access line off"
+STATIC = "fastapi static"  # as shipped, OIDC_MODE=static: the route without verification
+STATIC_QUIET = "fastapi static, access line off"
+BARE = "bare fastapi"  # one route, one dependency: bench/bare_fastapi.py
+PEER, PEER_OFF = "hono+oidc-spa", "hono no-auth"
+NO_AUTH = (STATIC, STATIC_QUIET, BARE, PEER_OFF)
+#: (path, credentials) cells and the servers measured on each; the servers without
+#: authentication are measured on the ES256 Bearer ones (they ignore the token).
+CELLS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("/api/me", "RS256 Bearer", (OURS, PEER)),
+    ("/api/me", "ES256 Bearer", (OURS, PEER, OURS_QUIET, STATIC, STATIC_QUIET, BARE, PEER_OFF)),
+    ("/api/me", "ES256 DPoP", (OURS, PEER)),
+    ("/api/todos", "ES256 Bearer", (OURS, PEER, STATIC, PEER_OFF)),
+    ("/api/todos", "ES256 DPoP", (OURS, PEER)),
 )
-NO_AUTH_CELL = "ES256 Bearer"
 #: Cells profiled with py-spy after the timed rounds (one extra run each, not counted).
 PROFILED = (
     (OURS, "/api/me", "ES256 Bearer", 32),
     (OURS, "/api/me", "ES256 DPoP", 32),
-    (OURS, "/api/todos", "ES256 Bearer", 32),
-    (STATIC, "/api/me", "ES256 Bearer", 32),
+    (STATIC_QUIET, "/api/me", "ES256 Bearer", 32),
 )
 
 
@@ -53,7 +62,7 @@ class Settings:
     runs: int = 5
     seconds: int = 4
     warmup_seconds: int = 2
-    connections: tuple[int, ...] = (32, 128)
+    connections: tuple[int, ...] = (32,)
     profile: bool = True
 
 
@@ -145,26 +154,28 @@ def seed(server: Server, token: str) -> None:
 
 def plan(settings: Settings) -> list[tuple[str, str, str, int]]:
     """(server, path, scheme, connections) of one round."""
-    cells = []
-    for connections in settings.connections:
-        for path, scheme in CELLS:
-            servers = (OURS, PEER, STATIC, PEER_OFF) if scheme == NO_AUTH_CELL else (OURS, PEER)
-            cells += [(server, path, scheme, connections) for server in servers]
-    return cells
+    return [
+        (server, path, scheme, connections)
+        for connections in settings.connections
+        for path, scheme, servers in CELLS
+        for server in servers
+    ]
 
 
 @contextlib.contextmanager
 def running_servers(issuer: TestIssuer) -> Any:
     audience = issuer.audience
+    quiet = {"API_ACCESS_LOG": "false"}
     with (
-        # The peer writes no access log; ours is switched off too, for like with like
-        # (API_ACCESS_LOG=true, the default, costs about a third of a small request).
-        python_api(OURS, api_env(issuer.issuer, audience, API_ACCESS_LOG="false")) as ours,
-        python_api(STATIC, api_env(None, audience, API_ACCESS_LOG="false")) as static,
+        python_api(OURS, api_env(issuer.issuer, audience)) as ours,
+        python_api(OURS_QUIET, api_env(issuer.issuer, audience, **quiet)) as ours_quiet,
+        python_api(STATIC, api_env(None, audience)) as static,
+        python_api(STATIC_QUIET, api_env(None, audience, **quiet)) as static_quiet,
+        bare_fastapi(BARE) as bare,
         hono_peer(PEER, issuer_uri=issuer.issuer, audience=audience) as peer,
         hono_peer(PEER_OFF, issuer_uri=None, audience=audience) as peer_off,
     ):
-        yield {s.name: s for s in (ours, static, peer, peer_off)}
+        yield {s.name: s for s in (ours, ours_quiet, static, static_quiet, bare, peer, peer_off)}
 
 
 def credentials(issuer: TestIssuer) -> Credentials:
@@ -187,8 +198,8 @@ def run(
     with contextlib.ExitStack() as stack:
         if servers is None:
             servers = stack.enter_context(running_servers(issuer))
-        seed(servers[OURS], creds.bearer["ES256"])
-        seed(servers[STATIC], creds.bearer["ES256"])
+        for name in (OURS, STATIC):
+            seed(servers[name], creds.bearer["ES256"])
         cells = plan(settings)
         for server, path, scheme, connections in cells:  # warm-up round, discarded
             measure(
@@ -233,7 +244,7 @@ def run(
             {
                 "server": server,
                 "path": path,
-                "scheme": scheme if server in (OURS, PEER) else "none",
+                "scheme": "none" if server in NO_AUTH else scheme,
                 "connections": connections,
                 "rps": summary([r["rps"] for r in runs]),
                 "p50_ms": summary([r["p50_ms"] for r in runs]),

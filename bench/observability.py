@@ -1,7 +1,12 @@
-"""What observing a request costs: ``app.observability``'s middleware around an ASGI app
-that answers at once, by what it is asked to do (request id only, metrics, the access
-line as JSON or text). Prints microseconds per request over the bare app, the median of
-five runs (min-max).
+"""Section 1b: what observing a request costs, in process. ``app.observability``'s
+middleware around an ASGI app that answers at once, for an authenticated request to a
+route (a principal and a route template in the scope, as the API leaves them), by what
+it is asked to do: the request id only, the access line in each format, with metrics.
+
+Each figure is microseconds per request over the bare app, a median of runs (min-max);
+the access line's own cost is the observer with the line less the observer without it,
+paired by run. The lines are rendered and written to ``/dev/null``, through the handler
+``python -m app`` installs.
 
     .venv/bin/python -m bench.observability
 """
@@ -9,9 +14,10 @@ five runs (min-max).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-import statistics
 import time
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,12 +25,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.observability.logs import LogFormat, configure_logging
 from app.observability.metrics import Metrics
 from app.observability.requests import RequestObserver
+from auth import Principal
+from bench.stats import summary
 
-REQUESTS = 20_000
-RUNS = 5
+#: The goal of the access line, per request.
+ACCESS_LINE_GOAL_US = 10.0
+PRINCIPAL = Principal(subject="user-1", issuer="http://127.0.0.1/realms/bench", client_id="spa")
+
+
+@dataclass(frozen=True)
+class Settings:
+    requests: int = 20_000
+    runs: int = 5
+
+
+class _Route:
+    path = "/api/todos/{todo_id}"
 
 
 async def bare(scope: Scope, receive: Receive, send: Send) -> None:
+    scope["route"] = _Route()
+    scope["state"]["principal"] = PRINCIPAL
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"{}"})
 
@@ -41,42 +62,83 @@ def _scope() -> dict[str, Any]:
     return {
         "type": "http",
         "method": "GET",
-        "path": "/api/todos",
-        "raw_path": b"/api/todos",
-        "query_string": b"limit=20",
-        "headers": [(b"host", b"api.example")],
+        "path": "/api/todos/0191d6a4-7c2e-7a38-9b1e-4c7b1f0e2d3a",
+        "raw_path": b"/api/todos/0191d6a4-7c2e-7a38-9b1e-4c7b1f0e2d3a",
+        "query_string": b"",
+        "headers": [(b"host", b"api.example"), (b"authorization", b"Bearer x")],
         "client": ("127.0.0.1", 50000),
         "state": {},
     }
 
 
-async def _per_request(app: ASGIApp) -> float:
+async def _per_request(app: ASGIApp, requests: int) -> float:
     for _ in range(500):
         await app(_scope(), _receive, _send)
     started = time.perf_counter()
-    for _ in range(REQUESTS):
+    for _ in range(requests):
         await app(_scope(), _receive, _send)
-    return (time.perf_counter() - started) / REQUESTS * 1e6
+    return (time.perf_counter() - started) / requests * 1e6
 
 
-async def main(sink: TextIO) -> None:
-    cases: list[tuple[str, LogFormat, dict[str, Any]]] = [
-        ("request id only (API_ACCESS_LOG=false)", "json", {"access_log": False}),
-        ("+ metrics (METRICS != off)", "json", {"access_log": False, "metrics": Metrics()}),
-        ("access line, LOG_FORMAT=json", "json", {"access_log": True}),
-        ("access line, LOG_FORMAT=text", "text", {"access_log": True}),
-        ("access line (json) + metrics", "json", {"access_log": True, "metrics": Metrics()}),
-    ]
-    print(f"observer cost per request, µs over the bare app ({REQUESTS} requests x {RUNS})")
-    for label, log_format, options in cases:
-        configure_logging(log_format, stream=sink)
-        extra = []
-        for _ in range(RUNS):
-            base = await _per_request(bare)
-            extra.append(await _per_request(RequestObserver(bare, **options)) - base)
-        print(f"  {label:42s} {statistics.median(extra):7.1f}  ({min(extra):.1f}-{max(extra):.1f})")
+#: (label, log format, observer options): the rows of the section.
+CASES: tuple[tuple[str, LogFormat, dict[str, Any]], ...] = (
+    ("request id only (API_ACCESS_LOG=false)", "text", {"access_log": False}),
+    ("access line, LOG_FORMAT=text (the default)", "text", {"access_log": True}),
+    ("access line, LOG_FORMAT=json", "json", {"access_log": True}),
+    ("request id and metrics (METRICS=port)", "text", {"access_log": False, "metrics": True}),
+    ("access line (text) and metrics", "text", {"access_log": True, "metrics": True}),
+)
+
+
+async def _measure(settings: Settings, log: Any, sink: TextIO) -> dict[str, Any]:
+    runs: dict[str, list[float]] = {label: [] for label, _, _ in CASES}
+    for _ in range(settings.runs):
+        for label, log_format, options in CASES:
+            configure_logging(log_format, stream=sink)
+            metrics = Metrics() if options.get("metrics") else None
+            observer = RequestObserver(bare, access_log=options["access_log"], metrics=metrics)
+            base = await _per_request(bare, settings.requests)
+            runs[label].append(await _per_request(observer, settings.requests) - base)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    id_only = runs[CASES[0][0]]
+    rows: list[dict[str, Any]] = []
+    for label, _, options in CASES:
+        rows.append({"label": label, "us": summary(runs[label]), "goal_us": None})
+        if options["access_log"] and not options.get("metrics"):
+            paired = zip(runs[label], id_only, strict=True)
+            line = [with_line - without for with_line, without in paired]
+            rows.append(
+                {
+                    "label": f"{label.split(',', 1)[1].strip()}: the line alone",
+                    "us": summary(line),
+                    "goal_us": ACCESS_LINE_GOAL_US,
+                }
+            )
+    for row in rows:
+        log(f"  observer {row['label']:52} {row['us']['median']:6.1f} us")
+    return {"requests": settings.requests, "rows": rows}
+
+
+def run(settings: Settings, log: Any = print) -> dict[str, Any]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        with open(os.devnull, "w") as sink:  # the lines are rendered, then discarded
+            return asyncio.run(_measure(settings, log, sink))
+    finally:
+        root.handlers[:], root.level = handlers, level
+
+
+def main() -> None:
+    result = run(Settings())
+    print(f"observer cost per request, us over the bare app ({result['requests']} requests)")
+    for row in result["rows"]:
+        print(
+            f"  {row['label']:52} {row['us']['median']:6.1f}  "
+            f"({row['us']['min']:.1f}-{row['us']['max']:.1f})"
+        )
 
 
 if __name__ == "__main__":
-    with open(os.devnull, "w") as devnull:  # the lines are rendered, then discarded
-        asyncio.run(main(devnull))
+    main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import re
 import subprocess
 import tempfile
@@ -55,7 +56,7 @@ def recording(pid: int, seconds: float) -> Iterator[dict[str, Any]]:
         # Non-blocking: the server is not paused per sample, so it runs at its usual speed
         # (blocking mode halves its throughput here) and idle threads are left out; the
         # price is that some stacks are read mid-change and lose their outer frames.
-        "--nonblocking",
+        *([] if os.environ.get("SPY_BLOCKING") else ["--nonblocking"]),
     ]
     process = subprocess.Popen(
         on_core(LOAD_CORE, command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

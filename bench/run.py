@@ -1,4 +1,4 @@
-"""Every benchmark of issue 7, side by side in one run: ``python -m bench``.
+"""Every benchmark, side by side in one run, each against its goal: ``python -m bench``.
 
 Pins itself (and the load generators it starts) to the load core, starts a loopback
 test issuer, runs the sections in order, prints the tables with the ratio to the peer
@@ -23,16 +23,17 @@ from bench import (
     data_path,
     data_scale,
     http_load,
+    observability,
     profiling,
     validator_throughput,
-    ws_fanout,
+    ws_scale,
 )
 from bench.cores import LOAD_CORE, MEASURED_CORE
 from bench.fixtures import loopback_issuer
 from bench.report import render, targets
 from bench.stats import ROOT, load_average, machine
 
-SECTIONS = ("validators", "http", "websocket", "scale", "data", "memory")
+SECTIONS = ("validators", "observability", "http", "websocket", "scale", "data", "memory")
 
 
 def log(message: str) -> None:
@@ -43,8 +44,9 @@ def settings_for(quick: bool) -> dict[str, Any]:
     if not quick:
         return {
             "validators": validator_throughput.Settings(),
+            "observability": observability.Settings(),
             "http": http_load.Settings(),
-            "websocket": ws_fanout.Settings(),
+            "websocket": ws_scale.Settings(),
             "scale": data_scale.Settings(),
             "data": data_path.Settings(),
         }
@@ -52,8 +54,9 @@ def settings_for(quick: bool) -> dict[str, Any]:
         "validators": validator_throughput.Settings(
             runs=2, seconds=0.5, new_tokens=500, proofs=500, profile=False
         ),
+        "observability": observability.Settings(requests=5000, runs=2),
         "http": http_load.Settings(runs=2, seconds=2, warmup_seconds=1, profile=False),
-        "websocket": ws_fanout.Settings(runs=2),
+        "websocket": ws_scale.Settings(users=200, write_seconds=3),
         "scale": data_scale.Settings(sizes=(10_000, 100_000), runs=2, seconds=2),
         "data": data_path.Settings(runs=1, seconds=2, profile=False),
     }
@@ -100,10 +103,14 @@ def main() -> None:
     issuer_sections = {
         "validators": ("validator throughput (one core per process)", validator_throughput.run),
         "http": ("HTTP, one worker, wrk on the other core", http_load.run),
-        "websocket": ("WebSocket fan-out", ws_fanout.run),
+        "websocket": ("WebSocket scale", ws_scale.run),
         "scale": ("data scale", data_scale.run),
         "data": ("data path, API vs hand-written floor", data_path.run),
     }
+    if "observability" in only:
+        loads["observability"] = load_average()
+        log("the access line and the request id, in process")
+        result["observability"] = observability.run(settings["observability"], log)
     with loopback_issuer() as issuer:
         for section, (title, run) in issuer_sections.items():
             if section in only:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one command of the benchmarks (issue 7): bash bench/run.sh [--quick] [--only SECTIONS]
+# The one command of the benchmarks: bash bench/run.sh [--quick] [--only SECTIONS]
 # Installs what only the benchmarks need, outside the project's dependencies: wrk and
 # PostgreSQL from Debian, the peer's npm packages from its lock file, py-spy in
 # bench/.venv. Then runs every section side by side and prints the table.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -74,6 +75,17 @@ def pinned_server(
     finally:
         process.terminate()
         process.wait(10)
+
+
+@contextlib.contextmanager
+def bare_fastapi(name: str) -> Iterator[Server]:
+    """``bench/bare_fastapi.py`` (FastAPI, one route, one dependency, plain uvicorn) on
+    the measured core."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.bare_fastapi", str(port)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with pinned_server(name, command, env, port, what="the bare FastAPI app") as server:
+        yield server
 
 
 @contextlib.contextmanager

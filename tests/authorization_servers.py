@@ -76,9 +76,13 @@ def _start(
             process = subprocess.Popen(
                 spec.command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT
             )
+
+        def ready(url: str = spec.ready_url) -> bool:
+            return httpx.get(url, timeout=1).status_code == 200
+
         try:
             wait_until(
-                lambda url=spec.ready_url: httpx.get(url, timeout=1).status_code == 200,
+                ready,
                 timeout=60,
                 what=what,
                 log=log,

@@ -17,6 +17,10 @@ from tests.services import (
     redis_server,
 )
 
+#: The testing kit, as users get it from the wheel's entry point (``oidc_issuer``,
+#: ``oidc_token``, ``oidc_client_as``...): tests/auth/test_pytest_plugin.py.
+pytest_plugins = ["auth.pytest_plugin"]
+
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:

@@ -21,11 +21,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
 
-from auth.testing import TestIssuer
+from auth.testing import TestIssuer, served_issuer
+
+if TYPE_CHECKING:
+    import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -193,7 +197,7 @@ class PostgresServer:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def _connect(self):  # type: ignore[no-untyped-def]
+    def _connect(self) -> psycopg.Connection[Any]:
         import psycopg
 
         return psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres")
@@ -345,7 +349,7 @@ class _ThreadedServer(uvicorn.Server):
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: object, port: int) -> Iterator[str]:
+def serve_in_thread(app: Callable[..., Any], port: int) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a loopback port, from a background thread."""
     server = _ThreadedServer(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -363,9 +367,7 @@ def serve_in_thread(app: object, port: int) -> Iterator[str]:
 @contextlib.contextmanager
 def issuer_server(realm: str = "todo") -> Iterator[TestIssuer]:
     """A test issuer (discovery + JWKS) over real HTTP on a free loopback port."""
-    port = free_port()
-    issuer = TestIssuer(f"http://127.0.0.1:{port}/realms/{realm}")
-    with serve_in_thread(issuer.asgi_app(), port):
+    with served_issuer(realm) as issuer:
         yield issuer
 
 

@@ -27,6 +27,7 @@ from starlette.routing import Match
 from app.data.crud import StaleVersion
 from app.data.database import DatabaseUnavailable
 from app.data.owned import InvalidField
+from auth import problem_document
 from auth.fastapi import PROBLEM_JSON
 
 logger = logging.getLogger("app.errors")
@@ -48,14 +49,7 @@ def problem(
     errors: Sequence[dict[str, str]] = (),
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
-    if errors:
-        body["errors"] = list(errors)
+    body = problem_document(status, detail, errors=list(errors) or None)
     return JSONResponse(
         body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
     )

@@ -17,17 +17,24 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from app.api.errors import problem
 from app.api.security import oidc
 from app.data import crud
 from app.data.database import DatabaseUnavailable
-from app.events.broker import Subscription
+from app.events.broker import Overflowed, Subscription
+from app.events.connections import ShuttingDown
 from app.services import Services
-from auth import AuthError, Principal, ServiceUnavailable, client_address, json_nesting_exceeds
-from auth.fastapi import http_request, offered_subprotocols
+from auth import (
+    AuthError,
+    Principal,
+    ServiceUnavailable,
+    client_address,
+    json_nesting_exceeds,
+    problem_json,
+)
+from auth.asgi import deny_websocket
+from auth.fastapi import PROBLEM_JSON, http_request, offered_subprotocols
 
 logger = logging.getLogger("app.live")
 
@@ -48,7 +55,7 @@ class CloseCode(IntEnum):
     SLOW_CONSUMER = 4429  # the client fell too far behind: reconnect and resync
 
 
-@dataclass
+@dataclass(slots=True)
 class _Session:
     principal: Principal
     token: str
@@ -106,7 +113,7 @@ class LiveSocket:
             user_id = await self.known_users.user_id(principal)
         except DatabaseUnavailable:
             # Refused like an HTTP request would be: 503, retry later; never a 500.
-            await self._deny(problem(503, "The database is unavailable; retry shortly."))
+            await self._deny(503, "The database is unavailable; retry shortly.")
             return
         session = _Session(principal, token, user_id)
         try:
@@ -159,14 +166,18 @@ class LiveSocket:
         return address or "unknown"
 
     async def _refuse_protocol(self) -> None:
-        await self._deny(problem(400, f"offer the {PROTOCOL} subprotocol"))
+        await self._deny(400, f"offer the {PROTOCOL} subprotocol")
 
-    async def _deny(self, response: Response) -> None:
-        """Refuse the upgrade with an HTTP response where the server allows it."""
-        if "websocket.http.response" in self.websocket.scope.get("extensions", {}):
-            await self.websocket.send_denial_response(response)
-        else:
-            await self.websocket.close(code=1011 if response.status_code >= 500 else 1008)
+    async def _deny(self, status: int, detail: str) -> None:
+        """Refuse the upgrade with an HTTP problem answer where the server allows it."""
+        await deny_websocket(
+            self.websocket.scope,
+            self.websocket.send,
+            status=status,
+            headers=[],
+            body=problem_json(status, detail),
+            content_type=PROBLEM_JSON,
+        )
 
     async def _run(self, session: _Session) -> None:
         async with self.broker.subscribe(session.user_id) as subscription:
@@ -175,20 +186,24 @@ class LiveSocket:
             await self._send(
                 {"type": "ready", "seq": seq, "expires_at": session.principal.expires_at}
             )
-            tasks = {
-                asyncio.create_task(self._pump(subscription)),
-                asyncio.create_task(self._receive(session)),
-                asyncio.create_task(self._watch_token(session)),
-                asyncio.create_task(self._watch(subscription)),
-            }
+            # Whatever ends the session (a client message, the token, an overflowing
+            # inbox, the server's shutdown) ends the subscription, and the pump below
+            # raises it: three tasks per socket, for sockets by the ten thousand.
+            self.connections.track(subscription)
+            tasks = (
+                asyncio.create_task(self._receive(session, subscription)),
+                asyncio.create_task(self._watch_token(session, subscription)),
+            )
             try:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                # The events of the user, written in this, the socket's own task.
+                while True:
+                    await self.websocket.send_text(await self._next_event(subscription))
+                    self.connections.events_sent += 1
             finally:
+                self.connections.untrack(subscription)
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-            for task in done:
-                task.result()  # re-raises the _Close or disconnect that ended the session
 
     async def _expect_dpop_proof(self, session: _Session) -> None:
         try:
@@ -212,53 +227,57 @@ class LiveSocket:
         except AuthError as error:
             raise _Close(CloseCode.UNAUTHORIZED, error.description) from None
 
-    async def _pump(self, subscription: Subscription) -> None:
-        while True:
-            await self.websocket.send_text(await subscription.queue.get())
-            self.connections.events_sent += 1
-
-    async def _watch(self, subscription: Subscription) -> None:
-        overflow = asyncio.create_task(subscription.overflowed.wait())
-        shutdown = asyncio.create_task(self.connections.shutting_down.wait())
+    async def _next_event(self, subscription: Subscription) -> str:
         try:
-            done, _ = await asyncio.wait({overflow, shutdown}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            overflow.cancel()
-            shutdown.cancel()
-        if shutdown in done:
-            raise _Close(CloseCode.GOING_AWAY, "server shutting down")
-        raise _Close(CloseCode.SLOW_CONSUMER, "too many events queued; reconnect and resync")
+            return await subscription.next()
+        except Overflowed:
+            raise _Close(
+                CloseCode.SLOW_CONSUMER, "too many events queued; reconnect and resync"
+            ) from None
+        except ShuttingDown:
+            raise _Close(CloseCode.GOING_AWAY, "server shutting down") from None
 
-    async def _watch_token(self, session: _Session) -> None:
-        """Close the socket once its token is no longer acceptable: at its expiry, and, as
+    async def _watch_token(self, session: _Session, subscription: Subscription) -> None:
+        """End the session once its token is no longer acceptable: at its expiry, and, as
         the token is verified again every ``LIVE_TOKEN_RECHECK_SECONDS``, once the key
         that signed it has left the issuer's key set (removing a key revokes what it
-        signed, open sockets included). A verification costs a cache lookup."""
+        signed, open sockets included). A verification costs a cache lookup. (One
+        coroutine, without helpers: a frame of each of ten thousand sockets is memory.)"""
         interval = self.settings.live_token_recheck_seconds
-        while True:
-            # Re-read on every wake-up: auth.refresh moves the deadline and the token.
-            expires_at = session.principal.expires_at
-            remaining = interval if expires_at is None else expires_at - self.clock.time()
-            if remaining <= 0:
-                raise _Close(CloseCode.UNAUTHORIZED, "access token expired")
-            await self.clock.sleep(min(remaining, interval))
-            try:
-                await self.authenticator.authenticate_token(session.token)
-            except ServiceUnavailable:
-                continue  # no verdict on this token (keys unreachable): check it again later
-            except AuthError as error:
-                raise _Close(CloseCode.UNAUTHORIZED, error.description) from None
+        try:
+            while True:
+                # Re-read on every wake-up: auth.refresh moves the deadline and the token.
+                expires_at = session.principal.expires_at
+                remaining = interval if expires_at is None else expires_at - self.clock.time()
+                if remaining <= 0:
+                    subscription.end(_Close(CloseCode.UNAUTHORIZED, "access token expired"))
+                    return
+                await self.clock.sleep(min(remaining, interval))
+                try:
+                    await self.authenticator.authenticate_token(session.token)
+                except ServiceUnavailable:
+                    continue  # no verdict (keys unreachable): check it again later
+                except AuthError as error:
+                    subscription.end(_Close(CloseCode.UNAUTHORIZED, error.description))
+                    return
+        except Exception as fault:  # reported by the socket's own task
+            subscription.end(fault)
 
-    async def _receive(self, session: _Session) -> None:
-        while True:
-            message = await self._receive_message()
-            kind = message["type"]
-            if kind == "ping":
-                await self._send({"type": "pong"})
-            elif kind == "auth.refresh":
-                await self._refresh(session, message)
-            else:
-                raise _Close(CloseCode.BAD_MESSAGE, f"{kind} is not expected now")
+    async def _receive(self, session: _Session, subscription: Subscription) -> None:
+        """Answer client messages until one ends the session, or the client leaves."""
+        try:
+            while True:
+                message = await self._receive_message()
+                kind = message["type"]
+                if kind == "ping":
+                    await self._send({"type": "pong"})
+                elif kind == "auth.refresh":
+                    await self._refresh(session, message)
+                else:
+                    subscription.end(_Close(CloseCode.BAD_MESSAGE, f"{kind} is not expected now"))
+                    return
+        except Exception as ended:  # _Close, the client's disconnect, or a fault
+            subscription.end(ended)
 
     async def _receive_message(self) -> dict[str, Any]:
         """The next client message. Every frame gets a defined answer: a binary message

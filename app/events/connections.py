@@ -16,8 +16,10 @@ import contextlib
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from typing import Protocol
 
+from app.events.broker import Subscription
 from app.server.client_shares import client_key
 
 
@@ -26,20 +28,26 @@ class Clock(Protocol):
 
     def time(self) -> float: ...
 
-    async def sleep(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float) -> Awaitable[None]: ...
 
 
 class SystemClock:
     def time(self) -> float:
         return time.time()
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    def sleep(self, seconds: float) -> Awaitable[None]:
+        # asyncio's own coroutine, not one wrapping it: every open socket waits here.
+        return asyncio.sleep(seconds)
+
+
+class ShuttingDown(Exception):
+    """The server is stopping: the socket is closed with 1001 (Going Away)."""
 
 
 class LiveConnections:
     """The open sockets of this process: their caps (in all and per user), shutdown
-    closing them with 1001, and what they were sent (read by ``app.observability``)."""
+    ending their subscriptions (``ShuttingDown``, closed with 1001), and what they were
+    sent (read by ``app.observability``)."""
 
     def __init__(
         self,
@@ -49,7 +57,8 @@ class LiveConnections:
         max_unproven: int = 64,
         max_unproven_per_client: int = 8,
     ) -> None:
-        self.shutting_down = asyncio.Event()
+        self.shutting_down = False
+        self._subscriptions: set[Subscription] = set()
         self.max_sockets = max_sockets
         self.max_sockets_per_user = max_sockets_per_user
         self.max_unproven = max_unproven
@@ -115,10 +124,22 @@ class LiveConnections:
         if not self._open and not self._unproven:
             self._all_closed.set()
 
+    def track(self, subscription: Subscription) -> None:
+        """End ``subscription`` when the server shuts down (at once if it is)."""
+        if self.shutting_down:
+            subscription.end(ShuttingDown())
+        else:
+            self._subscriptions.add(subscription)
+
+    def untrack(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+
     async def close_all(self, *, grace_seconds: float = 5.0) -> None:
         """Close every socket with 1001 and wait, at most ``grace_seconds``, until they
         have gone. Idempotent: later calls find nothing open."""
-        self.shutting_down.set()
+        self.shutting_down = True
+        for subscription in tuple(self._subscriptions):
+            subscription.end(ShuttingDown())
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace_seconds):
                 await self._all_closed.wait()

@@ -15,18 +15,19 @@ anyway (``app.observability.logs``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.observability.logs import REQUEST_ID, log_fields
 from app.observability.metrics import Metrics
 from auth import AuthError, IpNetwork, Principal, is_trusted_proxy, redact_target
 
@@ -37,6 +38,11 @@ SubjectInLogs = Literal["hashed", "plain", "omitted"]
 # Printable ASCII without space, quote or backslash, as proxies' ids are (UUIDs, AWS
 # trace ids); anything else is replaced rather than written into a log line.
 _REQUEST_ID = re.compile(rb"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
+#: Access-line fields that differ from one request to the next of the same route,
+#: status and outcome (``log_fields`` renders the rest of the line once).
+_VARYING_FIELDS = frozenset({"path", "duration_ms", "subject"})
+#: Hashed subjects remembered (about 200 bytes each), then forgotten all at once.
+_HASHED_SUBJECTS_MAX = 10_000
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -81,6 +87,9 @@ class RequestObserver:
         self._subject = subject
         self._subject_key = subject_key
         self._metrics = metrics
+        # Hashed subjects of recent callers: the same few callers make most requests,
+        # and an HMAC costs more than the rest of the line.
+        self._hashed_subjects: dict[tuple[str, str], str] = {}
 
     def request_id(self, scope: Scope) -> str:
         """The trusted proxy's ``X-Request-ID``, else a new random id."""
@@ -89,7 +98,10 @@ class RequestObserver:
             sent = _header(scope, REQUEST_ID_HEADER)
             if sent is not None and _REQUEST_ID.fullmatch(sent):
                 return sent.decode("ascii")
-        return uuid.uuid4().hex
+        # 128 random bits as 32 hex digits, like a UUID's. An id correlates lines, it
+        # guards nothing: the process's generator (seeded from the OS, reseeded in a
+        # forked child) is enough, where uuid4 reads the OS's random source every time.
+        return f"{random.getrandbits(128):032x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -113,53 +125,72 @@ class RequestObserver:
             await send(message)
 
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        bound = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException:
+            status = status or 500  # the server's error handler answers outside us
+            raise
+        finally:
             try:
-                await self.app(scope, receive, send_with_id)
-            except BaseException:
-                status = status or 500  # the server's error handler answers outside us
-                raise
-            finally:
                 self._done(scope, status or 500, time.perf_counter() - started)
+            finally:
+                REQUEST_ID.reset(bound)
 
     def _done(self, scope: Scope, status: int, seconds: float) -> None:
-        state: dict[str, Any] = scope.get("state") or {}
-        error: AuthError | None = state.get("auth_error")
-        principal: Principal | None = state.get("principal")
-        route = route_template(scope)
+        if self._metrics is not None:
+            self._observe(self._metrics, scope, status, seconds)
+        if self._access_log:
+            # The fields are gathered when the line is rendered, with the other lines
+            # of this round of the event loop (app.observability.logs.LineHandler).
+            level = logging.WARNING if status >= 500 else logging.INFO
+            fields = functools.partial(self._access_fields, scope, status, seconds)
+            log_fields(logger, level, "request", fields, varying=_VARYING_FIELDS)
+
+    def _observe(self, metrics: Metrics, scope: Scope, status: int, seconds: float) -> None:
         websocket = scope["type"] == "websocket"
         method = "WEBSOCKET" if websocket else scope["method"]
-        auth = _auth_outcome(error, principal)
-        if self._metrics is not None:
-            if not websocket:  # a socket's duration is its lifetime, not a latency
-                self._metrics.observe_request(method, route, status, seconds)
-            if auth is not None:
-                self._metrics.observe_auth(*auth)
-        if not self._access_log:
-            return
+        if not websocket:  # a socket's duration is its lifetime, not a latency
+            metrics.observe_request(method, route_template(scope), status, seconds)
+        state: dict[str, Any] = scope.get("state") or {}
+        auth = _auth_outcome(state.get("auth_error"), state.get("principal"))
+        if auth is not None:
+            metrics.observe_auth(*auth)
+
+    def _access_fields(self, scope: Scope, status: int, seconds: float) -> dict[str, Any]:
+        state: dict[str, Any] = scope.get("state") or {}
+        principal: Principal | None = state.get("principal")
         fields: dict[str, Any] = {
-            "method": method,
-            "route": route,
+            "method": "WEBSOCKET" if scope["type"] == "websocket" else scope["method"],
+            "route": route_template(scope),
             "path": redacted_path(scope),
             "status": status,
             "duration_ms": round(seconds * 1000, 3),
         }
         if principal is not None and self._subject != "omitted":
             fields["subject"] = self._logged_subject(principal)
+        auth = _auth_outcome(state.get("auth_error"), principal)
         if auth is not None:
             fields["auth_scheme"], fields["auth_outcome"], check = auth
             if check:
                 fields["auth_check"] = check
-        logger.log(logging.WARNING if status >= 500 else logging.INFO, "request", extra=fields)
+        return fields
 
     def _logged_subject(self, principal: Principal) -> str:
         if self._subject == "plain":
             return principal.subject
-        # Keyed with LOG_SUBJECT_KEY when set, so a guessable subject (an e-mail
-        # address) cannot be found by hashing candidates. Issuer-scoped: the same sub
-        # at two issuers is two people.
-        message = f"{principal.issuer}\x00{principal.subject}".encode("utf-8", "surrogatepass")
-        return hmac.new(self._subject_key, message, hashlib.sha256).hexdigest()[:16]
+        caller = (principal.issuer, principal.subject)
+        hashed = self._hashed_subjects.get(caller)
+        if hashed is None:
+            # Keyed with LOG_SUBJECT_KEY when set, so a guessable subject (an e-mail
+            # address) cannot be found by hashing candidates. Issuer-scoped: the same
+            # sub at two issuers is two people.
+            message = f"{caller[0]}\x00{caller[1]}".encode("utf-8", "surrogatepass")
+            hashed = hmac.new(self._subject_key, message, hashlib.sha256).hexdigest()[:16]
+            if len(self._hashed_subjects) >= _HASHED_SUBJECTS_MAX:
+                self._hashed_subjects.clear()
+            self._hashed_subjects[caller] = hashed
+        return hashed
 
 
 def _scheme_of(principal: Principal | None) -> str:

@@ -34,6 +34,7 @@ from uvicorn.supervisors import ChangeReload
 from app.main import create_app
 from app.observability.logs import configure_logging
 from app.server.http_limits import HttpLimits, http_protocol
+from app.server.open_files import raise_open_file_limit
 from app.server.websocket_protocol import WebSocketProtocol  # feature: live
 from app.services import services_of  # feature: live
 from app.settings import AppSettings, ListenAddress, TodoAuthSettings, load_settings
@@ -176,6 +177,7 @@ def _serve_reloaded(sockets: list[socket.socket] | None = None) -> None:
     """A ``--reload`` worker: a fresh process that imports the code as it is now."""
     settings, auth_settings = _load(dev=False)
     configure_logging(settings.resolved_log_format, level=settings.log_level)
+    raise_open_file_limit(settings.api_max_connections)
     app = create_app(settings, auth_settings)
     config = uvicorn_config(app, settings, trusted_proxies=auth_settings.trusted_proxies)
     Server(config).run(sockets=sockets)
@@ -206,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ChangeReload(supervisor, target=_serve_reloaded, sockets=[supervisor.bind_socket()]).run()
         return
     gc.set_threshold(*GC_THRESHOLDS)
+    raise_open_file_limit(settings.api_max_connections)
     app = create_app(settings, auth_settings)
     config = uvicorn_config(
         app, settings, listen=listen, trusted_proxies=auth_settings.trusted_proxies

@@ -48,7 +48,6 @@ Docs: docs/limits.md.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -63,8 +62,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.observability.throttle import ThrottledLog
 from app.server.client_shares import ClientShares, client_key
+from app.server.coalesced_writes import CoalescedTransport
 from app.server.send_deadline import SendWatch
-from auth import IpNetwork, client_address, is_trusted_proxy
+from auth import IpNetwork, client_address, is_trusted_proxy, problem_json
 
 logger = logging.getLogger("app.http_limits")
 
@@ -102,9 +102,7 @@ def _forwarding_headers(fields: list[tuple[bytes, bytes]]) -> list[tuple[str, st
 def _refusal_response(status: int, detail: str) -> bytes:
     """A complete ``Connection: close`` response with an RFC 9457 problem body."""
     phrase = HTTPStatus(status).phrase
-    body = json.dumps(
-        {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
-    ).encode()
+    body = problem_json(status, detail)
     retry = b"retry-after: 1\r\n" if status == 503 else b""
     return (
         f"HTTP/1.1 {status} {phrase}\r\n".encode()
@@ -145,7 +143,10 @@ class _Guard(asyncio.Protocol):
     _watch: SendWatch | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
+        # What the connection writes in one round of the loop goes out in one system
+        # call (a response's head and body).
+        coalesced = CoalescedTransport(cast(asyncio.Transport, transport), self.loop)
+        super().connection_made(coalesced)
         self._over_capacity = len(self.connections) > self.limits.max_connections
         peer = self.client[0] if self.client else None
         self._via_proxy = is_trusted_proxy(peer, self.limits.trusted_proxies)

@@ -1,4 +1,4 @@
-"""uvicorn's WebSocket protocol (websockets, sans-I/O), with three changes:
+"""uvicorn's WebSocket protocol (websockets, sans-I/O), with these changes:
 
 - A text message that is not UTF-8 (RFC 6455 §8.1) is answered with 1007 and one warning
   line. uvicorn closes with 1007 too, but logs the ``UnicodeDecodeError`` with its
@@ -7,24 +7,37 @@
   is not written: it carries the whole request target, query values included, and the
   application writes one access line per upgrade already (``app.observability.requests``,
   method ``WEBSOCKET``, query values redacted).
-
+- websockets' own lines for every socket ("connection open", "connection closed") are
+  not written either: two more lines per socket cost a tenth of opening one. Its
+  warnings and errors are.
 - It takes over the connection's send deadline and its place in the client's share from
   the HTTP protocol it was upgraded from (``adopt``; ``app.server.http_limits``): a socket
   whose client stops reading is aborted like any connection, and counts for its client
   until it closes.
+- The parsed upgrade request and its response are let go once the handshake is done:
+  uvicorn keeps them for the socket's lifetime (about 4 KiB, headers twice over, the
+  access token among them) though neither is read again.
+- Its inbox and its "writable" flag are a list and a flag with waiters made on demand
+  (``_Inbox``, ``_Flag``): an ``asyncio.Queue`` and an ``asyncio.Event`` hold five
+  deques, about 3 KiB, for every socket, idle or not.
 
 Everything else is uvicorn's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from app.server.coalesced_writes import CoalescedTransport
 from app.server.send_deadline import SendWatch
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGISendEvent
 
 #: How uvicorn's handshake lines start (websockets_sansio_impl: accepted, 403, a status).
 HANDSHAKE_LINE = '%s - "WebSocket %s"'
@@ -43,6 +56,83 @@ class _WithoutHandshakeLines(logging.LoggerAdapter[logging.Logger]):
         super().log(level, msg, *args, **kwargs)
 
 
+class _WarningsAndErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger that writes only WARNING and above."""
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 (logging's name)
+        return level >= logging.WARNING and self.logger.isEnabledFor(level)
+
+
+class _Waiters:
+    """Futures of the coroutines waiting for something, kept in a list made on demand."""
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    async def _wait(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.remove(waiter)
+
+    def _wake(self, *, every: bool) -> None:
+        for waiter in self._waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+                if not every:
+                    return
+
+
+class _Inbox(_Waiters):
+    """What uvicorn uses of an unbounded ``asyncio.Queue``: ``put_nowait``, ``get``,
+    ``empty``."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: list[Any] = []
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake(every=False)
+
+    async def get(self) -> Any:
+        while not self._items:
+            await self._wait()
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+
+class _Flag(_Waiters):
+    """What uvicorn uses of an ``asyncio.Event``: ``set``, ``clear``, ``wait``."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+        self._wake(every=True)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> None:
+        while not self._set:
+            await self._wait()
+
+
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     _watch: SendWatch | None = None
     _release: Callable[[], None] | None = None
@@ -50,6 +140,16 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.logger = _WithoutHandshakeLines(self.logger)  # type: ignore[assignment]
+        self.conn.logger = _WarningsAndErrors(self.conn.logger, {})
+        self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Flag()  # type: ignore[assignment]
+        self.writable.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # The socket's own transport: messages go out as they come (app.server.coalesced_writes).
+        if isinstance(transport, CoalescedTransport):
+            transport = transport.released()
+        super().connection_made(transport)
 
     def adopt(self, watch: SendWatch | None, release: Callable[[], None] | None) -> None:
         """Take over the HTTP connection's send deadline, and what gives its place in
@@ -69,6 +169,11 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             self._release()
             self._release = None
         super().connection_lost(exc)
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            self.request = self.response = None  # type: ignore[assignment]
 
     def send_receive_event_to_app(self) -> None:
         if self.curr_msg_data_type == "text" and not _is_utf8(self.frames):

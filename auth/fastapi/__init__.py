@@ -1,14 +1,18 @@
 """The FastAPI adapter: one object that authenticates requests and WebSockets.
 
     auth = OIDCAuth()                       # OIDC_* settings from the environment
-    app = FastAPI(lifespan=auth.lifespan)   # or `async with auth:` in your own lifespan
+    app = FastAPI(lifespan=auth.lifespan)   # or `async with auth.running(app):` in yours
 
     @app.get("/items")
     async def items(user: Principal = Security(auth, scopes=["items:read"])): ...
 
-``OIDCAuth`` is a FastAPI security dependency: used with ``Security(auth, scopes=[...])``
-it requires those scopes and declares them in OpenAPI. ``auth.optional`` gives ``None``
-for a request without credentials (bad credentials are still refused);
+``OIDCAuth`` is a FastAPI security dependency, declared once at module level: used with
+``Security(auth, scopes=[...])`` it requires those scopes and declares them in OpenAPI.
+What runs (keys, caches, the replay store) belongs to each application that serves the
+declaration: its lifespan starts an authenticator and keeps it in that application, and
+a request finds it through ``request.app`` (``auth.fastapi._running``). So several
+applications in one process each run their own. ``auth.optional`` gives ``None`` for a
+request without credentials (bad credentials are still refused);
 ``auth.require_roles``, ``auth.require_any_role`` and ``auth.require_scopes`` build
 dependencies. A refusal is raised as ``AuthHTTPException`` (``auth.fastapi._errors``),
 which renders correctly with or without ``install_error_handler``. Per request the
@@ -24,8 +28,7 @@ challenge at it. Tests override the principal with ``auth.fastapi.testing.overri
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from types import TracebackType
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,16 +37,21 @@ from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.responses import JSONResponse
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
+from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
+from .._asgi import deny_websocket
+from .._authorization import check_any_role, check_roles, check_scopes, scheme_of
 from .._environment import read_settings
-from .._errors import AuthError, Check, InsufficientScope, MissingCredentials, Scheme
-from .._factory import create_authenticator
+from .._errors import AuthError, MissingCredentials
 from .._jws import SUPPORTED_ALGORITHMS
+from .._lifecycle import running_authenticator
 from .._logs import library_logger
 from .._origin import InvalidOrigin
 from .._principal import Principal
+from .._problem import PROBLEM_JSON
+from .._refusal import log_refusal
 from .._refusal_log import RefusalLog
 from .._replay import ReplayStore
 from .._resource_metadata import (
@@ -54,10 +62,9 @@ from .._resource_metadata import (
     resource_identifier,
 )
 from .._settings import AuthSettings
-from .._tracing import verification_span
+from .._tracing import tracing_enabled, verification_span
 from .._verifier import Authenticator
 from ._errors import (
-    PROBLEM_JSON,
     AuthHTTPException,
     document_security_schemes,
     error_response,
@@ -66,6 +73,7 @@ from ._errors import (
     install_error_handler,
 )
 from ._requests import http_request, offered_subprotocols, websocket_token
+from ._running import OverriddenAuthenticator, record_for, record_of, state_name
 from ._swagger import SwaggerLogin, add_login_scheme
 
 __all__ = [
@@ -90,52 +98,40 @@ logger = library_logger("fastapi")
 _STATE_KEY = "_oidc_auth_outcome"
 
 
+def _state(connection: HTTPConnection) -> dict[str, object]:
+    """The scope's state, the dict behind ``connection.state``, read and written as a
+    dict: ``State`` answers a missing name by raising (and ``getattr`` catching) an
+    exception, and each attribute goes through ``__setattr__``, on every request."""
+    state: dict[str, object] = connection.scope.setdefault("state", {})
+    return state
+
+
 def _outcome(connection: HTTPConnection) -> object:
-    """What this request's authentication came to so far, if anything. Read from the
-    scope's state, the dict behind ``connection.state``: ``State`` answers a missing
-    name by raising (and ``getattr`` catching) an exception, on every request."""
-    state: dict[str, object] = connection.scope.get("state") or {}
-    return state.get(_STATE_KEY)
+    """What this request's authentication came to so far, if anything."""
+    return _state(connection).get(_STATE_KEY)
 
 
-def _scheme_of(principal: Principal) -> Scheme:
-    # RFC 9449 §7.2: the error goes in the challenge of the scheme the client used; a
-    # DPoP-bound principal can only have authenticated with the DPoP scheme.
-    return "DPoP" if principal.dpop_bound else "Bearer"
-
-
-def check_roles(principal: Principal, roles: Sequence[str]) -> Principal:
-    """``principal`` if it holds every one of ``roles``. For roles known only at run
-    time (a setting); ``auth.require_roles`` is the dependency for fixed ones. Turn the
-    refusal into an answer with ``auth.refusal(request, error)``.
-
-    Raises:
-        InsufficientScope: a role is missing (403).
-    """
-    if not principal.has_roles(roles):
-        raise InsufficientScope(f"requires the role {', '.join(roles)}", check=Check.REQUIRED_ROLE)
-    return principal
-
-
-def check_scopes(principal: Principal, scopes: Sequence[str]) -> Principal:
-    """``principal`` if its token was granted every one of ``scopes``.
-
-    Raises:
-        InsufficientScope: a scope is missing (403), named in the challenge.
-    """
-    if not principal.has_scopes(scopes):
-        raise InsufficientScope(
-            f"requires the scope {' '.join(scopes)}", check=Check.REQUIRED_SCOPE, scope=scopes
-        )
-    return principal
+def _metadata_url(connection: HTTPConnection, settings: AuthSettings) -> str | None:
+    """Where this request's client finds the RFC 9728 metadata (§5.1), when the request
+    names a valid host."""
+    try:
+        return metadata_url(resource_identifier(http_request(connection, "GET"), settings))
+    except InvalidOrigin:
+        return None
 
 
 class OIDCAuth(SecurityBase):
-    """Authentication for a FastAPI application: lifespan, dependencies, WebSockets.
+    """Authentication for FastAPI applications: lifespan, dependencies, WebSockets.
 
-    ``settings`` default to ``AuthSettings()`` (the ``OIDC_*`` environment) when the
-    object starts. ``production`` keeps the development modes (``OIDC_MODE=static`` or
-    ``decode_only``) from starting; pass ``production=False`` to allow them.
+    The object is a declaration, made once at module level (``Security(auth)`` needs
+    it). What runs belongs to each application that serves it: ``auth.lifespan`` (or
+    ``auth.running(app)`` inside an application's own lifespan) starts an authenticator
+    for that application and keeps it there, so several applications in one process
+    each run their own (``auth.fastapi._running``).
+
+    ``settings`` default to ``AuthSettings()`` (the ``OIDC_*`` environment) when an
+    application starts. ``production`` keeps the development modes (``OIDC_MODE=static``
+    or ``decode_only``) from starting; pass ``production=False`` to allow them.
     """
 
     def __init__(
@@ -149,9 +145,7 @@ class OIDCAuth(SecurityBase):
         self.scheme_name = "Bearer"
         self._settings = settings
         self._production = production
-        self._authenticator: Authenticator | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._serves_metadata = False
+        self._state_name = state_name()
         #: Each refusal's check, visible without logging set-up, rate-limited.
         self._refusals = RefusalLog()
         self.optional = _OptionalAuthentication(self)
@@ -159,87 +153,88 @@ class OIDCAuth(SecurityBase):
     # -- lifecycle ---------------------------------------------------------------
 
     @property
-    def authenticator(self) -> Authenticator:
-        """The running authenticator.
+    def settings(self) -> AuthSettings | None:
+        """The settings declared with the object (None: the environment, at start)."""
+        return self._settings
+
+    def authenticator_of(self, where: HTTPConnection | Starlette) -> Authenticator:
+        """The authenticator running for the application of a request, a WebSocket or
+        an application itself (an override's stand-in while one is active).
 
         Raises:
-            RuntimeError: not started (no lifespan, ``start`` or ``use`` yet).
+            RuntimeError: not started for that application (no lifespan, ``running``
+                or ``use`` yet).
         """
-        if self._authenticator is None:
-            raise RuntimeError("OIDCAuth is not started: use its lifespan, or `async with auth`")
-        return self._authenticator
+        record = record_of(where, self._state_name)
+        authenticator = record.current if record is not None else None
+        if authenticator is None:
+            raise RuntimeError(
+                "OIDCAuth is not started for this application: use its lifespan, "
+                "or `async with auth.running(app)` in the application's own"
+            )
+        return authenticator
 
-    @property
-    def settings(self) -> AuthSettings | None:
-        return self._authenticator.settings if self._authenticator else self._settings
-
-    async def start(
+    @contextlib.asynccontextmanager
+    async def running(
         self,
+        app: Starlette,
         *,
         settings: AuthSettings | None = None,
         production: bool | None = None,
         http_client: httpx.AsyncClient | None = None,
         replay: ReplayStore | None = None,
-    ) -> None:
-        """Build the authenticator and load the issuers' keys. Without ``http_client``
-        one is created (and closed by ``aclose``) for discovery and JWKS.
+    ) -> AsyncIterator[Authenticator]:
+        """Run an authenticator for ``app`` for as long as the block lasts: built from
+        ``settings`` (else those declared, else the environment), keys loaded, kept in
+        ``app`` and closed on the way out. Without ``http_client`` one is created for
+        discovery and JWKS. While ``override_principal`` is active nothing is built:
+        the block gets the override's stand-in, and needs no settings.
 
         Raises:
             ConfigurationError: unsafe or incomplete settings.
-            RuntimeError: already started.
+            RuntimeError: already running for ``app``.
         """
-        if self._authenticator is not None:
-            raise RuntimeError("OIDCAuth is already started")
-        # OIDC_* from the environment: invalid values as one sentence, unknown names warned.
-        settings = settings or self._settings or read_settings()
-        if http_client is None:
-            http_client = self._client = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
-        try:
-            authenticator = create_authenticator(
-                settings,
-                production=self._production if production is None else production,
-                http_client=http_client,
-                replay=replay,
-            )
-        except BaseException:
-            await self.aclose()  # the client it may have created
-            raise
-        self.use(authenticator)
-        try:
-            await authenticator.start()
-        except BaseException:
-            await self.aclose()  # a provider's answer that can never work stops start-up
-            raise
-
-    def use(self, authenticator: Authenticator) -> None:
-        """Adopt an authenticator built elsewhere (its owner starts and closes it)."""
-        self._authenticator = authenticator
-
-    async def aclose(self) -> None:
-        authenticator, self._authenticator = self._authenticator, None
-        if authenticator is not None:
-            await authenticator.aclose()
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
-
-    async def __aenter__(self) -> OIDCAuth:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+        record = record_for(app, self._state_name)
+        if record.authenticator is not None:
+            raise RuntimeError("OIDCAuth is already started for this application")
+        if record.override is not None:
+            if settings is not None:
+                record.override.settings = settings
+            yield record.override
+            return
+        async with running_authenticator(
+            # OIDC_* from the environment: invalid values as one sentence, unknown
+            # names warned. A provider's answer that can never work stops start-up.
+            settings or self._settings or read_settings(),
+            production=self._production if production is None else production,
+            http_client=http_client,
+            replay=replay,
+        ) as authenticator:
+            record.authenticator = authenticator
+            try:
+                yield authenticator
+            finally:
+                record.authenticator = None
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        """A lifespan for ``FastAPI(lifespan=auth.lifespan)``."""
-        async with self:
+        """A lifespan for ``FastAPI(lifespan=auth.lifespan)``: ``running(app)``."""
+        async with self.running(app):
             yield
+
+    def use(self, app: Starlette, authenticator: Authenticator | None) -> None:
+        """Have ``app`` use an authenticator built elsewhere, whose owner starts and
+        closes it (None: forget it)."""
+        record_for(app, self._state_name).authenticator = authenticator
+
+    def _override(
+        self, app: Starlette, stand_in: OverriddenAuthenticator | None
+    ) -> OverriddenAuthenticator | None:
+        """Make every request of ``app`` the stand-in's principal (None: stop); gives the
+        override it replaces. See ``auth.fastapi.testing.override_principal``."""
+        record = record_for(app, self._state_name)
+        previous, record.override = record.override, stand_in
+        return previous
 
     # -- dependencies --------------------------------------------------------------
 
@@ -261,21 +256,26 @@ class OIDCAuth(SecurityBase):
     async def _principal(self, request: Request, response: Response) -> Principal:
         # One verification per request, however many dependencies ask: a DPoP proof
         # must not be checked (and recorded against replay) twice.
-        outcome = _outcome(request)
+        state = _state(request)
+        outcome = state.get(_STATE_KEY)
         if isinstance(outcome, Principal):
             return outcome
         if isinstance(outcome, AuthError):
             raise outcome
-        authenticator = self.authenticator
+        authenticator = self.authenticator_of(request)
         try:
-            with verification_span() as span:
+            if tracing_enabled():
+                with verification_span() as span:
+                    principal = await authenticator.authenticate(
+                        http_request(request, request.method)
+                    )
+                    span.principal = principal
+            else:
                 principal = await authenticator.authenticate(http_request(request, request.method))
-                span.principal = principal
         except AuthError as error:
-            setattr(request.state, _STATE_KEY, error)
+            state[_STATE_KEY] = error
             raise
-        setattr(request.state, _STATE_KEY, principal)
-        request.state.principal = principal
+        state[_STATE_KEY] = state["principal"] = principal
         for name, value in authenticator.response_headers():
             response.headers[name] = value
         return principal
@@ -286,28 +286,22 @@ class OIDCAuth(SecurityBase):
         scheme the request authenticated with (RFC 9449 §7.2, RFC 6750 §3)."""
         outcome = _outcome(connection)
         if isinstance(outcome, Principal):
-            error.with_scheme(_scheme_of(outcome))
+            error = error.with_scheme(scheme_of(outcome))
         connection.state.auth_error = error
-        # The check name and nothing from the request: never a token or a proof.
-        logger.info("refused %s (%s %d)", error.check.value, error.error, error.status_code)
-        self._refusals.record(error)
+        log_refusal(logger, self._refusals, error)
+        record = record_of(connection, self._state_name)
+        running = record.current if record is not None else None
+        settings = running.settings if running is not None else self._settings
         return AuthHTTPException(
             error,
-            realm=self._realm,
-            algorithms=self._algorithms,
-            resource_metadata=self._metadata_url(connection),
+            realm=settings.realm if settings else None,
+            algorithms=settings.algorithms if settings else SUPPORTED_ALGORITHMS,
+            resource_metadata=(
+                _metadata_url(connection, settings)
+                if record is not None and record.serves_metadata and settings is not None
+                else None
+            ),
         )
-
-    def _metadata_url(self, connection: HTTPConnection) -> str | None:
-        """Where this request's client finds the RFC 9728 metadata (§5.1), when it is
-        served (``serve_resource_metadata``) and the request names a valid host."""
-        settings = self.settings
-        if not self._serves_metadata or settings is None:
-            return None
-        try:
-            return metadata_url(resource_identifier(http_request(connection, "GET"), settings))
-        except InvalidOrigin:
-            return None
 
     def serve_resource_metadata(self, app: FastAPI) -> None:
         """Serve OAuth 2.0 Protected Resource Metadata (RFC 9728) at
@@ -318,9 +312,7 @@ class OIDCAuth(SecurityBase):
 
         async def protected_resource_metadata_document(request: Request) -> JSONResponse:
             """OAuth 2.0 Protected Resource Metadata (RFC 9728) of this API."""
-            settings = auth.settings
-            if settings is None:
-                raise RuntimeError("OIDCAuth is not started")
+            settings = auth.authenticator_of(request).settings
             cache = metadata_cache_headers(settings)  # the document depends on the headers
             try:
                 resource = resource_identifier(http_request(request, "GET"), settings)
@@ -350,48 +342,23 @@ class OIDCAuth(SecurityBase):
             methods=["GET"],
             include_in_schema=False,
         )
-        self._serves_metadata = True
-
-    @property
-    def _realm(self) -> str | None:
-        settings = self.settings
-        return settings.realm if settings else None
-
-    @property
-    def _algorithms(self) -> tuple[str, ...]:
-        settings = self.settings
-        return settings.algorithms if settings else SUPPORTED_ALGORITHMS
+        record_for(app, self._state_name).serves_metadata = True
 
     def require_roles(self, *roles: str) -> Callable[..., Awaitable[Principal]]:
         """A dependency admitting callers that hold every one of ``roles`` (else 403)."""
-        return self._requirement(
-            lambda principal: principal.has_roles(roles),
-            lambda: InsufficientScope(
-                f"requires the role {', '.join(roles)}", check=Check.REQUIRED_ROLE
-            ),
-        )
+        return self._requirement(lambda principal: check_roles(principal, roles))
 
     def require_any_role(self, *roles: str) -> Callable[..., Awaitable[Principal]]:
         """A dependency admitting callers that hold at least one of ``roles`` (else 403)."""
-        return self._requirement(
-            lambda principal: principal.has_any_role(roles),
-            lambda: InsufficientScope(
-                f"requires one of the roles {', '.join(roles)}", check=Check.REQUIRED_ROLE
-            ),
-        )
+        return self._requirement(lambda principal: check_any_role(principal, roles))
 
     def require_scopes(self, *scopes: str) -> Callable[..., Awaitable[Principal]]:
         """A dependency admitting tokens granted every one of ``scopes`` (else 403).
         ``Security(auth, scopes=[...])`` does the same and shows them in OpenAPI."""
-        return self._requirement(
-            lambda principal: principal.has_scopes(scopes),
-            lambda: InsufficientScope(
-                f"requires the scope {' '.join(scopes)}", check=Check.REQUIRED_SCOPE, scope=scopes
-            ),
-        )
+        return self._requirement(lambda principal: check_scopes(principal, scopes))
 
     def _requirement(
-        self, admits: Callable[[Principal], bool], refusal: Callable[[], InsufficientScope]
+        self, check: Callable[[Principal], Principal]
     ) -> Callable[..., Awaitable[Principal]]:
         auth = self
 
@@ -399,9 +366,10 @@ class OIDCAuth(SecurityBase):
             request: Request,
             principal: Principal = Depends(auth),  # noqa: B008 (FastAPI's dependency form)
         ) -> Principal:
-            if admits(principal):
-                return principal
-            raise auth.refusal(request, refusal().with_scheme(_scheme_of(principal)))
+            try:
+                return check(principal)
+            except AuthError as error:
+                raise auth.refusal(request, error) from None
 
         return dependency
 
@@ -415,10 +383,11 @@ class OIDCAuth(SecurityBase):
         server supports the WebSocket denial-response extension (uvicorn does), else by
         closing before accept with 1008 (which servers answer with HTTP 403).
         """
+        authenticator = self.authenticator_of(websocket)
         try:
             with verification_span() as span:
-                token = websocket_token(websocket)
-                principal = await self.authenticator.authenticate_token(token)
+                token = _websocket_token(websocket, authenticator)
+                principal = await authenticator.authenticate_token(token)
                 span.principal = principal
         except AuthError as error:
             await self.refuse_websocket(websocket, error)
@@ -429,10 +398,25 @@ class OIDCAuth(SecurityBase):
     async def refuse_websocket(self, websocket: WebSocket, error: AuthError) -> None:
         """Refuse a not yet accepted WebSocket with ``error``."""
         refusal = self.refusal(websocket, error)
-        if "websocket.http.response" in websocket.scope.get("extensions", {}):
-            await websocket.send_denial_response(refusal.response())
-        else:
-            await websocket.close(code=1008, reason=error.description[:120])
+        await deny_websocket(
+            websocket.scope,
+            websocket.send,
+            status=refusal.status_code,
+            headers=refusal.header_list,
+            body=refusal.body(),
+            content_type=PROBLEM_JSON,
+            reason=error.description,
+        )
+
+
+def _websocket_token(websocket: WebSocket, authenticator: Authenticator) -> str:
+    """The token the upgrade offers; none is needed while a principal is overridden."""
+    try:
+        return websocket_token(websocket)
+    except MissingCredentials:
+        if isinstance(authenticator, OverriddenAuthenticator):
+            return ""
+        raise
 
 
 class _OptionalAuthentication:

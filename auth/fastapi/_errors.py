@@ -12,17 +12,17 @@ and ``install_error_handler`` makes it an ``application/problem+json`` answer wi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from http import HTTPStatus
 from typing import Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
-from .._errors import AuthError, ServiceUnavailable, UseDpopNonce, challenges
+from .._errors import AuthError
 from .._jws import SUPPORTED_ALGORITHMS
-
-PROBLEM_JSON = "application/problem+json"
+from .._problem import PROBLEM_JSON, problem_document, problem_json
+from .._refusal import error_headers, merge_headers
+from ._openapi import offer_beside_bearer
 
 # OpenAPI's "http" type would be exact ("scheme": "DPoP" is registered by RFC 9449),
 # but Swagger UI shows it as "unsupported scheme 'dpop'". Described as the proof header
@@ -42,44 +42,9 @@ _DPOP_SCHEME = {
 
 
 def problem_body(error: AuthError) -> dict[str, Any]:
-    """The RFC 9457 problem document of a refusal (terse: no check name, no token)."""
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(error.status_code).phrase,
-        "status": error.status_code,
-        "detail": error.description,
-    }
-    if error.error is not None:
-        body["error"] = error.error
-    return body
-
-
-def error_headers(
-    error: AuthError,
-    *,
-    realm: str | None,
-    algorithms: Sequence[str] = SUPPORTED_ALGORITHMS,
-    resource_metadata: str | None = None,
-) -> list[tuple[str, str]]:
-    """The headers of a refusal: challenges (400/401/403, pointing at the RFC 9728
-    metadata when its URL is given), nonce, Retry-After, no-store."""
-    headers: list[tuple[str, str]] = []
-    if error.status_code in (400, 401, 403):
-        headers += [
-            ("WWW-Authenticate", challenge)
-            for challenge in challenges(
-                error,
-                realm=realm,
-                dpop_algorithms=algorithms,
-                resource_metadata=resource_metadata,
-            )
-        ]
-    if isinstance(error, UseDpopNonce):
-        headers.append(("DPoP-Nonce", error.nonce))
-    if isinstance(error, ServiceUnavailable):
-        headers.append(("Retry-After", str(error.retry_after_seconds)))
-    headers.append(("Cache-Control", "no-store"))
-    return headers
+    """The RFC 9457 problem document of a refusal (terse: no check name, no token), with
+    its RFC 6750 / 9449 code as ``error``."""
+    return problem_document(error.status_code, error.description, error=error.error)
 
 
 def error_response(
@@ -115,10 +80,15 @@ class AuthHTTPException(HTTPException):
         self.header_list = error_headers(
             error, realm=realm, algorithms=algorithms, resource_metadata=resource_metadata
         )
-        merged: dict[str, str] = {}
-        for name, value in self.header_list:
-            merged[name] = f"{merged[name]}, {value}" if name in merged else value
-        super().__init__(status_code=error.status_code, detail=problem_body(error), headers=merged)
+        super().__init__(
+            status_code=error.status_code,
+            detail=problem_body(error),
+            headers=merge_headers(self.header_list),
+        )
+
+    def body(self) -> bytes:
+        """The problem document, serialised."""
+        return problem_json(self.status_code, self.error.description, error=self.error.error)
 
     def response(self) -> Response:
         """The problem+json answer, one header field per challenge."""
@@ -146,15 +116,7 @@ def document_security_schemes(schema: dict[str, Any]) -> dict[str, Any]:
     schemes = schema.get("components", {}).get("securitySchemes", {})
     if "Bearer" in schemes:
         schemes["DPoP"] = _DPOP_SCHEME
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
-            security = operation.get("security") if isinstance(operation, dict) else None
-            if not security:
-                continue
-            for requirement in list(security):
-                if "Bearer" in requirement and {"DPoP": requirement["Bearer"]} not in security:
-                    security.append({"DPoP": requirement["Bearer"]})
-    return schema
+    return offer_beside_bearer(schema, "DPoP", list)
 
 
 def install(app: FastAPI, auth: RefusingAuth | None = None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from .._discovery import FetchError, fetch_json
 from .._logs import library_logger
+from ._openapi import offer_beside_bearer
 
 logger = library_logger("fastapi")
 
@@ -34,22 +35,67 @@ class IdpEndpoints:
     token_endpoint: str
 
 
+#: What the authorization code flow with PKCE sets itself (RFC 6749 §4.1.1, RFC 7636
+#: §4.3): an extra parameter may not replace any of them.
+_FLOW_PARAMETERS = frozenset(
+    {
+        "client_id",
+        "response_type",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    }
+)
+
+
 class SwaggerLogin:
     """The "Authorize" button of ``/docs``: client, scopes and the IdP's endpoints, which
-    are known once its discovery document has been read (``discover``)."""
+    are known once its discovery document has been read (``discover``).
 
-    def __init__(self, client_id: str, scopes: Sequence[str]) -> None:
+    ``authorization_parameters`` go on the authorization request besides the flow's own:
+    Auth0 issues a JWT for an API only when asked for its ``audience``, and RFC 8707's
+    ``resource`` names the API to an authorization server that supports resource
+    indicators. (Swagger UI sends them on the authorization request only; RFC 8707 §2.2
+    lets the token request leave ``resource`` out, the grant then covering the resource
+    it was issued for.) An extra parameter that would replace one of the flow's own is
+    refused with ``ValueError``.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        scopes: Sequence[str],
+        *,
+        authorization_parameters: Mapping[str, str] | None = None,
+    ) -> None:
         self.client_id = client_id
         self.scopes = tuple(scopes)
+        self.authorization_parameters = self.checked_parameters(authorization_parameters or {})
         self.endpoints: IdpEndpoints | None = None
+
+    @staticmethod
+    def checked_parameters(parameters: Mapping[str, str]) -> dict[str, str]:
+        """``parameters``, if none would replace one the flow sets itself.
+
+        Raises:
+            ValueError: one would (``client_id``, ``scope``, ``redirect_uri``...).
+        """
+        if clash := sorted(_FLOW_PARAMETERS & parameters.keys()):
+            raise ValueError(f"the login sets {', '.join(clash)} itself")
+        return dict(parameters)
 
     def init_oauth(self) -> dict[str, Any]:
         """Swagger UI's ``initOAuth`` options."""
-        return {
+        options: dict[str, Any] = {
             "clientId": self.client_id,
             "scopes": " ".join(self.scopes),
             "usePkceWithAuthorizationCodeGrant": True,
         }
+        if self.authorization_parameters:
+            options["additionalQueryStringParams"] = dict(self.authorization_parameters)
+        return options
 
     def security_scheme(self) -> dict[str, Any] | None:
         """The OpenAPI ``oauth2`` scheme, or None until the endpoints are known."""
@@ -120,13 +166,6 @@ def add_login_scheme(schema: dict[str, Any], login: SwaggerLogin) -> dict[str, A
     if scheme is None:
         return schema
     schema.setdefault("components", {}).setdefault("securitySchemes", {})[OAUTH2_SCHEME] = scheme
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
-            security = operation.get("security") if isinstance(operation, dict) else None
-            if not security:
-                continue
-            for requirement in list(security):
-                if "Bearer" in requirement:
-                    scopes = [*login.scopes, *requirement["Bearer"]]
-                    security.append({OAUTH2_SCHEME: list(dict.fromkeys(scopes))})
-    return schema
+    return offer_beside_bearer(
+        schema, OAUTH2_SCHEME, lambda scopes: list(dict.fromkeys([*login.scopes, *scopes]))
+    )

@@ -1,9 +1,13 @@
 """Testing helper: run a FastAPI application's routes as a given caller, no token needed.
 
     with override_principal(app, auth, roles=["admin"], scopes=["items:read"]):
-        response = client.get("/items")
+        with TestClient(app) as client:     # the lifespan needs no OIDC settings now
+            response = client.get("/items")
 
-The route's own requirements still apply to that caller: ``Security(auth, scopes=...)``,
+While the block lasts every request and WebSocket upgrade of ``app`` is that caller
+(``auth.authenticate_websocket`` included), with or without credentials, and the
+lifespan does not start an authenticator: it gets a stand-in that answers with the
+caller. The route's own requirements still apply: ``Security(auth, scopes=...)``,
 ``auth.require_roles`` and friends answer 403 with the same challenges and body as in
 production, so a test can prove a denial as well as an admission.
 """
@@ -11,15 +15,14 @@ production, so a test can prove a denial as well as an admission.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.security import SecurityScopes
+from starlette.applications import Starlette
 
-from .._errors import AuthError
 from .._principal import Principal
-from . import OIDCAuth, check_scopes
+from . import OIDCAuth
+from ._running import OverriddenAuthenticator
 
 
 def fake_principal(
@@ -41,7 +44,7 @@ def fake_principal(
 
 @contextlib.contextmanager
 def override_principal(
-    app: FastAPI,
+    app: Starlette,
     auth: OIDCAuth,
     principal: Principal | None = None,
     *,
@@ -49,30 +52,12 @@ def override_principal(
     roles: Sequence[str] = (),
     scopes: Sequence[str] = (),
 ) -> Iterator[Principal]:
-    """Within the block, every dependency on ``auth`` (and ``auth.optional``) sees
-    ``principal`` (by default one built from ``subject``, ``roles`` and ``scopes``)."""
+    """Within the block, every request and WebSocket of ``app`` that ``auth`` would
+    authenticate is ``principal`` (by default one built from ``subject``, ``roles`` and
+    ``scopes``); on the way out, whatever was there before is back."""
     caller = principal or fake_principal(subject=subject, roles=roles, scopes=scopes)
-
-    async def authenticated(request: Request, security_scopes: SecurityScopes) -> Principal:
-        request.state.principal = caller
-        try:
-            check_scopes(caller, security_scopes.scopes)
-        except AuthError as error:
-            raise auth.refusal(request, error) from None
-        return caller
-
-    async def optional(request: Request) -> Principal:
-        request.state.principal = caller
-        return caller
-
-    overrides = app.dependency_overrides
-    keys: tuple[Callable[..., Any], ...] = (auth, auth.optional)
-    saved = {key: overrides[key] for key in keys if key in overrides}
-    overrides[auth] = authenticated
-    overrides[auth.optional] = optional
+    previous = auth._override(app, OverriddenAuthenticator(caller, auth.settings))
     try:
         yield caller
     finally:
-        for key in keys:
-            overrides.pop(key, None)
-        overrides.update(saved)
+        auth._override(app, previous)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -80,7 +81,7 @@ async def test_a_huge_body_is_413(api: Api) -> None:
 async def test_a_huge_chunked_body_is_413(api: Api) -> None:
     alice = api.caller()
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"text": "'
         for _ in range(200):
             yield b"x" * 1024
@@ -189,7 +190,7 @@ async def test_a_body_nested_deeper_than_the_bound_is_400_on_any_interpreter(
     for depth in (33, 5000):
         body = _nested_body(depth)
 
-        async def chunks(body: bytes = body):  # type: ignore[no-untyped-def]
+        async def chunks(body: bytes = body) -> AsyncIterator[bytes]:
             yield body[: len(body) // 2]
             yield body[len(body) // 2 :]
 

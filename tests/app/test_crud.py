@@ -9,8 +9,9 @@ import asyncio
 import contextlib
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,7 +82,9 @@ async def test_rows_read_back_as_they_were_written(database: Database) -> None:
     created = await mine.create({"text": "ünïcode ✓"})
     todo_id = uuid.UUID(created["id"])
     assert await mine.get(todo_id) == created
-    updated = await mine.update(todo_id, {"text": "changed", "done": True}, [1])
+    updated: Mapping[str, Any] | None = await mine.update(
+        todo_id, {"text": "changed", "done": True}, [1]
+    )
     assert updated is not None
     assert (updated["text"], updated["done"], updated["version"]) == ("changed", True, 2)
     assert updated["created_at"] == created["created_at"]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
+from app.settings import AppSettings
 from auth.testing import TestIssuer
 from tests.app.conftest import Api, app_settings, auth_settings, running_app
 
@@ -68,6 +72,34 @@ async def test_the_login_scheme_is_built_from_discovery(
         docs = (await client.get("/docs")).text
         assert '"clientId": "todo-swagger"' in docs
         assert '"usePkceWithAuthorizationCodeGrant": true' in docs
+
+
+async def test_the_login_passes_extra_authorization_parameters(
+    database_url: str, issuer: TestIssuer
+) -> None:
+    # Auth0 issues a JWT for an API only when the authorization request names its
+    # audience; RFC 8707 names the resource the same way.
+    parameters = {"audience": "https://api.example", "resource": "https://api.example/"}
+    settings = app_settings(
+        database_url,
+        oidc_swagger_client_id="todo-swagger",
+        oidc_swagger_authorization_params=parameters,
+    )
+    async with running_app(settings, auth_settings(issuer)) as client:
+        docs = (await client.get("/docs")).text
+    options = json.loads(re.search(r"ui\.initOAuth\((\{.*?\})\)", docs, re.DOTALL).group(1))  # type: ignore[union-attr]
+    assert options["additionalQueryStringParams"] == parameters
+    assert options["clientId"] == "todo-swagger"
+
+
+def test_the_extra_parameters_are_read_from_the_environment_and_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OIDC_SWAGGER_AUTHORIZATION_PARAMS", '{"audience": "https://api.example"}')
+    assert AppSettings().oidc_swagger_authorization_params == {"audience": "https://api.example"}
+    monkeypatch.setenv("OIDC_SWAGGER_AUTHORIZATION_PARAMS", '{"scope": "admin"}')
+    with pytest.raises(ValidationError, match="sets scope itself"):
+        AppSettings()
 
 
 async def test_no_site_may_frame_the_documentation_pages(api: Api) -> None:

@@ -96,7 +96,8 @@ async def _receive(live: ClientConnection) -> dict[str, Any]:
 async def _still_open(live: ClientConnection) -> bool:
     """A ping answered: the server has also run everything the last clock move woke."""
     await live.send(json.dumps({"type": "ping"}))
-    return (await _receive(live))["type"] == "pong"
+    kind: str = (await _receive(live))["type"]
+    return kind == "pong"
 
 
 async def _close_code(live: ClientConnection) -> int:

@@ -94,5 +94,7 @@ async def test_garbage_tokens_are_401_never_500(api: Api) -> None:
         "ä".encode(),
         b"\xff\xfe",
     ]:
-        response = await api.client.get("/api/todos", headers={"Authorization": b"Bearer " + token})
+        response = await api.client.get(
+            "/api/todos", headers={b"Authorization": b"Bearer " + token}
+        )
         assert response.status_code in (400, 401), (token[:20], response.status_code)

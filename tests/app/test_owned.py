@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 import pytest
 import sqlalchemy as sa
@@ -28,7 +28,7 @@ from app.data.crud import OwnerRows, StaleVersion
 from app.data.database import Database, sync_database_url
 from app.data.migrations import upgrade_to_head
 from app.data.models import User, UTCDateTime, to_json
-from app.data.owned import VERSION_MAX, OwnedResource, OwnedTable
+from app.data.owned import VERSION_MAX, OwnedResource, OwnedRow, OwnedTable
 from app.data.resources import RESOURCES
 from app.data.todos import TODOS  # feature: todo
 from app.events.broker import MemoryBroker
@@ -85,6 +85,24 @@ GADGETS = OwnedResource(
 )
 
 
+class GadgetRow(OwnedRow):
+    """A row of ``GADGETS`` as a read returns it: the common columns, then its own."""
+
+    label: str
+    note: str | None
+    weight: float
+    count: int
+    due: date | None
+    seen_at: datetime | None
+    ref: str | None
+    active: bool
+    alias: str | None
+
+
+def _is_gadget(row: OwnedRow) -> TypeGuard[GadgetRow]:
+    return list(row) == list(GADGETS.columns)
+
+
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
     upgrade_to_head(database_url)
@@ -108,6 +126,7 @@ async def test_a_row_of_every_kind_reads_back_as_written_and_as_its_public_model
     created = await mine.create(
         {"label": "ünïcode ✓", "count": 3, "due": date(2030, 1, 2)} | {"ref": ref}
     )
+    assert _is_gadget(created)
     assert created == await mine.get(uuid.UUID(created["id"]))
     # The table's defaults fill what the create body does not hold.
     assert {k: created[k] for k in ("alias", "note", "weight", "seen_at", "active")} == {
@@ -130,9 +149,11 @@ async def test_a_created_row_is_what_a_read_returns_byte_for_byte(database: Data
     paris = timezone(timedelta(hours=2))
     fields = {"label": "x", "weight": 2, "seen_at": datetime(2031, 5, 6, 9, 0, 1, 7, paris)}
     created = await mine.create(fields | {"ref": uuid.uuid4()})
+    assert _is_gadget(created)
     read = await mine.get(uuid.UUID(created["id"]))
     assert created == read
     assert to_json(created) == to_json(read)
+    assert created["seen_at"] is not None
     assert (created["weight"], created["seen_at"].tzinfo) == (2.0, UTC)
 
 
@@ -145,6 +166,7 @@ async def test_an_update_sets_the_fields_it_names_and_keeps_the_others(
     seen = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
     updated = await mine.update(row_id, {"weight": 2.25, "seen_at": seen}, [1])
     assert updated is not None
+    assert _is_gadget(updated)
     assert updated["version"] == 2
     assert updated["seen_at"] == seen
     assert {**updated, "weight": 0.5, "seen_at": None, "version": 1} == {
@@ -153,6 +175,7 @@ async def test_an_update_sets_the_fields_it_names_and_keeps_the_others(
     }
     again = await mine.update(row_id, {"label": "second", "active": False}, None)
     assert again is not None
+    assert _is_gadget(again)
     assert (again["label"], again["active"], again["weight"]) == ("second", False, 2.25)
     with pytest.raises(ValueError, match="count"):
         await mine.update(row_id, {"count": 9}, None)
@@ -299,7 +322,7 @@ def test_a_declaration_that_cannot_work_is_refused(
     refusal: str,
 ) -> None:
     table = _table(table_name, annotations, **columns)
-    declaration = {"name": "thing", "create": _Create, "update": _Update} | kwargs
+    declaration: dict[str, Any] = {"name": "thing", "create": _Create, "update": _Update} | kwargs
     with pytest.raises(ValueError, match=refusal):
         OwnedResource(table=table, **declaration)
 

@@ -1,6 +1,6 @@
 """The fence around ``app/server/``: the private names and signatures of uvicorn, h11 and
-httptools that ``http_limits.py`` (and ``websocket_protocol.py``, for live updates) rely
-on, and the protocols driven in process over a fake transport. Fast: a version of uvicorn that
+httptools that its protocols (HTTP, and WebSocket for live updates) rely on, and the
+protocols driven in process over a fake transport. Fast: a version of uvicorn that
 renames or reshapes any of them fails here, not only in the slow integration tier.
 pyproject.toml pins the minor versions these were written for."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any
 
 import h11
@@ -31,7 +32,7 @@ WRITTEN_FOR = {"uvicorn": "0.54.", "h11": "0.16.", "httptools": "0.9."}
 
 
 def test_the_installed_versions_are_those_the_wrappers_were_written_for() -> None:
-    installed = {"uvicorn": uvicorn.__version__, "h11": h11.__version__}
+    installed = {"uvicorn": uvicorn.__version__, "h11": version("h11")}
     installed["httptools"] = httptools.__version__
     for name, prefix in WRITTEN_FOR.items():
         assert installed[name].startswith(prefix), (name, installed[name])

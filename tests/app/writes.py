@@ -20,7 +20,4 @@ async def new_owner(database: Database, subject: str = "writer") -> uuid.UUID:
 
 def received(subscription: Subscription) -> list[dict[str, Any]]:
     """The events queued for ``subscription`` so far, decoded, and the queue emptied."""
-    events = []
-    while not subscription.queue.empty():
-        events.append(json.loads(subscription.queue.get_nowait()))
-    return events
+    return [json.loads(message) for message in subscription.take_queued()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -61,6 +61,12 @@ class IdpTransport(httpx.MockTransport):
 
 class IsolatedSettings(AuthSettings):
     """``AuthSettings`` built from keyword arguments only, never from ``OIDC_*`` env."""
+
+    if TYPE_CHECKING:
+        # Tests pass raw values (strings, as the environment would) for pydantic to
+        # validate, often as ``**mapping``; the generated signature would check such a
+        # mapping against BaseSettings' own ``_case_sensitive``-style parameters too.
+        def __init__(self, **values: Any) -> None: ...
 
     @classmethod
     def settings_customise_sources(

@@ -340,7 +340,7 @@ class TestOrderOfChecks:
         self, issuer_template: TestIssuer, policy: AccessTokenPolicy, keys: RecordingKeys
     ) -> None:
         marker = "INJECTED<script>"
-        hostile = {
+        hostile: dict[Check, Any] = {
             Check.ISS: marker,
             Check.AUD: marker,
             Check.SUB: f"{marker}\n",

@@ -35,7 +35,7 @@ from tests.auth.vectors import ROCA_MODULUS
 
 
 async def _verified_then_rotated(
-    verifier: TokenVerifier, jwks: JwksCache, token: str, rotate: Callable[[], None]
+    verifier: TokenVerifier, jwks: JwksCache, token: str, rotate: Callable[[], object]
 ) -> None:
     """Verify ``token`` (so it is cached), change the issuer's keys, refresh them."""
     await jwks.refresh()

@@ -97,7 +97,7 @@ class TestOneSequence:
         async def waits(state: list[str]) -> None:
             state.append("d")
 
-        steps = (
+        steps: tuple[Step[list[str]], ...] = (
             passes("a"),
             Step("b", fails),
             Step("c", lambda state: state.append("c"), needs=("b",)),

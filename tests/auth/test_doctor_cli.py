@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from auth import doctor
 from auth._diagnosis import Diagnosis
 from auth.doctor import CLIENT_SECRET_VARIABLE, ExitCode, UsageError, client_secret, main
 from auth.testing import DpopKey, TestIssuer
@@ -44,13 +43,13 @@ def _run(
 
 def test_an_accepted_token_exits_0(served: TestIssuer, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(served, served.token(), capsys=capsys)
-    assert code == ExitCode.ACCEPTED == 0
+    assert code == ExitCode.ACCEPTED.value == 0
     assert out.rstrip().endswith("result: accepted")
 
 
 def test_a_refused_token_exits_1(served: TestIssuer, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(served, served.token(aud="another-api"), capsys=capsys)
-    assert code == ExitCode.REFUSED == 1
+    assert code == ExitCode.REFUSED.value == 1
     assert out.rstrip().endswith("result: refused at aud")
 
 
@@ -68,7 +67,7 @@ def test_a_usage_error_exits_2_and_checks_nothing(
     served: TestIssuer, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     code, out, err = _run(served, served.token(), *args, capsys=capsys)
-    assert code == ExitCode.USAGE == 2
+    assert code == ExitCode.USAGE.value == 2
     assert out == ""
     assert err.startswith("error: ")
 
@@ -99,7 +98,7 @@ def test_keys_that_cannot_be_fetched_exit_3(capsys: pytest.CaptureFixture[str]) 
     # An issuer on a port nothing listens on: the verdict cannot be known.
     unreachable = TestIssuer(f"http://127.0.0.1:{free_port()}/realms/todo")
     code, out, _ = _run(unreachable, unreachable.token(), "--json", capsys=capsys)
-    assert code == ExitCode.UNDECIDED == 3
+    assert code == ExitCode.UNDECIDED.value == 3
     document = json.loads(out)
     assert (document["result"], document["decided_by"]["check"]) == (
         "undecided",
@@ -115,7 +114,7 @@ def test_a_bug_exits_4_never_as_if_refused(
 
     monkeypatch.setattr(Diagnosis, "run", broken)
     code, out, err = _run(served, served.token(), capsys=capsys)
-    assert code == ExitCode.INTERNAL_ERROR == 4
+    assert code == ExitCode.INTERNAL_ERROR.value == 4
     assert out == ""
     assert "internal error (RuntimeError): a bug" in err
 
@@ -198,7 +197,12 @@ class TestClientSecret:
     ) -> None:
         prompts: list[str] = []
         monkeypatch.setattr("sys.stdin", _Terminal())
-        monkeypatch.setattr(doctor.getpass, "getpass", lambda p: prompts.append(p) or "typed")
+
+        def typed(prompt: str) -> str:
+            prompts.append(prompt)
+            return "typed"
+
+        monkeypatch.setattr("getpass.getpass", typed)
         assert client_secret(_args()) == "typed"
         assert prompts == ["client secret of svc: "]
 

@@ -319,6 +319,7 @@ class TestNonces:
     ) -> None:
         with refused(Check.DPOP_NONCE, UseDpopNonce) as caught:
             await verify(_proof(dpop_key), dpop_key, nonces=nonces)
+        assert isinstance(caught.value, UseDpopNonce)
         assert nonces.is_valid(caught.value.nonce)
 
     async def test_a_current_nonce_is_accepted_and_a_stale_one_is_not(

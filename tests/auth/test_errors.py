@@ -126,8 +126,25 @@ def test_challenges_are_well_formed_with_each_attribute_once(error: AuthError) -
 
 def test_with_scheme_does_not_override_a_named_scheme() -> None:
     error = InvalidToken("x", check=Check.ISS)
-    assert error.with_scheme("DPoP").scheme == "DPoP"
-    assert error.with_scheme("Bearer").scheme == "DPoP"
+    attributed = error.with_scheme("DPoP")
+    assert attributed.scheme == "DPoP"
+    assert attributed.with_scheme("Bearer").scheme == "DPoP"
+    assert attributed.with_scheme("Bearer") is attributed
+
+
+def test_with_scheme_returns_a_copy_and_leaves_the_error_as_it_was() -> None:
+    error = InvalidToken("the token expired", check=Check.EXP)
+    attributed = error.with_scheme("DPoP")
+    assert attributed is not error
+    assert error.scheme is None  # a kept error is raised again unchanged
+    assert type(attributed) is InvalidToken
+    assert (attributed.check, attributed.description, attributed.args) == (
+        Check.EXP,
+        "the token expired",
+        ("the token expired",),
+    )
+    nonce = UseDpopNonce("stale nonce", nonce="n-1").with_scheme("Bearer")
+    assert nonce.nonce == "n-1"
     assert InvalidDpopProof("x", check=Check.DPOP_JTI).with_scheme("Bearer").scheme == "DPoP"
 
 

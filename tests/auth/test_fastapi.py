@@ -29,8 +29,8 @@ def build_app(authenticator: Authenticator, *, installed: bool = True) -> FastAP
     # Routes inside a function take their dependencies as default values: with
     # postponed annotations FastAPI cannot resolve an Annotated alias local to here.
     auth = OIDCAuth()
-    auth.use(authenticator)
     app = FastAPI()
+    auth.use(app, authenticator)
     if installed:
         install(app, auth)
 
@@ -223,7 +223,12 @@ def test_the_role_helper_is_the_dependencys_check() -> None:
     assert auth_fastapi.check_roles(principal, ["a"]) is principal
     with refused(Check.REQUIRED_ROLE, InsufficientScope) as caught:
         auth_fastapi.check_roles(principal, ["a", "admin"])
-    assert caught.value.scheme is None  # the handler names it from the request
+    # Attributed to the scheme the principal authenticated with (RFC 9449 §7.2).
+    assert caught.value.scheme == "Bearer"
+    bound = Principal(subject="s", issuer="i", dpop_jkt="x" * 43)
+    with refused(Check.REQUIRED_ROLE, InsufficientScope) as caught:
+        auth_fastapi.check_roles(bound, ["admin"])
+    assert caught.value.scheme == "DPoP"
 
 
 async def test_keys_not_loaded_is_503_with_retry_after(

@@ -4,19 +4,24 @@ install(), one verification per request, the lifespan, and the testing override.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import Depends, FastAPI, Request, Security, WebSocket
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 
+from auth._errors import ConfigurationError
 from auth._principal import Principal
 from auth._settings import AuthSettings
 from auth._verifier import Authenticator, TokenVerifier
 from auth.fastapi import OIDCAuth, install
 from auth.fastapi.testing import override_principal
-from auth.testing import DpopKey
+from auth.testing import DpopKey, TestIssuer, serve, served_issuer
 from tests.auth.fakes import IsolatedSettings
 
 Mint = Callable[..., str]
@@ -28,9 +33,9 @@ def build(
     authenticator: Authenticator | None = None, *, installed: bool = False
 ) -> tuple[FastAPI, OIDCAuth]:
     auth = OIDCAuth()
-    if authenticator is not None:
-        auth.use(authenticator)
     app = FastAPI()
+    if authenticator is not None:
+        auth.use(app, authenticator)
     if installed:
         install(app)
 
@@ -179,24 +184,68 @@ async def test_the_lifespan_starts_and_closes_the_authenticator() -> None:
         async for http in _client(app):
             assert (await http.get("/me")).json() == {"sub": "dev-user"}
     with pytest.raises(RuntimeError, match="not started"):
-        _ = auth.authenticator
+        auth.authenticator_of(app)
 
 
-async def test_it_also_works_inside_the_applications_own_lifespan() -> None:
+async def test_it_also_runs_inside_the_applications_own_lifespan() -> None:
     auth = OIDCAuth(IsolatedSettings(mode="static"), production=False)
-    async with auth:
-        assert auth.authenticator.is_ready()
+    app = FastAPI()
+    async with auth.running(app) as authenticator:
+        assert authenticator.is_ready()
+        assert auth.authenticator_of(app) is authenticator
         with pytest.raises(RuntimeError, match="already started"):
-            await auth.start()
-    with pytest.raises(RuntimeError):
-        _ = auth.authenticator
+            async with auth.running(app):
+                pass
+    with pytest.raises(RuntimeError, match="not started"):
+        auth.authenticator_of(app)
 
 
 async def test_development_modes_refuse_production_by_default() -> None:
-    from auth._errors import ConfigurationError
-
     with pytest.raises(ConfigurationError):
-        await OIDCAuth(IsolatedSettings(mode="static")).start()
+        async with OIDCAuth(IsolatedSettings(mode="static")).running(FastAPI()):
+            pass
+
+
+def _application(auth: OIDCAuth, settings: AuthSettings) -> FastAPI:
+    """An application of one declaration, running it with its own settings."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with auth.running(app, settings=settings):
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/me")
+    async def me(principal: Principal = Security(auth)) -> dict[str, str]:  # noqa: B008
+        return {"sub": principal.subject, "iss": principal.issuer}
+
+    return app
+
+
+def test_two_applications_of_one_declaration_each_run_their_own_authenticator() -> None:
+    # One module-level declaration, two applications with different issuers, served at
+    # the same time by two uvicorn servers in this process: each accepts its own
+    # issuer's tokens only.
+    auth = OIDCAuth()
+    with served_issuer("north") as north, served_issuer("south") as south:
+        north_app = _application(auth, IsolatedSettings(**_trusting(north)))
+        south_app = _application(auth, IsolatedSettings(**_trusting(south)))
+        with serve(north_app) as north_url, serve(south_app) as south_url:
+            for url, own, other in ((north_url, north, south), (south_url, south, north)):
+                accepted = httpx.get(f"{url}/me", headers=_bearer(own.token("ann")))
+                assert accepted.status_code == 200, accepted.text
+                assert accepted.json() == {"sub": "ann", "iss": own.issuer}
+                refused = httpx.get(f"{url}/me", headers=_bearer(other.token("ann")))
+                assert refused.status_code == 401
+                assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+            assert auth.authenticator_of(north_app) is not auth.authenticator_of(south_app)
+    with pytest.raises(RuntimeError, match="not started"):
+        auth.authenticator_of(north_app)
+
+
+def _trusting(issuer: TestIssuer) -> dict[str, str]:
+    return {"issuer_uri": issuer.issuer, "audience": issuer.audience}
 
 
 class TestOverride:
@@ -228,6 +277,86 @@ class TestOverride:
         with override_principal(application, auth, roles=["todo-admin"], scopes=["openid"]):
             async for http in _client(application):
                 assert (await http.get("/staff")).status_code == 200
+
+    async def test_after_the_block_the_application_authenticates_again(
+        self, app: tuple[FastAPI, OIDCAuth]
+    ) -> None:
+        application, auth = app
+        with override_principal(application, auth, subject="outer"):
+            with override_principal(application, auth, subject="inner"):
+                async for http in _client(application):
+                    assert (await http.get("/me")).json()["sub"] == "inner"
+            async for http in _client(application):
+                assert (await http.get("/me")).json()["sub"] == "outer"
+        with pytest.raises(RuntimeError, match="not started"):
+            auth.authenticator_of(application)
+
+
+def _lifespan_app() -> tuple[FastAPI, OIDCAuth]:
+    """The README's shape: the declaration's own lifespan, settings from the environment."""
+    auth = OIDCAuth()
+    app = FastAPI(lifespan=auth.lifespan)
+
+    @app.get("/items")
+    async def items(principal: Principal = Security(auth, scopes=["items:read"])) -> list[str]:  # noqa: B008
+        return [principal.subject]
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        authenticated = await auth.authenticate_websocket(websocket)
+        if authenticated is None:
+            return
+        principal, _ = authenticated
+        await websocket.accept()
+        await websocket.send_json({"sub": principal.subject, "roles": sorted(principal.roles)})
+        await websocket.close()
+
+    return app, auth
+
+
+@pytest.fixture
+def no_oidc_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [name for name in os.environ if name.startswith("OIDC_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.mark.usefixtures("no_oidc_environment")
+def test_with_an_override_the_test_clients_lifespan_needs_no_settings() -> None:
+    app, auth = _lifespan_app()
+    # Without the override it cannot start: no issuer is configured.
+    with pytest.raises(ConfigurationError, match="OIDC_ISSUER_URI"), TestClient(app):
+        pass
+    with (
+        override_principal(app, auth, subject="dana", scopes=["items:read"]),
+        TestClient(app) as client,
+    ):
+        assert client.get("/items").json() == ["dana"]
+        assert auth.authenticator_of(app).status()["mode"] == "override"
+
+
+@pytest.mark.usefixtures("no_oidc_environment")
+def test_an_override_covers_websocket_upgrades_with_or_without_a_token() -> None:
+    app, auth = _lifespan_app()
+    with (
+        override_principal(app, auth, subject="erin", roles=["todo-admin"]),
+        TestClient(app) as client,
+    ):
+        with client.websocket_connect("/ws") as socket:  # no token offered at all
+            assert socket.receive_json() == {"sub": "erin", "roles": ["todo-admin"]}
+        offered = ["authorization_bearer_anything"]
+        with client.websocket_connect("/ws", subprotocols=offered) as socket:
+            assert socket.receive_json()["sub"] == "erin"
+
+
+def test_without_an_override_an_upgrade_without_a_token_is_refused(
+    verifier: TokenVerifier,
+) -> None:
+    app, auth = _lifespan_app()
+    auth.use(app, verifier)  # adopted: the client runs no lifespan (no `with`)
+    with pytest.raises(WebSocketDenialResponse) as denied, TestClient(app).websocket_connect("/ws"):
+        pass
+    assert denied.value.status_code == 401
+    assert denied.value.headers.get_list("www-authenticate")[0].startswith("Bearer")
 
 
 def test_settings_are_optional_until_start() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -12,16 +13,16 @@ import pytest
 
 from auth._host_guard import HostGuard
 
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
 
 
 class Recorder:
     """An ASGI application that records being called and answers 200."""
 
     def __init__(self) -> None:
-        self.scopes: list[dict[str, Any]] = []
+        self.scopes: list[MutableMapping[str, Any]] = []
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         self.scopes.append(scope)
         if scope["type"] == "http":
             await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -95,7 +96,7 @@ def _scope(kind: str, host: bytes | None, **extra: Any) -> dict[str, Any]:
 
 async def test_a_websocket_upgrade_is_denied_with_a_real_400_where_the_server_can() -> None:
     app = Recorder()
-    extensions = {"websocket.http.response": {}}
+    extensions: dict[str, dict[str, Any]] = {"websocket.http.response": {}}
     sent = await _call(HostGuard(app), _scope("websocket", b"api/x?", extensions=extensions))
     assert [message["type"] for message in sent] == [
         "websocket.http.response.start",
@@ -123,3 +124,42 @@ async def test_other_scopes_pass_through() -> None:
     app = Recorder()
     await _call(HostGuard(app), {"type": "lifespan"})
     assert app.scopes == [{"type": "lifespan"}]
+
+
+async def test_a_host_seen_valid_before_is_refused_with_a_second_host_or_a_bad_forward() -> None:
+    # The guard remembers valid Host values; that must not let through what a full check
+    # would refuse: a repeated Host, or a trusted proxy's invalid forwarded host.
+    app = Recorder()
+    trusted = [ipaddress.ip_network("10.0.0.0/8")]
+    guard = HostGuard(app, trusted_proxies=trusted)
+    async with _client(guard, peer="10.1.1.1") as client:
+        assert (await client.get("/", headers={"Host": "api.example"})).status_code == 200
+        assert (await client.get("/", headers={"Host": "api.example"})).status_code == 200
+        forwarded = {"Host": "api.example", "X-Forwarded-Host": "api.example/x?"}
+        assert (await client.get("/", headers=forwarded)).status_code == 400
+    scope = {"type": "http", "scheme": "http", "http_version": "1.1", "client": ("10.1.1.1", 1)}
+    repeated = [(b"host", b"api.example"), (b"host", b"other.example")]
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await guard({**scope, "headers": repeated}, _no_body, send)
+    assert sent[0]["status"] == 400
+    assert len(app.scopes) == 2
+
+
+async def test_the_hosts_remembered_are_bounded() -> None:
+    app = Recorder()
+    guard = HostGuard(app)
+    async with _client(guard) as client:
+        for n in range(100):
+            response = await client.get("/", headers={"Host": f"host-{n}.example"})
+            assert response.status_code == 200
+        bad = await client.get("/", headers={"Host": "host-1.example/x"})
+    assert bad.status_code == 400
+    assert len(guard._known_hosts) == 64
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}

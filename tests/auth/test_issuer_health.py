@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from auth import ConfigurationError, create_authenticator
+from auth import AuthSettings, ConfigurationError, create_authenticator
 from auth._errors import Check, ServiceUnavailable
 from auth._verifier import Authenticator, TokenVerifier
 from auth.testing import TestIssuer
@@ -65,7 +65,7 @@ def _maintainers() -> list[asyncio.Task[Any]]:
     return [t for t in asyncio.all_tasks() if t.get_name() == "jwks-maintainer" and not t.done()]
 
 
-async def _start(settings: IsolatedSettings, client: httpx.AsyncClient, **kwargs: Any) -> Any:
+async def _start(settings: AuthSettings, client: httpx.AsyncClient, **kwargs: Any) -> Any:
     authenticator = create_authenticator(settings, http_client=client, **kwargs)
     await authenticator.start()
     return authenticator

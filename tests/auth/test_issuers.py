@@ -109,7 +109,11 @@ async def test_each_issuer_is_verified_with_its_own_profile(
     assert alice.issuer == keycloak.issuer
     assert alice.roles == {"todo-user"}
     bob = await authenticator.authenticate(_bearer(_okta_token(okta)))
-    assert (bob.issuer, bob.client_id, bob.scopes) == (okta.issuer, "0oa1", {"todo:read"})
+    assert (bob.issuer, bob.client_id, bob.scopes) == (
+        okta.issuer,
+        "0oa1",
+        frozenset({"todo:read"}),
+    )
 
 
 async def test_the_other_issuers_profile_does_not_leak(
@@ -226,7 +230,7 @@ async def test_an_unknown_issuers_token_is_judged_by_every_profiles_id_token_cla
     """Before the issuer is known, a token is refused for what it is by what any trusted
     issuer accepts: Okta's access tokens may carry auth_time beside cid, so such a token
     is refused for its issuer; one carrying nonce is an ID token under every profile."""
-    okta_shaped = {"header": {"typ": None}, "cid": "0oa1", "auth_time": 1}
+    okta_shaped: dict[str, Any] = {"header": {"typ": None}, "cid": "0oa1", "auth_time": 1}
     with refused(Check.ISS, InvalidToken):
         await authenticator.authenticate(_bearer(stranger.token("mallory", **okta_shaped)))
     with refused(Check.TYP, InvalidToken):

@@ -21,7 +21,7 @@ from tests.auth.vectors import (
 )
 
 
-def _short_rsa_jwk(bits: int) -> dict[str, str]:
+def _short_rsa_jwk(bits: int) -> dict[str, str | list[str]]:
     short = rsa.generate_private_key(65537, bits)
     numbers = short.public_key().public_numbers()
     return {

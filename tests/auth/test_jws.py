@@ -4,18 +4,26 @@ joserfc that justify the parser."""
 from __future__ import annotations
 
 import base64
+import functools
+import itertools
 import json
 import math
+import re
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from auth._jws import (
+    KEY_REQUIREMENTS,
+    SUPPORTED_ALGORITHMS,
+    CompactJws,
     Defect,
+    Key,
     b64url_decode,
     b64url_encode,
     json_object,
@@ -24,6 +32,14 @@ from auth._jws import (
 )
 from auth.testing import DpopKey, TestIssuer, sign_compact
 from tests.auth.refusals import malformed
+
+
+def _reference_decode(segment: str) -> bytes | None:
+    """Unpadded base64url by its definition (RFC 4648 §5), None where it is not."""
+    if len(segment) % 4 == 1 or not re.fullmatch(r"[A-Za-z0-9_-]*", segment):
+        return None
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    return raw if b64url_encode(raw) == segment else None
 
 
 class TestBase64url:
@@ -48,6 +64,20 @@ class TestBase64url:
     def test_foreign_characters_and_padding_are_refused(self, segment: str) -> None:
         with malformed(Defect.BASE64URL):
             b64url_decode(segment)
+
+    def test_what_is_accepted_is_exactly_canonical_unpadded_base64url(self) -> None:
+        # Every string of up to 4 characters over an alphabet with the awkward ones,
+        # held to the definition: only [A-Za-z0-9_-], no length 4n+1, zero unused bits.
+        alphabet = "AQB_-z+/= \n.\u00e9"
+        for length in range(5):
+            for chars in itertools.product(alphabet, repeat=length):
+                segment = "".join(chars)
+                expected = _reference_decode(segment)
+                if expected is None:
+                    with malformed(Defect.BASE64URL):
+                        b64url_decode(segment)
+                else:
+                    assert b64url_decode(segment) == expected, segment
 
     def test_non_canonical_last_character_is_refused(self) -> None:
         # "YQ" is b"a"; "YR" decodes to the same byte with an unused low bit set.
@@ -176,6 +206,63 @@ class TestSignatureIsValid:
         token = sign_compact(b'{"alg":"ES256"}', json.dumps({"a": 1}).encode(), key.key, "ES256")
         jws = parse_compact(token, max_length=1000)
         assert signature_is_valid(jws, "ES256", key.key)
+
+
+@functools.cache
+def _key_for(alg: str, number: int = 0) -> Key:
+    """A private key fit for ``alg`` (``number`` tells two apart); made once per run."""
+    kty, curves = KEY_REQUIREMENTS[alg]
+    if kty == "RSA":
+        return RSAKey.generate_key(2048)
+    curve = sorted(curves or ())[0]
+    return ECKey.generate_key(curve) if kty == "EC" else OKPKey.generate_key(curve)  # type: ignore[arg-type]
+
+
+def _joserfc_verdict(jws_value: CompactJws, alg: str, key: Key) -> bool:
+    try:
+        return bool(
+            JWSRegistry.algorithms[alg].verify(jws_value.signing_input, jws_value.signature, key)
+        )
+    except Exception:  # joserfc raises for a key of another type: that is a refusal
+        return False
+
+
+@pytest.mark.parametrize("alg", SUPPORTED_ALGORITHMS)
+def test_every_verdict_is_the_one_joserfc_gives(alg: str) -> None:
+    """Signatures are checked with cryptography directly; on every supported algorithm,
+    valid, altered, truncated, extended, re-encoded and foreign signatures get the
+    verdict joserfc's own implementation gives them."""
+    key, other = _key_for(alg), _key_for(alg, 1)
+    header, payload = b64url_encode(b'{"alg":"%s"}' % alg.encode()), b64url_encode(b"{}")
+    message = f"{header}.{payload}".encode()
+    signature = JWSRegistry.algorithms[alg].sign(message, key)
+    half = len(signature) // 2
+    candidates = [
+        signature,
+        signature[:-1],
+        signature + b"\x00",
+        signature[half:] + signature[:half],  # R and S swapped, for ECDSA
+        b"\x00" * len(signature),
+        *(
+            signature[:i] + bytes([signature[i] ^ 1]) + signature[i + 1 :]
+            for i in (0, half, len(signature) - 1)
+        ),
+    ]
+    if alg.startswith("ES"):
+        r = int.from_bytes(signature[:half], "big")
+        s = int.from_bytes(signature[half:], "big")
+        candidates.append(encode_dss_signature(r, s))  # DER, as X.509 writes it
+    verdicts = []
+    for candidate in candidates:
+        compact = f"{header}.{payload}.{b64url_encode(candidate)}"
+        parsed = parse_compact(compact, max_length=10_000)
+        for verifier in (key, other, _key_for("RS256", 2), _key_for("ES256", 2)):
+            public = type(verifier).import_key(verifier.as_dict(private=False))
+            ours = signature_is_valid(parsed, alg, public)
+            assert ours == _joserfc_verdict(parsed, alg, public), (alg, candidate, verifier)
+            verdicts.append(ours)
+    assert verdicts[0]  # the genuine signature, with its own key
+    assert verdicts.count(True) == 1
 
 
 class TestJoserfcCanary:

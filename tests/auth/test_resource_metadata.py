@@ -101,8 +101,8 @@ def test_dpop_is_not_said_to_be_required_unless_it_is(issuer: TestIssuer) -> Non
 
 def build_app(verifier: TokenVerifier, *, serve: bool = True) -> FastAPI:
     auth = OIDCAuth()
-    auth.use(verifier)
     app = FastAPI(title="Example API")
+    auth.use(app, verifier)
     install(app, auth)
     if serve:
         auth.serve_resource_metadata(app)

@@ -33,6 +33,7 @@ def _dpop(token: str, proof: str) -> Any:
 def test_the_token_cache_counts_hits_and_misses() -> None:
     cache: VerifiedTokenCache[str] = VerifiedTokenCache(max_entries=10)
     digest = cache.digest("token")
+    assert digest is not None
     assert cache.get(digest, now=0) is None
     cache.put(digest, "alice", expires_at=10, kid=None, key_thumbprint="jkt")
     assert cache.get(digest, now=1) is not None

@@ -193,6 +193,7 @@ class TestNonces:
         token = mint(dpop_key=dpop_key)
         with refused(Check.DPOP_NONCE, UseDpopNonce) as caught:
             await verifier.authenticate(_dpop(token, prove(dpop_key, access_token=token)))
+        assert isinstance(caught.value, UseDpopNonce)
         proof = prove(dpop_key, access_token=token, nonce=caught.value.nonce)
         await verifier.authenticate(_dpop(token, proof))
 

@@ -119,3 +119,12 @@ def fastapi_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Virtu
     """The wheel with its ``fastapi`` and ``server`` extras: what the README's example
     application needs, and nothing else."""
     return fresh_virtualenv(tmp_path_factory.mktemp("fastapi-venv"), f"{wheel}[fastapi,server]")
+
+
+@pytest.fixture(scope="session")
+def testing_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Virtualenv:
+    """A user's test environment: the wheel with its ``fastapi`` and ``testing`` extras,
+    pytest, and httpx2 for Starlette's ``TestClient``."""
+    return fresh_virtualenv(
+        tmp_path_factory.mktemp("testing-venv"), f"{wheel}[fastapi,testing]", "pytest", "httpx2"
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -34,6 +34,10 @@ from tests.e2e.keycloak_checklist import PLACEHOLDER, checklist_steps
 
 class IsolatedAppSettings(AppSettings):
     """``AppSettings`` from keyword arguments only, never from the environment."""
+
+    if TYPE_CHECKING:
+        # Raw values for pydantic to validate, as ``IsolatedSettings`` takes them.
+        def __init__(self, **values: Any) -> None: ...
 
     @classmethod
     def settings_customise_sources(

@@ -137,9 +137,8 @@ class Realm:
             self.targets.dpop_client_secret.get_secret_value(),
             dpop=True,
         )
-        token: DPoPToken = client.resource_owner_password(
-            username=user.name, password=user.password
-        )
+        token = client.resource_owner_password(username=user.name, password=user.password)
+        assert isinstance(token, DPoPToken)
         return token
 
     def foreign_client(self) -> OAuth2Client:

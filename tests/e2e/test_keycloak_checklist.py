@@ -175,11 +175,11 @@ def test_the_spa_refuses_a_code_exchange_without_a_proof(realm: Realm) -> None:
 def test_the_spa_refuses_an_authorization_request_without_pkce(realm: Realm) -> None:
     request = realm.client("todo-spa").authorization_request(redirect_uri=SPA_REDIRECT)
     endpoint, _, query = str(request.uri).partition("?")
-    params = [
+    params = tuple(
         (name, value)
         for name, value in parse_qsl(query)
         if name not in ("code_challenge", "code_challenge_method")
-    ]
+    )
     answer = httpx.get(endpoint, params=params, timeout=10)
     assert answer.status_code == 302
     assert answer.headers["location"].startswith(SPA_REDIRECT)
@@ -213,7 +213,9 @@ def test_docs_offers_the_login_at_the_realm(realm: Realm, api: ApiProcess) -> No
         return found
 
     wait_until(lambda: scheme() is not None, timeout=30, what="the OIDC scheme in /openapi.json")
-    flow = scheme()["flows"]["authorizationCode"]
+    found = scheme()
+    assert found is not None
+    flow = found["flows"]["authorizationCode"]
     assert flow["authorizationUrl"] == f"{realm.issuer}/protocol/openid-connect/auth"
     assert flow["tokenUrl"] == f"{realm.issuer}/protocol/openid-connect/token"
     assert '"clientId": "todo-swagger"' in httpx.get(f"{api.base_url}/docs").text
@@ -252,4 +254,6 @@ def test_a_token_of_another_client_of_the_realm_is_refused_for_its_audience(
         return None
 
     wait_until(lambda: access_line() is not None, timeout=10, what="the refusal's access line")
-    assert access_line()["auth_check"] == "aud"
+    line = access_line()
+    assert line is not None
+    assert line["auth_check"] == "aud"

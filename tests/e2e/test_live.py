@@ -9,6 +9,7 @@ import httpx
 import pytest
 import requests
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from auth._dpop import access_token_hash
 from tests.e2e.conftest import Api, Realm
@@ -24,8 +25,9 @@ def _ws_url(api: Api) -> str:
 async def test_live_updates_with_a_keycloak_bearer_token(realm: Realm, api: Api) -> None:
     token = realm.password_token(realm.user).access_token
     async with connect(
-        _ws_url(api), subprotocols=["todo.v1", f"authorization_bearer_{token}"]
-    ) as live:  # type: ignore[list-item]
+        _ws_url(api),
+        subprotocols=[Subprotocol("todo.v1"), Subprotocol(f"authorization_bearer_{token}")],
+    ) as live:
         ready = await receive_json(live)
         assert ready["type"] == "ready"
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:

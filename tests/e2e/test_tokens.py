@@ -90,7 +90,11 @@ def test_a_replayed_proof_is_refused(realm: Realm, api: Api) -> None:
     token = realm.dpop_token(realm.other_user)
     first = requests.get(f"{api.base_url}/api/me", auth=token, timeout=10)
     assert first.status_code == 200
-    captured = {name: first.request.headers[name] for name in ("Authorization", "DPoP")}
+    captured: dict[str, str] = {}
+    for name in ("Authorization", "DPoP"):
+        value = first.request.headers[name]
+        assert isinstance(value, str)
+        captured[name] = value
     replayed = httpx.get(f"{api.base_url}/api/me", headers=captured)
     assert replayed.status_code == 401
     assert replayed.json()["error"] == "invalid_dpop_proof"

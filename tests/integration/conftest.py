@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect  # feature: live
+from websockets.typing import Subprotocol  # feature: live
 
 from auth.testing import TestIssuer
 from tests.services import ApiProcess, api_process, issuer_server
@@ -68,9 +69,8 @@ class Server:
 
     # feature: live begin
     def socket(self, token: str, **kwargs: Any) -> connect:
-        return connect(
-            self.ws_url, subprotocols=["todo.v1", f"authorization_bearer_{token}"], **kwargs
-        )  # type: ignore[list-item]
+        protocols = [Subprotocol("todo.v1"), Subprotocol(f"authorization_bearer_{token}")]
+        return connect(self.ws_url, subprotocols=protocols, **kwargs)
 
     # feature: live end
 

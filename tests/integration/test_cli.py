@@ -107,6 +107,7 @@ def test_reload_serves_the_changed_code(tmp_path: Path) -> None:
         )
 
         def reloaded() -> bool:
-            return httpx.get(f"{api.base_url}/api/me", timeout=1).json()["subject"] == "reloaded"
+            subject: str = httpx.get(f"{api.base_url}/api/me", timeout=1).json()["subject"]
+            return subject == "reloaded"
 
         wait_until(reloaded, timeout=30, what="the reloaded worker", log=api.log)

@@ -26,6 +26,7 @@ async def test_upgrade_selects_todo_v1_and_never_echoes_the_token(server: Server
     token = server.issuer.token("alice")
     async with server.socket(token) as live:
         assert live.subprotocol == "todo.v1"
+        assert live.response is not None
         assert token not in str(live.response.headers)
         await _ready(live)
 

@@ -19,6 +19,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from websockets.sync.client import connect  # feature: live
+from websockets.typing import Subprotocol  # feature: live
 
 from auth.testing import TestIssuer
 from tests.integration.conftest import api_env
@@ -141,8 +142,12 @@ def test_the_collector_receives_no_secret(
             # feature: live begin
             ws_url = api.base_url.replace("http://", "ws://") + "/api/ws?ticket=WST1CKET-value"
             with connect(
-                ws_url, subprotocols=["todo.v1", f"authorization_bearer_{tokens[3]}"]
-            ) as ws:  # type: ignore[list-item]
+                ws_url,
+                subprotocols=[
+                    Subprotocol("todo.v1"),
+                    Subprotocol(f"authorization_bearer_{tokens[3]}"),
+                ],
+            ) as ws:
                 assert '"ready"' in str(ws.recv(timeout=5))
             wait_until(
                 lambda: any("/api/ws" in str(s) for s in collector.spans()),

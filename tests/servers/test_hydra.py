@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -13,7 +15,7 @@ from tests.services import ApiProcess
 pytestmark = pytest.mark.servers
 
 
-def _token(hydra: AuthorizationServer, **params: str) -> str:
+def _token(hydra: AuthorizationServer, **params: Any) -> str:
     token = oauth_client(hydra, hydra.bearer_client).client_credentials(**params)
     access_token: str = token.access_token
     return access_token

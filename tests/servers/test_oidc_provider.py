@@ -20,9 +20,10 @@ pytestmark = pytest.mark.servers
 def _dpop_token(server: AuthorizationServer, scope: str) -> DPoPToken:
     """A DPoP-bound token for the API's resource, the token endpoint's nonce followed."""
     assert server.dpop_client is not None
-    token: DPoPToken = oauth_client(server, server.dpop_client, dpop=True).client_credentials(
+    token = oauth_client(server, server.dpop_client, dpop=True).client_credentials(
         scope=scope, resource=RESOURCE
     )
+    assert isinstance(token, DPoPToken)
     return token
 
 

@@ -202,7 +202,8 @@ def test_opted_out_files_are_not_generated(service: Service) -> None:
         assert (root / path).exists() is live, path
     assert list(root.glob("tests/**/test_live*.py")) != [] or not live
     if not live:
-        mentions = _grep(root, r"/api/ws\b|websocket\.md|app\.api\.live\b")
+        live_only = r"websocket_protocol\.py|app/events/(connections|redis)\.py"
+        mentions = _grep(root, rf"/api/ws\b|websocket\.md|app\.api\.live\b|{live_only}")
         assert mentions == [], mentions
     if not spa:
         mentions = _grep(root, r"frontend-mock|run-spa-mock")
@@ -226,6 +227,16 @@ def test_opted_out_files_are_not_generated(service: Service) -> None:
             line for line in _grep(root, r"/api/todos|\btodo_id\b") if line.startswith("tests/")
         ]
         assert mentions == [], mentions
+
+
+def test_the_architecture_names_only_files_the_service_has(service: Service) -> None:
+    text = (service.root / "docs" / "architecture.md").read_text()
+    named = set(
+        re.findall(r"\b((?:app|auth|bench|frontend-mock|migrations|tests)/[\w./-]*\w)", text)
+    )
+    assert named, "the page names no file"
+    missing = sorted(path for path in named if not (service.root / path).exists())
+    assert missing == [], missing
 
 
 #: Not the service's own text: caches, the library's tests (any path is a string to

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from generator.naming import ProjectNames, RealmNames
 from generator.realm import TEST_REALM, write_development_realm
@@ -12,10 +13,11 @@ PROJECT = ProjectNames("Acme Orders", "acme-orders")
 REALM = RealmNames("acme")
 
 
-def _derived(repository_copy: Path) -> dict:  # type: ignore[type-arg]
+def _derived(repository_copy: Path) -> dict[str, Any]:
     path = write_development_realm(repository_copy, REALM, PROJECT)
     assert path == repository_copy / "keycloak" / "acme-realm.json"
-    return json.loads(path.read_text())
+    realm: dict[str, Any] = json.loads(path.read_text())
+    return realm
 
 
 def test_the_realm_and_its_clients_are_named_after_the_service(repository_copy: Path) -> None:
