@@ -34,6 +34,7 @@ from app.api.security import oidc
 from app.data.resources import RESOURCES
 from app.events.connections import Clock  # feature: live
 from app.observability.metrics import Metrics
+from app.observability.refused_start import RefusedStartReport
 from app.observability.requests import RequestObserver
 from app.services import Services, open_services
 from app.settings import AppSettings, load_settings
@@ -299,6 +300,8 @@ def _add_middleware(
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
+    # Outermost: it sees the lifespan's failure as the server will.
+    app.add_middleware(RefusedStartReport)
 
 
 #: Said at start-up when the application is served by a bare ``uvicorn app.main:app``:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import httpx
 import pytest
+from starlette.responses import PlainTextResponse
 
 from auth.testing import DpopKey, TestIssuer
 from tests.integration.conftest import Server, api_env
-from tests.services import ROOT, api_process, wait_until
+from tests.services import ROOT, api_process, free_port, serve_in_thread, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +142,32 @@ def test_todos_survive_a_server_restart(issuer: TestIssuer, tmp_path) -> None:  
     with api_process(api_env(issuer), workdir=tmp_path) as api:
         listed = httpx.get(f"{api.base_url}/api/todos", headers=headers).json()["items"]
         assert [item["id"] for item in listed] == [created.json()["id"]]
+
+
+def test_an_issuer_that_can_never_work_stops_start_up_with_its_sentence_last(
+    tmp_path: Path,
+) -> None:
+    # Every path answers 404: no OpenID provider is at this issuer, and waiting will not
+    # change that. In production the server stops, and the last thing it says is the
+    # setting and its fix, not the frames of the framework that carried the exception.
+    port = free_port()
+    with serve_in_thread(PlainTextResponse("not here", status_code=404), port):
+        result = _start_and_fail(
+            {
+                "APP_ENV": "production",
+                "OIDC_MODE": "verify",
+                "OIDC_ISSUER_URI": f"http://127.0.0.1:{port}/realms/todo",
+                "OIDC_AUDIENCE": "todo-api",
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'todo.db'}",
+                "API_LISTEN": f"127.0.0.1:{free_port()}",
+                "LOG_FORMAT": "text",
+            }
+        )
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    *_, refusal, exiting = lines
+    assert "[error" in refusal, refusal
+    assert f"OIDC_ISSUER_URI: GET http://127.0.0.1:{port}/realms/todo/" in refusal
+    assert "(set OIDC_IF_MISCONFIGURED=retry to start anyway and keep retrying)" in refusal
+    assert "Application startup failed. Exiting." in exiting
