@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, NotRequired, TypedDict, Unpack
 
 from ._access_token import is_numeric_date
@@ -232,22 +232,16 @@ class ProofBinding(TypedDict):
     access_token_digest: NotRequired[bytes | None]
 
 
+@dataclass(eq=False)
 class ProofChecker:
     """The RFC 9449 §4.3 checks of one verifier: its policy, replay store, proof-key
     cache and server nonces are fixed once, and each request brings the rest."""
 
-    def __init__(
-        self,
-        policy: DpopPolicy,
-        *,
-        replay: ReplayStore,
-        nonces: DpopNonces | None = None,
-        key_cache: ProofKeyCache | None = None,
-    ) -> None:
-        self.policy: DpopPolicy = policy
-        self.replay: ReplayStore = replay
-        self.nonces: DpopNonces | None = nonces
-        self.key_cache: ProofKeyCache = key_cache or ProofKeyCache()
+    policy: DpopPolicy
+    _: KW_ONLY
+    replay: ReplayStore
+    nonces: DpopNonces | None = None
+    key_cache: ProofKeyCache = field(default_factory=ProofKeyCache)
 
     def under_check(self, jws: CompactJws, **binding: Unpack[ProofBinding]) -> ProofUnderCheck:
         """A parsed proof with the request and token it must match (``ProofBinding``)."""
