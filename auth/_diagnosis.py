@@ -251,16 +251,7 @@ class Diagnosis:
         fix = fix_for(
             error.check, self.provider, header=header, claims=claims, trusted=self.trusted
         )
-        return Finding(
-            step.name,
-            walked.outcome,
-            values,
-            check=error.check.value,
-            error=error.error,
-            status=error.status_code,
-            description=error.description,
-            fix=fix,
-        )
+        return _failed(step.name, values, error, fix, walked.outcome)
 
     def _scheme(
         self, verifier: TokenVerifier, token: TokenUnderCheck, cnf_passed: bool, with_proof: bool
@@ -341,10 +332,20 @@ _NOTES: dict[str, str] = {
 }
 
 
-def _failed(step: str, values: Mapping[str, Any], error: AuthError, fix: str | None) -> Finding:
+def _failed(
+    step: str,
+    values: Mapping[str, Any],
+    error: AuthError,
+    fix: str | None,
+    outcome: Outcome | None = None,
+) -> Finding:
+    """A step that failed with ``error``: ``outcome`` as the walk found it, or (for a
+    check made outside a walk) told by the error's status."""
+    if outcome is None:
+        outcome = Outcome.UNAVAILABLE if error.status_code == 503 else Outcome.FAIL
     return Finding(
         step,
-        Outcome.UNAVAILABLE if error.status_code == 503 else Outcome.FAIL,
+        outcome,
         values,
         check=error.check.value,
         error=error.error,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from ._access_token import is_numeric_date
 from ._dpop import (
@@ -217,56 +217,53 @@ def _jwk_member(proof: ProofUnderCheck, name: str) -> Any:
     return member(jwk, name) if isinstance(jwk, dict) else Absent.ABSENT
 
 
+class ProofBinding(TypedDict):
+    """What a proof must match: the request (``method``, ``htu`` as
+    ``auth._htu.normalise_url`` gives it), the token it comes with and the key that
+    token is bound to, and the time. ``access_token_digest`` is the token's SHA-256 when
+    the caller already has it (the verifier hashes every token for its cache); ``ath``
+    is derived from it."""
+
+    method: str
+    htu: str
+    access_token: str
+    bound_jkt: str
+    now: float
+    access_token_digest: NotRequired[bytes | None]
+
+
+@dataclass(eq=False)
 class ProofChecker:
     """The RFC 9449 §4.3 checks of one verifier: its policy, replay store, proof-key
     cache and server nonces are fixed once, and each request brings the rest."""
 
-    def __init__(
-        self,
-        policy: DpopPolicy,
-        *,
-        replay: ReplayStore,
-        nonces: DpopNonces | None = None,
-        key_cache: ProofKeyCache | None = None,
-    ) -> None:
-        self.policy: DpopPolicy = policy
-        self.replay: ReplayStore = replay
-        self.nonces: DpopNonces | None = nonces
-        self.key_cache: ProofKeyCache = key_cache or ProofKeyCache()
+    policy: DpopPolicy
+    _: KW_ONLY
+    replay: ReplayStore
+    nonces: DpopNonces | None = None
+    key_cache: ProofKeyCache = field(default_factory=ProofKeyCache)
 
-    def under_check(
-        self,
-        jws: CompactJws,
-        *,
-        method: str,
-        htu: str,
-        access_token: str,
-        bound_jkt: str,
-        now: float,
-        access_token_digest: bytes | None = None,
-    ) -> ProofUnderCheck:
-        """A parsed proof with the request and token it must match. ``htu`` is the
-        request's URL as ``auth._htu.normalise_url`` gives it. ``access_token_digest``
-        is the token's SHA-256 when the caller already has it (the verifier hashes every
-        token for its cache); ``ath`` is derived from it."""
-        digest = access_token_digest or hashlib.sha256(access_token.encode("ascii")).digest()
+    def under_check(self, jws: CompactJws, **binding: Unpack[ProofBinding]) -> ProofUnderCheck:
+        """A parsed proof with the request and token it must match (``ProofBinding``)."""
+        digest = (
+            binding.get("access_token_digest")
+            or hashlib.sha256(binding["access_token"].encode("ascii")).digest()
+        )
         # Positional: a dataclass's __init__ takes keywords at about twice the cost,
         # and this runs for every proof.
-        return ProofUnderCheck(jws, self, method, htu, b64url_encode(digest), bound_jkt, now)
+        return ProofUnderCheck(
+            jws,
+            self,
+            binding["method"],
+            binding["htu"],
+            b64url_encode(digest),
+            binding["bound_jkt"],
+            binding["now"],
+        )
 
-    async def verify(
-        self,
-        values: Sequence[str],
-        *,
-        method: str,
-        htu: str,
-        access_token: str,
-        bound_jkt: str,
-        now: float,
-        access_token_digest: bytes | None = None,
-    ) -> DpopProof:
+    async def verify(self, values: Sequence[str], **binding: Unpack[ProofBinding]) -> DpopProof:
         """Run every RFC 9449 §4.3 check on the ``DPoP`` header ``values`` presented
-        with a token bound to ``bound_jkt`` (see ``under_check`` for the others).
+        with a token, for the request it names (``ProofBinding``).
 
         Raises:
             InvalidDpopProof: the first failed check.
@@ -274,14 +271,6 @@ class ProofChecker:
             ServiceUnavailable: the replay store cannot answer.
         """
         jws = parse_proof(values, max_length=self.policy.max_length)
-        proof = self.under_check(
-            jws,
-            method=method,
-            htu=htu,
-            access_token=access_token,
-            bound_jkt=bound_jkt,
-            now=now,
-            access_token_digest=access_token_digest,
-        )
+        proof = self.under_check(jws, **binding)
         await run_steps(DPOP_STEPS, proof)
         return DpopProof(jkt=proof.jkt, jti=proof.jti, iat=proof.iat)

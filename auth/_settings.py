@@ -6,10 +6,18 @@ import ipaddress
 import json
 from dataclasses import replace
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ._claim_paths import parse_claim_reference
@@ -29,6 +37,16 @@ from ._tenants import check_template
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+#: The five token-shape settings of a provider profile (``ProviderProfile``), which both
+#: ``AuthSettings`` and an ``OIDC_ISSUERS`` entry may override.
+_SHAPE_SETTINGS = (
+    "accepted_typ",
+    "required_claims",
+    "client_id_claims",
+    "scope_claims",
+    "role_claims",
+)
+
 #: Shape settings for which an explicit empty list means "none" rather than "unset".
 _EMPTY_IS_A_VALUE = frozenset({"required_claims", "role_claims"})
 
@@ -45,9 +63,7 @@ class AuthMode(StrEnum):
     STATIC = "static"  # every request is the fixed identity below, token or not
 
 
-def _http_url(value: str | None) -> str | None:
-    if value is None:
-        return None
+def _http_url(value: str) -> str:
     if len(value) > 255:
         raise ValueError("must be at most 255 characters")
     parts = urlsplit(value)
@@ -64,9 +80,7 @@ def _audiences(value: str | None) -> tuple[str, ...]:
     return tuple(value.split()) if value else ()
 
 
-def _typ_values(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
+def _typ_values(value: tuple[str, ...]) -> tuple[str, ...]:
     normalised = tuple(normalise_typ(typ) for typ in value)
     # Only the access-token types: a proof's, a logout token's or any other type a
     # provider gives its other JWTs is never accepted (auth._token_kind).
@@ -75,15 +89,23 @@ def _typ_values(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
     return normalised
 
 
-def _known_claims(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-    if value is not None and not set(value) <= set(OPTIONAL_RFC9068_CLAIMS):
+def _known_claims(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not set(value) <= set(OPTIONAL_RFC9068_CLAIMS):
         raise ValueError("may only list jti and client_id")
     return value
 
 
-def _claim_references(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+def _claim_references(value: tuple[str, ...]) -> tuple[str, ...]:
     # Each a claim name, a dotted path or a JSON Pointer (auth._claim_paths).
-    return None if value is None else tuple(parse_claim_reference(item) for item in value)
+    return tuple(parse_claim_reference(item) for item in value)
+
+
+# One type a setting that both ``AuthSettings`` and an ``OIDC_ISSUERS`` entry carry, so
+# the two check it the same way. A ``None`` (unset) is never checked.
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+AcceptedTyp = Annotated[tuple[str, ...], AfterValidator(_typ_values)]
+RequiredClaims = Annotated[tuple[str, ...], AfterValidator(_known_claims)]
+ClaimReferences = Annotated[tuple[str, ...], AfterValidator(_claim_references)]
 
 
 class IssuerSettings(BaseModel):
@@ -94,52 +116,24 @@ class IssuerSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     #: The exact ``iss``; or a template with ``{tenantid}`` (then ``tenants`` is needed).
-    issuer: str
+    issuer: HttpUrl
     #: Space-separated; a token naming any one of them is for this API.
     audience: str = Field(min_length=1)
     provider: Provider = Field(default=Provider.KEYCLOAK, strict=False)
-    discovery_uri: str | None = None
-    accepted_typ: tuple[str, ...] | None = None
-    required_claims: tuple[str, ...] | None = None
+    discovery_uri: HttpUrl | None = None
+    accepted_typ: AcceptedTyp | None = None
+    required_claims: RequiredClaims | None = None
     client_id_claims: tuple[str, ...] | None = None
-    scope_claims: tuple[str, ...] | None = None
-    role_claims: tuple[str, ...] | None = None
+    scope_claims: ClaimReferences | None = None
+    role_claims: ClaimReferences | None = None
     #: The tenant ids a templated issuer accepts, or ``["*"]`` for any tenant.
     tenants: tuple[str, ...] | None = None
 
-    @field_validator(
-        "accepted_typ",
-        "required_claims",
-        "client_id_claims",
-        "scope_claims",
-        "role_claims",
-        "tenants",
-        mode="before",
-    )
+    @field_validator(*_SHAPE_SETTINGS, "tenants", mode="before")
     @classmethod
     def _words(cls, value: object) -> object:
         words = parse_list_setting(value)
         return tuple(words) if isinstance(words, list) else words
-
-    @field_validator("issuer", "discovery_uri")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return _http_url(value)
-
-    @field_validator("accepted_typ")
-    @classmethod
-    def _typ(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return _typ_values(value)
-
-    @field_validator("required_claims")
-    @classmethod
-    def _required(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return _known_claims(value)
-
-    @field_validator("scope_claims", "role_claims")
-    @classmethod
-    def _claims(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return _claim_references(value)
 
     @model_validator(mode="after")
     def _tenant_template(self) -> IssuerSettings:
@@ -154,14 +148,14 @@ class AuthSettings(BaseSettings):
 
     mode: AuthMode = AuthMode.VERIFY
     #: The exact ``iss`` of accepted tokens (compared as strings, RFC 9068 §4 step 3).
-    issuer_uri: str | None = None
+    issuer_uri: HttpUrl | None = None
     #: The audiences this API answers to, space-separated: a token whose ``aud`` names
     #: any one of them is for this API (RFC 9068 §4 step 4).
     audience: str | None = None
     #: Where to fetch discovery from when it differs from ``{issuer}/.well-known/...``
     #: (a container reaching the IdP by another host name). The document's ``issuer``
     #: must still equal ``issuer_uri``.
-    discovery_uri: str | None = None
+    discovery_uri: HttpUrl | None = None
     #: Several trusted issuers (a JSON list of ``{"issuer", "audience", "provider",
     #: "discovery_uri"}``), instead of ``issuer_uri``/``audience``/``discovery_uri``.
     issuers: Annotated[tuple[IssuerSettings, ...], NoDecode] = ()
@@ -175,18 +169,18 @@ class AuthSettings(BaseSettings):
     provider: Provider = Provider.KEYCLOAK
     #: Header ``typ`` values accepted (``at+jwt``, ``jwt``, ``absent`` for none). ID,
     #: logout and refresh tokens and DPoP proofs are refused whatever this says.
-    accepted_typ: Annotated[tuple[str, ...] | None, NoDecode] = None
+    accepted_typ: Annotated[AcceptedTyp | None, NoDecode] = None
     #: Which of the RFC 9068 claims ``jti`` and ``client_id`` a token must carry.
-    required_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
+    required_claims: Annotated[RequiredClaims | None, NoDecode] = None
     #: Claims holding the client id, first present wins: ``client_id``, ``azp``,
     #: ``cid``, ``appid``.
     client_id_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
     #: Claims holding scopes: a space-separated string or a list of strings. Each a
     #: claim name, a dotted path or a JSON Pointer (``auth._claim_paths``).
-    scope_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
+    scope_claims: Annotated[ClaimReferences | None, NoDecode] = None
     #: Claims holding lists of role names, or objects whose keys are role names; named
     #: as scope claims are. ``{audience}`` stands for each configured audience.
-    role_claims: Annotated[tuple[str, ...] | None, NoDecode] = None
+    role_claims: Annotated[ClaimReferences | None, NoDecode] = None
     groups_claim: str = "groups"
 
     #: The tenant ids accepted when ``OIDC_ISSUER_URI`` is a template with ``{tenantid}``
@@ -223,7 +217,7 @@ class AuthSettings(BaseSettings):
 
     #: Public base URL of this API (``https://api.example``). When set, the expected
     #: DPoP ``htu`` is built from it instead of the request's Host header.
-    public_url: str | None = None
+    public_url: HttpUrl | None = None
     #: Peers whose ``Forwarded`` / ``X-Forwarded-*`` headers are believed. Empty: none.
     trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = ()
 
@@ -241,11 +235,7 @@ class AuthSettings(BaseSettings):
 
     @field_validator(
         "algorithms",
-        "accepted_typ",
-        "required_claims",
-        "client_id_claims",
-        "scope_claims",
-        "role_claims",
+        *_SHAPE_SETTINGS,
         "static_roles",
         "trusted_proxies",
         "scopes_supported",
@@ -255,11 +245,6 @@ class AuthSettings(BaseSettings):
     @classmethod
     def _words(cls, value: object) -> object:
         return parse_list_setting(value)
-
-    @field_validator("scope_claims", "role_claims")
-    @classmethod
-    def _claims(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return _claim_references(value)
 
     @field_validator("groups_claim")
     @classmethod
@@ -276,16 +261,6 @@ class AuthSettings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"must be a JSON list of objects ({exc})") from None
 
-    @field_validator("accepted_typ")
-    @classmethod
-    def _typ(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return _typ_values(value)
-
-    @field_validator("required_claims")
-    @classmethod
-    def _required(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return _known_claims(value)
-
     @field_validator("algorithms")
     @classmethod
     def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -298,11 +273,6 @@ class AuthSettings(BaseSettings):
     @classmethod
     def _networks(cls, value: tuple[IpNetwork, ...]) -> tuple[IpNetwork, ...]:
         return tuple(ipaddress.ip_network(str(net), strict=False) for net in value)
-
-    @field_validator("issuer_uri", "discovery_uri", "public_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return _http_url(value)
 
     @model_validator(mode="after")
     def _coherent(self) -> AuthSettings:
@@ -342,14 +312,10 @@ class AuthSettings(BaseSettings):
                     return value
             return default
 
-        return replace(
-            defaults,
-            accepted_typ=chosen("accepted_typ", defaults.accepted_typ),
-            required_claims=chosen("required_claims", defaults.required_claims),
-            client_id_claims=chosen("client_id_claims", defaults.client_id_claims),
-            scope_claims=chosen("scope_claims", defaults.scope_claims),
-            role_claims=chosen("role_claims", defaults.role_claims),
-        )
+        shapes: dict[str, Any] = {
+            name: chosen(name, getattr(defaults, name)) for name in _SHAPE_SETTINGS
+        }
+        return replace(defaults, **shapes)
 
     def trusted_issuers(self) -> tuple[TrustedIssuer, ...]:
         """Every issuer this API trusts, each with its audiences and token shapes:

@@ -13,6 +13,7 @@ app under ``/static/docs`` (FastAPI's defaults load them from a CDN). With
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
@@ -36,6 +37,13 @@ def _unframed(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
+def _under_root(request: Request, **paths: str) -> dict[str, Any]:
+    """The app's own ``paths`` as a browser must ask for them: behind the root path the
+    app is served under (a proxy's prefix)."""
+    root = request.scope.get("root_path", "")
+    return {name: f"{root}{path}" for name, path in paths.items()}
+
+
 def install_docs(app: FastAPI, *, login: SwaggerLogin | None) -> None:
     """Serve ``/docs``, its OAuth 2 redirect page, ``/redoc`` and their assets.
     Build ``app`` with ``docs_url=None, redoc_url=None``."""
@@ -47,15 +55,17 @@ def install_docs(app: FastAPI, *, login: SwaggerLogin | None) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
         page = get_swagger_ui_html(
-            openapi_url=f"{root}{app.openapi_url}",
             title=f"{app.title} - Swagger UI",
-            oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_PATH}",
-            swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
             init_oauth=login.init_oauth() if login else None,
+            **_under_root(
+                request,
+                openapi_url=f"{app.openapi_url}",
+                oauth2_redirect_url=OAUTH2_REDIRECT_PATH,
+                swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+                swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
+                swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
+            ),
         )
         return _unframed(page)
 
@@ -65,12 +75,14 @@ def install_docs(app: FastAPI, *, login: SwaggerLogin | None) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
         page = get_redoc_html(
-            openapi_url=f"{root}{app.openapi_url}",
             title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
             with_google_fonts=False,
+            **_under_root(
+                request,
+                openapi_url=f"{app.openapi_url}",
+                redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
+                redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
+            ),
         )
         return _unframed(page)

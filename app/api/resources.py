@@ -212,6 +212,10 @@ def _delete_endpoint(resource: OwnedResource) -> Callable[..., Any]:
     return _endpoint(delete_row, row_id, _REQUEST, _PRINCIPAL, _if_match(resource))
 
 
+#: What builds one route's endpoint for a resource.
+_EndpointOf = Callable[[OwnedResource], Callable[..., Any]]
+
+
 def resource_router(resource: OwnedResource) -> APIRouter:
     """The five routes of ``resource``, under ``resource.path``."""
     name, plural = resource.name, resource.plural
@@ -226,53 +230,35 @@ def resource_router(resource: OwnedResource) -> APIRouter:
     router = APIRouter(
         prefix=resource.path, tags=[plural], responses=problem_responses(400, 401, 422, 503)
     )
-    router.add_api_route(
-        "",
-        _list_endpoint(resource),
-        methods=["GET"],
-        name=f"list_{plural}",
-        description=f"List the caller's {plural}, newest first.",
-        response_model=resource.page,
-    )
-    router.add_api_route(
-        "",
-        _create_endpoint(resource),
-        methods=["POST"],
-        name=f"create_{name}",
-        description=f"Create {_a(name)}.",
-        status_code=status.HTTP_201_CREATED,
-        response_model=resource.public,
-        responses={**problem_responses(413), 201: {"headers": {**etag, **location}}},
-    )
     one = f"/{{{name}_id}}"
-    router.add_api_route(
-        one,
-        _read_endpoint(resource),
-        methods=["GET"],
-        name=f"read_{name}",
-        description=f"Read one {name}.",
-        response_model=resource.public,
-        responses={**problem_responses(404, noun=name), 200: {"headers": etag}},
-    )
     fields = ", ".join(resource.updatable)
-    router.add_api_route(
-        one,
-        _update_endpoint(resource),
-        methods=["PATCH"],
-        name=f"update_{name}",
-        description=(
-            f"Change {_a(name)}: any of {fields}; with If-Match, only if it is still that version."
-        ),
-        response_model=resource.public,
-        responses={**problem_responses(404, 412, 413, noun=name), 200: {"headers": etag}},
-    )
-    router.add_api_route(
-        one,
-        _delete_endpoint(resource),
-        methods=["DELETE"],
-        name=f"delete_{name}",
-        description=f"Delete {_a(name)}; with If-Match, only if it is still that version.",
-        status_code=status.HTTP_204_NO_CONTENT,
-        responses=problem_responses(404, 412, noun=name),
-    )
+    # (path, method, endpoint, operation name, description, add_api_route's other keywords)
+    routes: tuple[tuple[str, str, _EndpointOf, str, str, dict[str, Any]], ...] = (
+        ("", "GET", _list_endpoint, f"list_{plural}",
+         f"List the caller's {plural}, newest first.",
+         {"response_model": resource.page}),
+        ("", "POST", _create_endpoint, f"create_{name}", f"Create {_a(name)}.",
+         {"status_code": status.HTTP_201_CREATED, "response_model": resource.public,
+          "responses": {**problem_responses(413), 201: {"headers": {**etag, **location}}}}),
+        (one, "GET", _read_endpoint, f"read_{name}", f"Read one {name}.",
+         {"response_model": resource.public,
+          "responses": {**problem_responses(404, noun=name), 200: {"headers": etag}}}),
+        (one, "PATCH", _update_endpoint, f"update_{name}",
+         f"Change {_a(name)}: any of {fields}; with If-Match, only if it is still that version.",
+         {"response_model": resource.public,
+          "responses": {**problem_responses(404, 412, 413, noun=name), 200: {"headers": etag}}}),
+        (one, "DELETE", _delete_endpoint, f"delete_{name}",
+         f"Delete {_a(name)}; with If-Match, only if it is still that version.",
+         {"status_code": status.HTTP_204_NO_CONTENT,
+          "responses": problem_responses(404, 412, noun=name)}),
+    )  # fmt: skip
+    for path, method, endpoint, operation, description, keywords in routes:
+        router.add_api_route(
+            path,
+            endpoint(resource),
+            methods=[method],
+            name=operation,
+            description=description,
+            **keywords,
+        )
     return router

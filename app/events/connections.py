@@ -17,10 +17,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from app.events.broker import Subscription
 from app.server.client_shares import client_key
+
+_Key = TypeVar("_Key")
 
 
 class Clock(Protocol):
@@ -108,19 +110,19 @@ class LiveConnections:
 
     def unproven_closed(self, client: str) -> None:
         """The socket proved its key, or went: its place in the proof budget is free."""
-        key = client_key(client)
         self._unproven -= 1
-        self._unproven_per_client[key] -= 1
-        if not self._unproven_per_client[key]:
-            del self._unproven_per_client[key]
-        if not self._open and not self._unproven:
-            self._all_closed.set()
+        self._gone(self._unproven_per_client, client_key(client))
 
     def closed(self, user_id: uuid.UUID) -> None:
         self._open -= 1
-        self._per_user[user_id] -= 1
-        if not self._per_user[user_id]:
-            del self._per_user[user_id]
+        self._gone(self._per_user, user_id)
+
+    def _gone(self, per_key: Counter[_Key], key: _Key) -> None:
+        """One socket of ``key`` less (its total already counted down); a key with none
+        left is dropped, so the counters hold only the keys that have sockets."""
+        per_key[key] -= 1
+        if not per_key[key]:
+            del per_key[key]
         if not self._open and not self._unproven:
             self._all_closed.set()
 

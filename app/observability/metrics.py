@@ -13,7 +13,7 @@ docs/operations.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -86,6 +86,16 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def _counter_by(
+    name: str, documentation: str, label: str, counts: Mapping[str, float]
+) -> CounterMetricFamily:
+    """One counter split by ``label``: a sample for each of ``counts``."""
+    counter = CounterMetricFamily(name, documentation, labels=[label])
+    for value, count in counts.items():
+        counter.add_metric([value], count)
+    return counter
+
+
 class ServicesCollector(Collector):
     """Reads the services' counters at scrape time (no work on the request path)."""
 
@@ -100,14 +110,12 @@ class ServicesCollector(Collector):
     def _auth(self) -> Iterator[Metric]:
         stats = self._services.authenticator.stats()
         if stats.token_cache is not None:
-            lookups = CounterMetricFamily(
+            yield _counter_by(
                 "auth_token_cache_lookups",
                 "Lookups of already verified tokens, by result.",
-                labels=["result"],
+                "result",
+                {"hit": stats.token_cache.hits, "miss": stats.token_cache.misses},
             )
-            lookups.add_metric(["hit"], stats.token_cache.hits)
-            lookups.add_metric(["miss"], stats.token_cache.misses)
-            yield lookups
             yield GaugeMetricFamily(
                 "auth_token_cache_entries", "Verified tokens cached.", stats.token_cache.size
             )
@@ -136,14 +144,12 @@ class ServicesCollector(Collector):
                     "DPoP proof ids remembered.",
                     stats.replay.size,
                 )
-            refused = CounterMetricFamily(
+            yield _counter_by(
                 "auth_dpop_replay_refusals",
                 "DPoP proofs refused by the replay store: seen before, or store full/down.",
-                labels=["reason"],
+                "reason",
+                {"replay": stats.replay.replays, "unavailable": stats.replay.unavailable},
             )
-            refused.add_metric(["replay"], stats.replay.replays)
-            refused.add_metric(["unavailable"], stats.replay.unavailable)
-            yield refused
         if stats.nonces is not None:
             yield CounterMetricFamily(
                 "auth_dpop_nonces_issued", "DPoP-Nonce values handed out.", stats.nonces.issued
