@@ -2,15 +2,18 @@
 # `make test` sets everything up and runs the whole suite (what CI runs).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-spa-mock test test-fast check lint format typecheck pytest system-deps \
-        frontend keycloak keycloak-start keycloak-stop compose-check compose-images engine-stop \
-        workflow-check bench clean authorization-servers oidc-provider hydra wheel
+.PHONY: help setup run test test-fast check lint format typecheck pytest system-deps \
+        keycloak keycloak-start keycloak-stop compose-check compose-images engine-stop \
+        workflow-check clean authorization-servers oidc-provider hydra wheel
+.PHONY: run-spa-mock frontend  # feature: frontend-mock
+.PHONY: bench  # feature: bench
 
 UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 PYTHON := .venv/bin/python
 # Debian packages the test tiers need: real PostgreSQL, Redis and Chromium; unzip for Keycloak.
-SYSTEM_PACKAGES := postgresql redis-server chromium unzip
+SYSTEM_PACKAGES := postgresql redis-server unzip
+SYSTEM_PACKAGES += chromium  # feature: frontend-mock
 # Ory Hydra for the `servers` tier, built from the Go module pinned in
 # tests/servers/hydra/go.mod (sqlite tag: its in-memory store). Rebuilt when the pin moves.
 HYDRA := .cache/hydra/hydra
@@ -26,8 +29,8 @@ help:
 	@echo "make test         set up everything and run lint, types and every test tier"
 	@echo "make test-fast    the tests that need no server process (about 1,300, under a minute)"
 	@echo "make engine-stop  stop the Docker engine the compose tier started (when it started one)"
-	@echo "make run-spa-mock the SPA on http://127.0.0.1:5173 against 'make run'"
-	@echo "make bench        benchmarks side by side with oidc-spa/server"
+	@echo "make run-spa-mock the SPA on http://127.0.0.1:5173 against 'make run'"  # feature: frontend-mock
+	@echo "make bench        benchmarks side by side with oidc-spa/server"  # feature: bench
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -50,6 +53,7 @@ setup: .venv/.synced
 run: .venv/.synced-app
 	$(PYTHON) -m app --dev
 
+# feature: frontend-mock begin
 run-spa-mock: frontend-mock/node_modules/.installed
 	cd frontend-mock && npm run build:mock && npx vite preview --port 5173 --host 127.0.0.1 --strictPort
 
@@ -59,6 +63,7 @@ frontend-mock/node_modules/.installed: frontend-mock/package-lock.json
 
 frontend: frontend-mock/node_modules/.installed
 	cd frontend-mock && npm run build
+# feature: frontend-mock end
 
 tests/servers/oidc-provider/node_modules/.installed: tests/servers/oidc-provider/package-lock.json
 	cd tests/servers/oidc-provider && npm ci --no-audit --no-fund
@@ -134,17 +139,23 @@ pytest: setup
 
 # Everything but the tiers that start servers of their own (PostgreSQL, Redis, Keycloak,
 # Chromium, the API as a process); in-process test issuers on loopback are fine.
-FAST_TIERS := not pg and not redis and not e2e and not browser and not integration \
+FAST_TIERS := not pg and not redis and not e2e and not integration \
               and not servers and not wheel and not fuzz and not compose and not python_versions
+FAST_TIERS += and not browser  # feature: frontend-mock
+FAST_TIERS += and not template  # feature: template
 test-fast: setup
 	.venv/bin/pytest -m "$(FAST_TIERS)"
 
-test: system-deps setup frontend keycloak authorization-servers compose-images check pytest
+TEST_PREREQUISITES := system-deps setup keycloak authorization-servers compose-images
+TEST_PREREQUISITES += frontend  # feature: frontend-mock
+test: $(TEST_PREREQUISITES) check pytest
 
+# feature: bench begin
 bench: setup
 	bench/run.sh
+# feature: bench end
 
 clean:
 	compose/engine.sh stop
-	rm -rf .venv .tools .cache frontend-mock/node_modules frontend-mock/dist dist \
-	    tests/servers/oidc-provider/node_modules
+	rm -rf .venv .tools .cache dist tests/servers/oidc-provider/node_modules
+	rm -rf frontend-mock/node_modules frontend-mock/dist  # feature: frontend-mock

@@ -23,11 +23,16 @@ from app.api.docs import install_docs
 from app.api.errors import install_error_handlers, install_server_error_filter
 from app.api.openapi import install_openapi
 from app.api.resources import resource_router
-from app.api.routes import admin, health, live, me
+from app.api.routes import (
+    admin,
+    health,
+    live,  # feature: live
+    me,
+)
 from app.api.routes.metrics import metrics_router
 from app.api.security import oidc
 from app.data.resources import RESOURCES
-from app.events.connections import Clock
+from app.events.connections import Clock  # feature: live
 from app.observability.metrics import Metrics
 from app.observability.refused_start import RefusedStartReport
 from app.observability.requests import RequestObserver
@@ -98,11 +103,12 @@ def create_app(
     settings: AppSettings | None = None,
     auth_settings: AuthSettings | None = None,
     *,
-    clock: Clock | None = None,
+    clock: Clock | None = None,  # feature: live
     tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the API. Settings default to the environment and ``.env``; ``clock`` to the
-    system's; traces are on with ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider``.
+    """Build the API. Settings default to the environment and ``.env``; ``clock`` (for the
+    expiry of live sockets' tokens) to the system's; traces are on with
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` or a ``tracer_provider``.
 
     The parts, each a function below: the lifespan (``_lifespan``: services, then what
     observability asks for), the routes and their error answers (``_add_routes``), the
@@ -118,7 +124,7 @@ def create_app(
         lifespan=_lifespan(
             app_settings,
             identity_settings,
-            clock=clock,
+            clock=clock,  # feature: live
             tracing=tracing,
             metrics=metrics,
             login=login,
@@ -174,7 +180,7 @@ def _lifespan(
     settings: AppSettings,
     auth_settings: AuthSettings,
     *,
-    clock: Clock | None,
+    clock: Clock | None,  # feature: live
     tracing: Tracing | None,
     metrics: Metrics | None,
     login: SwaggerLogin | None,
@@ -185,7 +191,13 @@ def _lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
-            open_services(app, settings, auth_settings, clock=clock, tracing=tracing) as services,
+            open_services(
+                app,
+                settings,
+                auth_settings,
+                clock=clock,  # feature: live
+                tracing=tracing,
+            ) as services,
             contextlib.AsyncExitStack() as stack,
         ):
             app.state.services = services
@@ -241,7 +253,13 @@ def _add_routes(
     # section 6): /api/me (one route, the most frequent request) first, then the data
     # routes, the documentation's last.
     resources = tuple(resource_router(resource) for resource in RESOURCES)
-    routers = (me.router, *resources, health.router, admin.router, live.router)
+    routers = (
+        me.router,
+        *resources,
+        health.router,
+        admin.router,
+        live.router,  # feature: live
+    )
     install_error_handlers(app, routers=routers)
     install_error_handler(app)
     install_auth_error_handler(app, oidc)  # AuthErrors the application raises itself

@@ -31,8 +31,8 @@ from app.data.resources import RESOURCES
 from app.data.sqlite import SqliteDatabase
 from app.data.users import KnownUsers
 from app.events.broker import EventBroker, MemoryBroker
-from app.events.connections import Clock, LiveConnections, SystemClock
-from app.events.redis import RedisBroker
+from app.events.connections import Clock, LiveConnections, SystemClock  # feature: live
+from app.events.redis import RedisBroker  # feature: live
 from app.observability.throttle import ThrottledLog
 from app.settings import AppSettings
 from auth import Authenticator, AuthSettings, ReplayStore
@@ -53,12 +53,14 @@ class Services:
     broker: EventBroker
     #: The Redis client shared by the replay store and the broker, when ``REDIS_URL`` is set.
     redis: Redis | None
-    live: LiveConnections
+    live: LiveConnections  # feature: live
     known_users: KnownUsers
     #: The client for the identity providers (discovery, keys).
     http_client: httpx.AsyncClient | None = None
+    # feature: live begin
     #: Wall-clock time for token expiry on live sockets (tests move it by hand).
     clock: Clock = field(default_factory=SystemClock)
+    # feature: live end
     #: The readiness warning, once a minute at most while the same parts fail.
     not_ready_log: ThrottledLog = field(
         default_factory=lambda: ThrottledLog(logging.getLogger("app.readiness"))
@@ -117,7 +119,7 @@ async def open_services(
     settings: AppSettings,
     auth_settings: AuthSettings,
     *,
-    clock: Clock | None = None,
+    clock: Clock | None = None,  # feature: live
     tracing: Tracing | None = None,
 ) -> AsyncIterator[Services]:
     """Migrate, connect and start everything for ``app``; on exit, close it in reverse
@@ -125,9 +127,8 @@ async def open_services(
 
     The authenticator runs for ``app`` (``oidc.running``: kept in the application, so two
     applications in one process each have their own); ``Services`` is its one other
-    reader. This is the application's one shutdown path: live sockets are closed with
-    1001 (``LiveConnections.close_all``), then the broker, the authenticator, Redis and
-    the database.
+    reader. This is the application's one shutdown path: what is open is closed in the
+    reverse order (live sockets first, with 1001: ``LiveConnections.close_all``).
     """
     if settings.db_migrate_on_start:
         await anyio.to_thread.run_sync(upgrade_to_head, settings.database_url)
@@ -144,11 +145,11 @@ async def open_services(
         if redis is not None:
             stack.push_async_callback(redis.aclose)
         replay: ReplayStore | None = RedisReplayStore(redis) if redis is not None else None
-        broker: EventBroker = (
-            RedisBroker(redis, max_queued=settings.live_send_queue_size)
-            if redis is not None
-            else MemoryBroker(max_queued=settings.live_send_queue_size)
-        )
+        broker: EventBroker = MemoryBroker(max_queued=settings.live_send_queue_size)
+        # feature: live begin
+        if redis is not None:  # the sockets of every instance get every event
+            broker = RedisBroker(redis, max_queued=settings.live_send_queue_size)
+        # feature: live end
         http_client = await stack.enter_async_context(
             httpx.AsyncClient(timeout=auth_settings.http_timeout_seconds)
         )
@@ -174,19 +175,21 @@ async def open_services(
             database=database,
             broker=broker,
             redis=redis,
+            # feature: live begin
             live=LiveConnections(
                 max_sockets=settings.live_max_sockets,
                 max_sockets_per_user=settings.live_max_sockets_per_user,
                 max_unproven=settings.live_max_unproven_sockets,
                 max_unproven_per_client=settings.live_max_unproven_sockets_per_client,
             ),
+            # feature: live end
             known_users=KnownUsers(database),
             http_client=http_client,
-            clock=clock or SystemClock(),
+            clock=clock or SystemClock(),  # feature: live
         )
         await broker.start()
         stack.push_async_callback(broker.aclose)
-        stack.push_async_callback(services.live.close_all)
+        stack.push_async_callback(services.live.close_all)  # feature: live
         yield services
 
 

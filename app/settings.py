@@ -88,7 +88,7 @@ class AppSettings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
     todo_admin_role: str = "todo-admin"
-    todo_text_max_length: int = Field(default=500, ge=1, le=10_000)
+    todo_text_max_length: int = Field(default=500, ge=1, le=10_000)  # feature: todo
     max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
     #: Page sizes are bound parameters of the list query: bounded well within any
     #: INTEGER a driver binds (32 bits on PostgreSQL).
@@ -97,6 +97,7 @@ class AppSettings(BaseSettings):
 
     #: Live updates: events queued per socket before a slow client is dropped.
     live_send_queue_size: int = Field(default=256, ge=1)
+    # feature: live begin
     #: Live updates: whether a DPoP-bound token must be followed by a DPoP proof in the
     #: socket's first message (``required``), or the upgrade alone suffices (``skip``).
     live_dpop_proof: Literal["required", "skip"] = "required"
@@ -114,6 +115,7 @@ class AppSettings(BaseSettings):
     live_max_unproven_sockets_per_client: int = Field(default=8, ge=1)
     #: Live updates: the largest client message; a longer one closes the socket (4400).
     live_max_message_bytes: int = Field(default=16 * 1024, ge=1024)
+    # feature: live end
 
     #: ``python -m app`` only: where to listen (``host:port``, ``[::1]:8000`` for IPv6) and how.
     api_listen: Listen = ListenAddress("127.0.0.1", 8000)
@@ -125,8 +127,8 @@ class AppSettings(BaseSettings):
     #: On shutdown: live sockets get 1001 and this long to go; requests in flight this
     #: long to finish before their connections are closed.
     api_shutdown_grace_seconds: float = Field(default=10.0, gt=0)
-    ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
-    ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
+    ws_ping_interval_seconds: float = Field(default=20.0, gt=0)  # feature: live
+    ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)  # feature: live
     #: ``python -m app`` only: what one connection may make the server hold
     #: (app/server/http_limits.py; docs/limits.md).
     api_max_connections: int = Field(default=2048, ge=1)

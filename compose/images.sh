@@ -53,7 +53,9 @@ log() {
 upstream_defaults() {
     grep -ohE '\$\{[A-Z0-9_]+_IMAGE:-[^}]+\}' "$REPO_ROOT/docker-compose.yml" |
         sed -E 's/^\$\{([A-Z0-9_]+):-(.*)\}$/\1=\2/'
-    grep -hE '^ARG [A-Z0-9_]+_IMAGE=' "$REPO_ROOT/Dockerfile" "$REPO_ROOT/frontend-mock/Dockerfile" |
+    local dockerfiles=("$REPO_ROOT/Dockerfile")
+    dockerfiles+=("$REPO_ROOT/frontend-mock/Dockerfile")  # feature: frontend-mock
+    grep -hE '^ARG [A-Z0-9_]+_IMAGE=' "${dockerfiles[@]}" |
         sed -E 's/^ARG //'
     # The interpreters of the container test runs (compose/python-tests.Dockerfile).
     echo "PYTHON_313_IMAGE=python:3.13-slim"

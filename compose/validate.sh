@@ -17,7 +17,9 @@ readonly CHECK_JSONSCHEMA_VERSION=0.39.0
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly REPO_ROOT
 readonly COMPOSE_FILE=$REPO_ROOT/docker-compose.yml
-readonly DOCKERFILES=("$REPO_ROOT/Dockerfile" "$REPO_ROOT/frontend-mock/Dockerfile")
+dockerfiles=("$REPO_ROOT/Dockerfile")
+dockerfiles+=("$REPO_ROOT/frontend-mock/Dockerfile")  # feature: frontend-mock
+readonly DOCKERFILES=("${dockerfiles[@]}")
 readonly PLUGIN_DIR=${TODO_COMPOSE_CACHE:-$REPO_ROOT/.cache/compose}/cli-plugins
 
 failures=0

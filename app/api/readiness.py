@@ -49,7 +49,7 @@ async def check_readiness(services: Services) -> Readiness:
     checks: dict[str, dict[str, Any]] = {
         "database": {"ok": await services.database.is_reachable()},
         "auth": {"ok": services.authenticator.is_ready(), **services.authenticator.status()},
-        "events": services.broker.status(),
+        "events": services.broker.status(),  # feature: live
     }
     if services.redis is not None:
         checks["redis"] = {"ok": await services.redis_is_reachable()}

@@ -23,7 +23,7 @@ from app.data.owned import OwnedRow, RowId
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
     """A change to one of the user's rows: ``{"type": "todo.updated", "todo": {...},
-    "seq": 7}`` (docs/websocket.md), the row under its resource's name."""
+    "seq": 7}``, the row under its resource's name (what live sockets are sent)."""
 
     user_id: uuid.UUID
     #: ``<resource>.<change>``, e.g. ``todo.created``

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import time
 import uuid
 from collections import Counter
@@ -21,19 +20,7 @@ from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
 from app.events.broker import Subscription
-
-
-def client_key(address: str) -> str:
-    """What one client is counted under, by every per-client cap (these sockets', and
-    the server's connections, ``app.server.client_shares``): an IPv4 address, or an
-    IPv6 address's /64 (one host is routinely given a whole /64)."""
-    if ":" not in address:
-        return address
-    try:
-        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
-    except ValueError:
-        return address
-
+from app.server.client_shares import client_key
 
 _Key = TypeVar("_Key")
 

@@ -104,7 +104,7 @@ class ServicesCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._auth()
-        yield from self._live()
+        yield from self._live()  # feature: live
         yield from self._database()
 
     def _auth(self) -> Iterator[Metric]:
@@ -160,6 +160,7 @@ class ServicesCollector(Collector):
                 stats.nonces.refused,
             )
 
+    # feature: live begin
     def _live(self) -> Iterator[Metric]:
         live = self._services.live
         yield GaugeMetricFamily(
@@ -173,6 +174,8 @@ class ServicesCollector(Collector):
             "Events not queued because the socket had fallen too far behind.",
             self._services.broker.fanout.dropped,
         )
+
+    # feature: live end
 
     def _database(self) -> Iterator[Metric]:
         in_use, most = self._services.database.connections()

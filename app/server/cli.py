@@ -17,7 +17,7 @@ uvicorn closes connections.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import contextlib  # feature: live
 import gc
 import logging
 import os
@@ -28,23 +28,25 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp  # feature: live
 from uvicorn.supervisors import ChangeReload
 
 from app.main import create_app
 from app.observability.logs import configure_logging
 from app.server.http_limits import HttpLimits, http_protocol
 from app.server.open_files import raise_open_file_limit
-from app.server.websocket_protocol import WebSocketProtocol
-from app.services import services_of
+from app.server.websocket_protocol import WebSocketProtocol  # feature: live
+from app.services import services_of  # feature: live
 from app.settings import AppSettings, ListenAddress, TodoAuthSettings, load_settings
 from auth import ConfigurationError, IpNetwork, check_settings
 
 logger = logging.getLogger("app.settings")
 
+# feature: live begin
 #: The WebSocket layer fails a message this many times over ``LIVE_MAX_MESSAGE_BYTES``
 #: with 1009 from its frame header, before reading it; below that the app answers 4400.
 WS_FRAME_LAYER_FACTOR = 4
+# feature: live end
 #: The cyclic collector's thresholds (CPython's default is 700, 10, 10). The first is how
 #: many more container objects may be alive than at the last collection before the young
 #: generation is collected: with 700, the objects of the requests in flight were
@@ -56,8 +58,8 @@ GC_THRESHOLDS = (10_000, 10, 10)
 
 
 class Server(uvicorn.Server):
-    """uvicorn's server, plus the GC freeze after start-up and live sockets closed with
-    1001 before connections are."""
+    """uvicorn's server, plus the GC freeze after start-up (and live sockets closed with
+    1001 before connections are)."""
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -68,6 +70,7 @@ class Server(uvicorn.Server):
         gc.collect()
         gc.freeze()
 
+    # feature: live begin
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn closes connections before the lifespan ends (sockets would get 1012):
         # the services' own close of live sockets is run first, so they get 1001.
@@ -77,6 +80,8 @@ class Server(uvicorn.Server):
                 grace = self.config.timeout_graceful_shutdown or 0
                 await services_of(app).live.close_all(grace_seconds=grace / 2)
         await super().shutdown(sockets)
+
+    # feature: live end
 
 
 def uvicorn_config(
@@ -109,16 +114,18 @@ def uvicorn_config(
         ),
         # uvloop where it is installed (it is a dependency off Windows), asyncio elsewhere.
         loop="auto",
+        # feature: live begin
         ws=WebSocketProtocol,
         ws_max_size=WS_FRAME_LAYER_FACTOR * settings.live_max_message_bytes,
         # Events are small JSON objects: compression would cost more memory per socket
         # (a compressor and a decompressor each; see bench/README.md) than it saves.
         ws_per_message_deflate=False,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
+        # feature: live end
         # The application writes one access line per request (app.observability):
         # uvicorn's would be a second, with the query string in it.
         access_log=False,
-        ws_ping_interval=settings.ws_ping_interval_seconds,
-        ws_ping_timeout=settings.ws_ping_timeout_seconds,
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=round(settings.api_shutdown_grace_seconds),

@@ -10,11 +10,22 @@ addresses count by their /64 (one host is routinely given a whole /64).
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 
-from app.events.connections import client_key
-
 __all__ = ["ClientShares", "client_key"]
+
+
+def client_key(address: str) -> str:
+    """What one client is counted under, by every per-client cap (connections here, and
+    live sockets where they are kept): an IPv4 address, or an IPv6 address's /64 (one
+    host is routinely given a whole /64)."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    except ValueError:
+        return address
 
 
 class ClientShares:

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_users"),
         sa.UniqueConstraint("issuer", "subject", name="uq_users_issuer_subject"),
     )
+    # feature: todo begin
     op.create_table(
         "todos",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -48,10 +49,13 @@ def upgrade() -> None:
     # because ids are UUIDv7 (time-ordered); the second index serves the done filter.
     op.create_index("ix_todos_owner_id_id", "todos", ["owner_id", "id"])
     op.create_index("ix_todos_owner_id_done_id", "todos", ["owner_id", "done", "id"])
+    # feature: todo end
 
 
 def downgrade() -> None:
+    # feature: todo begin
     op.drop_index("ix_todos_owner_id_done_id", table_name="todos")
     op.drop_index("ix_todos_owner_id_id", table_name="todos")
     op.drop_table("todos")
+    # feature: todo end
     op.drop_table("users")

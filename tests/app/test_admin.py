@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.app.conftest import API, Api
 
 
+# feature: todo begin
 async def test_admin_sees_user_and_todo_counts(api: Api) -> None:
     alice = api.caller()
     await alice.create()
@@ -15,6 +16,9 @@ async def test_admin_sees_user_and_todo_counts(api: Api) -> None:
     assert response.status_code == 200
     # The admin only read stats, which needs no user row: one user so far.
     assert response.json() == {"users": 1, "todos": 2, "todos_done": 1}
+
+
+# feature: todo end
 
 
 async def test_user_without_the_role_gets_403_insufficient_scope(api: Api) -> None:

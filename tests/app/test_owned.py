@@ -8,7 +8,7 @@ the application's models with its migrations never sees it.
 
 from __future__ import annotations
 
-import json
+import json  # feature: todo
 import types
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, StrictBool, StrictFloat, StrictInt, StrictSt
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from app.data import crud
+from app.data import crud  # feature: todo
 from app.data.bodies import CreateBody, UpdateBody
 from app.data.crud import OwnerRows, StaleVersion
 from app.data.database import Database, sync_database_url
@@ -30,7 +30,7 @@ from app.data.migrations import upgrade_to_head
 from app.data.models import User, UTCDateTime, to_json
 from app.data.owned import VERSION_MAX, OwnedResource, OwnedRow, OwnedTable
 from app.data.resources import RESOURCES
-from app.data.todos import TODOS
+from app.data.todos import TODOS  # feature: todo
 from app.events.broker import MemoryBroker
 from app.services import open_database
 from tests.app.writes import new_owner, received
@@ -234,6 +234,7 @@ async def test_if_match_refuses_a_stale_version_and_a_version_beyond_any_row(
     assert await mine.delete(row_id, [1, 7]) is True
 
 
+# feature: todo begin
 async def test_every_resource_numbers_its_events_in_the_owners_one_seq(
     database: Database,
 ) -> None:
@@ -264,6 +265,9 @@ async def test_every_resource_numbers_its_events_in_the_owners_one_seq(
         "todos_done": 0,
         "gadgets_active": 0,
     }
+
+
+# feature: todo end
 
 
 # A declaration that could not work is refused when it is made, naming what is wrong.

@@ -25,7 +25,7 @@ async def test_todos_survive_an_application_restart(database_url: str, issuer: T
     path = f"/api/todos/{created.json()['id']}"
     listed = await _once(database_url, issuer, "GET", "/api/todos")
     assert [item["text"] for item in listed.json()["items"]] == ["remember me"]
-    updated = await _once(database_url, issuer, "PATCH", path, json={"done": True})
+    updated = await _once(database_url, issuer, "PATCH", path, json={"text": "remembered"})
     assert updated.json()["version"] == 2
     reread = await _once(database_url, issuer, "GET", path)
-    assert reread.json()["done"] is True
+    assert reread.json()["text"] == "remembered"

@@ -1,5 +1,5 @@
 """The fence around ``app/server/``: the private names and signatures of uvicorn, h11 and
-httptools that ``http_limits.py`` and ``websocket_protocol.py`` rely on, and the
+httptools that its protocols (HTTP, and WebSocket for live updates) rely on, and the
 protocols driven in process over a fake transport. Fast: a version of uvicorn that
 renames or reshapes any of them fails here, not only in the slow integration tier.
 pyproject.toml pins the minor versions these were written for."""
@@ -21,12 +21,11 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
-from uvicorn.protocols.websockets import websockets_sansio_impl
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.protocols.websockets import websockets_sansio_impl  # feature: live
 from uvicorn.server import ServerState
 
 from app.server.http_limits import HttpLimits, http_protocol
-from app.server.websocket_protocol import HANDSHAKE_LINE
+from app.server.websocket_protocol import HANDSHAKE_LINE  # feature: live
 
 #: The versions the wrappers were written for (pyproject.toml pins the same).
 WRITTEN_FOR = {"uvicorn": "0.54.", "h11": "0.16.", "httptools": "0.9."}
@@ -42,6 +41,8 @@ def test_the_installed_versions_are_those_the_wrappers_were_written_for() -> Non
 def _parameters(function: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(function).parameters)
 
+
+_WEBSOCKET = websockets_sansio_impl.WebSocketsSansIOProtocol  # feature: live
 
 #: (class, method, its parameters): every method the wrappers override, call or extend.
 METHODS = [
@@ -65,10 +66,12 @@ METHODS = [
     (H11Protocol, "handle_events", ["self"]),
     (H11Protocol, "handle_websocket_upgrade", ["self", "event"]),
     (H11Protocol, "send_400_response", ["self", "msg"]),
-    (WebSocketsSansIOProtocol, "send_receive_event_to_app", ["self"]),
-    (WebSocketsSansIOProtocol, "handle_parser_exception", ["self"]),
-    (WebSocketsSansIOProtocol, "resume_writing", ["self"]),
-    (WebSocketsSansIOProtocol, "connection_lost", ["self", "exc"]),
+    # feature: live begin
+    (_WEBSOCKET, "send_receive_event_to_app", ["self"]),
+    (_WEBSOCKET, "handle_parser_exception", ["self"]),
+    (_WEBSOCKET, "resume_writing", ["self"]),
+    (_WEBSOCKET, "connection_lost", ["self", "exc"]),
+    # feature: live end
     (h11.Connection, "next_event", ["self"]),
     (h11.Connection, "receive_data", ["self", "data"]),
     (ReceiveBuffer, "_extract", ["self", "count"]),
@@ -100,12 +103,14 @@ def test_the_names_the_wrappers_read_still_exist() -> None:
     assert isinstance(h11.Connection.trailing_data, property)
     cycle_fields = _parameters(RequestResponseCycle.__init__)
     assert {"transport", "flow", "keep_alive", "on_response"} <= set(cycle_fields)
+    # feature: live begin
     # The handshake lines the WebSocket protocol leaves out, and the redaction rewrites.
     source = inspect.getsource(websockets_sansio_impl)
     assert source.count(HANDSHAKE_LINE) == 3
     assert "get_path_with_query_string(self.scope)" in source
     for attribute in ("curr_msg_data_type", "frames", "conn", "logger"):
         assert f"self.{attribute}" in source, attribute
+    # feature: live end
 
 
 class FakeTransport(asyncio.Transport):

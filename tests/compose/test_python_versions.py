@@ -25,10 +25,12 @@ from tests.compose.stack import (
 pytestmark = [pytest.mark.python_versions, pytest.mark.timeout(1800)]
 
 #: Every tier but those that need Keycloak, Chromium, Node or Go servers, the wheel
-#: builds, the fuzzer, and containers: the fast tiers, integration, pg and redis.
+#: builds, the fuzzer, containers, and copier's generated services (the template tier):
+#: the fast tiers, integration, pg and redis.
 SELECTION = (
-    "not e2e and not browser and not servers and not wheel and not fuzz"
-    " and not compose and not python_versions"
+    "not e2e and not servers and not wheel and not fuzz and not compose and not python_versions"
+    " and not browser"  # feature: frontend-mock
+    " and not template"  # feature: template
 )
 
 

@@ -20,16 +20,22 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, expect  # feature: frontend-mock
 
-from tests.browser.spa import Spa, add_todo, headless_chromium
+from tests.browser.spa import Spa, add_todo, headless_chromium  # feature: frontend-mock
 from tests.compose.stack import ComposeUnavailable, Engine, Stack, published_ports
-from tests.e2e.conftest import KeycloakAdmin
+from tests.e2e.conftest import KeycloakAdmin  # feature: frontend-mock
 from tests.services import ROOT
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1800)]
 
-SERVICES = {"keycloak", "postgres", "redis", "api", "frontend-mock"}
+SERVICES = {
+    "keycloak",
+    "postgres",
+    "redis",
+    "api",
+    "frontend-mock",  # feature: frontend-mock
+}
 #: Every e2e test that needs neither to stop the servers nor the suite's own API.
 E2E_SELECTION = "e2e and not own_servers"
 
@@ -152,6 +158,7 @@ def test_the_end_to_end_suite_passes_against_the_stack(stack: Stack) -> None:
     assert not re.search(r"skipped|xfailed|xpassed|error", summary), summary
 
 
+# feature: frontend-mock begin
 # -- the SPA, in a browser -------------------------------------------------------------
 
 
@@ -197,3 +204,6 @@ def test_alice_logs_in_to_the_compose_spa_and_adds_a_todo(
         expect(page.get_by_test_id("error")).to_have_count(0)
     finally:
         spa.close()
+
+
+# feature: frontend-mock end

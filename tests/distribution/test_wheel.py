@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import re
 import tarfile
+import tomllib
 import zipfile
 from email.message import Message
 from pathlib import Path
@@ -26,7 +27,9 @@ pytestmark = pytest.mark.wheel
 
 #: What the TODO application needs and the library must not pull in.
 APPLICATION_ONLY = {"sqlmodel", "sqlalchemy", "alembic", "psycopg", "asyncpg", "uuid6", "orjson"}
-DISTRIBUTION = "oidc-resource-server"
+#: ``oidc-resource-server`` here; a service made from this template renames it (the
+#: import name stays).
+DISTRIBUTION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
 
 
 def _metadata(wheel: Path) -> Message:
@@ -36,8 +39,8 @@ def _metadata(wheel: Path) -> Message:
 
 
 def test_the_distribution_is_named_for_the_library(distributions: Distributions) -> None:
-    assert distributions.wheel.name.startswith(f"{PACKAGE}-")
-    assert distributions.sdist.name.startswith(f"{PACKAGE}-")
+    assert distributions.wheel.name.startswith(f"{DISTRIBUTION.replace('-', '_')}-")
+    assert distributions.sdist.name.startswith(f"{DISTRIBUTION.replace('-', '_')}-")
     assert _metadata(distributions.wheel)["Name"] == DISTRIBUTION
 
 

@@ -3,10 +3,10 @@ real HTTP, and clients speaking real HTTP and WebSocket to them."""
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import socket
+import base64  # feature: live
+import json  # feature: live
+import os  # feature: live
+import socket  # feature: live
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
+from websockets.asyncio.client import ClientConnection, connect  # feature: live
+from websockets.typing import Subprotocol  # feature: live
 
 from auth.testing import TestIssuer
 from tests.services import ApiProcess, api_process, issuer_server
@@ -31,9 +31,9 @@ def api_env(issuer: TestIssuer, **overrides: str) -> dict[str, str]:
     return {
         "OIDC_ISSUER_URI": issuer.issuer,
         "OIDC_AUDIENCE": issuer.audience,
-        "WS_PING_INTERVAL_SECONDS": "1",
-        "WS_PING_TIMEOUT_SECONDS": "1",
-        "LIVE_PROOF_TIMEOUT_SECONDS": "2",
+        "WS_PING_INTERVAL_SECONDS": "1",  # feature: live
+        "WS_PING_TIMEOUT_SECONDS": "1",  # feature: live
+        "LIVE_PROOF_TIMEOUT_SECONDS": "2",  # feature: live
         **overrides,
     }
 
@@ -49,9 +49,12 @@ class Server:
     def url(self) -> str:
         return self.api.base_url
 
+    # feature: live begin
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/api/ws"
+
+    # feature: live end
 
     def bearer(self, subject: str = "alice", **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.token(subject, **claims)}"}
@@ -64,9 +67,12 @@ class Server:
         body: dict[str, Any] = response.json()
         return body
 
+    # feature: live begin
     def socket(self, token: str, **kwargs: Any) -> connect:
         protocols = [Subprotocol("todo.v1"), Subprotocol(f"authorization_bearer_{token}")]
         return connect(self.ws_url, subprotocols=protocols, **kwargs)
+
+    # feature: live end
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +82,7 @@ def server(issuer: TestIssuer, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield Server(api, issuer)
 
 
+# feature: live begin
 async def receive_json(socket: ClientConnection, timeout: float = 5) -> dict[str, Any]:
     import asyncio
 
@@ -103,3 +110,6 @@ def raw_upgrade(server: Server, token: str, *, receive_buffer: int | None = None
         head += raw.recv(1)
     assert head.startswith(b"HTTP/1.1 101"), head
     return raw
+
+
+# feature: live end

@@ -4,9 +4,9 @@ an unused DPoP proof made to delete one todo must not delete another."""
 
 from __future__ import annotations
 
-import base64
-import os
-import socket
+import base64  # feature: live
+import os  # feature: live
+import socket  # feature: live
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +110,7 @@ def test_an_invalid_host_is_400_before_authentication(deployment: Deployment, ho
     assert "www-authenticate" not in response.headers
 
 
+# feature: live begin
 def test_a_websocket_upgrade_with_an_invalid_host_is_refused_with_400(
     deployment: Deployment,
 ) -> None:
@@ -131,3 +132,6 @@ def test_a_websocket_upgrade_with_an_invalid_host_is_refused_with_400(
                 break
             head += chunk
     assert head.startswith(b"HTTP/1.1 400"), head[:200]
+
+
+# feature: live end

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -95,15 +96,17 @@ def test_challenges_are_sent_as_separate_header_fields(server: Server) -> None:
 
 
 def _start_and_fail(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app"],
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    # Not in the checkout: a .env there (a developer's, a generated service's) would be read.
+    with tempfile.TemporaryDirectory() as workdir:
+        return subprocess.run(
+            [sys.executable, "-m", "app"],
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
 
 def test_verify_mode_without_issuer_refuses_to_start_with_one_sentence() -> None:

@@ -3,7 +3,7 @@ attacked over raw sockets under both HTTP implementations."""
 
 from __future__ import annotations
 
-import asyncio
+import asyncio  # feature: live
 import contextlib
 import json
 import socket
@@ -12,11 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.asyncio.client import connect  # feature: live
+from websockets.exceptions import ConnectionClosed, InvalidStatus  # feature: live
 
 from auth.testing import TestIssuer
-from tests.integration.conftest import Server, api_env, receive_json
+from tests.integration.conftest import (
+    Server,  # feature: live
+    api_env,
+    receive_json,  # feature: live
+)
 from tests.services import ApiProcess, api_process, wait_until
 
 pytestmark = pytest.mark.integration
@@ -423,6 +427,7 @@ def test_a_body_that_arrives_in_time_is_served_on_a_kept_alive_connection(
             time.sleep(1.5)  # the body timer of a completed request never fires
 
 
+# feature: live begin
 async def test_a_websocket_outlives_the_body_timeout_of_its_upgrade_request(
     api: ApiProcess, issuer: TestIssuer
 ) -> None:
@@ -432,6 +437,9 @@ async def test_a_websocket_outlives_the_body_timeout_of_its_upgrade_request(
         await asyncio.sleep(2.5)  # past the 1 s body timeout
         await live.send(json.dumps({"type": "ping"}))
         assert (await receive_json(live))["type"] == "pong"
+
+
+# feature: live end
 
 
 def test_a_keep_alive_connection_is_held_to_the_limits_on_every_request(api: ApiProcess) -> None:
@@ -473,12 +481,14 @@ async def test_connections_beyond_the_limit_get_503_and_those_within_are_served(
         assert _status(refused) == 503
         assert b"retry-after: 1" in refused.lower()
         assert _problem(refused)["status"] == 503
+        # feature: live begin
         ws_url = capped.base_url.replace("http://", "ws://") + "/api/ws"
         token = issuer.token("capped")
         with pytest.raises(InvalidStatus) as upgrade:
             async with connect(ws_url, subprotocols=["todo.v1", f"authorization_bearer_{token}"]):  # type: ignore[list-item]
                 pass
         assert upgrade.value.response.status_code == 503
+        # feature: live end
         assert _status(_keep_alive_get(held[0])) == 200  # the connections within stay served
     finally:
         for sock in held:
@@ -487,6 +497,7 @@ async def test_connections_beyond_the_limit_get_503_and_those_within_are_served(
     wait_until(lambda: _served_on_a_new_connection(capped), timeout=10, what="a freed slot")
 
 
+# feature: live begin
 # -- Live sockets --------------------------------------------------------------------
 
 
@@ -530,6 +541,9 @@ async def test_sockets_beyond_the_per_user_and_total_limits_are_closed_1013(
                 return
         await asyncio.sleep(0.1)
     pytest.fail("the closed sockets' places were not given back")
+
+
+# feature: live end
 
 
 # -- Clients that do not read, and clients that take every place -------------------
@@ -684,6 +698,7 @@ def test_behind_a_trusted_proxy_the_share_is_the_forwarded_clients(shared: ApiPr
             sock.close()
 
 
+# feature: live begin
 def _masked_text_frame(text: bytes) -> bytes:
     mask = b"\x01\x02\x03\x04"
     masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(text))
@@ -774,3 +789,6 @@ async def test_a_token_without_its_key_cannot_take_its_owners_sockets(
             proof = key.proof("GET", f"{server.url}/api/ws", access_token=token)
             await owner.send(json.dumps({"type": "auth.dpop", "proof": proof}))
             assert (await receive_json(owner))["type"] == "ready"
+
+
+# feature: live end

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from auth.testing import TestIssuer
 from tests.integration.conftest import api_env
-from tests.services import ROOT, api_process, free_port, wait_until
+from tests.services import ROOT, api_process, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -101,12 +101,14 @@ def test_a_bad_setting_in_the_env_file_is_named_in_one_sentence(
     assert "9999" not in result.stderr  # values are not echoed: one may be a secret
 
 
+# feature: live begin
 async def test_a_websocket_upgrade_is_logged_once_with_its_query_values_redacted(
     issuer: TestIssuer, tmp_path: Path
 ) -> None:
     from websockets.asyncio.client import connect
 
     from tests.integration.conftest import receive_json
+    from tests.services import wait_until
 
     with api_process(api_env(issuer, LOG_FORMAT="json"), workdir=tmp_path) as api:
         url = api.base_url.replace("http://", "ws://") + "/api/ws?ticket=T1cket&session=S3ssion"
@@ -121,3 +123,6 @@ async def test_a_websocket_upgrade_is_logged_once_with_its_query_values_redacted
     [line] = [line for line in json_lines(output) if line.get("method") == "WEBSOCKET"]
     assert line["path"] == "/api/ws?ticket=[redacted]&session=[redacted]"
     assert line["status"] == 101
+
+
+# feature: live end

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.sync.client import connect
+from websockets.sync.client import connect  # feature: live
 
 from auth.testing import TestIssuer
 from tests.integration.conftest import api_env
@@ -65,14 +65,20 @@ def test_bare_uvicorns_own_lines_lose_their_query_values(
     plain: tuple[str, Path], issuer: TestIssuer
 ) -> None:
     url, log = plain
+    secrets = ["C0DE-value", "ST4TE-value"]
     response = httpx.get(f"{url}/healthz?code=C0DE-value&state=ST4TE-value")
     assert response.status_code == 200
+    # feature: live begin
     ws_url = url.replace("http://", "ws://") + "/api/ws?ticket=T1CKET-value"
     token = issuer.token("plain-uvicorn")
+    secrets += ["T1CKET-value", token.split(".")[2]]
     with connect(ws_url, subprotocols=["todo.v1", f"authorization_bearer_{token}"]) as ws:  # type: ignore[list-item]
         assert '"ready"' in str(ws.recv(timeout=5))
     wait_until(lambda: "WebSocket /api/ws" in log.read_text(), timeout=10, what="uvicorn's line")
+    assert "/api/ws?ticket=[redacted]" in log.read_text()
+    # feature: live end
+    wait_until(lambda: "GET /healthz?" in log.read_text(), timeout=10, what="uvicorn's line")
     output = log.read_text()
-    for secret in ("C0DE-value", "ST4TE-value", "T1CKET-value", token.split(".")[2]):
+    for secret in secrets:
         assert secret not in output, secret
-    assert "/api/ws?ticket=[redacted]" in output
+    assert "/healthz?code=[redacted]&state=[redacted]" in output

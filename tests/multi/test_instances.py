@@ -13,10 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import connect  # feature: live
 
 from auth.testing import DpopKey, TestIssuer
-from tests.integration.conftest import api_env, receive_json
+from tests.integration.conftest import (
+    api_env,
+    receive_json,  # feature: live
+)
 from tests.services import (
     ApiProcess,
     PostgresServer,
@@ -41,10 +44,13 @@ class Cluster:
     def headers(self, subject: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.token(subject)}"}
 
+    # feature: live begin
     def socket(self, api: ApiProcess, subject: str) -> connect:
         token = self.issuer.token(subject)
         url = api.base_url.replace("http://", "ws://") + "/api/ws"
         return connect(url, subprotocols=["todo.v1", f"authorization_bearer_{token}"])  # type: ignore[list-item]
+
+    # feature: live end
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +95,7 @@ async def test_the_same_proof_sent_to_both_instances_at_once_wins_once(cluster: 
         assert sorted(response.status_code for response in responses) == [200, 401]
 
 
+# feature: live begin
 async def test_a_write_at_one_instance_reaches_a_socket_on_the_other(cluster: Cluster) -> None:
     subject = "multi-live"
     async with cluster.socket(cluster.b, subject) as live:
@@ -110,6 +117,9 @@ async def test_a_write_at_one_instance_reaches_a_socket_on_the_other(cluster: Cl
     ]
 
 
+# feature: live end
+
+
 async def _eventually(condition: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
     # Async polling: the WebSocket client must keep answering the server's pings meanwhile.
     async with asyncio.timeout(timeout):
@@ -123,7 +133,7 @@ async def test_redis_outage_degrades_clearly_and_recovers_without_losing_writes(
     subject = "multi-outage"
     a, b = cluster.a.base_url, cluster.b.base_url
     async with (
-        cluster.socket(cluster.b, subject) as live,
+        cluster.socket(cluster.b, subject) as live,  # feature: live
         httpx.AsyncClient(headers=cluster.headers(subject)) as client,
     ):
 
@@ -136,9 +146,9 @@ async def test_redis_outage_degrades_clearly_and_recovers_without_losing_writes(
         async def both_ready() -> bool:
             return await ready(a) and await ready(b)
 
-        assert (await receive_json(live))["type"] == "ready"
+        assert (await receive_json(live))["type"] == "ready"  # feature: live
         acknowledged = [await client.post(f"{a}/api/todos", json={"text": "before"})]
-        assert (await receive_json(live))["todo"]["text"] == "before"
+        assert (await receive_json(live))["todo"]["text"] == "before"  # feature: live
 
         cluster.redis.stop()
         await _eventually(a_not_ready)
@@ -155,10 +165,12 @@ async def test_redis_outage_degrades_clearly_and_recovers_without_losing_writes(
 
         cluster.redis.start()
         await _eventually(both_ready)
+        # feature: live begin
         # The socket on B is told it may have missed events, then gets new ones again.
         assert await receive_json(live, timeout=10) == {"type": "resync"}
+        # feature: live end
         acknowledged.append(await client.post(f"{a}/api/todos", json={"text": "after"}))
-        assert (await receive_json(live))["todo"]["text"] == "after"
+        assert (await receive_json(live))["todo"]["text"] == "after"  # feature: live
 
         listed = (await client.get(f"{b}/api/todos")).json()["items"]
         assert {item["id"] for item in listed} == {item.json()["id"] for item in acknowledged}

@@ -78,9 +78,11 @@ async def test_metrics_after_real_requests(tmp_path: Any, issuer: TestIssuer) ->
     assert value(parsed, "auth_dpop_nonces_issued_total") >= 1
     assert value(parsed, "auth_dpop_replay_store_entries") == 0
     assert value(parsed, "auth_dpop_replay_refusals_total", reason="replay") == 0
+    # feature: live begin
     assert value(parsed, "live_connections_open") == 0
     assert value(parsed, "live_events_sent_total") == 0
     assert value(parsed, "live_events_dropped_total") == 0
+    # feature: live end
     assert value(parsed, "db_pool_connections_in_use") == 0
     assert value(parsed, "process_cpu_seconds_total") > 0
 

@@ -17,18 +17,18 @@ def test_urls_keep_their_path_and_query_names_only() -> None:
             "GET /api/todos",
             attributes={
                 "url.full": f"https://api.example/cb?code=c0de&state=s&access_token={JWT}",
-                "http.url": "https://api.example/api/ws?ticket=t1",
+                "http.url": "https://api.example/socket?ticket=t1",
                 "url.query": "code=c0de&state=s",
-                "http.target": "/api/ws?ticket=t1&session=s2",
+                "http.target": "/socket?ticket=t1&session=s2",
                 "url.path": "/api/todos",
             },
         )
     )
     assert dict(span.attributes or {}) == {
         "url.full": "https://api.example/cb?code=[redacted]&state=[redacted]&access_token=[redacted]",
-        "http.url": "https://api.example/api/ws?ticket=[redacted]",
+        "http.url": "https://api.example/socket?ticket=[redacted]",
         "url.query": "code=[redacted]&state=[redacted]",
-        "http.target": "/api/ws?ticket=[redacted]&session=[redacted]",
+        "http.target": "/socket?ticket=[redacted]&session=[redacted]",
         "url.path": "/api/todos",
     }
 
