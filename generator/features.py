@@ -21,6 +21,7 @@ markers go. A generated service carries no marker.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Set
@@ -50,7 +51,21 @@ TEXT_SUFFIXES = frozenset(
 )
 TEXT_NAMES = frozenset({"Dockerfile", "Makefile", "run", ".dockerignore", ".env.example"})
 TEXT_NAMES |= {".gitignore"}
-_SKIPPED_DIRECTORIES = frozenset({".git", ".venv", ".tools", "node_modules", "__pycache__"})
+#: Never walked into: tools' state and downloads, not the project's text (``.cache`` holds
+#: Keycloak, Hydra and a Docker engine's data root, whose mounts are not even readable).
+_SKIPPED_DIRECTORIES = frozenset(
+    {
+        ".git",
+        ".venv",
+        ".tools",
+        ".cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        "node_modules",
+        "__pycache__",
+    }
+)
 
 
 class MarkerError(ValueError):
@@ -167,10 +182,12 @@ def marked_features(text: str, *, source: str = "<text>") -> set[str]:
 
 def text_files(root: Path) -> Iterator[Path]:
     """The files under ``root`` that may carry markers."""
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if _SKIPPED_DIRECTORIES.intersection(relative.parts[:-1]):
-            continue
+    found: list[Path] = []
+    for directory, subdirectories, files in os.walk(root):
+        # Pruned here, so the walk never enters them.
+        subdirectories[:] = [name for name in subdirectories if name not in _SKIPPED_DIRECTORIES]
+        found.extend(Path(directory, name) for name in files)
+    for path in sorted(found):
         if path.is_file() and not path.is_symlink() and _is_text(path):
             yield path
 

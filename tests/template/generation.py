@@ -90,6 +90,10 @@ def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProces
         for key, value in os.environ.items()
         if not key.startswith(("VIRTUAL_ENV", "PYTEST_", "UV_")) or key in _UV_SHARED
     }
+    # A generated service's make runs as its user's would, not as a sub-make of this
+    # repository's `make test` (which would add "Entering/Leaving directory" lines).
+    for inherited in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"):
+        environment.pop(inherited, None)
     environment |= {
         "UV_OFFLINE": "1",
         "UV_PYTHON_DOWNLOADS": "never",
