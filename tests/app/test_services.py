@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 import app
 from app.api.security import oidc
@@ -20,6 +19,7 @@ from auth import ConfigurationError
 from auth.fastapi.testing import override_principal
 from auth.testing import served_issuer
 from tests.app.conftest import Api, app_settings, auth_settings, running_app
+from tests.auth.fakes import InitValuesOnly
 
 APP_DIR = Path(app.__file__).parent
 
@@ -122,16 +122,5 @@ def test_the_application_runs_as_an_overridden_principal_with_no_identity_provid
         assert client.get("/readyz").status_code == 200
 
 
-class _Unconfigured(TodoAuthSettings):
+class _Unconfigured(InitValuesOnly, TodoAuthSettings):
     """The application's auth settings with nothing from the environment."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)

@@ -59,14 +59,9 @@ class IdpTransport(httpx.MockTransport):
         return httpx.Response(404)
 
 
-class IsolatedSettings(AuthSettings):
-    """``AuthSettings`` built from keyword arguments only, never from ``OIDC_*`` env."""
-
-    if TYPE_CHECKING:
-        # Tests pass raw values (strings, as the environment would) for pydantic to
-        # validate, often as ``**mapping``; the generated signature would check such a
-        # mapping against BaseSettings' own ``_case_sensitive``-style parameters too.
-        def __init__(self, **values: Any) -> None: ...
+class InitValuesOnly:
+    """Settings read from their arguments alone: no environment, no ``.env``, no secrets
+    directory. Listed first among a settings class's bases."""
 
     @classmethod
     def settings_customise_sources(
@@ -78,6 +73,16 @@ class IsolatedSettings(AuthSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
+
+
+class IsolatedSettings(InitValuesOnly, AuthSettings):
+    """``AuthSettings`` built from keyword arguments only, never from ``OIDC_*`` env."""
+
+    if TYPE_CHECKING:
+        # Tests pass raw values (strings, as the environment would) for pydantic to
+        # validate, often as ``**mapping``; the generated signature would check such a
+        # mapping against BaseSettings' own ``_case_sensitive``-style parameters too.
+        def __init__(self, **values: Any) -> None: ...
 
 
 def settings_for(issuer: TestIssuer, **overrides: Any) -> AuthSettings:

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from app.settings import AppSettings
 from auth import AuthSettings, Principal, create_authenticator
 from auth.testing import DpopKey, TestIssuer, sign_compact
-from tests.auth.fakes import IsolatedSettings, http_request
+from tests.auth.fakes import InitValuesOnly, IsolatedSettings, http_request
 from tests.docs.checklists import (
     PROVIDERS,
     PROVIDERS_DIR,
@@ -32,23 +31,12 @@ from tests.docs.checklists import (
 from tests.e2e.keycloak_checklist import PLACEHOLDER, checklist_steps
 
 
-class IsolatedAppSettings(AppSettings):
+class IsolatedAppSettings(InitValuesOnly, AppSettings):
     """``AppSettings`` from keyword arguments only, never from the environment."""
 
     if TYPE_CHECKING:
         # Raw values for pydantic to validate, as ``IsolatedSettings`` takes them.
         def __init__(self, **values: Any) -> None: ...
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
 
 def _split(settings: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
