@@ -14,7 +14,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,19 @@ def available() -> bool:
 
 
 @contextlib.contextmanager
-def recording(pid: int, seconds: float) -> Iterator[dict[str, Any]]:
+def recording(
+    pid: int,
+    seconds: float,
+    *,
+    blocking: bool | None = None,
+    options: Sequence[str] = (),
+    summary: Callable[[str], dict[str, Any]] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Profile ``pid`` while the body runs (at most ``seconds``); fills the yielded dict
-    with the summary when the body is done."""
+    with the summary when the body is done. ``options``: more of py-spy's; ``summary``
+    reads its collapsed stacks (default: ``summarise``)."""
+    if blocking is None:
+        blocking = bool(os.environ.get("SPY_BLOCKING"))
     out = Path(tempfile.mkstemp(prefix="bench-pyspy-", suffix=".txt")[1])
     command = [
         str(PY_SPY),
@@ -56,7 +66,8 @@ def recording(pid: int, seconds: float) -> Iterator[dict[str, Any]]:
         # Non-blocking: the server is not paused per sample, so it runs at its usual speed
         # (blocking mode halves its throughput here) and idle threads are left out; the
         # price is that some stacks are read mid-change and lose their outer frames.
-        *([] if os.environ.get("SPY_BLOCKING") else ["--nonblocking"]),
+        *([] if blocking else ["--nonblocking"]),
+        *options,
     ]
     process = subprocess.Popen(
         on_core(LOAD_CORE, command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -66,7 +77,8 @@ def recording(pid: int, seconds: float) -> Iterator[dict[str, Any]]:
         yield result
     finally:
         process.wait(seconds + 30)
-        result.update(summarise(out.read_text()) if out.exists() else {"error": "no output"})
+        read = summary or summarise
+        result.update(read(out.read_text()) if out.exists() else {"error": "no output"})
         out.unlink(missing_ok=True)
 
 
@@ -82,7 +94,15 @@ def _label(frame: str) -> str:
     return f"{match.group('func')} ({path})"
 
 
-def summarise(collapsed: str, top: int = 120) -> dict[str, Any]:
+def summarise(
+    collapsed: str,
+    top: int = 120,
+    *,
+    label: Callable[[str], str] = _label,
+    keep: Callable[[list[str]], bool] | None = None,
+) -> dict[str, Any]:
+    """Own and inclusive shares of the samples, each frame named by ``label``; with
+    ``keep``, only the stacks (lists of labels, outermost first) it accepts count."""
     inclusive: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
     total = 0
@@ -91,14 +111,16 @@ def summarise(collapsed: str, top: int = 120) -> dict[str, Any]:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_label(frame) for frame in stack.split(";")]
+        frames = [label(frame) for frame in stack.split(";")]
+        if keep is not None and not keep(frames):
+            continue
         total += count
         own[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
 
     def share(counter: collections.Counter[str]) -> list[tuple[str, float]]:
-        return [(name, round(100 * n / total, 1)) for name, n in counter.most_common(top)]
+        return [(name, round(100 * n / max(total, 1), 1)) for name, n in counter.most_common(top)]
 
     return {"samples": total, "self_pct": share(own), "inclusive_pct": share(inclusive)}
 

@@ -42,10 +42,13 @@ def api_env(issuer_uri: str | None, audience: str, **extra: str) -> dict[str, st
 
 
 @contextlib.contextmanager
-def python_api(name: str, env: Mapping[str, str], *, root: Path = ROOT) -> Iterator[Server]:
+def python_api(
+    name: str, env: Mapping[str, str], *, root: Path = ROOT, python: str = sys.executable
+) -> Iterator[Server]:
     """``python -m app`` (one uvicorn worker, uvloop + httptools) on the measured core,
-    from the code of ``root`` (this checkout, or another one to compare with)."""
-    with api_process(env, root=root) as api:
+    from the code of ``root`` (this checkout, or another one to compare with), run by
+    ``python``."""
+    with api_process(env, root=root, python=python) as api:
         pin(api.process.pid, MEASURED_CORE)
         yield Server(name, api.base_url, api.process.pid)
 

@@ -308,9 +308,11 @@ def api_process(
     workdir: Path | None = None,
     args: Sequence[str] = (),
     root: Path = ROOT,
+    python: str = sys.executable,
 ) -> Iterator[ApiProcess]:
     """``python -m app [args]`` in a subprocess: the real server, as users run it (the code
-    of ``root``: the repository, or a copy of it)."""
+    of ``root``: the repository, or a copy of it, run by ``python``, which may be that
+    copy's own interpreter)."""
     port = port or free_port()
     workdir = workdir or Path(tempfile.mkdtemp(prefix="todo-api-"))
     log = workdir / f"api-{port}.log"
@@ -323,7 +325,7 @@ def api_process(
     }
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app", *args],
+            [python, "-m", "app", *args],
             cwd=workdir,
             env=environment,
             stdout=output,
