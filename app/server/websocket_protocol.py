@@ -17,6 +17,9 @@
 - The parsed upgrade request and its response are let go once the handshake is done:
   uvicorn keeps them for the socket's lifetime (about 4 KiB, headers twice over, the
   access token among them) though neither is read again.
+- Once accepted, the scope keeps no upgrade header only the handshake reads
+  (``Sec-WebSocket-Protocol``, ``-Key``, ``-Extensions``) nor the offered subprotocols:
+  the access token is in both, about 2 KiB a socket; the application has read them.
 - The parsed upgrade request is let go by websockets' parser too: its parsing
   generator keeps it in a local variable for the socket's lifetime (about 3 KiB), so
   once the request is parsed and nothing follows it, the parser is replaced by the
@@ -33,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import Protocol
@@ -46,6 +49,10 @@ from app.server.send_deadline import SendWatch
 if TYPE_CHECKING:
     from uvicorn._types import ASGISendEvent
 
+#: Upgrade headers read by the handshake alone (the first one carries the access token).
+HANDSHAKE_HEADERS = frozenset(
+    (b"sec-websocket-protocol", b"sec-websocket-key", b"sec-websocket-extensions")
+)
 #: How uvicorn's handshake lines start (websockets_sansio_impl: accepted, 403, a status).
 HANDSHAKE_LINE = '%s - "WebSocket %s"'
 
@@ -187,6 +194,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             self.request = self.response = None  # type: ignore[assignment]
+            # In place: the application's scope may be a copy sharing these lists.
+            headers = cast("list[tuple[bytes, bytes]]", self.scope["headers"])
+            headers[:] = [field for field in headers if field[0] not in HANDSHAKE_HEADERS]
+            cast("list[str]", self.scope["subprotocols"]).clear()
 
     def send_receive_event_to_app(self) -> None:
         if self.curr_msg_data_type == "text" and not _is_utf8(self.frames):

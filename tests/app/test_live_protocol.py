@@ -21,7 +21,8 @@ from tests.app.test_server_contract import FakeTransport
 
 UPGRADE = (
     b"GET /api/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: todo.v1, authorization_bearer_eyJ.token\r\n\r\n"
 )
 #: A masked text frame "hi" (mask of zeros: the payload reads as sent).
 HI = b"\x81\x82\x00\x00\x00\x00hi"
@@ -85,6 +86,12 @@ async def test_an_open_socket_holds_neither_the_http_protocol_nor_the_request(ki
     assert upgraded_from() is None
     assert socket.request_seen is not None
     assert socket.request_seen() is None
+    # The token's copies in the scope are gone; what the application reads later stays.
+    names = [name for name, _ in socket.scope["headers"]]
+    assert b"host" in names
+    assert b"sec-websocket-protocol" not in names
+    assert b"sec-websocket-key" not in names
+    assert socket.scope["subprotocols"] == []
     socket.connection_lost(None)
     await _turns()
 
