@@ -106,9 +106,10 @@ class AppSettings(BaseSettings):
     #: signing key leaving the issuer's key set closes the sockets its tokens opened.
     live_token_recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
     #: Live updates: open sockets per user, and in all, beyond which a new socket is
-    #: closed right after its upgrade with 1013 (docs/limits.md).
+    #: closed right after its upgrade with 1013 (docs/limits.md). Sockets are
+    #: connections too: the default leaves a quarter of ``API_MAX_CONNECTIONS`` to HTTP.
     live_max_sockets_per_user: int = Field(default=16, ge=1)
-    live_max_sockets: int = Field(default=1024, ge=1)
+    live_max_sockets: int = Field(default=1536, ge=1)
     #: Live updates: sockets whose DPoP-bound token still owes its proof, in all and per
     #: client address; they count against their user only once the proof verified.
     live_max_unproven_sockets: int = Field(default=64, ge=1)

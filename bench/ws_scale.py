@@ -1,7 +1,8 @@
 """Section 3: WebSocket scale. One ``python -m app`` worker holding 10,000 live sockets.
 
-The API runs as shipped on the measured core, with ``LIVE_MAX_SOCKETS`` and
-``API_MAX_CONNECTIONS`` raised above the socket count; the clients run in this process
+The API runs as shipped on the measured core, with ``LIVE_MAX_SOCKETS``,
+``API_MAX_CONNECTIONS`` and ``API_MAX_CONNECTIONS_PER_CLIENT`` raised above the socket
+count (the clients share one address); the clients run in this process
 on the load core. A Python WebSocket library costs more per handshake than the server
 does, so the clients are written to the wire here (``RawSocket``: the RFC 6455 handshake
 as bytes, server frames parsed, pings answered): what is measured is the server.
@@ -283,6 +284,8 @@ def run(issuer: TestIssuer, settings: Settings, log: Any = print) -> dict[str, A
         issuer.audience,
         LIVE_MAX_SOCKETS=str(headroom),
         API_MAX_CONNECTIONS=str(headroom),
+        # Every client socket comes from this one address.
+        API_MAX_CONNECTIONS_PER_CLIENT=str(headroom),
     )
     with python_api("fastapi+auth", env) as server:
         result = asyncio.run(_measure(server, tokens, settings, log))

@@ -48,6 +48,7 @@ Docs: docs/limits.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -121,6 +122,20 @@ class _Refused(Exception):
         self.status, self.detail = status, detail
 
 
+def _close_stalled(
+    client: tuple[str, int] | None, timeout: float, transport: asyncio.WriteTransport
+) -> None:
+    """Abort the connection of ``client`` that has read nothing for ``timeout`` seconds."""
+    _STALLED.log(
+        logging.WARNING,
+        "stalled",
+        "closed a connection from %s: the client read nothing for %gs",
+        f"{client[0]}:{client[1]}" if client else "?",
+        timeout,
+    )
+    transport.abort()
+
+
 class _Guard(asyncio.Protocol):
     """What both protocols share: the capacity verdict, the head timer, refusals."""
 
@@ -152,8 +167,13 @@ class _Guard(asyncio.Protocol):
         self._via_proxy = is_trusted_proxy(peer, self.limits.trusted_proxies)
         if peer is not None and not self._via_proxy:
             self._count_for(peer)
+        # What the watch calls holds the client's address, not this protocol: a
+        # WebSocket takes the watch over, and this protocol must not live as long.
         self._watch = SendWatch(
-            self.loop, self.transport, self.limits.send_timeout_seconds, self._stalled
+            self.loop,
+            self.transport,
+            self.limits.send_timeout_seconds,
+            functools.partial(_close_stalled, self.client, self.limits.send_timeout_seconds),
         )
         self._arm_head_timer()
 
@@ -184,17 +204,6 @@ class _Guard(asyncio.Protocol):
             self.shares.give_back(self._share)
             self._share = None
 
-    def _stalled(self, transport: asyncio.WriteTransport) -> None:
-        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
-        _STALLED.log(
-            logging.WARNING,
-            "stalled",
-            "closed a connection from %s: the client read nothing for %gs",
-            client,
-            self.limits.send_timeout_seconds,
-        )
-        transport.abort()
-
     def handle_websocket_upgrade(self, *args: Any) -> None:
         super().handle_websocket_upgrade(*args)  # type: ignore[misc]
         # The connection is the WebSocket protocol's now: its send deadline and its
@@ -204,7 +213,9 @@ class _Guard(asyncio.Protocol):
         if protocol is not self and adopt is not None:
             share, self._share = self._share, None
             watch, self._watch = self._watch, None
-            adopt(watch, (lambda: self.shares.give_back(share)) if share else None)
+            # Neither holds this protocol (its parser, the request's head): only the
+            # WebSocket's lifetime would end it.
+            adopt(watch, functools.partial(self.shares.give_back, share) if share else None)
         else:
             self._release()
 

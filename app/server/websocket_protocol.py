@@ -17,6 +17,13 @@
 - The parsed upgrade request and its response are let go once the handshake is done:
   uvicorn keeps them for the socket's lifetime (about 4 KiB, headers twice over, the
   access token among them) though neither is read again.
+- Once accepted, the scope keeps no upgrade header only the handshake reads
+  (``Sec-WebSocket-Protocol``, ``-Key``, ``-Extensions``) nor the offered subprotocols:
+  the access token is in both, about 2 KiB a socket; the application has read them.
+- The parsed upgrade request is let go by websockets' parser too: its parsing
+  generator keeps it in a local variable for the socket's lifetime (about 3 KiB), so
+  once the request is parsed and nothing follows it, the parser is replaced by the
+  frame parser it would have run next, in the same state.
 - Its inbox and its "writable" flag are a list and a flag with waiters made on demand
   (``_Inbox``, ``_Flag``): an ``asyncio.Queue`` and an ``asyncio.Event`` hold five
   deques, about 3 KiB, for every socket, idle or not.
@@ -29,9 +36,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import Protocol
+from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 from app.server.coalesced_writes import CoalescedTransport
 from app.server.send_deadline import SendWatch
@@ -39,6 +49,10 @@ from app.server.send_deadline import SendWatch
 if TYPE_CHECKING:
     from uvicorn._types import ASGISendEvent
 
+#: Upgrade headers read by the handshake alone (the first one carries the access token).
+HANDSHAKE_HEADERS = frozenset(
+    (b"sec-websocket-protocol", b"sec-websocket-key", b"sec-websocket-extensions")
+)
 #: How uvicorn's handshake lines start (websockets_sansio_impl: accepted, 403, a status).
 HANDSHAKE_LINE = '%s - "WebSocket %s"'
 
@@ -151,6 +165,12 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             transport = transport.released()
         super().connection_made(transport)
 
+    def data_received(self, data: bytes) -> None:
+        upgrade = not self.handshake_initiated
+        super().data_received(data)
+        if upgrade and self.handshake_initiated:
+            _forget_request(self.conn)
+
     def adopt(self, watch: SendWatch | None, release: Callable[[], None] | None) -> None:
         """Take over the HTTP connection's send deadline, and what gives its place in
         the client's share back."""
@@ -174,6 +194,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             self.request = self.response = None  # type: ignore[assignment]
+            # In place: the application's scope may be a copy sharing these lists.
+            headers = cast("list[tuple[bytes, bytes]]", self.scope["headers"])
+            headers[:] = [field for field in headers if field[0] not in HANDSHAKE_HEADERS]
+            cast("list[str]", self.scope["subprotocols"]).clear()
 
     def send_receive_event_to_app(self) -> None:
         if self.curr_msg_data_type == "text" and not _is_utf8(self.frames):
@@ -191,3 +215,22 @@ def _is_utf8(frames: list[bytes]) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _forget_request(conn: ServerProtocol) -> None:
+    """Replace ``conn``'s request parser, which holds the request it parsed, with the
+    frame parser it runs from then on. Only where the two are in the same state: the
+    request parsed and no byte after it read (the frame parser waits for its first
+    byte, having consumed none); otherwise the parser is left as it is."""
+    parser = conn.parser
+    if conn.reader.buffer or getattr(parser, "gi_code", None) is not ServerProtocol.parse.__code__:
+        return
+    inner = getattr(parser, "gi_yieldfrom", None)
+    if getattr(inner, "gi_code", None) is not Protocol.parse.__code__:
+        return  # not yet (or no longer) parsing frames
+    waiting_on = getattr(inner, "gi_yieldfrom", None)
+    if getattr(waiting_on, "gi_code", None) is not StreamReader.at_eof.__code__:
+        return  # inside a frame
+    frames = Protocol.parse(conn)
+    next(frames)  # to where the old one waits: for the first byte of a frame
+    conn.parser = frames

@@ -28,12 +28,13 @@ from app.server.http_limits import HttpLimits, http_protocol
 from app.server.websocket_protocol import HANDSHAKE_LINE  # feature: live
 
 #: The versions the wrappers were written for (pyproject.toml pins the same).
-WRITTEN_FOR = {"uvicorn": "0.54.", "h11": "0.16.", "httptools": "0.9."}
+WRITTEN_FOR = {"uvicorn": "0.54.", "h11": "0.16.", "httptools": "0.9.", "websockets": "17.4"}
 
 
 def test_the_installed_versions_are_those_the_wrappers_were_written_for() -> None:
     installed = {"uvicorn": uvicorn.__version__, "h11": version("h11")}
     installed["httptools"] = httptools.__version__
+    installed["websockets"] = version("websockets")
     for name, prefix in WRITTEN_FOR.items():
         assert installed[name].startswith(prefix), (name, installed[name])
 

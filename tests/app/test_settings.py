@@ -127,3 +127,15 @@ def test_operational_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("DB_STATEMENT_TIMEOUT_SECONDS", "2.5")
     limits = connection_limits(load_settings(None)[0])
     assert (limits.pool_size, limits.statement_timeout_seconds) == (7, 2.5)
+
+
+# feature: live begin
+def test_the_default_socket_cap_leaves_connections_to_http() -> None:
+    fields = AppSettings.model_fields
+    sockets, connections = fields["live_max_sockets"].default, fields["api_max_connections"].default
+    # Sockets are connections: at the defaults, every socket open still leaves a quarter of
+    # the connection cap to HTTP requests (docs/limits.md).
+    assert sockets <= connections * 3 // 4
+
+
+# feature: live end
