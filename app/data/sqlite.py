@@ -2,16 +2,20 @@
 
 Writers on one SQLite file queue on its lock, and a writer that waits polls with
 sleeps: with a pool of writer connections, a write at 32 concurrent requests waited up
-to seconds (bench/README.md). Here the process writes through one connection, and each
-write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) runs from start to end without
-yielding to the event loop, so the process's writes never contend with each other: they
-take turns in the loop, with no lock and no thread. A write transaction costs less
-than a hop to a writer thread and back, and a writer thread on the worker's core
-competes with the loop for the GIL, which lengthened the tail (bench/README.md, data
-path). Checkpoints stay SQLite's automatic ones, on the writer: moving them to a thread
-of their own did not shorten the tail either. Only another process can hold the file
-lock: then the write does not block the loop waiting for it (``busy_timeout`` 0) but
-retries after ``asyncio.sleep``, for up to ``DB_BUSY_TIMEOUT_SECONDS``, then answers 503.
+to seconds (bench/README.md). Here the process writes through one connection. The writes
+requested in one round of the event loop are committed together at its end, in one
+transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``) that runs from start to end without
+yielding to the event loop, so the process's writes never contend with each other, with
+no lock and no thread. Committing them together writes the COMMIT, the owner's row and
+the index pages once for all of them: the COMMIT alone cost about a third of a write's
+time in the database. A write that fails there (a constraint) is then retried on its
+own, so that only it fails; each caller is answered, in order, after the commit. A
+writer thread on the worker's core competes with the loop for the GIL, which lengthened
+the tail (bench/README.md, data path). Checkpoints stay SQLite's automatic ones, on the
+writer: moving them to a thread of their own did not shorten the tail either. Only
+another process can hold the file lock: then the commit does not block the loop waiting
+for it (``busy_timeout`` 0) but is retried a little later, for up to
+``DB_BUSY_TIMEOUT_SECONDS``, then the writes answer 503.
 
 Reads run on a second connection, in autocommit mode: in WAL mode a reader never waits
 for a writer, and a 20-row indexed read costs less than a thread hop. Each read ends
@@ -27,6 +31,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -118,6 +123,15 @@ def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     return connection
 
 
+@dataclass(slots=True)
+class _Pending:
+    """A write waiting for the next commit, and where its rows go."""
+
+    statements: Sequence[Statement]
+    params: Params
+    done: asyncio.Future[list[list[Row]]]
+
+
 class SqliteDatabase:
     dialect: Literal["sqlite"] = "sqlite"
 
@@ -134,6 +148,9 @@ class SqliteDatabase:
         self._writer.execute("PRAGMA foreign_keys=ON")
         self._reader = _connect(path, READER_BUSY_TIMEOUT_MS)
         self._reader.execute("PRAGMA query_only=ON")
+        #: Writes waiting for the next commit, and that commit's callback.
+        self._pending: list[_Pending] = []
+        self._flush: asyncio.Handle | None = None
 
     @classmethod
     def open(
@@ -150,13 +167,16 @@ class SqliteDatabase:
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
 
-    def _transaction(self, statements: Sequence[Statement], params: Params) -> list[list[Row]]:
+    def _transaction(self, writes: Sequence[_Pending]) -> list[list[list[Row]]]:
         writer = self._writer
         writer.execute("BEGIN IMMEDIATE")
         try:
             results = [
-                writer.execute(statement.sql, _args(statement, params)).fetchall()
-                for statement in statements
+                [
+                    writer.execute(statement.sql, _args(statement, write.params)).fetchall()
+                    for statement in write.statements
+                ]
+                for write in writes
             ]
             writer.execute("COMMIT")
         except BaseException:
@@ -167,16 +187,61 @@ class SqliteDatabase:
 
     async def write(self, statements: Sequence[Statement], params: Params) -> list[list[Row]]:
         loop = asyncio.get_running_loop()
-        deadline, pause = loop.time() + self._busy_timeout, 0.001
-        while True:
-            try:
-                return self._transaction(statements, params)
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode not in _BUSY or loop.time() > deadline:
-                    raise DatabaseUnavailable(str(exc)) from exc
-            # Another process holds the write lock; nothing of ours was committed.
-            await asyncio.sleep(pause)
-            pause = min(2 * pause, 0.05)
+        write = _Pending(statements, params, loop.create_future())
+        self._pending.append(write)
+        if self._flush is None:
+            self._flush = loop.call_soon(self._commit, loop.time() + self._busy_timeout, 0.001)
+        try:
+            return await write.done
+        except asyncio.CancelledError:
+            if not write.done.done() or write.done.cancelled() or write.done.exception():
+                raise
+            # Committed before the caller was cancelled: its caller still publishes the
+            # write's event, as it did when the write ran inline (a seq without its event
+            # would be a gap every client sees). The cancellation is not lost for long:
+            # the request ends as soon as the event is out.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            return write.done.result()
+
+    def _commit(self, deadline: float, pause: float) -> None:
+        """Commit every write queued since the last commit, in one transaction: the
+        COMMIT, and the pages every write touches (the owner's row, the index leaves),
+        are written once for all of them."""
+        self._flush = None
+        writes = [write for write in self._pending if not write.done.done()]
+        self._pending = []
+        if not writes:
+            return
+        try:
+            results = self._transaction(writes)
+        except sqlite3.OperationalError as exc:
+            loop = asyncio.get_running_loop()
+            if exc.sqlite_errorcode in _BUSY and loop.time() <= deadline:
+                # Another process holds the write lock; nothing of ours was committed.
+                # The writes queued meanwhile follow these, in order.
+                self._pending[:0] = writes
+                self._flush = loop.call_later(pause, self._commit, deadline, min(2 * pause, 0.05))
+                return
+            for write in writes:
+                write.done.set_exception(DatabaseUnavailable(str(exc)))
+            return
+        except Exception:
+            # One write failed (a constraint, say): each on its own, so that only it fails.
+            for write in writes:
+                try:
+                    [result] = self._transaction((write,))
+                except sqlite3.OperationalError as exc:
+                    write.done.set_exception(DatabaseUnavailable(str(exc)))
+                except Exception as exc:
+                    write.done.set_exception(exc)
+                else:
+                    write.done.set_result(result)
+            return
+        # In order: each caller publishes its event when woken, so events leave in seq order.
+        for write, result in zip(writes, results, strict=True):
+            write.done.set_result(result)
 
     def uuid(self, value: Any) -> str:
         return canonical_uuid(value)
@@ -194,5 +259,10 @@ class SqliteDatabase:
         return True
 
     async def aclose(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+        for write in self._pending:
+            if not write.done.done():
+                write.done.set_exception(DatabaseUnavailable("the database is closing"))
         self._writer.close()
         self._reader.close()

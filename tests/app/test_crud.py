@@ -46,7 +46,7 @@ async def test_concurrent_writes_publish_every_seq_once(database: Database) -> N
         )
         await asyncio.gather(*(mine.delete(uuid.UUID(t["id"]), None) for t in created[:10]))
         events = received(subscription)
-    # Every seq once, none missing. (Order: SQLite commits one write at a time, so its
+    # Every seq once, none missing. (Order: SQLite answers its writes in commit order, so its
     # events leave in seq order; two PostgreSQL commits of one user can be acknowledged
     # in either order, and a client that sees a gap resynchronises.)
     assert sorted(e["seq"] for e in events) == list(range(1, 91))
@@ -134,3 +134,71 @@ async def test_sqlite_write_waits_for_another_writer_without_blocking_the_loop(
         assert await mine.page(limit=5) == ([created], None)
     finally:
         await database.aclose()
+
+
+@pytest.fixture
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite:///{tmp_path / 'todo.db'}"
+    upgrade_to_head(url)
+    opened = await open_database(url)
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+async def test_a_failing_sqlite_write_fails_alone_among_those_committed_with_it(
+    sqlite_database: Database,
+) -> None:
+    broker = MemoryBroker(max_queued=100)
+    owner = await new_owner(sqlite_database)
+    mine = OwnerRows(sqlite_database, broker, owner, TODOS)
+    orphans = OwnerRows(sqlite_database, MemoryBroker(), uuid.uuid4(), TODOS)
+    async with broker.subscribe(owner) as subscription:
+        # Requested in one round of the loop: committed together, but for the orphan.
+        outcomes = await asyncio.gather(
+            mine.create({"text": "first"}),
+            orphans.create({"text": "orphan"}),
+            mine.create({"text": "second"}),
+            return_exceptions=True,
+        )
+        events = received(subscription)
+    first, refused, second = outcomes
+    assert isinstance(refused, sqlite3.IntegrityError)
+    assert [e["seq"] for e in events] == [1, 2]  # in seq order, one per committed write
+    assert [e["todo"]["id"] for e in events] == [first["id"], second["id"]]  # type: ignore[index]
+    rows, _ = await mine.page(limit=5)
+    assert [row["id"] for row in rows] == [second["id"], first["id"]]  # type: ignore[index]
+    assert await crud.current_seq(sqlite_database, owner_id=owner) == 2
+
+
+async def test_a_sqlite_write_cancelled_before_its_commit_writes_nothing(
+    sqlite_database: Database,
+) -> None:
+    owner = await new_owner(sqlite_database)
+    mine = OwnerRows(sqlite_database, MemoryBroker(), owner, TODOS)
+    cancelled = asyncio.create_task(mine.create({"text": "never"}))
+    await asyncio.sleep(0)  # queued for the commit at the end of this round
+    cancelled.cancel()
+    kept = await mine.create({"text": "kept"})
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert await mine.page(limit=5) == ([kept], None)
+    assert await crud.current_seq(sqlite_database, owner_id=owner) == 1
+
+
+async def test_a_sqlite_write_cancelled_after_its_commit_still_publishes(
+    sqlite_database: Database,
+) -> None:
+    broker = MemoryBroker(max_queued=100)
+    owner = await new_owner(sqlite_database)
+    mine = OwnerRows(sqlite_database, broker, owner, TODOS)
+    async with broker.subscribe(owner) as subscription:
+        write = asyncio.create_task(mine.create({"text": "committed"}))
+        await asyncio.sleep(0)  # the write is queued
+        await asyncio.sleep(0)  # the commit ran and answered it; the caller is not yet back
+        write.cancel()
+        created = await write
+        events = received(subscription)
+    assert [e["seq"] for e in events] == [1]
+    assert events[0]["todo"]["id"] == created["id"]
