@@ -278,7 +278,9 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     lines rendered one after the other cost a third of lines rendered each amid a
     request's work (measured; the processor's caches stay warm). Lines keep their
     order. What waits is at most one round of the loop, or ``MAX_PENDING`` lines;
-    ``flush`` (called by ``logging.shutdown`` at exit) writes it out."""
+    ``flush`` (called by ``logging.shutdown`` at exit) writes it out. The write blocks
+    as ``StreamHandler``'s does: a destination that stops reading stops the loop rather
+    than lines being dropped or held without bound (docs/operations.md)."""
 
     MAX_PENDING = 256
 
