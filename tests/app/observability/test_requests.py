@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from app.observability.logs import LogFormat, build_formatter
 from app.observability.requests import RequestObserver, SubjectInLogs, _AccessFields
@@ -165,6 +166,10 @@ class _Route:
     path = "/api/todos/{todo_id}"
 
 
+async def _unused_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("only the observer's line is rendered")
+
+
 def _scope(path: bytes, query: bytes = b"", kind: str = "http", **state: Any) -> dict[str, Any]:
     return {
         "type": kind,
@@ -195,12 +200,12 @@ def test_an_access_line_from_its_kind_is_the_line_of_its_fields(
         _scope(b"/\x00"),
     ]
     formatter = build_formatter(log_format)
-    observer = RequestObserver(lambda *_: None, subject=subject, subject_key=b"k")
+    observer = RequestObserver(_unused_app, subject=subject, subject_key=b"k")
     for scope in scopes:
         for status, request_id in ((200, "r-1"), (503, None), (200, None)):
             level = logging.WARNING if status >= 500 else logging.INFO
             fields = _AccessFields(observer, scope, status, 0.0123456)
-            bound = (request_id, {})
+            bound: tuple[str | None, dict[str, Any]] = (request_id, {})
             for _ in range(2):  # the first line of a kind makes its template
                 direct = formatter.kind_line(
                     "app.access", level, "request", fields, microseconds=1_765_000_000, bound=bound
