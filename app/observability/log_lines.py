@@ -19,6 +19,7 @@ holds this path and the chain to the same line.
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import operator
 import time
@@ -74,6 +75,26 @@ class LineRenderer:
             return self.render_values(shape.columns, values)
         return template.fill(values)
 
+    def template(
+        self, entry: dict[str, Any], varying: frozenset[str], order: tuple[str, ...]
+    ) -> _Template | None:
+        """The line of ``entry`` with its ``varying`` values cut out, to be filled with
+        a tuple of values in the order of ``order`` (which names every varying key of
+        ``entry``); None when ``render`` would not use a template for it."""
+        keys = tuple(entry)
+        shape = _Shape(self, keys, varying)
+        if shape.columns is None:
+            return None
+        try:
+            template = _Template.make(shape, tuple(entry.values()))
+        except TypeError:
+            return None
+        if template is None:
+            return None
+        position = {key: order.index(key) for key in keys if key in order}
+        slots = [(position[keys[index]], plain, after) for index, plain, after in template.slots]
+        return _Template(template.texts[0], slots, self)
+
     def render_values(self, columns: tuple[_Column, ...], values: tuple[Any, ...]) -> str | None:
         parts = []
         for index, before, plain in columns:
@@ -108,6 +129,10 @@ class LineRenderer:
 
     def string(self, text: str, plain: bool) -> str:
         raise NotImplementedError
+
+    def encoder(self) -> Callable[[str], str]:
+        """``string(text, plain=False)`` as a function of one argument."""
+        return functools.partial(self.string, plain=False)
 
     def scalar(self, value: float | bool | None) -> str | None:
         raise NotImplementedError
@@ -153,6 +178,10 @@ class _Template:
         # The text before the first slot; then per slot: the value's index in the
         # entry, whether it is written as is (a console column), the text after it.
         self.texts, self.slots, self.renderer = [first], slots, renderer
+        # A plain column (None) is written as is, and only a string fits it.
+        self._fill_slots = [
+            (index, None if plain else renderer.encoder(), after) for index, plain, after in slots
+        ]
 
     @classmethod
     def make(cls, shape: _Shape, values: tuple[Any, ...]) -> _Template | None:
@@ -181,25 +210,29 @@ class _Template:
 
     def fill(self, values: tuple[Any, ...]) -> str | None:
         # The renderer's ``value`` without remembering, written out: per line, this is
-        # the one loop that runs.
-        renderer = self.renderer
+        # the one loop that runs. A string's encoding is the renderer's, chosen once
+        # per slot (``encoder``).
+        scalar = self.renderer.scalar
         parts = [self.texts[0]]
-        for index, plain, after in self.slots:
+        for index, encode, after in self._fill_slots:
             value = values[index]
             kind = type(value)
             if kind is str:
-                text = renderer.string(redact(value), plain)
-                if plain and not text:
+                text = redact(value)
+                if encode is not None:
+                    text = encode(text)
+                elif not text:
                     return None  # the renderer leaves an empty column out
-            elif not plain and (value is None or kind is int or kind is float or kind is bool):
-                scalar = renderer.scalar(value)
-                if scalar is None:
+            elif encode is not None and (
+                value is None or kind is int or kind is float or kind is bool
+            ):
+                scalar_text = scalar(value)
+                if scalar_text is None:
                     return None
-                text = scalar
+                text = scalar_text
             else:
                 return None
-            parts.append(text)
-            parts.append(after)
+            parts += (text, after)
         return "".join(parts)
 
 
@@ -214,6 +247,9 @@ class JsonLines(LineRenderer):
 
     def string(self, text: str, plain: bool) -> str:
         return encode_basestring_ascii(text)
+
+    def encoder(self) -> Callable[[str], str]:
+        return encode_basestring_ascii
 
     def scalar(self, value: float | bool | None) -> str | None:
         if value is None:
@@ -247,6 +283,9 @@ class ConsoleLines(LineRenderer):
             return text
         return repr(text)
 
+    def encoder(self) -> Callable[[str], str]:
+        return _console_value
+
     def scalar(self, value: float | bool | None) -> str | None:
         return repr(value)
 
@@ -255,6 +294,10 @@ class ConsoleLines(LineRenderer):
         if not (timestamp and event):
             return None  # the renderer leaves an empty column out: the chain's business
         return f"{timestamp} [{level.ljust(LEVEL_WIDTH)}] {event} [{logger}]" + "".join(rest)
+
+
+def _console_value(text: str) -> str:
+    return text if _QUOTED.isdisjoint(text) else repr(text)
 
 
 def utc_now() -> str:
@@ -277,3 +320,6 @@ def iso_utc(microseconds: int) -> str:
 
 
 _second: tuple[int, str] = (-1, "")
+
+#: A line with its varying values cut out (``LineRenderer.template``), to ``fill``.
+Template = _Template

@@ -22,13 +22,20 @@ import contextvars
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Literal, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from app.observability.log_lines import ConsoleLines, JsonLines, LineRenderer, iso_utc, utc_now
+from app.observability.log_lines import (
+    ConsoleLines,
+    JsonLines,
+    LineRenderer,
+    Template,
+    iso_utc,
+    utc_now,
+)
 from auth import redact
 
 LogFormat = Literal["json", "text"]
@@ -121,6 +128,7 @@ class LineFormatter(structlog.stdlib.ProcessorFormatter):
             JsonLines() if log_format == "json" else None if colors else ConsoleLines()
         )
         self._varying: dict[frozenset[str], frozenset[str]] = {}
+        self._kinds: dict[tuple[Any, ...], Template | None] = {}
 
     def line(
         self,
@@ -158,6 +166,57 @@ class LineFormatter(structlog.stdlib.ProcessorFormatter):
             every_varying = self._varying[varying] = varying | _ALWAYS_VARYING
         return self._lines.render(entry, every_varying)
 
+    def kind_line(
+        self,
+        logger: str,
+        level: int,
+        event: str,
+        fields: FieldsOfKind,
+        *,
+        microseconds: int,
+        bound: tuple[str | None, dict[str, Any]],
+    ) -> str | None:
+        """``line`` for ``fields()``, from a template kept per kind of line (the
+        values that shape it, ``fields.shape()``); None when ``line`` must do it."""
+        request_id, variables = bound
+        if self._lines is None or variables:
+            return None
+        shape, values = fields.shape()
+        key = (logger, level, event, request_id is None, shape)
+        if key in self._kinds:
+            template = self._kinds[key]
+        elif len(self._kinds) < _MAX_KINDS:
+            template = self._kinds[key] = self._kind_template(
+                self._lines, logger, level, event, fields, request_id=request_id
+            )
+        else:
+            return None  # more kinds than it keeps: ``line`` has bounds of its own
+        if template is None:
+            return None
+        return template.fill((iso_utc(microseconds), request_id, *values))
+
+    @staticmethod
+    def _kind_template(
+        lines: LineRenderer,
+        logger: str,
+        level: int,
+        event: str,
+        fields: FieldsOfKind,
+        *,
+        request_id: str | None,
+    ) -> Template | None:
+        made = fields()
+        entry: dict[str, Any] = {"event": event}
+        if request_id is not None:
+            entry["request_id"] = request_id
+        entry["level"] = _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
+        entry["logger"] = logger
+        entry.update(made)
+        entry["timestamp"] = ""
+        order = ("timestamp", "request_id", *fields.varying)
+        varying = frozenset(order) & set(entry)
+        return lines.template(entry, varying, order)
+
     @property
     def renders_lines(self) -> bool:
         """Whether ``line`` can render anything (not for a coloured console)."""
@@ -174,6 +233,27 @@ def bound_now() -> tuple[str | None, dict[str, Any]]:
     return REQUEST_ID.get(), dict(structlog.contextvars.merge_contextvars(None, "", {}))
 
 
+class FieldsOfKind:
+    """The fields of a line of which many are written (the access line), as a function
+    that makes them, and as what ``LineFormatter`` needs to render the line from a
+    template without making them: ``shape()`` gives (a hashable value that fixes every
+    field but the ``varying`` ones, the values of the ``varying`` fields in that order).
+    Two calls whose shapes are equal must make the same fields apart from those; a
+    varying field absent from the line must be part of the shape."""
+
+    __slots__ = ()
+    #: The names of the fields whose values ``shape`` gives, in that order.
+    varying: tuple[str, ...] = ()
+
+    def __call__(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def shape(self) -> tuple[Hashable, tuple[Any, ...]]:
+        raise NotImplementedError
+
+
+#: Kinds of lines (shapes) whose template a formatter keeps.
+_MAX_KINDS = 1024
 _NOTHING_BOUND: dict[str, Any] = {}
 #: Values of the chain's own that change from line to line.
 _ALWAYS_VARYING = frozenset({"timestamp", "request_id"})
@@ -198,7 +278,9 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     lines rendered one after the other cost a third of lines rendered each amid a
     request's work (measured; the processor's caches stay warm). Lines keep their
     order. What waits is at most one round of the loop, or ``MAX_PENDING`` lines;
-    ``flush`` (called by ``logging.shutdown`` at exit) writes it out."""
+    ``flush`` (called by ``logging.shutdown`` at exit) writes it out. The write blocks
+    as ``StreamHandler``'s does: a destination that stops reading stops the loop rather
+    than lines being dropped or held without bound (docs/operations.md)."""
 
     MAX_PENDING = 256
 
@@ -272,9 +354,15 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def _render(self, pending: _Fields) -> str | None:
         bound, logger, level, event, fields, varying, microseconds = pending
+        formatter = self.formatter
+        if isinstance(fields, FieldsOfKind) and isinstance(formatter, LineFormatter):
+            line = formatter.kind_line(
+                logger, level, event, fields, microseconds=microseconds, bound=bound
+            )
+            if line is not None:
+                return line
         if callable(fields):
             fields = fields()
-        formatter = self.formatter
         if isinstance(formatter, LineFormatter):
             line = formatter.line(
                 logger, level, event, fields, varying, microseconds=microseconds, bound=bound

@@ -15,19 +15,18 @@ anyway (``app.observability.logs``).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import logging
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.observability.logs import REQUEST_ID, log_fields
+from app.observability.logs import REQUEST_ID, FieldsOfKind, log_fields
 from app.observability.metrics import Metrics
 from auth import AuthError, IpNetwork, Principal, is_trusted_proxy, redact_target
 
@@ -144,7 +143,7 @@ class RequestObserver:
             # The fields are gathered when the line is rendered, with the other lines
             # of this round of the event loop (app.observability.logs.LineHandler).
             level = logging.WARNING if status >= 500 else logging.INFO
-            fields = functools.partial(self._access_fields, scope, status, seconds)
+            fields = _AccessFields(self, scope, status, seconds)
             log_fields(logger, level, "request", fields, varying=_VARYING_FIELDS)
 
     def _observe(self, metrics: Metrics, scope: Scope, status: int, seconds: float) -> None:
@@ -176,6 +175,25 @@ class RequestObserver:
                 fields["auth_check"] = check
         return fields
 
+    def _access_shape(
+        self, scope: Scope, status: int, seconds: float
+    ) -> tuple[Hashable, tuple[Any, ...]]:
+        """``_access_fields`` told apart (``FieldsOfKind.shape``): what fixes the line's
+        text, and the path, duration and subject."""
+        state: dict[str, Any] = scope.get("state") or {}
+        principal: Principal | None = state.get("principal")
+        subject = None
+        if principal is not None and self._subject != "omitted":
+            subject = self._logged_subject(principal)
+        shape = (
+            "WEBSOCKET" if scope["type"] == "websocket" else scope["method"],
+            route_template(scope),
+            status,
+            subject is not None,
+            _auth_outcome(state.get("auth_error"), principal),
+        )
+        return shape, (redacted_path(scope), round(seconds * 1000, 3), subject)
+
     def _logged_subject(self, principal: Principal) -> str:
         if self._subject == "plain":
             return principal.subject
@@ -191,6 +209,24 @@ class RequestObserver:
                 self._hashed_subjects.clear()
             self._hashed_subjects[caller] = hashed
         return hashed
+
+
+class _AccessFields(FieldsOfKind):
+    """The access line's fields, made when the line is rendered."""
+
+    __slots__ = ("observer", "scope", "seconds", "status")
+    varying = ("path", "duration_ms", "subject")
+
+    def __init__(
+        self, observer: RequestObserver, scope: Scope, status: int, seconds: float
+    ) -> None:
+        self.observer, self.scope, self.status, self.seconds = observer, scope, status, seconds
+
+    def __call__(self) -> dict[str, Any]:
+        return self.observer._access_fields(self.scope, self.status, self.seconds)
+
+    def shape(self) -> tuple[Hashable, tuple[Any, ...]]:
+        return self.observer._access_shape(self.scope, self.status, self.seconds)
 
 
 def _scheme_of(principal: Principal | None) -> str:

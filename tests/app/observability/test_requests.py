@@ -10,7 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
+from app.observability.logs import LogFormat, build_formatter
+from app.observability.requests import RequestObserver, SubjectInLogs, _AccessFields
+from auth import AuthError, Principal
 from auth._errors import Check
 from auth.testing import TestIssuer
 from tests.app.conftest import app_settings, auth_settings, running_app
@@ -156,3 +160,73 @@ def test_production_is_told_when_log_subject_key_is_unset(
         _subject_key(app_settings("sqlite://", app_env="production", log_subject="omitted"))
         _subject_key(app_settings("sqlite://"))
     assert ["LOG_SUBJECT_KEY is not set" in r.getMessage() for r in caplog.records] == [True]
+
+
+class _Route:
+    path = "/api/todos/{todo_id}"
+
+
+async def _unused_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("only the observer's line is rendered")
+
+
+def _scope(path: bytes, query: bytes = b"", kind: str = "http", **state: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "method": "GET",
+        "path": path.decode("latin-1"),
+        "raw_path": path,
+        "query_string": query,
+        "headers": [],
+        "route": _Route() if path.startswith(b"/api/todos/") else None,
+        "state": state,
+    }
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+@pytest.mark.parametrize("subject", ["hashed", "plain", "omitted"])
+def test_an_access_line_from_its_kind_is_the_line_of_its_fields(
+    log_format: LogFormat, subject: SubjectInLogs
+) -> None:
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+    principal = Principal(subject=f"a b'{jwt}", issuer="https://issuer.test", client_id="spa")
+    refused = AuthError("no", check=Check.SIGNATURE, scheme="Bearer")
+    scopes = [
+        _scope(b"/api/todos/1", principal=principal),
+        _scope(b"/api/todos/2", principal=principal),  # the same kind, another path
+        _scope(b"/api/todos/3", b"access_token=secret&x=1", principal=principal),
+        _scope(f"/a b/'{jwt}".encode(), auth_error=refused),
+        _scope(b"/live", kind="websocket"),
+        _scope(b"/\x00"),
+    ]
+    formatter = build_formatter(log_format)
+    observer = RequestObserver(_unused_app, subject=subject, subject_key=b"k")
+    for scope in scopes:
+        for status, request_id in ((200, "r-1"), (503, None), (200, None)):
+            level = logging.WARNING if status >= 500 else logging.INFO
+            fields = _AccessFields(observer, scope, status, 0.0123456)
+            bound: tuple[str | None, dict[str, Any]] = (request_id, {})
+            for _ in range(2):  # the first line of a kind makes its template
+                direct = formatter.kind_line(
+                    "app.access", level, "request", fields, microseconds=1_765_000_000, bound=bound
+                )
+                expected = formatter.line(
+                    "app.access",
+                    level,
+                    "request",
+                    fields(),
+                    microseconds=1_765_000_000,
+                    bound=bound,
+                )
+                assert direct == expected
+                assert direct is not None or b"\x00" in scope["raw_path"]
+                assert jwt not in (direct or "")
+                assert "secret" not in (direct or "")
+    # Lines with bound variables are the chain's to order: no template.
+    fields = _AccessFields(observer, scopes[0], 200, 0.1)
+    assert (
+        formatter.kind_line(
+            "app.access", logging.INFO, "request", fields, microseconds=0, bound=(None, {"t": "1"})
+        )
+        is None
+    )
