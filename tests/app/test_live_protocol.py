@@ -197,4 +197,4 @@ async def test_the_protocol_starts_with_what_uvicorns_starts_with() -> None:
         if name not in {"logger", "queue", "writable", "conn", "loop", "tasks", "connections"}:
             assert vars(ours)[name] == value, name
     assert ours.conn.max_message_size == uvicorns.conn.max_message_size
-    assert ours.logger.logger is uvicorns.logger
+    assert ours.logger.logger is uvicorns.logger  # type: ignore[attr-defined]
