@@ -26,7 +26,13 @@
   frame parser it would have run next, in the same state.
 - Its inbox and its "writable" flag are a list and a flag with waiters made on demand
   (``_Inbox``, ``_Flag``): an ``asyncio.Queue`` and an ``asyncio.Event`` hold five
-  deques, about 3 KiB, for every socket, idle or not.
+  deques, about 3 KiB, for every socket, idle or not. They are made instead of
+  uvicorn's, not after them (``__init__`` is uvicorn's, less those two): building a
+  queue only to drop it was about 3 % of opening a socket.
+- The 101 response and whatever the application sends in the same round of the event
+  loop (the live protocol's ``ready`` message) leave in one write: the connection's
+  coalescing transport is kept until the end of the round that accepts, then the
+  socket writes to its own (``app.server.coalesced_writes``).
 
 Everything else is uvicorn's.
 """
@@ -39,6 +45,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
 from websockets.streams import StreamReader
@@ -47,7 +54,11 @@ from app.server.coalesced_writes import CoalescedTransport
 from app.server.send_deadline import SendWatch
 
 if TYPE_CHECKING:
-    from uvicorn._types import ASGISendEvent
+    from uvicorn._types import ASGISendEvent, WebSocketAcceptEvent
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+_UVICORN_LOGGER = logging.getLogger("uvicorn.error")
 
 #: Upgrade headers read by the handshake alone (the first one carries the access token).
 HANDSHAKE_HEADERS = frozenset(
@@ -151,19 +162,78 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     _watch: SendWatch | None = None
     _release: Callable[[], None] | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.logger = _WithoutHandshakeLines(self.logger)  # type: ignore[assignment]
-        self.conn.logger = _WarningsAndErrors(self.conn.logger, {})
+    _coalesced: CoalescedTransport | None = None
+
+    def __init__(  # uvicorn's (0.54), but for the inbox and the flag, and the loggers
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = _loop or asyncio.get_event_loop()
+        self.logger = _WithoutHandshakeLines(_UVICORN_LOGGER)  # type: ignore[assignment]
+        self.root_path = config.root_path
+        self.asgi_version = config.asgi_version
+        self.app_state = app_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.default_headers = server_state.default_headers
+        self.transport = None  # type: ignore[assignment]
+        self.server = None
+        self.client = None
+        self.scheme = None  # type: ignore[assignment]
         self.queue = _Inbox()  # type: ignore[assignment]
+        self.handshake_initiated = False
+        self.handshake_complete = False
+        self.close_sent = False
+        self.disconnected = False
+        self.close_timer = None
+        self.close_timeout = 10.0
+        self.initial_response = None
+        extensions = []
+        if config.ws_per_message_deflate:
+            extensions = [
+                ServerPerMessageDeflateFactory(
+                    server_max_window_bits=12,
+                    client_max_window_bits=12,
+                    compress_settings={"memLevel": 5},
+                )
+            ]
+        self.conn = ServerProtocol(
+            extensions=extensions,
+            max_size=config.ws_max_size,
+            logger=_WarningsAndErrors(_UVICORN_LOGGER, {}),
+        )
+        self.read_paused = False
         self.writable = _Flag()  # type: ignore[assignment]
         self.writable.set()
+        self.ping_interval = config.ws_ping_interval
+        self.ping_timeout = config.ws_ping_timeout
+        self.ping_timer = None
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        self.ping_sent_at = 0.0
+        self.last_ping_rtt = 0.0
+        self.frames = []
+        self.curr_msg_data_type = "bytes"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # The socket's own transport: messages go out as they come (app.server.coalesced_writes).
+        # The connection's coalescing transport until the accepting round ends (see
+        # send); from then on the socket's own: messages go out as they come
+        # (app.server.coalesced_writes).
         if isinstance(transport, CoalescedTransport):
-            transport = transport.released()
+            self._coalesced = transport
         super().connection_made(transport)
+
+    def _write_as_they_come(self) -> None:
+        coalesced, self._coalesced = self._coalesced, None
+        if coalesced is not None:
+            self.transport = coalesced.released()
 
     def data_received(self, data: bytes) -> None:
         upgrade = not self.handshake_initiated
@@ -191,13 +261,42 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().connection_lost(exc)
 
     async def send(self, message: ASGISendEvent) -> None:
+        if message["type"] == "websocket.accept" and self._accept(message):
+            return
         await super().send(message)
-        if message["type"] == "websocket.accept" and self.handshake_complete:
-            self.request = self.response = None  # type: ignore[assignment]
-            # In place: the application's scope may be a copy sharing these lists.
-            headers = cast("list[tuple[bytes, bytes]]", self.scope["headers"])
-            headers[:] = [field for field in headers if field[0] not in HANDSHAKE_HEADERS]
-            cast("list[str]", self.scope["subprotocols"]).clear()
+        if self._coalesced is not None and self.handshake_complete:
+            # Refused, or the handshake failed: nothing follows but the close.
+            self._write_as_they_come()
+
+    def _accept(self, message: WebSocketAcceptEvent) -> bool:
+        """uvicorn's accept, less its handshake line (not written anyway, see the
+        module's docstring); False where uvicorn's own send must answer."""
+        if self.disconnected or self.handshake_complete or self.initial_response is not None:
+            return False
+        if self.transport.is_closing():
+            return False
+        response_headers = [
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
+            for name, value in (self.default_headers + list(message.get("headers", [])))
+        ]
+        subprotocol = message.get("subprotocol")
+        if subprotocol:
+            response_headers.append(("Sec-WebSocket-Protocol", subprotocol))
+        del self.response.headers["Date"]
+        self.response.headers.update(response_headers)
+        self.handshake_complete = True
+        self.conn.send_response(self.response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.start_keepalive()
+        if self._coalesced is not None:
+            # Held until the round ends, with what the application sends in it.
+            self.loop.call_soon(self._write_as_they_come)
+        self.request = self.response = None  # type: ignore[assignment]
+        # In place: the application's scope may be a copy sharing these lists.
+        headers = cast("list[tuple[bytes, bytes]]", self.scope["headers"])
+        headers[:] = [field for field in headers if field[0] not in HANDSHAKE_HEADERS]
+        cast("list[str]", self.scope["subprotocols"]).clear()
+        return True
 
     def send_receive_event_to_app(self) -> None:
         if self.curr_msg_data_type == "text" and not _is_utf8(self.frames):

@@ -385,10 +385,14 @@ class OIDCAuth(SecurityBase):
         """
         authenticator = self.authenticator_of(websocket)
         try:
-            with verification_span() as span:
+            if tracing_enabled():  # no span's context manager per upgrade otherwise
+                with verification_span() as span:
+                    token = _websocket_token(websocket, authenticator)
+                    principal = await authenticator.authenticate_token(token)
+                    span.principal = principal
+            else:
                 token = _websocket_token(websocket, authenticator)
                 principal = await authenticator.authenticate_token(token)
-                span.principal = principal
         except AuthError as error:
             await self.refuse_websocket(websocket, error)
             return None

@@ -62,16 +62,18 @@ def _upgraded(transport: FakeTransport) -> _Probe:
     return protocol
 
 
+_LIMITS = HttpLimits(
+    max_connections=10,
+    max_header_bytes=4096,
+    max_header_line_bytes=1024,
+    header_timeout_seconds=5,
+    body_timeout_seconds=5,
+)
+
+
 @pytest.mark.parametrize("kind", ["httptools", "h11"])
 async def test_an_open_socket_holds_neither_the_http_protocol_nor_the_request(kind: str) -> None:
-    limits = HttpLimits(
-        max_connections=10,
-        max_header_bytes=4096,
-        max_header_line_bytes=1024,
-        header_timeout_seconds=5,
-        body_timeout_seconds=5,
-    )
-    http = http_protocol(kind, limits)(  # type: ignore[call-arg]
+    http = http_protocol(kind, _LIMITS)(  # type: ignore[call-arg]
         config=_config([]), server_state=ServerState(), app_state={}
     )
     transport = FakeTransport()
@@ -130,3 +132,69 @@ async def test_frames_after_the_forgotten_request_are_read() -> None:
     assert received == ["hi", "hi"]
     socket.connection_lost(None)
     await _turns()
+
+
+class _Writes(FakeTransport):
+    """Records each write on its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        super().write(data)
+        self.writes.append(bytes(data))
+
+
+async def test_the_101_and_a_message_sent_with_it_leave_in_one_write_then_messages_go_at_once() -> (
+    None
+):
+    sent_later: list[int] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept", "subprotocol": "todo.v1"})
+        await send({"type": "websocket.send", "text": "ready"})
+        await _turns()
+        before = len(transport.writes)
+        await send({"type": "websocket.send", "text": "later"})
+        sent_later.append(len(transport.writes) - before)  # written by send itself
+        await receive()
+
+    config = Config(app, lifespan="off", log_config=None, access_log=False, ws=_Probe)
+    http = http_protocol("httptools", _LIMITS)(  # type: ignore[call-arg]
+        config=config, server_state=ServerState(), app_state={}
+    )
+    transport = _Writes()
+    transport.set_protocol(http)
+    http.connection_made(transport)
+    http.data_received(UPGRADE)
+    for _ in range(3):
+        await _turns()
+    socket = _upgraded(transport)
+    first = transport.writes[0]
+    assert first.startswith(b"HTTP/1.1 101")
+    assert b"Sec-WebSocket-Protocol: todo.v1" in first
+    assert first.endswith(b"\x81\x05ready")  # the message, unmasked, in the same write
+    assert sent_later == [1]
+    assert transport.writes[1] == b"\x81\x05later"
+    socket.connection_lost(None)
+    await _turns()
+
+
+async def test_the_protocol_starts_with_what_uvicorns_starts_with() -> None:
+    """Its ``__init__`` is uvicorn's, less the queue and the event: a newer uvicorn that
+    sets another attribute fails here rather than at the first socket."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    config = _config([])
+    ours = WebSocketProtocol(config=config, server_state=ServerState(), app_state={})
+    uvicorns = WebSocketsSansIOProtocol(config=config, server_state=ServerState(), app_state={})
+    assert vars(ours).keys() == vars(uvicorns).keys()
+    for name, value in vars(uvicorns).items():
+        if name not in {"logger", "queue", "writable", "conn", "loop", "tasks", "connections"}:
+            assert vars(ours)[name] == value, name
+    assert ours.conn.max_message_size == uvicorns.conn.max_message_size
+    assert ours.logger.logger is uvicorns.logger  # type: ignore[attr-defined]
