@@ -87,18 +87,23 @@ pullable() {
 
 # -- stand-ins -------------------------------------------------------------------------
 
+install_debootstrap() {
+    # Once, before the suites are built side by side: two apt-get runs at once fail on
+    # dpkg's lock.
+    command -v debootstrap >/dev/null && return
+    [[ $(id -u) -eq 0 ]] || die "debootstrap is not installed (apt-get install debootstrap)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        debootstrap >/dev/null 2>&1 ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends debootstrap >/dev/null; } ||
+        die "apt-get install debootstrap failed"
+}
+
 debian_base() {
     # todo-oidc-local/debian:<suite>, a minbase debootstrap. Its label is its recipe.
     local suite=$1 name=todo-oidc-local/debian:$1
     local recipe="debootstrap --variant=minbase $suite $MIRROR + security, policy-rc.d"
     [[ $(recipe_label "$name") == "$recipe" ]] && return
-    command -v debootstrap >/dev/null || {
-        [[ $(id -u) -eq 0 ]] || die "debootstrap is not installed (apt-get install debootstrap)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            debootstrap >/dev/null 2>&1 ||
-            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-                --no-install-recommends debootstrap >/dev/null; }
-    }
     log "debootstrap $suite (minbase) for $name"
     local root
     root=$(mktemp -d "$CACHE_DIR/rootfs-$suite.XXXXXX")
@@ -177,6 +182,7 @@ if ((${#needed[@]})); then
         read -r _ _ suite _ <<<"${STAND_IN[$variable]}"
         suites[$suite]=1
     done
+    install_debootstrap
     pids=()
     for suite in "${!suites[@]}"; do
         debian_base "$suite" &
