@@ -90,6 +90,10 @@ def _principals() -> Any:
         )
 
 
+#: The signing key's RFC 7638 thumbprint: one string, shared by every token it signed.
+THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
 def token_cache(*, distinct_values: bool) -> dict[str, Any]:
     max_entries = AuthSettings().token_cache_max_entries
     cache: VerifiedTokenCache[Principal | None] = VerifiedTokenCache(max_entries=max_entries)
@@ -98,7 +102,9 @@ def token_cache(*, distinct_values: bool) -> dict[str, Any]:
     expires = time.time() + 3600
     for n in range(DISTINCT):
         digest = hashlib.sha256(b"token-%d" % n).digest()
-        cache.put(digest, next(values), expires_at=expires, kid="es256-kid")
+        cache.put(
+            digest, next(values), expires_at=expires, kid="es256-kid", key_thumbprint=THUMBPRINT
+        )
     after = _rss()
     per_entry = (after - before) / len(cache)
     cap = 3_000 if distinct_values else 500
