@@ -37,9 +37,9 @@ SubjectInLogs = Literal["hashed", "plain", "omitted"]
 # Printable ASCII without space, quote or backslash, as proxies' ids are (UUIDs, AWS
 # trace ids); anything else is replaced rather than written into a log line.
 _REQUEST_ID = re.compile(rb"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
-#: Access-line fields that differ from one request to the next of the same route,
-#: status and outcome (``log_fields`` renders the rest of the line once).
-_VARYING_FIELDS = frozenset({"path", "duration_ms", "subject"})
+#: What fixes an access line's text: method, route, status, whether a subject is
+#: logged, and the authentication's (scheme, outcome, check).
+_AccessShape = tuple[str, str | None, int, bool, tuple[str, str, str] | None]
 #: Hashed subjects remembered (about 200 bytes each), then forgotten all at once.
 _HASHED_SUBJECTS_MAX = 10_000
 
@@ -157,18 +157,19 @@ class RequestObserver:
             metrics.observe_auth(*auth)
 
     def _access_fields(self, scope: Scope, status: int, seconds: float) -> dict[str, Any]:
-        state: dict[str, Any] = scope.get("state") or {}
-        principal: Principal | None = state.get("principal")
+        # Made from the shape, so that lines of one shape differ only in its values.
+        (method, route, _, _, auth), (path, duration_ms, subject) = self._access_shape(
+            scope, status, seconds
+        )
         fields: dict[str, Any] = {
-            "method": "WEBSOCKET" if scope["type"] == "websocket" else scope["method"],
-            "route": route_template(scope),
-            "path": redacted_path(scope),
+            "method": method,
+            "route": route,
+            "path": path,
             "status": status,
-            "duration_ms": round(seconds * 1000, 3),
+            "duration_ms": duration_ms,
         }
-        if principal is not None and self._subject != "omitted":
-            fields["subject"] = self._logged_subject(principal)
-        auth = _auth_outcome(state.get("auth_error"), principal)
+        if subject is not None:
+            fields["subject"] = subject
         if auth is not None:
             fields["auth_scheme"], fields["auth_outcome"], check = auth
             if check:
@@ -177,7 +178,7 @@ class RequestObserver:
 
     def _access_shape(
         self, scope: Scope, status: int, seconds: float
-    ) -> tuple[Hashable, tuple[Any, ...]]:
+    ) -> tuple[_AccessShape, tuple[str, float, str | None]]:
         """``_access_fields`` told apart (``FieldsOfKind.shape``): what fixes the line's
         text, and the path, duration and subject."""
         state: dict[str, Any] = scope.get("state") or {}
@@ -215,6 +216,8 @@ class _AccessFields(FieldsOfKind):
     """The access line's fields, made when the line is rendered."""
 
     __slots__ = ("observer", "scope", "seconds", "status")
+    #: The fields that differ from one request to the next of the same route, status
+    #: and outcome (the rest of the line is rendered once per shape).
     varying = ("path", "duration_ms", "subject")
 
     def __init__(
@@ -227,6 +230,9 @@ class _AccessFields(FieldsOfKind):
 
     def shape(self) -> tuple[Hashable, tuple[Any, ...]]:
         return self.observer._access_shape(self.scope, self.status, self.seconds)
+
+
+_VARYING_FIELDS = frozenset(_AccessFields.varying)
 
 
 def _scheme_of(principal: Principal | None) -> str:

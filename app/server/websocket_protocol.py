@@ -26,9 +26,7 @@
   frame parser it would have run next, in the same state.
 - Its inbox and its "writable" flag are a list and a flag with waiters made on demand
   (``_Inbox``, ``_Flag``): an ``asyncio.Queue`` and an ``asyncio.Event`` hold five
-  deques, about 3 KiB, for every socket, idle or not. They are made instead of
-  uvicorn's, not after them (``__init__`` is uvicorn's, less those two): building a
-  queue only to drop it was about 3 % of opening a socket.
+  deques, about 3 KiB, for every socket, idle or not.
 - The 101 response and whatever the application sends in the same round of the event
   loop (the live protocol's ``ready`` message) leave in one write: the connection's
   coalescing transport is kept until the end of the round that accepts, then the
@@ -45,7 +43,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
 from websockets.streams import StreamReader
@@ -55,10 +52,6 @@ from app.server.send_deadline import SendWatch
 
 if TYPE_CHECKING:
     from uvicorn._types import ASGISendEvent, WebSocketAcceptEvent
-    from uvicorn.config import Config
-    from uvicorn.server import ServerState
-
-_UVICORN_LOGGER = logging.getLogger("uvicorn.error")
 
 #: Upgrade headers read by the handshake alone (the first one carries the access token).
 HANDSHAKE_HEADERS = frozenset(
@@ -164,63 +157,13 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     _coalesced: CoalescedTransport | None = None
 
-    def __init__(  # uvicorn's (0.54), but for the inbox and the flag, and the loggers
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        if not config.loaded:
-            config.load()
-        self.config = config
-        self.app = config.loaded_app
-        self.loop = _loop or asyncio.get_event_loop()
-        self.logger = _WithoutHandshakeLines(_UVICORN_LOGGER)  # type: ignore[assignment]
-        self.root_path = config.root_path
-        self.asgi_version = config.asgi_version
-        self.app_state = app_state
-        self.connections = server_state.connections
-        self.tasks = server_state.tasks
-        self.default_headers = server_state.default_headers
-        self.transport = None  # type: ignore[assignment]
-        self.server = None
-        self.client = None
-        self.scheme = None  # type: ignore[assignment]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = _WithoutHandshakeLines(self.logger)  # type: ignore[assignment]
+        self.conn.logger = _WarningsAndErrors(self.conn.logger, {})
         self.queue = _Inbox()  # type: ignore[assignment]
-        self.handshake_initiated = False
-        self.handshake_complete = False
-        self.close_sent = False
-        self.disconnected = False
-        self.close_timer = None
-        self.close_timeout = 10.0
-        self.initial_response = None
-        extensions = []
-        if config.ws_per_message_deflate:
-            extensions = [
-                ServerPerMessageDeflateFactory(
-                    server_max_window_bits=12,
-                    client_max_window_bits=12,
-                    compress_settings={"memLevel": 5},
-                )
-            ]
-        self.conn = ServerProtocol(
-            extensions=extensions,
-            max_size=config.ws_max_size,
-            logger=_WarningsAndErrors(_UVICORN_LOGGER, {}),
-        )
-        self.read_paused = False
         self.writable = _Flag()  # type: ignore[assignment]
         self.writable.set()
-        self.ping_interval = config.ws_ping_interval
-        self.ping_timeout = config.ws_ping_timeout
-        self.ping_timer = None
-        self.pong_timer = None
-        self.pending_ping_payload = None
-        self.ping_sent_at = 0.0
-        self.last_ping_rtt = 0.0
-        self.frames = []
-        self.curr_msg_data_type = "bytes"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # The connection's coalescing transport until the accepting round ends (see

@@ -15,9 +15,9 @@ from uvicorn.server import ServerState
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
-from app.server.http_limits import HttpLimits, http_protocol
+from app.server.http_limits import http_protocol
 from app.server.websocket_protocol import WebSocketProtocol
-from tests.app.test_server_contract import FakeTransport
+from tests.app.test_server_contract import LIMITS, FakeTransport
 
 UPGRADE = (
     b"GET /api/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -62,18 +62,9 @@ def _upgraded(transport: FakeTransport) -> _Probe:
     return protocol
 
 
-_LIMITS = HttpLimits(
-    max_connections=10,
-    max_header_bytes=4096,
-    max_header_line_bytes=1024,
-    header_timeout_seconds=5,
-    body_timeout_seconds=5,
-)
-
-
 @pytest.mark.parametrize("kind", ["httptools", "h11"])
 async def test_an_open_socket_holds_neither_the_http_protocol_nor_the_request(kind: str) -> None:
-    http = http_protocol(kind, _LIMITS)(  # type: ignore[call-arg]
+    http = http_protocol(kind, LIMITS)(  # type: ignore[call-arg]
         config=_config([]), server_state=ServerState(), app_state={}
     )
     transport = FakeTransport()
@@ -164,7 +155,7 @@ async def test_the_101_and_a_message_sent_with_it_leave_in_one_write_then_messag
         await receive()
 
     config = Config(app, lifespan="off", log_config=None, access_log=False, ws=_Probe)
-    http = http_protocol("httptools", _LIMITS)(  # type: ignore[call-arg]
+    http = http_protocol("httptools", LIMITS)(  # type: ignore[call-arg]
         config=config, server_state=ServerState(), app_state={}
     )
     transport = _Writes()
@@ -185,8 +176,9 @@ async def test_the_101_and_a_message_sent_with_it_leave_in_one_write_then_messag
 
 
 async def test_the_protocol_starts_with_what_uvicorns_starts_with() -> None:
-    """Its ``__init__`` is uvicorn's, less the queue and the event: a newer uvicorn that
-    sets another attribute fails here rather than at the first socket."""
+    """It has uvicorn's attributes, with its own inbox and flag for the queue and the
+    event: a newer uvicorn that sets another attribute fails here rather than at the
+    first socket."""
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
     config = _config([])

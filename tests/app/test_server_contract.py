@@ -162,16 +162,19 @@ async def _app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
+#: Limits no test request comes near.
+LIMITS = HttpLimits(
+    max_connections=10,
+    max_header_bytes=4096,
+    max_header_line_bytes=1024,
+    header_timeout_seconds=5,
+    body_timeout_seconds=5,
+)
+
+
 def _connected(kind: str) -> tuple[asyncio.Protocol, FakeTransport]:
-    limits = HttpLimits(
-        max_connections=10,
-        max_header_bytes=4096,
-        max_header_line_bytes=1024,
-        header_timeout_seconds=5,
-        body_timeout_seconds=5,
-    )
     config = Config(_app, lifespan="off", log_config=None, access_log=False)
-    protocol = http_protocol(kind, limits)(config=config, server_state=ServerState(), app_state={})  # type: ignore[call-arg]
+    protocol = http_protocol(kind, LIMITS)(config=config, server_state=ServerState(), app_state={})  # type: ignore[call-arg]
     transport = FakeTransport()
     transport.set_protocol(protocol)
     protocol.connection_made(transport)
